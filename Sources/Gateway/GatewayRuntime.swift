@@ -1,0 +1,123 @@
+import Foundation
+import GatewayAdapters
+import GatewayContracts
+import GatewayDelivery
+import GatewayHTTP
+import GatewaySigning
+import GatewayStore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Pulls one adapter on its interval until shutdown. One service per adapter, so pulls of one
+/// adapter never overlap and a slow source delays nobody else.
+struct PullService: Service {
+    let adapter: any Adapter
+    let runner: PullRunner
+    let doorbell: Doorbell
+    let logger: Logger
+    let onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)?
+
+    func run() async throws {
+        // Cancelling a pull mid-way is safe: nothing is stored until its single commit.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let summary = try await runner.pullOnce(adapter)
+                    logger.info("pull committed", metadata: [
+                        "adapter": "\(summary.adapter)", "records": "\(summary.pulled)", "valid": "\(summary.valid)",
+                        "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
+                    ])
+                    if summary.reports > 0 { doorbell.ring() }
+                    onPull?(.success(summary))
+                } catch is CancellationError {
+                    return
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.error("pull failed", metadata: ["adapter": "\(adapter.name)", "error": "\(error)"])
+                    onPull?(.failure(error))
+                }
+                try? await Task.sleep(for: adapter.interval)
+            }
+        }
+    }
+}
+
+/// A gateway assembled from its configuration: store, contracts, signer, adapters, forwarder.
+public final class GatewayRuntime: Sendable {
+    public let loaded: LoadedGateway
+    public let store: SQLiteStore
+    public let transport: HTTPTransport
+    public let adapters: [HTTPAdapter]
+    public let doorbell = Doorbell()
+    let logger: Logger
+    let onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)?
+    let onDelivery: (@Sendable (DeliveryEvent) -> Void)?
+
+    public init(
+        loaded: LoadedGateway, logger: Logger, onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)? = nil,
+        onDelivery: (@Sendable (DeliveryEvent) -> Void)? = nil
+    ) throws {
+        self.loaded = loaded
+        self.logger = logger
+        self.onPull = onPull
+        self.onDelivery = onDelivery
+        store = try SQLiteStore(path: loaded.configuration.storePath)
+        let transport = HTTPTransport()
+        self.transport = transport
+        adapters = loaded.adapters.map { HTTPAdapter(definition: $0, transport: transport) }
+    }
+
+    public var runner: PullRunner {
+        let configuration = loaded.configuration
+        return PullRunner(
+            gatewayID: configuration.gatewayID, province: configuration.province, contracts: loaded.contracts,
+            signer: JWSSigner(key: loaded.signingKey, algorithm: configuration.signingAlgorithm, type: "lgsp-report+jws"),
+            store: store, maxObservationsPerReport: configuration.maxObservationsPerReport)
+    }
+
+    public var forwarder: Forwarder {
+        let configuration = loaded.configuration
+        return Forwarder(
+            configuration: .init(
+                centralURL: configuration.centralURL, tls: configuration.centralTLS,
+                authentication: configuration.centralToken.map { .bearer($0) } ?? .none, retry: configuration.retry,
+                requestTimeout: configuration.requestTimeout, idlePoll: configuration.deliveryPoll),
+            store: store, transport: transport, doorbell: doorbell, logger: logger, events: onDelivery)
+    }
+
+    /// The services of a running gateway, in a group that shuts down gracefully on `signals`.
+    public func makeServiceGroup(signals: [UnixSignal]) -> ServiceGroup {
+        let runner = self.runner
+        var services: [any Service] = adapters.map {
+            PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull)
+        }
+        services.append(forwarder)
+        var configuration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)
+        configuration.maximumGracefulShutdownDuration = loaded.configuration.shutdownTimeout
+        return ServiceGroup(configuration: configuration)
+    }
+
+    /// Runs until a shutdown signal, then releases the HTTP client.
+    public func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        try await run(group: makeServiceGroup(signals: signals))
+    }
+
+    /// Runs `group` (made by `makeServiceGroup`) until it is shut down, then releases the HTTP client.
+    public func run(group: ServiceGroup) async throws {
+        for warning in loaded.configuration.warnings { logger.warning("\(warning)") }
+        logger.info("gateway starting", metadata: [
+            "gateway_id": "\(loaded.configuration.gatewayID)", "province": "\(loaded.configuration.province)",
+            "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(loaded.contracts.version)",
+            "kid": "\(loaded.signingKey.publicKey.thumbprint)",
+        ])
+        do {
+            try await group.run()
+        } catch {
+            try? await transport.shutdown()
+            throw error
+        }
+        try await transport.shutdown()
+        logger.info("gateway stopped")
+    }
+}

@@ -1,0 +1,117 @@
+import Crypto
+import Foundation
+import GatewayAdapters
+import GatewayContracts
+import GatewaySigning
+import GatewayStore
+
+/// What one pull did, for logs, the demo and tests.
+public struct PullSummary: Sendable, Equatable {
+    public var adapter: String
+    public var pulled: Int
+    public var valid: Int
+    public var quarantined: Int
+    public var reports: Int
+}
+
+/// One pull from start to commit: fetch and map, validate, batch, sign, store.
+public struct PullRunner: Sendable {
+    public let gatewayID: String
+    public let province: String
+    public let contracts: ContractSet
+    public let signer: JWSSigner
+    public let store: any GatewayStore
+    public let maxObservationsPerReport: Int
+    let now: @Sendable () -> Date
+
+    public init(
+        gatewayID: String, province: String, contracts: ContractSet, signer: JWSSigner, store: any GatewayStore,
+        maxObservationsPerReport: Int, now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.gatewayID = gatewayID
+        self.province = province
+        self.contracts = contracts
+        self.signer = signer
+        self.store = store
+        self.maxObservationsPerReport = maxObservationsPerReport
+        self.now = now
+    }
+
+    public func pullOnce(_ adapter: any Adapter) async throws -> PullSummary {
+        let started = now()
+        let cursor = try await store.cursor(for: adapter.name)
+        let output = try await adapter.pull(cursor: cursor, context: PullContext(province: province, collectedAt: started))
+        let rules = SemanticRules(catalogue: contracts.catalogue, province: province)
+
+        var valid: [Observation] = []
+        var quarantined: [QuarantinedRecord] = []
+        for record in output.records {
+            switch record {
+            case .failed(let raw, let reasons):
+                quarantined.append(QuarantinedRecord(record: raw, reasons: reasons))
+            case .mapped(let mapped):
+                switch contracts.check(mapped, rules: rules) {
+                case .success(let observation): valid.append(observation)
+                case .failure(let failure): quarantined.append(QuarantinedRecord(record: mapped, reasons: failure.reasons))
+                }
+            }
+        }
+
+        var reports: [SignedReport] = []
+        var start = 0
+        while start < valid.count {
+            let batch = Array(valid[start..<min(start + maxObservationsPerReport, valid.count)])
+            reports.append(try sign(batch, adapter: adapter.name, createdAt: started))
+            start += maxObservationsPerReport
+        }
+        try Task.checkCancellation()
+        try await store.commit(
+            PullCommit(adapter: adapter.name, startedAt: started, pulledRecords: output.records.count, reports: reports,
+                       quarantined: quarantined, cursor: output.nextCursor),
+            now: now())
+        return PullSummary(adapter: adapter.name, pulled: output.records.count, valid: valid.count, quarantined: quarantined.count, reports: reports.count)
+    }
+
+    func sign(_ observations: [Observation], adapter: String, createdAt: Date) throws -> SignedReport {
+        let envelope = ReportEnvelope(
+            contractVersion: contracts.version, reportID: Self.reportID(adapter: adapter, observations: observations),
+            gatewayID: gatewayID, province: province, adapter: adapter, createdAt: Timestamps.format(createdAt),
+            observations: observations)
+        let payload = try JSONValue(encoding: envelope)
+        // Every observation passed already; a failure here is a bug in the gateway, never sent.
+        let violations = contracts.reportValidator.validate(payload)
+        guard violations.isEmpty else {
+            throw PipelineError("report envelope fails its own contract: \(violations.map(\.description).joined(separator: "; "))")
+        }
+        let jws = try signer.sign(payload: try payload.canonicalData())
+        let body = try jws.encoded()
+        return SignedReport(reportID: envelope.reportID, body: body, contentDigest: ContentDigest.sha256(body), observationCount: observations.count)
+    }
+
+    /// A UUID (version 8, RFC 9562) from SHA-256 of the adapter and the observations' facts and
+    /// values, leaving out collection time: the same figures pulled twice make the same report id,
+    /// so the centre keeps them once even if the source serves them again.
+    static func reportID(adapter: String, observations: [Observation]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Data(adapter.utf8))
+        for observation in observations {
+            var identity = observation
+            identity.collectedAt = ""
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            hasher.update(data: Data([0]))
+            hasher.update(data: (try? encoder.encode(identity)) ?? Data(observation.factKey.utf8))
+        }
+        var bytes = Array(hasher.finalize().prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
+                           bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])).uuidString.lowercased()
+    }
+}
+
+public struct PipelineError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

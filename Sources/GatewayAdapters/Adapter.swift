@@ -1,0 +1,56 @@
+import Foundation
+import GatewayContracts
+
+/// A source of indicator records. Adapters are small values built once from configuration;
+/// the pipeline owns scheduling, validation, signing and storage.
+public protocol Adapter: Sendable {
+    /// Unique name, used for the cursor, logs and quarantine.
+    var name: String { get }
+    /// How often the pipeline pulls.
+    var interval: Duration { get }
+    /// Fetches the records after `cursor` and maps them. Throws when the pull as a whole fails;
+    /// records that fail one by one come back as `.failed` and are quarantined.
+    func pull(cursor: String?, context: PullContext) async throws -> PullOutput
+}
+
+/// What an adapter knows of the gateway while pulling.
+public struct PullContext: Sendable {
+    /// The reporting province's code, filled into observations that do not map one.
+    public var province: String
+    /// Pull time, written as every observation's `collected_at`.
+    public var collectedAt: Date
+
+    public init(province: String, collectedAt: Date) {
+        self.province = province
+        self.collectedAt = collectedAt
+    }
+}
+
+public enum PulledRecord: Sendable, Equatable {
+    /// An observation in its JSON form, still to be validated by the contracts.
+    case mapped(JSONValue)
+    /// A record that could not be mapped, with the source's record and why.
+    case failed(record: JSONValue, reasons: [QuarantineReason])
+}
+
+public struct PullOutput: Sendable {
+    public var records: [PulledRecord]
+    /// The cursor for the next pull; `nil` keeps the current one.
+    public var nextCursor: String?
+
+    public init(records: [PulledRecord], nextCursor: String?) {
+        self.records = records
+        self.nextCursor = nextCursor
+    }
+}
+
+/// A pull that failed as a whole; always names the adapter.
+public struct PullError: Error, Sendable, CustomStringConvertible {
+    public let adapter: String
+    public let message: String
+    public init(adapter: String, _ message: String) {
+        self.adapter = adapter
+        self.message = message
+    }
+    public var description: String { "adapter \(adapter): \(message)" }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import GatewayConfig
+import GatewayContracts
+import GatewayHTTP
+
+/// Reads adapter files (`*.yaml` in the adapters directory) into adapters, reporting every
+/// problem with its file, line and field before anything runs.
+public enum AdapterLoader {
+    public static func definitions(directory: String, environment: ConfigEnvironment) throws(ConfigIssues) -> [HTTPAdapter.Definition] {
+        let files: [String]
+        do {
+            files = try FileManager.default.contentsOfDirectory(atPath: directory)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        } catch {
+            throw ConfigIssues([ConfigIssue(file: directory, line: nil, field: "", message: "the adapters directory cannot be read")])
+        }
+        var issues: [ConfigIssue] = []
+        var definitions: [HTTPAdapter.Definition] = []
+        var seen: [String: String] = [:]
+        for file in files {
+            let path = directory + "/" + file
+            let reader = ConfigReader(file: path, environment: environment)
+            let definition = reader.root.flatMap { parse($0) }
+            issues += reader.issues
+            if let definition, reader.issues.isEmpty {
+                if let other = seen[definition.name] {
+                    issues.append(ConfigIssue(file: path, line: reader.root?["name"]?.line, field: "name", message: "adapter name \(definition.name) is already used by \(other)"))
+                } else {
+                    seen[definition.name] = path
+                    definitions.append(definition)
+                }
+            }
+        }
+        if !issues.isEmpty { throw ConfigIssues(issues) }
+        return definitions
+    }
+
+    static func parse(_ root: ConfigValue) -> HTTPAdapter.Definition? {
+        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "source", "request", "response", "cursor", "mapping"])
+        let name = root.string("name")
+        if let name, !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+            root["name"]?.report("use letters, digits, - and _ only")
+        }
+        if let kind = root.optionalString("kind"), kind != "http" {
+            root["kind"]?.report("unknown adapter kind \"\(kind)\"; this version knows: http")
+        }
+        let sourceSystem = root.optionalString("source_system") ?? name
+
+        var interval = Duration.seconds(300)
+        if let schedule = root.required("schedule") {
+            schedule.allowOnly(["every"])
+            interval = schedule.duration("every", default: .seconds(300))
+            if interval < .seconds(1) { schedule["every"]?.report("must be at least 1s") }
+        }
+
+        var baseURL: String?
+        var tls = EndpointTLS()
+        var timeout = Duration.seconds(30)
+        var maxResponseBytes = 16 << 20
+        var auth: HTTPAdapter.AuthDefinition = .none
+        if let source = root.required("source") {
+            source.allowOnly(["base_url", "ca_bundle", "timeout", "max_response_bytes", "auth", "allow_plain_http"])
+            let allowPlain = source.bool("allow_plain_http", default: false)
+            baseURL = source.url("base_url", allowPlainHTTP: allowPlain)
+            tls = EndpointTLS(caBundlePath: source.path("ca_bundle", required: false))
+            timeout = source.duration("timeout", default: .seconds(30))
+            maxResponseBytes = source.int("max_response_bytes", default: 16 << 20, range: 1024...(1 << 30))
+            if let authValue = source["auth"] { auth = parseAuth(authValue, tls: tls, timeout: timeout, allowPlain: allowPlain) ?? .none }
+        }
+
+        var path = "/"
+        var query: [(String, String)] = []
+        var cursorParameter: String?
+        if let request = root.required("request") {
+            request.allowOnly(["path", "query", "cursor_param"])
+            path = request.string("path") ?? "/"
+            if !path.hasPrefix("/") { request["path"]?.report("must start with /") }
+            for (key, value) in request["query"]?.entries ?? [] {
+                if let text = value.text { query.append((key, text)) }
+            }
+            cursorParameter = request.optionalString("cursor_param")
+        }
+
+        var recordsPath: RecordPath?
+        if let response = root.required("response") {
+            response.allowOnly(["format", "records"])
+            if let format = response.optionalString("format"), format != "json" {
+                response["format"]?.report("unknown format \"\(format)\"; this version reads: json")
+            }
+            if let text = response.string("records") {
+                recordsPath = RecordPath(text)
+                if recordsPath == nil { response["records"]?.report("\"\(text)\" is not a path such as $.data.items") }
+            }
+        }
+
+        var cursorField: RecordPath?
+        if let cursor = root["cursor"] {
+            cursor.allowOnly(["from_field"])
+            if let text = cursor.string("from_field") {
+                cursorField = RecordPath(text)
+                if cursorField == nil { cursor["from_field"]?.report("\"\(text)\" is not a field path") }
+            }
+            if cursorParameter == nil { cursor.report("a cursor needs request.cursor_param to send it to the source") }
+        }
+
+        var fields: [String: FieldRule] = [:]
+        if let mapping = root.required("mapping") {
+            for (field, spec) in mapping.entries {
+                guard let type = RecordMapping.mappableFields[field] else {
+                    spec.report("not an observation field; mappable: \(RecordMapping.mappableFields.keys.sorted().joined(separator: ", "))")
+                    continue
+                }
+                if let rule = parseField(spec, type: type) { fields[field] = rule }
+            }
+            for missing in RecordMapping.requiredFields.subtracting(fields.keys).sorted() where mapping[missing] == nil {
+                mapping.report("no rule for the required observation field \(missing)")
+            }
+        }
+
+        guard let name, let baseURL, let recordsPath, let sourceSystem else { return nil }
+        return HTTPAdapter.Definition(
+            name: name, interval: interval, baseURL: baseURL, path: path, query: query, cursorParameter: cursorParameter,
+            cursorField: cursorField, recordsPath: recordsPath, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem),
+            tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth)
+    }
+
+    static func parseAuth(_ value: ConfigValue, tls: EndpointTLS, timeout: Duration, allowPlain: Bool) -> HTTPAdapter.AuthDefinition? {
+        guard let kind = value.string("kind") else { return nil }
+        switch kind {
+        case "none":
+            value.allowOnly(["kind"])
+            return HTTPAdapter.AuthDefinition.none
+        case "bearer":
+            value.allowOnly(["kind", "token"])
+            return value.secret("token").map { .bearer($0) }
+        case "oauth2_client_credentials":
+            value.allowOnly(["kind", "token_url", "client_id", "client_secret", "scope", "refresh_margin"])
+            guard let tokenURL = value.url("token_url", allowPlainHTTP: allowPlain), let clientID = value.string("client_id"),
+                let secret = value.secret("client_secret")
+            else { return nil }
+            return .oauth2ClientCredentials(.init(
+                tokenURL: tokenURL, clientID: clientID, clientSecret: secret, scope: value.optionalString("scope"), tls: tls,
+                refreshMargin: value.duration("refresh_margin", default: .seconds(60)), timeout: timeout))
+        default:
+            value["kind"]?.report("unknown auth kind \"\(kind)\"; this version knows: none, bearer, oauth2_client_credentials")
+            return nil
+        }
+    }
+
+    static func parseField(_ spec: ConfigValue, type: FieldRule.ValueType) -> FieldRule? {
+        // A bare scalar is a path: `value: giaTri`.
+        if spec.scalarText != nil {
+            guard let text = spec.text else { return nil }
+            guard let path = RecordPath(text) else {
+                spec.report("\"\(text)\" is not a field path")
+                return nil
+            }
+            return FieldRule(origin: .path(path), type: type)
+        }
+        spec.allowOnly(["path", "const", "lookup", "unmatched", "scale", "optional"])
+        let origin: FieldRule.Origin
+        switch (spec.optionalString("path"), spec["const"]) {
+        case (let path?, nil):
+            guard let parsed = RecordPath(path) else {
+                spec["path"]?.report("\"\(path)\" is not a field path")
+                return nil
+            }
+            origin = .path(parsed)
+        case (nil, let constant?):
+            guard let text = constant.text else { return nil }
+            origin = .constant(text)
+        default:
+            spec.report("give exactly one of path or const")
+            return nil
+        }
+        var lookup: [String: String]?
+        if let table = spec["lookup"] {
+            var entries: [String: String] = [:]
+            for (key, value) in table.entries { if let text = value.text { entries[key] = text } }
+            lookup = entries
+        }
+        var keepUnmatched = false
+        if let unmatched = spec.optionalString("unmatched") {
+            switch unmatched {
+            case "keep": keepUnmatched = true
+            case "fail": keepUnmatched = false
+            default: spec["unmatched"]?.report("expected keep or fail, found \"\(unmatched)\"")
+            }
+        }
+        var scale: Double?
+        if let text = spec.optionalString("scale") {
+            scale = Double(text)
+            if scale == nil { spec["scale"]?.report("expected a number, found \"\(text)\"") }
+        }
+        return FieldRule(origin: origin, type: type, lookup: lookup, keepUnmatched: keepUnmatched, scale: scale,
+                         optional: spec.bool("optional", default: false))
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import GatewayConfig
+import GatewayContracts
+import GatewayHTTP
+
+/// A source system reached over HTTPS and described entirely by one YAML file.
+public struct HTTPAdapter: Adapter {
+    public struct Definition: Sendable {
+        public var name: String
+        public var interval: Duration
+        public var baseURL: String
+        public var path: String
+        public var query: [(String, String)]
+        /// Query parameter that carries the stored cursor, when the source supports incremental pulls.
+        public var cursorParameter: String?
+        /// Record field whose largest value becomes the next cursor.
+        public var cursorField: RecordPath?
+        public var recordsPath: RecordPath
+        public var mapping: RecordMapping
+        public var tls: EndpointTLS
+        public var timeout: Duration
+        public var maxResponseBytes: Int
+        public var auth: AuthDefinition
+    }
+
+    public enum AuthDefinition: Sendable {
+        case none
+        case bearer(Secret)
+        case oauth2ClientCredentials(OAuth2ClientCredentials.Configuration)
+    }
+
+    public let definition: Definition
+    private let transport: HTTPTransport
+    private let authentication: Authentication
+
+    public var name: String { definition.name }
+    public var interval: Duration { definition.interval }
+
+    public init(definition: Definition, transport: HTTPTransport) {
+        self.definition = definition
+        self.transport = transport
+        switch definition.auth {
+        case .none: authentication = .none
+        case .bearer(let token): authentication = .bearer(token)
+        case .oauth2ClientCredentials(let configuration):
+            authentication = .oauth2ClientCredentials(OAuth2ClientCredentials(configuration: configuration, transport: transport))
+        }
+    }
+
+    /// The OAuth2 flow, when the adapter uses one (tests read its token count).
+    public var oauth2: OAuth2ClientCredentials? {
+        if case .oauth2ClientCredentials(let flow) = authentication { return flow }
+        return nil
+    }
+
+    public func pull(cursor: String?, context: PullContext) async throws -> PullOutput {
+        let url = requestURL(cursor: cursor)
+        var answer = try await fetch(url, forceRefresh: false)
+        if answer.status == 401, case .oauth2ClientCredentials = authentication {
+            // The token may have been revoked before its expiry: fetch a new one, once.
+            answer = try await fetch(url, forceRefresh: true)
+        }
+        guard answer.status == 200 else {
+            throw PullError(adapter: name, "source answered HTTP \(answer.status) for \(definition.path)")
+        }
+        let contentType = answer.header("Content-Type") ?? "none"
+        guard contentType.lowercased().contains("json") else {
+            throw PullError(adapter: name, "source answered with content type \(contentType), expected JSON")
+        }
+        let document: JSONValue
+        do { document = try JSONValue.parse(answer.body) } catch {
+            throw PullError(adapter: name, "the answer is not valid JSON (\(answer.body.count) bytes)")
+        }
+        guard let selected = definition.recordsPath.select(in: document) else {
+            throw PullError(adapter: name, "the answer has nothing at \(definition.recordsPath)")
+        }
+        guard case .array(let rawRecords) = selected else {
+            throw PullError(adapter: name, "\(definition.recordsPath) in the answer is a \(selected.kindName), not a list of records")
+        }
+        let records = rawRecords.map { definition.mapping.map($0, context: context) }
+        return PullOutput(records: records, nextCursor: nextCursor(after: cursor, from: rawRecords))
+    }
+
+    private func fetch(_ url: String, forceRefresh: Bool) async throws -> HTTPAnswer {
+        var headers = [("Accept", "application/json")]
+        do {
+            if let authorization = try await authentication.authorizationHeader(forceRefresh: forceRefresh) {
+                headers.append(("Authorization", authorization))
+            }
+        } catch {
+            throw PullError(adapter: name, "authentication failed: \(error)")
+        }
+        do {
+            return try await transport.send(
+                method: "GET", url: url, headers: headers, tls: definition.tls, timeout: definition.timeout,
+                maxBodyBytes: definition.maxResponseBytes)
+        } catch let error as TransportError {
+            throw PullError(adapter: name, error.message)
+        } catch {
+            throw PullError(adapter: name, "request to \(definition.baseURL)\(definition.path) failed: \(error)")
+        }
+    }
+
+    func requestURL(cursor: String?) -> String {
+        var components = URLComponents(string: definition.baseURL + definition.path)!
+        var items = definition.query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        if let cursor, let parameter = definition.cursorParameter { items.append(URLQueryItem(name: parameter, value: cursor)) }
+        if !items.isEmpty { components.queryItems = items }
+        // `+` in a timestamp offset must reach the server as `+`, not as a space.
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        return components.string!
+    }
+
+    /// The largest cursor-field value among the records (compared as timestamps when they are).
+    func nextCursor(after current: String?, from records: [JSONValue]) -> String? {
+        guard let field = definition.cursorField else { return nil }
+        var best: (text: String, date: Date?)? = current.map { ($0, Timestamps.parse($0)) }
+        for record in records {
+            guard let text = field.select(in: record)?.stringValue else { continue }
+            let date = Timestamps.parse(text)
+            if let existing = best {
+                let later = if let date, let existingDate = existing.date { date > existingDate } else { text > existing.text }
+                if later { best = (text, date) }
+            } else {
+                best = (text, date)
+            }
+        }
+        return best?.text == current ? nil : best?.text
+    }
+}

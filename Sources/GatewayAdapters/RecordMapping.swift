@@ -1,0 +1,229 @@
+import Foundation
+import GatewayContracts
+
+/// Path expressions over a source's JSON: `$.duLieu.banGhi`, `items[0].value`, `data.rows`.
+public struct RecordPath: Sendable, Equatable, CustomStringConvertible {
+    enum Step: Sendable, Equatable {
+        case key(String)
+        case index(Int)
+    }
+
+    let steps: [Step]
+    public let description: String
+
+    public init?(_ text: String) {
+        description = text
+        var body = Substring(text)
+        if body.hasPrefix("$") { body = body.dropFirst() }
+        if body.hasPrefix(".") { body = body.dropFirst() }
+        var steps: [Step] = []
+        for segment in body.split(separator: ".", omittingEmptySubsequences: false) where !(segment.isEmpty && body.isEmpty) {
+            var rest = segment
+            let name = rest.prefix { $0 != "[" }
+            if name.isEmpty && !rest.hasPrefix("[") { return nil }
+            if !name.isEmpty { steps.append(.key(String(name))) }
+            rest = rest.dropFirst(name.count)
+            while rest.hasPrefix("[") {
+                guard let close = rest.firstIndex(of: "]"), let index = Int(rest[rest.index(after: rest.startIndex)..<close]), index >= 0 else {
+                    return nil
+                }
+                steps.append(.index(index))
+                rest = rest[rest.index(after: close)...]
+            }
+            if !rest.isEmpty { return nil }
+        }
+        self.steps = steps
+    }
+
+    public func select(in value: JSONValue) -> JSONValue? {
+        var current = value
+        for step in steps {
+            switch (step, current) {
+            case (.key(let key), .object(let members)):
+                guard let next = members[key] else { return nil }
+                current = next
+            case (.index(let index), .array(let items)) where items.indices.contains(index):
+                current = items[index]
+            default:
+                return nil
+            }
+        }
+        return current
+    }
+}
+
+/// How one observation field is taken from a source record.
+public struct FieldRule: Sendable, Equatable {
+    public enum Origin: Sendable, Equatable {
+        case path(RecordPath)
+        case constant(String)
+    }
+
+    public enum ValueType: String, Sendable, Equatable {
+        case string, number, period
+    }
+
+    public var origin: Origin
+    public var type: ValueType
+    /// The source's own codes to catalogue codes.
+    public var lookup: [String: String]?
+    /// When the lookup has no entry: keep the source value (and let the contracts judge it) or fail.
+    public var keepUnmatched: Bool
+    /// Multiplies numbers, for unit conversion (e.g. 100 for a fraction to a percentage).
+    public var scale: Double?
+    public var optional: Bool
+
+    public init(origin: Origin, type: ValueType, lookup: [String: String]? = nil, keepUnmatched: Bool = false, scale: Double? = nil, optional: Bool = false) {
+        self.origin = origin
+        self.type = type
+        self.lookup = lookup
+        self.keepUnmatched = keepUnmatched
+        self.scale = scale
+        self.optional = optional
+    }
+}
+
+/// Maps a source record to an observation's JSON form, field by field, collecting every failure.
+public struct RecordMapping: Sendable, Equatable {
+    /// Observation field (as the contract names it) → rule.
+    public var fields: [String: FieldRule]
+    public var sourceSystem: String
+
+    public static let mappableFields: [String: FieldRule.ValueType] = [
+        "indicator": .string, "province": .string, "level": .string, "area": .string, "period": .period,
+        "value": .number, "unit": .string, "numerator": .number, "denominator": .number, "source_record_id": .string,
+    ]
+    public static let requiredFields: Set<String> = ["indicator", "level", "area", "period", "value", "unit"]
+
+    public init(fields: [String: FieldRule], sourceSystem: String) {
+        self.fields = fields
+        self.sourceSystem = sourceSystem
+    }
+
+    public func map(_ record: JSONValue, context: PullContext) -> PulledRecord {
+        var output: [String: JSONValue] = [
+            "province": .string(context.province),
+            "source_system": .string(sourceSystem),
+            "collected_at": .string(Timestamps.format(context.collectedAt)),
+        ]
+        var reasons: [QuarantineReason] = []
+        for (field, rule) in fields.sorted(by: { $0.key < $1.key }) {
+            switch extract(rule, from: record) {
+            case .success(let value?): output[field] = value
+            case .success(nil):
+                if !rule.optional {
+                    reasons.append(.init(pointer: "/\(field)", rule: "mapping.missing", message: "the source record has no value for \(field) at \(Self.describe(rule.origin))"))
+                }
+            case .failure(let message):
+                reasons.append(.init(pointer: "/\(field)", rule: "mapping.\(rule.type == .period ? "period" : "convert")", message: message))
+            }
+        }
+        return reasons.isEmpty ? .mapped(.object(output)) : .failed(record: record, reasons: reasons)
+    }
+
+    enum Extracted {
+        case success(JSONValue?)
+        case failure(String)
+    }
+
+    func extract(_ rule: FieldRule, from record: JSONValue) -> Extracted {
+        let raw: JSONValue
+        switch rule.origin {
+        case .constant(let text): raw = .string(text)
+        case .path(let path):
+            guard let found = path.select(in: record), found != .null else { return .success(nil) }
+            raw = found
+        }
+        var text: String?
+        switch raw {
+        case .string(let s): text = s
+        case .number(let n): text = n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        case .bool(let b): text = String(b)
+        default: text = nil
+        }
+        if let lookup = rule.lookup, let key = text {
+            if let mapped = lookup[key] {
+                text = mapped
+            } else if !rule.keepUnmatched {
+                return .failure("\"\(key)\" has no entry in the lookup table")
+            }
+        }
+        switch rule.type {
+        case .string:
+            guard let text else { return .failure("expected text, found \(raw.kindName)") }
+            return .success(.string(text))
+        case .number:
+            var number: Double?
+            if case .number(let n) = raw, rule.lookup == nil { number = n } else if let text { number = NumberParsing.parse(text) }
+            guard let number else { return .failure("\(Self.show(raw)) is not a number") }
+            return .success(.number(number * (rule.scale ?? 1)))
+        case .period:
+            guard let text, let period = PeriodNormalizer.normalize(text) else {
+                return .failure("\(Self.show(raw)) is not a recognised period (2025, 6 tháng đầu năm 2025, Quý 3/2025, Q3-2025, 11/2025)")
+            }
+            return .success(.string(period))
+        }
+    }
+
+    static func describe(_ origin: FieldRule.Origin) -> String {
+        switch origin {
+        case .path(let path): path.description
+        case .constant(let text): "constant \(text)"
+        }
+    }
+
+    static func show(_ value: JSONValue) -> String {
+        (try? value.canonicalData()).map { String(decoding: $0, as: UTF8.self) } ?? value.kindName
+    }
+}
+
+/// Numbers as Vietnamese sources write them: `37,87`, `1.234,5`, and plain `1234.5`.
+public enum NumberParsing {
+    public static func parse(_ text: String) -> Double? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "%", with: "")
+            .trimmingCharacters(in: .whitespaces)
+        if let plain = Double(trimmed), !trimmed.contains(",") { return plain.isFinite ? plain : nil }
+        let hasComma = trimmed.contains(","), hasDot = trimmed.contains(".")
+        var normalized = trimmed
+        if hasComma && hasDot {
+            // The later of the two separators is the decimal one.
+            let lastComma = trimmed.lastIndex(of: ",")!, lastDot = trimmed.lastIndex(of: ".")!
+            normalized = lastComma > lastDot
+                ? trimmed.replacingOccurrences(of: ".", with: "").replacingOccurrences(of: ",", with: ".")
+                : trimmed.replacingOccurrences(of: ",", with: "")
+        } else if hasComma {
+            normalized = trimmed.replacingOccurrences(of: ",", with: ".")
+        }
+        guard let value = Double(normalized), value.isFinite else { return nil }
+        return value
+    }
+}
+
+/// Turns the period forms provincial systems use into the contract's forms.
+public enum PeriodNormalizer {
+    /// `Quý 3/2025`, `Q3-2025`, `Q3/2025`, `2025-Q3` → `2025-Q3`; `11/2025`, `Tháng 11/2025`, `2025-11` → `2025-11`;
+    /// `6 tháng đầu năm 2025`, `H1-2025`, `2025-H1` → `2025-H1`; `Năm 2025`, `2025` → `2025`.
+    public static func normalize(_ text: String) -> String? {
+        let lowered = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if let period = ReportingPeriod(text.trimmingCharacters(in: .whitespaces).uppercased()) { return period.description }
+        let numbers = lowered.split { !$0.isNumber }.compactMap { Int($0) }
+        let year = numbers.first { $0 >= 1900 && $0 <= 2200 }
+        guard let year else { return nil }
+        let others = numbers.filter { $0 != year || numbers.filter { $0 == year }.count > 1 }
+        func build(_ text: String) -> String? { ReportingPeriod(text)?.description }
+        if lowered.hasPrefix("quý") || lowered.hasPrefix("quy") || lowered.hasPrefix("q") {
+            guard others.count == 1 else { return nil }
+            return build("\(year)-Q\(others[0])")
+        }
+        if lowered.contains("6 tháng đầu") || lowered.hasPrefix("h1") { return build("\(year)-H1") }
+        if lowered.contains("6 tháng cuối") || lowered.hasPrefix("h2") { return build("\(year)-H2") }
+        if lowered.hasPrefix("năm") || lowered.hasPrefix("nam") {
+            return others.isEmpty ? build(String(year)) : nil
+        }
+        if lowered.hasPrefix("tháng") || lowered.first?.isNumber == true {
+            guard others.count == 1, lowered.contains("/") || lowered.contains("-") else { return nil }
+            return build(String(format: "%04d-%02d", year, others[0]))
+        }
+        return nil
+    }
+}

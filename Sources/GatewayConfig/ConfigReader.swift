@@ -1,0 +1,337 @@
+import Foundation
+import GatewayHTTP
+import Yams
+
+/// One problem in a configuration file, located to the line and the field.
+public struct ConfigIssue: Error, Sendable, Equatable, CustomStringConvertible {
+    public let file: String
+    public let line: Int?
+    /// Dotted path of the field, e.g. `source.auth.client_secret`.
+    public let field: String
+    public let message: String
+
+    public init(file: String, line: Int?, field: String, message: String) {
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String {
+        "\(file)\(line.map { ":\($0)" } ?? ""): \(field.isEmpty ? "" : field + ": ")\(message)"
+    }
+}
+
+/// Every problem found in a set of configuration files; loading reports them all at once.
+public struct ConfigIssues: Error, Sendable, CustomStringConvertible {
+    public let issues: [ConfigIssue]
+    public init(_ issues: [ConfigIssue]) { self.issues = issues }
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}
+
+/// Where `${NAME}` and `credential:NAME` values come from. Injected, so the demo and the tests
+/// can point a shipped file at their own mocks without touching the process environment.
+public struct ConfigEnvironment: Sendable {
+    public var variables: [String: String]
+    /// systemd's `$CREDENTIALS_DIRECTORY`, for `credential:NAME` values.
+    public var credentialsDirectory: String?
+
+    public init(variables: [String: String], credentialsDirectory: String? = nil) {
+        self.variables = variables
+        self.credentialsDirectory = credentialsDirectory ?? variables["CREDENTIALS_DIRECTORY"]
+    }
+
+    public static var process: ConfigEnvironment { ConfigEnvironment(variables: ProcessInfo.processInfo.environment) }
+}
+
+/// Reads one YAML file field by field, collecting every issue instead of stopping at the first.
+public final class ConfigReader {
+    public let file: String
+    public let directory: URL
+    public let environment: ConfigEnvironment
+    public private(set) var issues: [ConfigIssue] = []
+    /// The document's top-level mapping, `nil` when the file could not be parsed.
+    public private(set) var root: ConfigValue?
+
+    public init(file: String, environment: ConfigEnvironment) {
+        self.file = file
+        self.directory = URL(fileURLWithPath: file).deletingLastPathComponent()
+        self.environment = environment
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            issues.append(ConfigIssue(file: file, line: nil, field: "", message: "cannot be read as UTF-8 text"))
+            return
+        }
+        parse(text)
+    }
+
+    public init(file: String, text: String, environment: ConfigEnvironment) {
+        self.file = file
+        self.directory = URL(fileURLWithPath: file).deletingLastPathComponent()
+        self.environment = environment
+        parse(text)
+    }
+
+    private func parse(_ text: String) {
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                issues.append(ConfigIssue(file: file, line: nil, field: "", message: "the file is empty"))
+                return
+            }
+            let value = ConfigValue(node: node, path: "", reader: self)
+            guard node.mapping != nil else {
+                report(value, "the top level must be a mapping of fields")
+                return
+            }
+            root = value
+        } catch let error as YamlError {
+            issues.append(ConfigIssue(file: file, line: Self.line(of: error), field: "", message: "not valid YAML: \(Self.problem(of: error))"))
+        } catch {
+            issues.append(ConfigIssue(file: file, line: nil, field: "", message: "not valid YAML"))
+        }
+    }
+
+    public func report(_ value: ConfigValue, _ message: String) {
+        issues.append(ConfigIssue(file: file, line: value.node.mark?.line, field: value.path, message: message))
+    }
+
+    func report(line: Int?, field: String, _ message: String) {
+        issues.append(ConfigIssue(file: file, line: line, field: field, message: message))
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+
+    private static func problem(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _): problem
+        default: "\(error)"
+        }
+    }
+
+    /// Replaces `${NAME}` and `${NAME:-default}` with values from the environment.
+    func interpolate(_ text: String, at value: ConfigValue) -> String? {
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                report(value, "unterminated ${ in \"\(text)\"")
+                return nil
+            }
+            let expression = rest[start.upperBound..<end]
+            let name: Substring
+            let fallback: Substring?
+            if let separator = expression.range(of: ":-") {
+                name = expression[..<separator.lowerBound]
+                fallback = expression[separator.upperBound...]
+            } else {
+                name = expression
+                fallback = nil
+            }
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                report(value, "\"${\(expression)}\" is not a variable name")
+                return nil
+            }
+            if let set = environment.variables[String(name)], !set.isEmpty {
+                result += set
+            } else if let fallback {
+                result += fallback
+            } else {
+                report(value, "environment variable \(name) is not set and has no default")
+                return nil
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+}
+
+/// A node of a configuration file with its dotted path, for typed reads that report issues.
+public struct ConfigValue {
+    let node: Node
+    public let path: String
+    unowned let reader: ConfigReader
+
+    public var line: Int? { node.mark?.line }
+
+    func child(_ key: String, _ node: Node) -> ConfigValue {
+        ConfigValue(node: node, path: path.isEmpty ? key : path + "." + key, reader: reader)
+    }
+
+    /// The sub-value under `key`, if present.
+    public subscript(key: String) -> ConfigValue? {
+        guard let mapping = node.mapping else { return nil }
+        for (k, v) in mapping where k.string == key { return child(key, v) }
+        return nil
+    }
+
+    /// Reports fields this version does not know, so a misspelt field is not silently ignored.
+    public func allowOnly(_ keys: Set<String>) {
+        guard let mapping = node.mapping else { return }
+        for (key, _) in mapping {
+            let name = key.string ?? "?"
+            if !keys.contains(name) {
+                let suggestion = keys.min { Self.distance($0, name) < Self.distance($1, name) }
+                    .flatMap { Self.distance($0, name) <= 3 ? " (did you mean \($0)?)" : nil } ?? ""
+                reader.report(line: key.mark?.line, field: path.isEmpty ? name : path + "." + name,
+                              "unknown field\(suggestion); known fields: \(keys.sorted().joined(separator: ", "))")
+            }
+        }
+    }
+
+    public var entries: [(String, ConfigValue)] {
+        guard let mapping = node.mapping else { return [] }
+        return mapping.compactMap { k, v in k.string.map { ($0, child($0, v)) } }
+    }
+
+    public var items: [ConfigValue] {
+        guard let sequence = node.sequence else { return [] }
+        return sequence.enumerated().map { index, item in
+            ConfigValue(node: item, path: "\(path)[\(index)]", reader: reader)
+        }
+    }
+
+    public func report(_ message: String) { reader.report(self, message) }
+
+    /// The scalar as text after `${…}` interpolation.
+    public var text: String? {
+        guard let scalar = node.scalar else {
+            report("expected a single value, found a \(node.mapping != nil ? "mapping" : "list")")
+            return nil
+        }
+        return reader.interpolate(scalar.string, at: self)
+    }
+
+    /// A required mapping member.
+    public func required(_ key: String) -> ConfigValue? {
+        if let value = self[key] { return value }
+        reader.report(line: line, field: path.isEmpty ? key : path + "." + key, "required field is missing")
+        return nil
+    }
+
+    public func string(_ key: String) -> String? { required(key)?.text }
+    public func optionalString(_ key: String) -> String? { self[key]?.text }
+
+    public func bool(_ key: String, default fallback: Bool) -> Bool {
+        guard let value = self[key], let text = value.text else { return fallback }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            value.report("expected true or false, found \"\(text)\"")
+            return fallback
+        }
+    }
+
+    public func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) -> Int {
+        guard let value = self[key], let text = value.text else { return fallback }
+        guard let number = Int(text), range.contains(number) else {
+            value.report("expected a whole number from \(range.lowerBound) to \(range.upperBound), found \"\(text)\"")
+            return fallback
+        }
+        return number
+    }
+
+    /// `250ms`, `30s`, `5m`, `1h`, `1d`.
+    public func duration(_ key: String, default fallback: Duration) -> Duration {
+        guard let value = self[key], let text = value.text else { return fallback }
+        guard let duration = Self.parseDuration(text) else {
+            value.report("expected a duration such as 250ms, 30s, 5m or 1h, found \"\(text)\"")
+            return fallback
+        }
+        return duration
+    }
+
+    public static func parseDuration(_ text: String) -> Duration? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        for (suffix, seconds) in units where text.hasSuffix(suffix) {
+            guard let amount = Double(text.dropLast(suffix.count)), amount >= 0, amount.isFinite else { return nil }
+            return .milliseconds(Int64((amount * seconds * 1000).rounded()))
+        }
+        return nil
+    }
+
+    /// A URL that must be `https://` unless plain HTTP was allowed for this endpoint.
+    public func url(_ key: String, allowPlainHTTP: Bool = false) -> String? {
+        guard let value = required(key), let text = value.text else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), url.host != nil else {
+            value.report("\"\(text)\" is not an absolute URL")
+            return nil
+        }
+        if scheme == "http" && !allowPlainHTTP {
+            value.report("plain http:// is refused; use https:// (or set allow_plain_http: true for this endpoint, which sends data unprotected)")
+            return nil
+        }
+        guard scheme == "https" || scheme == "http" else {
+            value.report("\"\(text)\" must be an https:// URL")
+            return nil
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// A file path; relative paths are taken from the configuration file's directory.
+    public func path(_ key: String, required isRequired: Bool = true) -> String? {
+        guard let value = isRequired ? required(key) : self[key], let text = value.text else { return nil }
+        return reader.resolvePath(text)
+    }
+
+    /// A credential: `${ENV}`, `file:/path` (contents, trailing newline removed), or
+    /// `credential:NAME` (from systemd's `$CREDENTIALS_DIRECTORY`). Never echoed in issues.
+    public func secret(_ key: String) -> Secret? {
+        guard let value = required(key), let text = value.text else { return nil }
+        if text.hasPrefix("file:") {
+            return value.readSecretFile(reader.resolvePath(String(text.dropFirst(5))))
+        }
+        if text.hasPrefix("credential:") {
+            guard let directory = reader.environment.credentialsDirectory else {
+                value.report("credential: needs $CREDENTIALS_DIRECTORY (set by systemd LoadCredential=)")
+                return nil
+            }
+            return value.readSecretFile(directory + "/" + text.dropFirst("credential:".count))
+        }
+        return Secret(text)
+    }
+
+    private func readSecretFile(_ path: String) -> Secret? {
+        guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+            report("secret file \(path) cannot be read")
+            return nil
+        }
+        let trimmed = contents.trimmingCharacters(in: .newlines)
+        guard !trimmed.isEmpty else {
+            report("secret file \(path) is empty")
+            return nil
+        }
+        return Secret(trimmed)
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+}
+
+extension ConfigReader {
+    public func resolvePath(_ text: String) -> String {
+        if text.hasPrefix("/") { return text }
+        return directory.appendingPathComponent(text).standardizedFileURL.path
+    }
+}
+
+extension ConfigValue {
+    /// The raw node as a JSON-like value, for mapping tables and constants.
+    public var scalarText: String? { node.scalar.map(\.string) }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+/// Where a catalogue entry comes from: a seed document and the words it uses.
+public struct SourceQuote: Sendable, Hashable, Codable {
+    public var seed: String
+    public var quote: String
+}
+
+/// A target or baseline a province set itself for an indicator.
+public struct IndicatorTarget: Sendable, Hashable, Codable {
+    public enum Year: Sendable, Hashable, Codable {
+        case year(Int)
+        case baseline
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let year = try? container.decode(Int.self) {
+                self = .year(year)
+            } else if try container.decode(String.self) == "baseline" {
+                self = .baseline
+            } else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "year must be an integer or \"baseline\"")
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .year(let year): try container.encode(year)
+            case .baseline: try container.encode("baseline")
+            }
+        }
+    }
+
+    /// The province's name as the seed writes it, e.g. "Sơn La".
+    public var province: String
+    public var year: Year
+    /// `>=`, `>`, `=`, `<=`, `<`, `range` or `about` (the seeds' "khoảng").
+    public var comparator: String
+    public var value: Double?
+    public var min: Double?
+    public var max: Double?
+    public var level: AdministrativeLevel?
+    public var source: SourceQuote
+}
+
+/// How a ratio indicator is computed from its parts.
+public struct RatioDefinition: Sendable, Hashable, Codable {
+    public var numerator: String
+    public var denominator: String
+    /// 100 for a percentage.
+    public var scale: Double
+    /// How far the reported value may be from numerator / denominator × scale.
+    public var tolerance: Double
+}
+
+public struct IndicatorDefinition: Sendable, Hashable, Codable {
+    public var code: String
+    public var nameVI: String
+    public var nameEN: String
+    public var pillar: String
+    public var unit: String
+    public var range: ClosedInterval
+    public var levels: [AdministrativeLevel]
+    public var periodicity: [ReportingPeriod.Kind]
+    public var ratio: RatioDefinition?
+    public var source: SourceQuote
+    public var targets: [IndicatorTarget]
+
+    public struct ClosedInterval: Sendable, Hashable, Codable {
+        public var min: Double
+        public var max: Double
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case code
+        case nameVI = "name_vi"
+        case nameEN = "name_en"
+        case pillar, unit, range, levels, periodicity, ratio, source, targets
+    }
+}
+
+/// A province in a code list, valid between two dates.
+public struct ProvinceEntry: Sendable, Hashable, Codable {
+    public var code: String
+    public var name: String
+    public var validFrom: String?
+    public var validTo: String?
+
+    enum CodingKeys: String, CodingKey {
+        case code, name
+        case validFrom = "valid_from"
+        case validTo = "valid_to"
+    }
+
+    /// Whether the entry is in force on `day` (`yyyy-mm-dd`).
+    public func isValid(on day: String) -> Bool {
+        (validFrom.map { $0 <= day } ?? true) && (validTo.map { day < $0 } ?? true)
+    }
+}
+
+/// The indicator catalogue: what may be reported, in which units, ranges and levels.
+public struct IndicatorCatalogue: Sendable, Codable {
+    public var catalogueVersion: String
+    public var indicators: [IndicatorDefinition]
+    public var provinces: [ProvinceEntry]
+
+    enum CodingKeys: String, CodingKey {
+        case catalogueVersion = "catalogue_version"
+        case indicators, provinces
+    }
+
+    public func indicator(_ code: String) -> IndicatorDefinition? { indicators.first { $0.code == code } }
+}

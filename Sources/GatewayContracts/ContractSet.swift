@@ -1,0 +1,100 @@
+import Foundation
+
+/// The shared contracts of one version, loaded from `Contracts/` and compiled once:
+/// the report envelope schema, the observation schema inside it, and the catalogue.
+public struct ContractSet: Sendable {
+    /// The version reports name in `contract_version`.
+    public let version: String
+    public let catalogue: IndicatorCatalogue
+    public let reportValidator: JSONSchemaValidator
+    public let observationValidator: JSONSchemaValidator
+
+    struct Manifest: Decodable {
+        struct Version: Decodable {
+            let directory: String
+            let schema: String
+            let catalogue: String
+        }
+        let current: String
+        let versions: [String: Version]
+    }
+
+    /// Loads the current version named by `manifest.json` in `directory`, or `version` if given.
+    public static func load(from directory: URL, version: String? = nil) throws(ContractError) -> ContractSet {
+        let manifestURL = directory.appendingPathComponent("manifest.json")
+        let manifest: Manifest = try decodeFile(manifestURL)
+        let chosen = version ?? manifest.current
+        guard let entry = manifest.versions[chosen] else {
+            throw ContractError("\(manifestURL.path): contract version \(chosen) is not listed (have \(manifest.versions.keys.sorted().joined(separator: ", ")))")
+        }
+        let versionDirectory = directory.appendingPathComponent(entry.directory)
+        let schemaURL = versionDirectory.appendingPathComponent(entry.schema)
+        let schema: JSONValue = try decodeFile(schemaURL)
+        let catalogue: IndicatorCatalogue = try decodeFile(versionDirectory.appendingPathComponent(entry.catalogue))
+        do {
+            return ContractSet(
+                version: chosen,
+                catalogue: catalogue,
+                reportValidator: try JSONSchemaValidator(schema: schema),
+                observationValidator: try JSONSchemaValidator(schema: schema, at: JSONPointer(tokens: ["$defs", "observation"]))
+            )
+        } catch {
+            throw ContractError("\(schemaURL.path): \(error.message)")
+        }
+    }
+
+    private static func decodeFile<T: Decodable>(_ url: URL) throws(ContractError) -> T {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ContractError("\(url.path): cannot be read (\(error.localizedDescription))")
+        }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch let error as DecodingError {
+            throw ContractError("\(url.path): \(DecodingErrorDescription.describe(error))")
+        } catch {
+            throw ContractError("\(url.path): \(error)")
+        }
+    }
+
+    /// Checks one mapped record: the observation schema first, then, if its shape is right,
+    /// the semantic rules. Returns the observation or every reason it fails.
+    public func check(_ record: JSONValue, rules: SemanticRules) -> Result<Observation, QuarantineFailure> {
+        let violations = observationValidator.validate(record)
+        if !violations.isEmpty {
+            return .failure(QuarantineFailure(reasons: violations.map {
+                QuarantineReason(pointer: $0.instanceLocation.description, rule: "schema.\($0.keyword)", message: $0.message)
+            }))
+        }
+        let observation: Observation
+        do { observation = try record.decode(as: Observation.self) } catch {
+            return .failure(QuarantineFailure(reasons: [.init(pointer: "", rule: "schema.decode", message: "\(error)")]))
+        }
+        let reasons = rules.check(observation)
+        return reasons.isEmpty ? .success(observation) : .failure(QuarantineFailure(reasons: reasons))
+    }
+}
+
+public struct QuarantineFailure: Error, Sendable, Hashable {
+    public var reasons: [QuarantineReason]
+    public init(reasons: [QuarantineReason]) { self.reasons = reasons }
+}
+
+/// Turns `DecodingError` into a sentence with the field path, for configuration and contract files.
+public enum DecodingErrorDescription {
+    public static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = path(context.codingPath)
+            return "missing field \(parent.isEmpty ? "" : parent + ".")\(key.stringValue)"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return "field \(path(context.codingPath)): expected \(type)"
+        case .dataCorrupted(let context):
+            let where_ = path(context.codingPath)
+            return where_.isEmpty ? context.debugDescription : "field \(where_): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// A JSON document as a value, so contracts can be validated without knowing Swift types.
+///
+/// Numbers are kept as `Double`: indicator values are decimals, and JSON Schema treats
+/// `1.0` and `1` alike when asking for an integer.
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public enum Kind: String, Sendable, CaseIterable {
+        case null, boolean, number, integer, string, array, object
+    }
+
+    /// Whether this value belongs to a JSON Schema `type` name; `integer` is a number with no fraction.
+    public func isKind(_ kind: Kind) -> Bool {
+        switch (kind, self) {
+        case (.null, .null), (.boolean, .bool), (.number, .number), (.string, .string),
+            (.array, .array), (.object, .object):
+            return true
+        case (.integer, .number(let n)):
+            return n.isFinite && n.rounded(.towardZero) == n
+        default:
+            return false
+        }
+    }
+
+    /// The name of this value's type, as an operator would read it in an error.
+    public var kindName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "boolean"
+        case .number(let n): JSONValue.number(n).isKind(.integer) ? "integer" : "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let members) = self { return members[key] }
+        return nil
+    }
+
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    public var numberValue: Double? { if case .number(let n) = self { n } else { nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+}
+
+extension JSONValue {
+    /// JSON Schema equality: numbers compare by value, objects by members regardless of order.
+    /// Swift's synthesized `==` already does that for this representation.
+    public func schemaEquals(_ other: JSONValue) -> Bool { self == other }
+}
+
+extension JSONValue: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let bool = try? container.decode(Bool.self) {
+            self = .bool(bool)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let string = try? container.decode(String.self) {
+            self = .string(string)
+        } else if let array = try? container.decode([JSONValue].self) {
+            self = .array(array)
+        } else if let object = try? container.decode([String: JSONValue].self) {
+            self = .object(object)
+        } else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "not a JSON value")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let b): try container.encode(b)
+        case .number(let n):
+            // Integral values are written without a fraction so that `100` stays `100` on the wire.
+            if n.isFinite, n.rounded(.towardZero) == n, abs(n) < 1e15 {
+                try container.encode(Int64(n))
+            } else {
+                try container.encode(n)
+            }
+        case .string(let s): try container.encode(s)
+        case .array(let a): try container.encode(a)
+        case .object(let o): try container.encode(o)
+        }
+    }
+}
+
+extension JSONValue {
+    /// Parses UTF-8 JSON text.
+    public static func parse(_ data: Data) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// Canonical serialization: sorted keys, no insignificant white space, so the same value
+    /// always gives the same bytes (and so the same digest and signature input).
+    public func canonicalData() throws -> Data {
+        try JSONValue.canonicalEncoder.encode(self)
+    }
+
+    private static var canonicalEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// Converts any `Encodable` into a `JSONValue` through its JSON form.
+    public init(encoding value: some Encodable) throws {
+        let data = try JSONValue.canonicalEncoder.encode(value)
+        self = try JSONValue.parse(data)
+    }
+
+    /// Decodes a `Decodable` type from this value.
+    public func decode<T: Decodable>(as type: T.Type) throws -> T {
+        try JSONDecoder().decode(T.self, from: canonicalData())
+    }
+}

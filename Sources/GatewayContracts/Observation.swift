@@ -1,0 +1,100 @@
+import Foundation
+
+/// Administrative levels an indicator can be reported at. Vietnam has had no district level
+/// since 1 July 2025 (Resolution 202/2025/QH15); `district` remains for earlier periods.
+public enum AdministrativeLevel: String, Sendable, Codable, CaseIterable {
+    case province, district, commune
+}
+
+/// One measured value of one indicator, for one area and one period: the unit of reporting.
+public struct Observation: Sendable, Hashable, Codable {
+    /// Catalogue code, e.g. `DVC_TOAN_TRINH`.
+    public var indicator: String
+    /// Province code of the reporting province (Decision 19/2025/QĐ-TTg), e.g. `14` for Sơn La.
+    public var province: String
+    public var level: AdministrativeLevel
+    /// The area the value is about: the province code at province level, a commune code at commune level.
+    public var area: String
+    /// `2025`, `2025-H1`, `2025-Q3` or `2025-11`.
+    public var period: String
+    public var value: Double
+    /// The catalogue unit, e.g. `percent`.
+    public var unit: String
+    public var numerator: Double?
+    public var denominator: Double?
+    /// Which provincial system the figure came from (the adapter's `source_system`).
+    public var sourceSystem: String
+    /// The source's own identifier of the record, so a figure can be traced back.
+    public var sourceRecordID: String?
+    /// When the gateway collected the figure, RFC 3339.
+    public var collectedAt: String
+
+    public init(
+        indicator: String, province: String, level: AdministrativeLevel, area: String, period: String, value: Double,
+        unit: String, numerator: Double? = nil, denominator: Double? = nil, sourceSystem: String,
+        sourceRecordID: String? = nil, collectedAt: String
+    ) {
+        self.indicator = indicator
+        self.province = province
+        self.level = level
+        self.area = area
+        self.period = period
+        self.value = value
+        self.unit = unit
+        self.numerator = numerator
+        self.denominator = denominator
+        self.sourceSystem = sourceSystem
+        self.sourceRecordID = sourceRecordID
+        self.collectedAt = collectedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case indicator, province, level, area, period, value, unit, numerator, denominator
+        case sourceSystem = "source_system"
+        case sourceRecordID = "source_record_id"
+        case collectedAt = "collected_at"
+    }
+
+    /// What the central side counts as "the same figure": the same indicator, area and period.
+    public var factKey: String { "\(indicator)|\(level.rawValue)|\(area)|\(period)" }
+}
+
+/// The signed unit sent to the central endpoint: a batch of valid observations from one pull.
+public struct ReportEnvelope: Sendable, Hashable, Codable {
+    public static let contractName = "lgsp-indicator-report"
+
+    public var contract: String
+    public var contractVersion: String
+    /// Stable identifier, also the `Idempotency-Key`: derived from the content, so the same
+    /// observations reported again carry the same id and the centre keeps them once.
+    public var reportID: String
+    public var gatewayID: String
+    public var province: String
+    public var adapter: String
+    public var createdAt: String
+    public var observations: [Observation]
+
+    public init(
+        contractVersion: String, reportID: String, gatewayID: String, province: String, adapter: String,
+        createdAt: String, observations: [Observation]
+    ) {
+        self.contract = Self.contractName
+        self.contractVersion = contractVersion
+        self.reportID = reportID
+        self.gatewayID = gatewayID
+        self.province = province
+        self.adapter = adapter
+        self.createdAt = createdAt
+        self.observations = observations
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case contract
+        case contractVersion = "contract_version"
+        case reportID = "report_id"
+        case gatewayID = "gateway_id"
+        case province, adapter
+        case createdAt = "created_at"
+        case observations
+    }
+}

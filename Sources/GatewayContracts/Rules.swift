@@ -1,0 +1,109 @@
+import Foundation
+
+/// Why a record was quarantined: the field (as a JSON Pointer into the observation), the rule
+/// that failed, and a sentence for the operator.
+public struct QuarantineReason: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var pointer: String
+    public var rule: String
+    public var message: String
+
+    public init(pointer: String, rule: String, message: String) {
+        self.pointer = pointer
+        self.rule = rule
+        self.message = message
+    }
+
+    public var description: String { "\(pointer.isEmpty ? "/" : pointer): \(message) (\(rule))" }
+}
+
+/// Checks that JSON Schema cannot express: those that need the catalogue, the calendar, or
+/// arithmetic between fields. Each rule has a stable name so quarantine reasons can be counted.
+public struct SemanticRules: Sendable {
+    /// The day district-level government ended (Resolution 202/2025/QH15).
+    public static let districtAbolishedOn = "2025-07-01"
+
+    public let catalogue: IndicatorCatalogue
+    /// The province this gateway reports for.
+    public let province: String
+
+    public init(catalogue: IndicatorCatalogue, province: String) {
+        self.catalogue = catalogue
+        self.province = province
+    }
+
+    public func check(_ observation: Observation) -> [QuarantineReason] {
+        var reasons: [QuarantineReason] = []
+        func fail(_ pointer: String, _ rule: String, _ message: String) {
+            reasons.append(.init(pointer: pointer, rule: rule, message: message))
+        }
+
+        if observation.province != province {
+            fail("/province", "province.matches-gateway", "province \(observation.province) is not this gateway's province \(province)")
+        }
+        let period = ReportingPeriod(observation.period)
+        if period == nil {
+            fail("/period", "period.format", "period \"\(observation.period)\" is not a year, half, quarter or month (2025, 2025-H1, 2025-Q3, 2025-11)")
+        }
+        if let period {
+            let provinceInForce = catalogue.provinces.contains { $0.code == observation.province && $0.isValid(on: period.startDay) }
+            if !provinceInForce {
+                fail("/province", "province.in-force", "province code \(observation.province) is not in the code list in force on \(period.startDay)")
+            }
+            if observation.level == .district, period.startDay >= Self.districtAbolishedOn {
+                fail("/level", "level.district-abolished", "district level does not exist for periods from \(Self.districtAbolishedOn) (Resolution 202/2025/QH15)")
+            }
+        }
+        switch observation.level {
+        case .province where observation.area != observation.province:
+            fail("/area", "area.matches-level", "a province-level figure must have the province code \(observation.province) as its area, not \(observation.area)")
+        case .district where !Self.isDigits(observation.area, count: 3):
+            fail("/area", "area.matches-level", "district code \(observation.area) must have 3 digits")
+        case .commune where !Self.isDigits(observation.area, count: 5):
+            fail("/area", "area.matches-level", "commune code \(observation.area) must have 5 digits")
+        default:
+            break
+        }
+
+        if let numerator = observation.numerator, let denominator = observation.denominator {
+            if denominator <= 0 {
+                fail("/denominator", "ratio.denominator-positive", "denominator \(Self.show(denominator)) must be greater than 0")
+            } else if numerator > denominator {
+                fail("/numerator", "ratio.numerator-le-denominator", "numerator \(Self.show(numerator)) is greater than denominator \(Self.show(denominator))")
+            }
+        }
+
+        guard let indicator = catalogue.indicator(observation.indicator) else {
+            fail("/indicator", "indicator.known", "indicator \"\(observation.indicator)\" is not in catalogue \(catalogue.catalogueVersion)")
+            return reasons
+        }
+        if observation.unit != indicator.unit {
+            fail("/unit", "indicator.unit", "unit \"\(observation.unit)\" is not the indicator's unit \"\(indicator.unit)\"")
+        }
+        if observation.value < indicator.range.min || observation.value > indicator.range.max {
+            fail("/value", "indicator.range", "value \(Self.show(observation.value)) is outside \(indicator.code)'s range \(Self.show(indicator.range.min))–\(Self.show(indicator.range.max))")
+        }
+        if !indicator.levels.contains(observation.level) {
+            fail("/level", "indicator.level", "\(indicator.code) is not reported at \(observation.level.rawValue) level (allowed: \(indicator.levels.map(\.rawValue).joined(separator: ", ")))")
+        }
+        if let period, !indicator.periodicity.contains(period.kind) {
+            fail("/period", "indicator.periodicity", "\(indicator.code) is not reported by \(period.kind.rawValue) (allowed: \(indicator.periodicity.map(\.rawValue).joined(separator: ", ")))")
+        }
+        if let ratio = indicator.ratio, let numerator = observation.numerator, let denominator = observation.denominator,
+            denominator > 0, numerator <= denominator
+        {
+            let expected = numerator / denominator * ratio.scale
+            if abs(expected - observation.value) > ratio.tolerance {
+                fail("/value", "ratio.value-matches", "value \(Self.show(observation.value)) differs from numerator/denominator = \(Self.show((expected * 100).rounded() / 100)) by more than \(Self.show(ratio.tolerance))")
+            }
+        }
+        return reasons
+    }
+
+    static func isDigits(_ text: String, count: Int) -> Bool {
+        text.count == count && text.allSatisfy(\.isASCII) && text.allSatisfy(\.isNumber)
+    }
+
+    static func show(_ number: Double) -> String {
+        number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import GatewayHTTP
+import GatewayStore
+import Logging
+import ServiceLifecycle
+
+/// Sends stored reports to the central endpoint, one lease at a time, until shut down.
+///
+/// Delivery is at-least-once: a report is leased, sent, then marked. A crash between sending and
+/// marking leaves the lease to expire and the report to be sent again with the same
+/// `Idempotency-Key`, which the centre answers with 200/409, counted as delivered.
+public struct Forwarder: Service {
+    public struct Configuration: Sendable {
+        /// The central endpoint's base URL; reports go to `{url}/v1/reports`.
+        public var centralURL: String
+        public var tls: EndpointTLS
+        public var authentication: Authentication
+        public var retry: RetryPolicy
+        public var requestTimeout: Duration
+        /// Longer than any request can take, so a live lease never expires under a running attempt.
+        public var leaseDuration: Duration
+        /// How long to sleep when nothing is due and nobody rings.
+        public var idlePoll: Duration
+        public var batchSize: Int
+
+        public init(
+            centralURL: String, tls: EndpointTLS, authentication: Authentication = .none, retry: RetryPolicy = .init(),
+            requestTimeout: Duration = .seconds(30), leaseDuration: Duration? = nil, idlePoll: Duration = .seconds(5),
+            batchSize: Int = 32
+        ) {
+            self.centralURL = centralURL
+            self.tls = tls
+            self.authentication = authentication
+            self.retry = retry
+            self.requestTimeout = requestTimeout
+            self.leaseDuration = leaseDuration ?? requestTimeout * 2 + .seconds(10)
+            self.idlePoll = idlePoll
+            self.batchSize = batchSize
+        }
+    }
+
+    let configuration: Configuration
+    let store: any GatewayStore
+    let transport: HTTPTransport
+    let doorbell: Doorbell
+    let logger: Logger
+    let now: @Sendable () -> Date
+    let random: @Sendable () -> Double
+    let events: (@Sendable (DeliveryEvent) -> Void)?
+
+    public init(
+        configuration: Configuration, store: any GatewayStore, transport: HTTPTransport, doorbell: Doorbell, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        events: (@Sendable (DeliveryEvent) -> Void)? = nil
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.transport = transport
+        self.doorbell = doorbell
+        self.logger = logger
+        self.now = now
+        self.random = random
+        self.events = events
+    }
+
+    public func run() async throws {
+        // On graceful shutdown the loop ends after the attempt in progress has been recorded.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let leased = try await store.leaseDue(now: now(), limit: configuration.batchSize, leaseDuration: configuration.leaseDuration.timeIntervalValue)
+                    for report in leased {
+                        await deliver(report)
+                    }
+                    if !leased.isEmpty { continue }
+                    let wait = try await store.nextDueDate().map { max(0, $0.timeIntervalSince(now())) }
+                    let sleep = wait.map { min(Duration.milliseconds(Int64($0 * 1000) + 1), configuration.idlePoll) } ?? configuration.idlePoll
+                    await doorbell.wait(timeout: sleep)
+                } catch {
+                    logger.error("outbox unavailable, retrying", metadata: ["error": "\(error)"])
+                    await doorbell.wait(timeout: configuration.idlePoll)
+                }
+            }
+        }
+    }
+
+    /// One attempt for one leased report, recorded in the store whatever happens.
+    func deliver(_ report: LeasedReport) async {
+        let started = now()
+        var headers = [
+            ("Content-Type", "application/jose+json"),
+            ("Accept", "application/json"),
+            ("Idempotency-Key", report.reportID),
+            ("Content-Digest", report.contentDigest),
+        ]
+        let completion: DeliveryCompletion
+        var status: Int?
+        do {
+            if let authorization = try await configuration.authentication.authorizationHeader() {
+                headers.append(("Authorization", authorization))
+            }
+            let answer = try await transport.send(
+                method: "POST", url: configuration.centralURL + "/v1/reports", headers: headers, body: report.body,
+                tls: configuration.tls, timeout: configuration.requestTimeout, maxBodyBytes: 1 << 20)
+            status = answer.status
+            switch DeliveryVerdict.classify(status: answer.status, body: answer.body, retryAfter: answer.header("Retry-After"), now: now()) {
+            case .delivered(let receipt):
+                completion = .delivered(status: answer.status, receipt: receipt)
+            case .retry(let after, let reason):
+                completion = .retry(at: nextAttempt(report, retryAfter: after), status: answer.status, error: reason)
+            case .reject(let reason):
+                completion = .deadLetter(status: answer.status, response: String(decoding: answer.body.prefix(64 << 10), as: UTF8.self), reason: reason)
+            }
+        } catch {
+            completion = .retry(at: nextAttempt(report, retryAfter: nil), status: nil, error: "\(error)")
+        }
+        do {
+            try await store.complete(reportID: report.reportID, attempt: report.attempt, with: completion, now: now())
+        } catch {
+            // The lease will expire and the report will be sent again; the centre deduplicates.
+            logger.error("could not record delivery outcome", metadata: ["report_id": "\(report.reportID)", "error": "\(error)"])
+        }
+        let event = DeliveryEvent(reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, duration: now().timeIntervalSince(started))
+        switch completion {
+        case .delivered:
+            logger.info("report delivered", metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "status": "\(status ?? 0)"])
+        case .retry(let at, _, let error):
+            logger.warning("delivery failed, will retry", metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "error": "\(error)", "retry_at": "\(at)"])
+        case .deadLetter(_, _, let reason):
+            logger.error("report dead-lettered", metadata: ["report_id": "\(report.reportID)", "reason": "\(reason)"])
+        }
+        events?(event)
+    }
+
+    func nextAttempt(_ report: LeasedReport, retryAfter: Duration?) -> Date {
+        let delay = configuration.retry.delay(afterAttempt: report.attempt, retryAfter: retryAfter, unitRandom: random())
+        return now().addingTimeInterval(delay.timeIntervalValue)
+    }
+}
+
+/// One finished delivery attempt, for counters and the demo's summary.
+public struct DeliveryEvent: Sendable {
+    public let reportID: String
+    public let attempt: Int
+    public let status: Int?
+    public let completion: DeliveryCompletion
+    public let duration: TimeInterval
+}

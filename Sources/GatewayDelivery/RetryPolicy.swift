@@ -1,0 +1,81 @@
+import Foundation
+
+/// Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+///
+/// The ceiling for attempt *n* (1-based) is `min(cap, base × 2^(n−1))` and the delay is drawn
+/// uniformly from `[0, ceiling]`, so many gateways recovering from one outage spread out instead
+/// of retrying in step. With base 1 s and cap 300 s the ceilings are:
+///
+/// | attempt | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10+ |
+/// |---|---|---|---|---|---|---|---|---|---|---|
+/// | ceiling (s) | 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256 | 300 |
+///
+/// A `Retry-After` from the server is a floor: the delay is never shorter than what it asked.
+public struct RetryPolicy: Sendable, Equatable {
+    public var baseDelay: Duration
+    public var maxDelay: Duration
+
+    public init(baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300)) {
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    /// The upper bound of the jittered delay after failed attempt `attempt` (1-based).
+    public func ceiling(forAttempt attempt: Int) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 40)
+        let grown = baseDelay.timeIntervalValue * pow(2, Double(exponent))
+        return .milliseconds(Int64(min(grown, maxDelay.timeIntervalValue) * 1000))
+    }
+
+    /// The delay before the next attempt. `unitRandom` is in `[0, 1)`; injected for tests.
+    public func delay(afterAttempt attempt: Int, retryAfter: Duration? = nil, unitRandom: Double) -> Duration {
+        let jittered = ceiling(forAttempt: attempt).timeIntervalValue * min(max(unitRandom, 0), 1)
+        let floor = retryAfter?.timeIntervalValue ?? 0
+        return .milliseconds(Int64(max(jittered, floor) * 1000))
+    }
+}
+
+extension Duration {
+    var timeIntervalValue: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
+public enum RetryAfter {
+    public static func parse(_ value: String, now: Date) -> Duration? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Int(trimmed), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: trimmed) else { return nil }
+        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+    }
+}
+
+/// What an answer from the central endpoint means for the report, per the wire contract.
+public enum DeliveryVerdict: Sendable, Equatable {
+    /// 201/202: accepted now; 200/409: the centre already had it. Both are success.
+    case delivered(receipt: String?)
+    /// 408, 425, 429, 5xx, 401/403 and network failures: try again later.
+    case retry(after: Duration?, reason: String)
+    /// 400, 422 and other 4xx: the report will never be accepted as it is.
+    case reject(reason: String)
+
+    public static func classify(status: Int, body: Data, retryAfter: String?, now: Date) -> DeliveryVerdict {
+        let text = String(decoding: body.prefix(4096), as: UTF8.self)
+        switch status {
+        case 200, 201, 202: return .delivered(receipt: text.isEmpty ? nil : text)
+        case 409: return .delivered(receipt: text.isEmpty ? nil : text)
+        case 408, 425, 429, 500...599:
+            return .retry(after: retryAfter.flatMap { RetryAfter.parse($0, now: now) }, reason: "central endpoint answered \(status)")
+        case 401, 403:
+            return .retry(after: nil, reason: "central endpoint refused our credentials (\(status))")
+        default:
+            return .reject(reason: "central endpoint rejected the report (\(status))")
+        }
+    }
+}

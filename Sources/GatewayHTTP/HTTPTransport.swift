@@ -1,0 +1,100 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// TLS settings for one endpoint: certificate verification is always on.
+public struct EndpointTLS: Sendable {
+    /// PEM file of the CA certificates to trust; the system's trust store when `nil`.
+    public var caBundlePath: String?
+
+    public init(caBundlePath: String? = nil) { self.caBundlePath = caBundlePath }
+
+    func makeConfiguration() throws -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .fullVerification
+        if let caBundlePath {
+            let certificates: [NIOSSLCertificate]
+            do { certificates = try NIOSSLCertificate.fromPEMFile(caBundlePath) } catch {
+                throw TransportError("CA bundle \(caBundlePath) cannot be read as PEM certificates")
+            }
+            guard !certificates.isEmpty else { throw TransportError("CA bundle \(caBundlePath) holds no certificate") }
+            configuration.trustRoots = .certificates(certificates)
+        }
+        return configuration
+    }
+}
+
+/// A fully-read HTTP answer.
+public struct HTTPAnswer: Sendable {
+    public let status: Int
+    public let headers: [(String, String)]
+    public let body: Data
+
+    public init(status: Int, headers: [(String, String)], body: Data) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+    }
+}
+
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The one HTTP client of a gateway process, shared by every adapter and the forwarder.
+/// TLS is chosen per request, so each endpoint keeps its own CA bundle.
+public final class HTTPTransport: Sendable {
+    private let client: HTTPClient
+
+    public init() {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10))
+        configuration.redirectConfiguration = .disallow
+        configuration.httpVersion = .http1Only
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    public func shutdown() async throws { try await client.shutdown() }
+
+    /// Sends one request and reads the whole answer, at most `maxBodyBytes` of it.
+    public func send(
+        method: String, url: String, headers: [(String, String)] = [], body: Data? = nil, tls: EndpointTLS,
+        timeout: Duration, maxBodyBytes: Int = 16 << 20
+    ) async throws -> HTTPAnswer {
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        if url.lowercased().hasPrefix("https://") { request.tlsConfiguration = try tls.makeConfiguration() }
+        let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.nanosecondsClamped)))
+        let buffer: ByteBuffer
+        do { buffer = try await response.body.collect(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
+            throw TransportError("the answer from \(url) is larger than \(maxBodyBytes) bytes")
+        }
+        return HTTPAnswer(
+            status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+            body: Data(buffer.readableBytesView))
+    }
+}
+
+extension Duration {
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds > 1_000_000 ? Int64.max / 2 : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    public var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,9 @@
+/// A credential that prints as `<redacted>` everywhere, so it cannot reach a log by accident.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let value: String
+    public init(_ value: String) { self.value = value }
+    /// The secret itself; call only where it is put on the wire.
+    public func reveal() -> String { value }
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// Where a stored report is on its way to the central endpoint.
+public enum OutboxState: String, Sendable, Codable, CaseIterable {
+    case pending
+    case inFlight = "in_flight"
+    case delivered
+    case deadLettered = "dead_lettered"
+}
+
+/// How one delivery attempt ended, as the forwarder reports it to the outbox.
+public enum DeliveryCompletion: Sendable, Equatable {
+    /// The centre has the report (first time or already): keep its receipt.
+    case delivered(status: Int, receipt: String?)
+    /// Try again no earlier than `at`.
+    case retry(at: Date, status: Int?, error: String)
+    /// The centre refused the report for good; keep its answer for the operator.
+    case deadLetter(status: Int?, response: String?, reason: String)
+}
+
+public struct OutboxTransitionError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let reportID: String
+    public let from: OutboxState
+    public let attempted: String
+    public var description: String { "report \(reportID): cannot \(attempted) from state \(from.rawValue)" }
+}
+
+/// One report in the outbox and the rules for moving it between states.
+///
+/// Pure value type: the store loads an entry, applies a transition and writes it back inside one
+/// transaction, so the rules are tested without any database.
+///
+/// ```
+/// pending ──lease──► in_flight ──delivered──► delivered
+///    ▲                  │  ──dead letter──► dead_lettered
+///    └──── retry ───────┘
+/// in_flight whose lease expired (the process died mid-delivery) can be leased again.
+/// ```
+public struct OutboxEntry: Sendable, Equatable {
+    public let reportID: String
+    public private(set) var state: OutboxState
+    /// Counts leases; a completion must name the attempt it belongs to, so a late answer to a
+    /// lease that expired and was taken again cannot overwrite the newer attempt.
+    public private(set) var attempts: Int
+    public private(set) var nextAttemptAt: Date
+    public private(set) var leaseUntil: Date?
+    public private(set) var lastStatus: Int?
+    public private(set) var lastError: String?
+    public private(set) var deliveredAt: Date?
+    public private(set) var receipt: String?
+    public private(set) var response: String?
+
+    public init(
+        reportID: String, state: OutboxState = .pending, attempts: Int = 0, nextAttemptAt: Date,
+        leaseUntil: Date? = nil, lastStatus: Int? = nil, lastError: String? = nil, deliveredAt: Date? = nil,
+        receipt: String? = nil, response: String? = nil
+    ) {
+        self.reportID = reportID
+        self.state = state
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.leaseUntil = leaseUntil
+        self.lastStatus = lastStatus
+        self.lastError = lastError
+        self.deliveredAt = deliveredAt
+        self.receipt = receipt
+        self.response = response
+    }
+
+    /// Whether a forwarder may take this entry now.
+    public func isDue(at now: Date) -> Bool {
+        switch state {
+        case .pending: nextAttemptAt <= now
+        case .inFlight: (leaseUntil ?? .distantPast) <= now
+        case .delivered, .deadLettered: false
+        }
+    }
+
+    public mutating func lease(now: Date, duration: TimeInterval) throws(OutboxTransitionError) {
+        guard isDue(at: now) else { throw OutboxTransitionError(reportID: reportID, from: state, attempted: "lease") }
+        state = .inFlight
+        attempts += 1
+        leaseUntil = now.addingTimeInterval(duration)
+    }
+
+    public mutating func complete(_ completion: DeliveryCompletion, attempt: Int, now: Date) throws(OutboxTransitionError) {
+        guard state == .inFlight, attempt == attempts else {
+            throw OutboxTransitionError(reportID: reportID, from: state, attempted: "complete attempt \(attempt)")
+        }
+        leaseUntil = nil
+        switch completion {
+        case .delivered(let status, let receipt):
+            state = .delivered
+            lastStatus = status
+            lastError = nil
+            deliveredAt = now
+            self.receipt = receipt
+        case .retry(let at, let status, let error):
+            state = .pending
+            nextAttemptAt = at
+            lastStatus = status
+            lastError = error
+        case .deadLetter(let status, let response, let reason):
+            state = .deadLettered
+            lastStatus = status
+            lastError = reason
+            self.response = response
+        }
+    }
+}
+
+/// A report leased for delivery: what the forwarder sends.
+public struct LeasedReport: Sendable, Equatable {
+    public let reportID: String
+    public let attempt: Int
+    /// The flattened JWS, exactly the bytes to send.
+    public let body: Data
+    public let contentDigest: String
+    public let observationCount: Int
+    public let createdAt: Date
+}
+
+/// Counts per state, as `outbox stats` prints them.
+public struct OutboxStats: Sendable, Equatable, Codable {
+    public var pending: Int
+    public var inFlight: Int
+    public var delivered: Int
+    public var deadLettered: Int
+    public var deliveredObservations: Int
+    public var oldestUndeliveredAgeSeconds: Int
+
+    enum CodingKeys: String, CodingKey {
+        case pending
+        case inFlight = "in_flight"
+        case delivered
+        case deadLettered = "dead_lettered"
+        case deliveredObservations = "delivered_observations"
+        case oldestUndeliveredAgeSeconds = "oldest_undelivered_age_s"
+    }
+
+    public var undelivered: Int { pending + inFlight }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import GRDB
+import GatewayContracts
+
+/// The default store: one SQLite file in WAL mode.
+///
+/// `synchronous = FULL`: in WAL mode NORMAL may lose the last commits on power loss, and a
+/// committed pull has already advanced the source's cursor, so losing it would lose data for good.
+/// The cost is one fsync per commit, small beside a network pull.
+public final class SQLiteStore: GatewayStore {
+    private let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE outbox (
+                    report_id TEXT PRIMARY KEY NOT NULL,
+                    adapter TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    content_digest TEXT NOT NULL,
+                    observation_count INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at REAL NOT NULL,
+                    next_attempt_at REAL NOT NULL,
+                    lease_until REAL,
+                    last_status INTEGER,
+                    last_error TEXT,
+                    delivered_at REAL,
+                    receipt TEXT,
+                    response TEXT
+                );
+                CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+                CREATE TABLE quarantine (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    adapter TEXT NOT NULL,
+                    quarantined_at REAL NOT NULL,
+                    record TEXT NOT NULL,
+                    reasons TEXT NOT NULL
+                );
+                CREATE TABLE cursors (
+                    adapter TEXT PRIMARY KEY NOT NULL,
+                    cursor TEXT NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE TABLE pulls (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    adapter TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    finished_at REAL NOT NULL,
+                    records INTEGER NOT NULL,
+                    valid INTEGER NOT NULL,
+                    quarantined INTEGER NOT NULL,
+                    reports INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    public func cursor(for adapter: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT cursor FROM cursors WHERE adapter = ?", arguments: [adapter])
+        }
+    }
+
+    public func commit(_ pull: PullCommit, now: Date) async throws {
+        let reasonsEncoder = JSONEncoder()
+        reasonsEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let quarantineRows = try pull.quarantined.map { entry in
+            (String(decoding: try entry.record.canonicalData(), as: UTF8.self),
+             String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self))
+        }
+        try await pool.write { db in
+            for report in pull.reports {
+                try db.execute(
+                    sql: """
+                        INSERT INTO outbox (report_id, adapter, body, content_digest, observation_count, state, created_at, next_attempt_at)
+                        VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(report_id) DO NOTHING
+                        """,
+                    arguments: [report.reportID, pull.adapter, report.body, report.contentDigest, report.observationCount,
+                                now.timeIntervalSince1970, now.timeIntervalSince1970])
+            }
+            for (record, reasons) in quarantineRows {
+                try db.execute(
+                    sql: "INSERT INTO quarantine (adapter, quarantined_at, record, reasons) VALUES (?, ?, ?, ?)",
+                    arguments: [pull.adapter, now.timeIntervalSince1970, record, reasons])
+            }
+            if let cursor = pull.cursor {
+                try db.execute(
+                    sql: """
+                        INSERT INTO cursors (adapter, cursor, updated_at) VALUES (?, ?, ?)
+                        ON CONFLICT(adapter) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
+                        """,
+                    arguments: [pull.adapter, cursor, now.timeIntervalSince1970])
+            }
+            try db.execute(
+                sql: "INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [pull.adapter, pull.startedAt.timeIntervalSince1970, now.timeIntervalSince1970, pull.pulledRecords,
+                            pull.reports.reduce(0) { $0 + $1.observationCount }, pull.quarantined.count, pull.reports.count])
+        }
+    }
+
+    public func leaseDue(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedReport] {
+        try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM outbox
+                    WHERE (state = 'pending' AND next_attempt_at <= ?) OR (state = 'in_flight' AND lease_until <= ?)
+                    ORDER BY created_at, report_id LIMIT ?
+                    """,
+                arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, limit])
+            var leased: [LeasedReport] = []
+            for row in rows {
+                var entry = Self.entry(from: row)
+                try entry.lease(now: now, duration: leaseDuration)
+                try Self.save(entry, in: db)
+                leased.append(LeasedReport(
+                    reportID: entry.reportID, attempt: entry.attempts, body: row["body"],
+                    contentDigest: row["content_digest"], observationCount: row["observation_count"],
+                    createdAt: Date(timeIntervalSince1970: row["created_at"])))
+            }
+            return leased
+        }
+    }
+
+    public func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [reportID]) else {
+                throw StoreError("report \(reportID) is not in the outbox")
+            }
+            var entry = Self.entry(from: row)
+            try entry.complete(completion, attempt: attempt, now: now)
+            try Self.save(entry, in: db)
+        }
+    }
+
+    public func nextDueDate() async throws -> Date? {
+        try await pool.read { db in
+            let next = try Double.fetchOne(db, sql: """
+                SELECT MIN(CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END)
+                FROM outbox WHERE state IN ('pending', 'in_flight')
+                """)
+            return next.map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    public func outboxStats(now: Date) async throws -> OutboxStats {
+        try await pool.read { db in
+            var stats = OutboxStats(pending: 0, inFlight: 0, delivered: 0, deadLettered: 0, deliveredObservations: 0, oldestUndeliveredAgeSeconds: 0)
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n, SUM(observation_count) AS o FROM outbox GROUP BY state") {
+                let count: Int = row["n"]
+                switch OutboxState(rawValue: row["state"]) {
+                case .pending: stats.pending = count
+                case .inFlight: stats.inFlight = count
+                case .delivered:
+                    stats.delivered = count
+                    stats.deliveredObservations = row["o"] ?? 0
+                case .deadLettered: stats.deadLettered = count
+                case nil: break
+                }
+            }
+            if let oldest = try Double.fetchOne(db, sql: "SELECT MIN(created_at) FROM outbox WHERE state IN ('pending', 'in_flight')") {
+                stats.oldestUndeliveredAgeSeconds = max(0, Int(now.timeIntervalSince1970 - oldest))
+            }
+            return stats
+        }
+    }
+
+    public func pullTotals() async throws -> PullTotals {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS pulls, COALESCE(SUM(records), 0) AS records, COALESCE(SUM(valid), 0) AS valid,
+                       COALESCE(SUM(quarantined), 0) AS quarantined, COALESCE(SUM(reports), 0) AS reports FROM pulls
+                """)!
+            return PullTotals(pulls: row["pulls"], pulledRecords: row["records"], validObservations: row["valid"],
+                              quarantined: row["quarantined"], reports: row["reports"])
+        }
+    }
+
+    public func quarantined(limit: Int) async throws -> [StoredQuarantine] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY id LIMIT ?", arguments: [limit]).map { row in
+                let reasonsText: String = row["reasons"]
+                let reasons = (try? JSONDecoder().decode([QuarantineReason].self, from: Data(reasonsText.utf8))) ?? []
+                return StoredQuarantine(id: row["id"], adapter: row["adapter"], record: row["record"], reasons: reasons)
+            }
+        }
+    }
+
+    public func entry(reportID: String) async throws -> OutboxEntry? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [reportID]).map(Self.entry(from:))
+        }
+    }
+
+    /// Runs SQLite's own consistency check; returns its findings, empty when the file is sound.
+    public func integrityCheck() async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+        }
+    }
+
+    private static func entry(from row: Row) -> OutboxEntry {
+        func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        return OutboxEntry(
+            reportID: row["report_id"], state: OutboxState(rawValue: row["state"]) ?? .pending, attempts: row["attempts"],
+            nextAttemptAt: date("next_attempt_at") ?? .distantPast, leaseUntil: date("lease_until"),
+            lastStatus: row["last_status"], lastError: row["last_error"], deliveredAt: date("delivered_at"),
+            receipt: row["receipt"], response: row["response"])
+    }
+
+    private static func save(_ entry: OutboxEntry, in db: Database) throws {
+        try db.execute(
+            sql: """
+                UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = ?, last_status = ?,
+                    last_error = ?, delivered_at = ?, receipt = ?, response = ? WHERE report_id = ?
+                """,
+            arguments: [entry.state.rawValue, entry.attempts, entry.nextAttemptAt.timeIntervalSince1970,
+                        entry.leaseUntil?.timeIntervalSince1970, entry.lastStatus, entry.lastError,
+                        entry.deliveredAt?.timeIntervalSince1970, entry.receipt, entry.response, entry.reportID])
+    }
+}
+
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import GatewayContracts
+
+/// A report ready to be stored: signed, with its digest.
+public struct SignedReport: Sendable, Equatable {
+    public let reportID: String
+    public let body: Data
+    public let contentDigest: String
+    public let observationCount: Int
+
+    public init(reportID: String, body: Data, contentDigest: String, observationCount: Int) {
+        self.reportID = reportID
+        self.body = body
+        self.contentDigest = contentDigest
+        self.observationCount = observationCount
+    }
+}
+
+/// A record that failed mapping or validation, kept with every reason.
+public struct QuarantinedRecord: Sendable, Equatable {
+    public let record: JSONValue
+    public let reasons: [QuarantineReason]
+
+    public init(record: JSONValue, reasons: [QuarantineReason]) {
+        self.record = record
+        self.reasons = reasons
+    }
+}
+
+/// Everything one pull produced. Committed whole or not at all.
+public struct PullCommit: Sendable {
+    public let adapter: String
+    public let startedAt: Date
+    public let pulledRecords: Int
+    public let reports: [SignedReport]
+    public let quarantined: [QuarantinedRecord]
+    /// The adapter's new cursor; `nil` leaves the stored one as it is.
+    public let cursor: String?
+
+    public init(adapter: String, startedAt: Date, pulledRecords: Int, reports: [SignedReport], quarantined: [QuarantinedRecord], cursor: String?) {
+        self.adapter = adapter
+        self.startedAt = startedAt
+        self.pulledRecords = pulledRecords
+        self.reports = reports
+        self.quarantined = quarantined
+        self.cursor = cursor
+    }
+}
+
+public struct PullTotals: Sendable, Equatable {
+    public var pulls: Int
+    public var pulledRecords: Int
+    public var validObservations: Int
+    public var quarantined: Int
+    public var reports: Int
+}
+
+public struct StoredQuarantine: Sendable, Equatable {
+    public let id: Int64
+    public let adapter: String
+    public let record: String
+    public let reasons: [QuarantineReason]
+}
+
+/// The gateway's durable state: outbox, quarantine, cursors and pull history.
+///
+/// One protocol so a PostgreSQL store for several gateways can stand beside SQLite.
+public protocol GatewayStore: Sendable {
+    func cursor(for adapter: String) async throws -> String?
+    /// Stores a pull's reports, quarantined records and new cursor in one transaction.
+    /// Reports whose id is already stored are not stored again.
+    func commit(_ pull: PullCommit, now: Date) async throws
+    /// Leases up to `limit` reports that are due, oldest first.
+    func leaseDue(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedReport]
+    func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws
+    /// The earliest time a pending or leased report becomes due, if any.
+    func nextDueDate() async throws -> Date?
+    func outboxStats(now: Date) async throws -> OutboxStats
+    func pullTotals() async throws -> PullTotals
+    func quarantined(limit: Int) async throws -> [StoredQuarantine]
+    func entry(reportID: String) async throws -> OutboxEntry?
+}

@@ -1,0 +1,239 @@
+import Foundation
+import GatewayContracts
+import GatewaySigning
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTPTypes
+import NIOPosix
+import Synchronization
+
+/// Failures the mock central endpoint can inject, one per request.
+public enum CentralFault: Sendable, Equatable, CaseIterable {
+    /// 503 Service Unavailable.
+    case unavailable
+    /// 429 Too Many Requests with `Retry-After: 1`.
+    case tooManyRequests
+    /// The connection is dropped mid-request, with no answer.
+    case connectionReset
+    /// The report is accepted, but the answer comes only after `slowAnswerDelay`, later than the
+    /// gateway waits: the gateway must send it again and be told the centre already has it.
+    case slowAnswer
+}
+
+/// The central reporting endpoint, implementing the wire contract: verifies each JWS and
+/// Content-Digest, deduplicates by Idempotency-Key, issues receipts, counts, injects failures.
+public final class MockCentral: Sendable {
+    public struct FaultPlan: Sendable {
+        /// Faults for the first requests, in order, before random ones.
+        public var scripted: [CentralFault]
+        /// Share of the remaining requests that fail, 0 to 1.
+        public var failureRate: Double
+        /// Which faults random failures draw from.
+        public var kinds: [CentralFault]
+        public var slowAnswerDelay: Duration
+        public var seed: UInt64
+
+        public init(scripted: [CentralFault] = [], failureRate: Double = 0, kinds: [CentralFault] = CentralFault.allCases,
+                    slowAnswerDelay: Duration = .seconds(3), seed: UInt64 = 2025) {
+            self.scripted = scripted
+            self.failureRate = failureRate
+            self.kinds = kinds
+            self.slowAnswerDelay = slowAnswerDelay
+            self.seed = seed
+        }
+
+        public static let none = FaultPlan()
+    }
+
+    public struct Statistics: Sendable, Equatable, Codable {
+        public var requests = 0
+        public var acceptedReports = 0
+        public var acceptedObservations = 0
+        /// Requests for a report already held (answered 200 with the first receipt).
+        public var idempotentReplays = 0
+        /// Observations accepted more than once with the same fact and value: must stay 0.
+        public var duplicateObservations = 0
+        public var signatureFailures = 0
+        public var digestFailures = 0
+        public var rejected = 0
+        public var faultsInjected: [String: Int] = [:]
+    }
+
+    private struct State {
+        var plan: FaultPlan
+        var random: SplitMix64
+        var receipts: [String: String] = [:]
+        var facts: [String: Int] = [:]
+        var observations: [Observation] = []
+        var statistics = Statistics()
+    }
+
+    private let verifier: JWSVerifier
+    private let state: Mutex<State>
+
+    public init(trustedKeys: [VerificationKey], faults: FaultPlan = .none) {
+        verifier = JWSVerifier(keys: trustedKeys)
+        state = Mutex(State(plan: faults, random: SplitMix64(seed: faults.seed)))
+    }
+
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+    /// Every observation accepted, in order of arrival.
+    public var acceptedObservations: [Observation] { state.withLock { $0.observations } }
+
+    public func setFaults(_ plan: FaultPlan) {
+        state.withLock {
+            $0.plan = plan
+            $0.random = SplitMix64(seed: plan.seed)
+        }
+    }
+
+    /// Draws the fault for the next report request, if any.
+    func drawFault() -> CentralFault? {
+        state.withLock { state in
+            let fault: CentralFault?
+            if !state.plan.scripted.isEmpty {
+                fault = state.plan.scripted.removeFirst()
+            } else if state.plan.failureRate > 0, !state.plan.kinds.isEmpty, state.random.nextUnit() < state.plan.failureRate {
+                fault = state.plan.kinds[Int(state.random.next() % UInt64(state.plan.kinds.count))]
+            } else {
+                fault = nil
+            }
+            if let fault { state.statistics.faultsInjected["\(fault)", default: 0] += 1 }
+            return fault
+        }
+    }
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.post("v1/reports") { request, _ in try await self.receive(request) }
+        router.get("v1/health") { _, _ in Response(status: .ok) }
+    }
+
+    static let faultHeader = HTTPField.Name("x-mock-fault")!
+
+    private func receive(_ request: Request) async throws -> Response {
+        state.withLock { $0.statistics.requests += 1 }
+        let fault = request.headers[Self.faultHeader]
+        switch fault {
+        case "unavailable": return Self.problem(.serviceUnavailable, "Service temporarily unavailable")
+        case "tooManyRequests":
+            var response = Self.problem(.tooManyRequests, "Too many requests")
+            response.headers[.retryAfter] = "1"
+            return response
+        default: break
+        }
+        let body = Data(buffer: try await request.body.collect(upTo: 64 << 20))
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/jose+json") == true else {
+            return reject(.unsupportedMediaType, "Content-Type must be application/jose+json")
+        }
+        guard let digest = request.headers[HTTPField.Name("Content-Digest")!], ContentDigest.verify(header: digest, body: body) else {
+            state.withLock { $0.statistics.digestFailures += 1 }
+            return reject(.badRequest, "Content-Digest is missing or does not match the body")
+        }
+        guard let key = request.headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty else {
+            return reject(.badRequest, "Idempotency-Key is required")
+        }
+        if let receipt = state.withLock({ state -> String? in
+            guard let receipt = state.receipts[key] else { return nil }
+            state.statistics.idempotentReplays += 1
+            return receipt
+        }) {
+            return Self.jsonText(.ok, receipt)
+        }
+        let verified: JWSVerifier.Verified
+        do { verified = try verifier.verify(try FlattenedJWS.decode(body)) } catch {
+            state.withLock { $0.statistics.signatureFailures += 1 }
+            return reject(.badRequest, "signature rejected: \(error.message)")
+        }
+        let envelope: ReportEnvelope
+        do { envelope = try JSONDecoder().decode(ReportEnvelope.self, from: verified.payload) } catch {
+            return reject(.unprocessableContent, "the payload is not a report envelope")
+        }
+        guard envelope.reportID == key else {
+            return reject(.unprocessableContent, "report_id \(envelope.reportID) differs from Idempotency-Key \(key)")
+        }
+        let receipt = state.withLock { state -> String in
+            if let existing = state.receipts[key] {
+                state.statistics.idempotentReplays += 1
+                return existing
+            }
+            let receiptID = UUID().uuidString.lowercased()
+            let receipt = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
+            state.receipts[key] = receipt
+            state.statistics.acceptedReports += 1
+            state.statistics.acceptedObservations += envelope.observations.count
+            for observation in envelope.observations {
+                let fact = observation.factKey + "|" + String(observation.value)
+                state.facts[fact, default: 0] += 1
+                if state.facts[fact]! > 1 { state.statistics.duplicateObservations += 1 }
+                state.observations.append(observation)
+            }
+            return receipt
+        }
+        if fault == "slowAnswer" {
+            try await Task.sleep(for: state.withLock { $0.plan.slowAnswerDelay })
+        }
+        return Self.jsonText(.accepted, receipt)
+    }
+
+    private func reject(_ status: HTTPResponse.Status, _ detail: String) -> Response {
+        state.withLock { $0.statistics.rejected += 1 }
+        return Self.problem(status, detail)
+    }
+
+    static func problem(_ status: HTTPResponse.Status, _ detail: String) -> Response {
+        let body = (try? JSONValue.object(["type": .string("about:blank"), "title": .string(status.reasonPhrase), "status": .number(Double(status.code)), "detail": .string(detail)]).canonicalData()) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func jsonText(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// Sits after HTTP decoding and draws a fault for each report request: resets the connection
+/// itself, or tells the route which fault to play through a request header.
+final class FaultInjectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+
+    let central: MockCentral
+    var resetting = false
+
+    init(central: MockCentral) { self.central = central }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if resetting { return }
+        var part = unwrapInboundIn(data)
+        if case .head(var head) = part, head.method == .post, head.path?.hasPrefix("/v1/reports") == true {
+            switch central.drawFault() {
+            case .connectionReset?:
+                resetting = true
+                // Drop the connection mid-request without an answer. The kernel sends RST when request
+                // bytes are still unread, FIN otherwise; either way the client sees the connection die.
+                context.close(promise: nil)
+                return
+            case let fault?:
+                head.headerFields[MockCentral.faultHeader] = "\(fault)"
+                part = .head(head)
+            case nil:
+                break
+            }
+        }
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+}
+
+/// A small deterministic generator, so a fault plan replays the same way every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import GatewayContracts
+
+/// Indicator data as a provincial LGSP service answers it: Vietnamese field names, the source's
+/// own indicator codes and levels, periods in the forms people type. A known share is bad.
+public struct MockDataset: Sendable {
+    /// One record in the source's own shape.
+    public struct SourceRecord: Sendable {
+        public var fields: [String: JSONValue]
+        /// Why this record is deliberately bad, `nil` when it is good.
+        public var defect: String?
+    }
+
+    public let province: String
+    public let portalRecords: [SourceRecord]
+    public let documentRecords: [SourceRecord]
+
+    public var allRecords: [SourceRecord] { portalRecords + documentRecords }
+    public var goodRecordCount: Int { allRecords.count { $0.defect == nil } }
+    public var badRecordCount: Int { allRecords.count { $0.defect != nil } }
+
+    /// Sample commune codes of the gateway's province. Illustrative five-digit codes, not the
+    /// official list: the commune list itself is part of the contracts' code lists.
+    static let sampleCommunes = ["03646", "03649", "03652", "03655", "03658", "03661"]
+    static let quarters = ["Quý 3/2025", "Quý 4/2025", "Quý 1/2026", "Quý 2/2026", "Quý 3/2026"]
+    static let quarterCodes = ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
+
+    /// Deterministic data for `province` (e.g. "14", Sơn La): the same every run, so tests can count.
+    public init(province: String = "14") {
+        self.province = province
+        var portal: [SourceRecord] = []
+        var documents: [SourceRecord] = []
+        var sequence = 0
+        func timestamp(_ n: Int) -> String {
+            // One record per minute from 2026-10-01 08:00 Vietnam time, so cursors advance record by record.
+            let base = Date(timeIntervalSince1970: 1_759_280_400)
+            let formatter = ISO8601DateFormatter()
+            formatter.timeZone = TimeZone(secondsFromGMT: 7 * 3600)
+            return formatter.string(from: base.addingTimeInterval(Double(n) * 60))
+        }
+        func ratio(_ numerator: Int, _ denominator: Int) -> Double { (Double(numerator) / Double(denominator) * 10000).rounded() / 100 }
+
+        // Public-service portal: share of eligible procedures offered fully online, by quarter.
+        let eligible = 1_812
+        for (index, quarter) in Self.quarters.enumerated() {
+            sequence += 1
+            let online = 1_160 + index * 95
+            portal.append(SourceRecord(fields: [
+                "id": .string("DVC-\(province)-\(Self.quarterCodes[index])"), "maChiTieu": .string("DVC_TT"),
+                "maDonVi": .string(province), "capHanhChinh": .string("TINH"), "kyBaoCao": .string(quarter),
+                "tuSo": .number(Double(online)), "mauSo": .number(Double(eligible)), "giaTri": .number(ratio(online, eligible)),
+                "donVi": .string("%"), "capNhatLuc": .string(timestamp(sequence)),
+            ]))
+            sequence += 1
+            let submitted = 40_000 + index * 3_500, online2 = 21_000 + index * 2_900
+            portal.append(SourceRecord(fields: [
+                "id": .string("HSTT-\(province)-\(Self.quarterCodes[index])"), "maChiTieu": .string("HS_TT"),
+                "maDonVi": .string(province), "capHanhChinh": .string("TINH"), "kyBaoCao": .string(quarter),
+                "tuSo": .number(Double(online2)), "mauSo": .number(Double(submitted)), "giaTri": .number(ratio(online2, submitted)),
+                "donVi": .string("%"), "capNhatLuc": .string(timestamp(sequence)),
+            ]))
+        }
+        // Deliberately bad portal records, one of each kind the contracts must catch.
+        let badPortal: [(String, [String: JSONValue])] = [
+            ("value out of range", ["maChiTieu": .string("DVC_TT"), "kyBaoCao": .string("Quý 3/2026"), "giaTri": .number(131.5)]),
+            ("unknown indicator", ["maChiTieu": .string("DVC_MD3"), "kyBaoCao": .string("Quý 3/2026"), "giaTri": .number(88)]),
+            ("numerator greater than denominator", ["maChiTieu": .string("HS_TT"), "kyBaoCao": .string("Quý 2/2026"),
+                                                    "tuSo": .number(5_200), "mauSo": .number(4_100), "giaTri": .number(126.83)]),
+            ("malformed period", ["maChiTieu": .string("DVC_TT"), "kyBaoCao": .string("Quý 5/2026"), "giaTri": .number(70.1)]),
+        ]
+        for (defect, overrides) in badPortal {
+            sequence += 1
+            var fields: [String: JSONValue] = [
+                "id": .string("BAD-\(sequence)"), "maDonVi": .string(province), "capHanhChinh": .string("TINH"),
+                "donVi": .string("%"), "capNhatLuc": .string(timestamp(sequence)),
+            ]
+            fields.merge(overrides) { $1 }
+            portal.append(SourceRecord(fields: fields, defect: defect))
+        }
+
+        // Document-management system: work records handled electronically, at province and commune level.
+        for (index, quarter) in Self.quarters.enumerated() {
+            sequence += 1
+            let total = 58_000 + index * 1_200, electronic = 51_500 + index * 1_650
+            documents.append(SourceRecord(fields: [
+                "ma": .string("QLVB-\(province)-\(Self.quarterCodes[index])"), "chiTieu": .string("HSCV"),
+                "donVi": .object(["ma": .string(province), "cap": .string("tinh")]), "ky": .string(quarter),
+                "hoSoDienTu": .number(Double(electronic)), "tongHoSo": .number(Double(total)),
+                "tyLe": .string(Self.vietnameseDecimal(ratio(electronic, total))), "capNhat": .string(timestamp(sequence)),
+            ]))
+            for (communeIndex, commune) in Self.sampleCommunes.enumerated() {
+                sequence += 1
+                let total = 900 + communeIndex * 140 + index * 25
+                let electronic = 480 + communeIndex * 70 + index * 60
+                documents.append(SourceRecord(fields: [
+                    "ma": .string("QLVB-\(commune)-\(Self.quarterCodes[index])"), "chiTieu": .string("HSCV"),
+                    "donVi": .object(["ma": .string(commune), "cap": .string("xa")]), "ky": .string(quarter),
+                    "hoSoDienTu": .number(Double(electronic)), "tongHoSo": .number(Double(total)),
+                    "tyLe": .string(Self.vietnameseDecimal(ratio(electronic, total))), "capNhat": .string(timestamp(sequence)),
+                ]))
+            }
+        }
+        // A district-level figure for a period after district government ended on 1 July 2025.
+        sequence += 1
+        documents.append(SourceRecord(fields: [
+            "ma": .string("QLVB-BAD-\(sequence)"), "chiTieu": .string("HSCV"),
+            "donVi": .object(["ma": .string("116"), "cap": .string("huyen")]), "ky": .string("Quý 4/2025"),
+            "hoSoDienTu": .number(700), "tongHoSo": .number(1_000), "tyLe": .string("70"), "capNhat": .string(timestamp(sequence)),
+        ], defect: "district level after 1 July 2025"))
+        portalRecords = portal
+        documentRecords = documents
+    }
+
+    /// `37.87` written the Vietnamese way, `37,87`.
+    static func vietnameseDecimal(_ value: Double) -> String {
+        String(format: "%.2f", value).replacingOccurrences(of: ".", with: ",")
+    }
+}

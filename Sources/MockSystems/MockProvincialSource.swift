@@ -1,0 +1,118 @@
+import Foundation
+import GatewayContracts
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// A provincial LGSP service as WSO2 API Manager fronts it: `POST /token` issues bearer tokens
+/// for client credentials given as HTTP basic auth; the data APIs refuse any request without a
+/// live token, the way the gateway answers (`900901 Invalid Credentials`).
+public final class MockProvincialSource: Sendable {
+    public struct Configuration: Sendable {
+        public var clientID: String
+        public var clientSecret: String
+        public var tokenLifetime: Int
+        public var dataset: MockDataset
+
+        public init(clientID: String, clientSecret: String, tokenLifetime: Int = 3600, dataset: MockDataset = MockDataset()) {
+            self.clientID = clientID
+            self.clientSecret = clientSecret
+            self.tokenLifetime = tokenLifetime
+            self.dataset = dataset
+        }
+    }
+
+    public struct Statistics: Sendable, Equatable {
+        public var tokensIssued = 0
+        public var tokenRequestsRefused = 0
+        public var dataRequests = 0
+        public var unauthorizedRequests = 0
+        public var recordsServed = 0
+    }
+
+    private struct State {
+        var tokens: [String: Date] = [:]
+        var statistics = Statistics()
+    }
+
+    public let configuration: Configuration
+    private let state = Mutex(State())
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// Makes every issued token invalid, as a WSO2 revocation would.
+    public func revokeAllTokens() { state.withLock { $0.tokens.removeAll() } }
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.post("token") { request, _ in try await self.token(request) }
+        router.get("dvc/1.0.0/chi-tieu") { request, _ in
+            try self.serve(request, records: self.configuration.dataset.portalRecords, envelope: { records in
+                ["trangThai": .string("OK"), "duLieu": .object(["tongSo": .number(Double(records.count)), "banGhi": .array(records)])]
+            }, updatedField: "capNhatLuc", sinceParameter: "tu_thoi_diem")
+        }
+        router.get("qlvb/1.0.0/thong-ke-ho-so") { request, _ in
+            try self.serve(request, records: self.configuration.dataset.documentRecords, envelope: { records in
+                ["ketQua": .object(["danhSach": .array(records)]), "soLuong": .number(Double(records.count))]
+            }, updatedField: "capNhat", sinceParameter: "cap_nhat_tu")
+        }
+    }
+
+    private func token(_ request: Request) async throws -> Response {
+        let body = String(buffer: try await request.body.collect(upTo: 64 << 10))
+        let expected = "Basic " + Data("\(configuration.clientID):\(configuration.clientSecret)".utf8).base64EncodedString()
+        guard request.headers[.authorization] == expected, body.split(separator: "&").contains("grant_type=client_credentials") else {
+            state.withLock { $0.statistics.tokenRequestsRefused += 1 }
+            return Self.json(.unauthorized, ["error": .string("invalid_client"), "error_description": .string("A valid OAuth client could not be found for client_id")])
+        }
+        let token = UUID().uuidString.lowercased()
+        state.withLock {
+            $0.tokens[token] = Date().addingTimeInterval(Double(configuration.tokenLifetime))
+            $0.statistics.tokensIssued += 1
+        }
+        return Self.json(.ok, [
+            "access_token": .string(token), "scope": .string("default"), "token_type": .string("Bearer"),
+            "expires_in": .number(Double(configuration.tokenLifetime)),
+        ])
+    }
+
+    private func serve(
+        _ request: Request, records: [MockDataset.SourceRecord], envelope: ([JSONValue]) -> [String: JSONValue],
+        updatedField: String, sinceParameter: String
+    ) throws -> Response {
+        let authorization = request.headers[.authorization] ?? ""
+        let token = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : ""
+        let authorized = state.withLock { state -> Bool in
+            state.statistics.dataRequests += 1
+            guard let expiry = state.tokens[token], expiry > Date() else {
+                state.statistics.unauthorizedRequests += 1
+                return false
+            }
+            return true
+        }
+        guard authorized else {
+            return Self.json(.unauthorized, ["fault": .object([
+                "code": .number(900901), "message": .string("Invalid Credentials"),
+                "description": .string("Invalid Credentials. Make sure you have provided the correct security credentials"),
+            ])])
+        }
+        let province = request.uri.queryParameters["tinh"].map(String.init)
+        guard province == nil || province == configuration.dataset.province else {
+            return Self.json(.ok, envelope([]))
+        }
+        let since = request.uri.queryParameters[Substring(sinceParameter)].flatMap { Timestamps.parse(String($0)) }
+        let selected = records.filter { record in
+            guard let since else { return true }
+            guard let updated = record.fields[updatedField]?.stringValue.flatMap(Timestamps.parse) else { return true }
+            return updated > since
+        }
+        state.withLock { $0.statistics.recordsServed += selected.count }
+        return Self.json(.ok, envelope(selected.map { .object($0.fields) }))
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ members: [String: JSONValue]) -> Response {
+        let data = (try? JSONValue.object(members).canonicalData()) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
