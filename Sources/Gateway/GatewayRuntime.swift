@@ -106,6 +106,8 @@ public final class GatewayRuntime: Sendable {
     /// Runs `group` (made by `makeServiceGroup`) until it is shut down, then releases the HTTP client.
     public func run(group: ServiceGroup) async throws {
         for warning in loaded.configuration.warnings { logger.warning("\(warning)") }
+        let recovered = try await store.recoverInterruptedDeliveries(now: Date())
+        if recovered > 0 { logger.notice("resuming deliveries interrupted by the last stop", metadata: ["reports": "\(recovered)"]) }
         logger.info("gateway starting", metadata: [
             "gateway_id": "\(loaded.configuration.gatewayID)", "province": "\(loaded.configuration.province)",
             "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(loaded.contracts.version)",

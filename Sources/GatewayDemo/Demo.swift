@@ -87,21 +87,21 @@ public enum Demo {
             directory: work.appendingPathComponent("mocks"),
             source: .init(clientID: "lgsp-gateway-demo", clientSecret: "demo-" + UUID().uuidString),
             trustedKeys: [key.publicKey],
-            faults: .init(failureRate: options.failureRate, slowAnswerDelay: .seconds(2), seed: UInt64.random(in: 1...UInt64.max)))
+            // One of each failure first, so every run shows them all, then failures at random.
+            faults: .init(
+                scripted: options.failureRate > 0 ? [.unavailable, .tooManyRequests, .connectionReset, .slowAnswer] : [],
+                failureRate: options.failureRate, slowAnswerDelay: .seconds(2), seed: UInt64.random(in: 1...UInt64.max)))
 
         return try await MockSystems.withRunning(mocks, logger: logger) { running in
             let storePath = work.appendingPathComponent("gateway.sqlite").path
-            let environment = ConfigEnvironment(variables: [
-                "LGSP_SOURCE_URL": running.sourceURL, "LGSP_SOURCE_CA": running.caBundlePath,
-                "LGSP_CLIENT_ID": "lgsp-gateway-demo", "LGSP_CLIENT_SECRET": "file:" + running.clientSecretPath,
-                "LGSP_CENTRAL_URL": options.centralURL ?? running.centralURL,
-                "LGSP_CENTRAL_CA": options.centralCA ?? running.caBundlePath,
-                "LGSP_CENTRAL_TIMEOUT": "1s", "LGSP_RETRY_BASE": "200ms", "LGSP_RETRY_CAP": "2s",
-                "LGSP_SIGNING_KEY": keyPath, "LGSP_STORE": storePath, "LGSP_PROVINCE": "14", "LGSP_GATEWAY_ID": "demo-son-la",
-                "LGSP_CONTRACTS": options.repository.appendingPathComponent("Contracts").path,
-                "LGSP_ADAPTERS": options.repository.appendingPathComponent("Adapters").path,
-                "LGSP_REPORT_MAX_OBSERVATIONS": "10",
-            ])
+            let environment = environment(
+                for: running, repository: options.repository, keyPath: keyPath, storePath: storePath,
+                overrides: [
+                    "LGSP_CENTRAL_URL": options.centralURL ?? running.centralURL,
+                    "LGSP_CENTRAL_CA": options.centralCA ?? running.caBundlePath,
+                    "LGSP_CENTRAL_TIMEOUT": "1s", "LGSP_RETRY_BASE": "200ms", "LGSP_RETRY_CAP": "2s",
+                    "LGSP_REPORT_MAX_OBSERVATIONS": "10",
+                ])
             let loaded = try LoadedGateway.load(
                 file: options.repository.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
             let tally = TallyBox()
@@ -164,6 +164,23 @@ public enum Demo {
 
     final class TallyBox: Sendable {
         let state = Mutex(Tally())
+    }
+
+    /// The environment that points the shipped `deploy/examples/gateway.yaml` and `Adapters/`
+    /// at running mocks; `overrides` win.
+    public static func environment(
+        for running: MockSystems.Running, repository: URL, keyPath: String, storePath: String, overrides: [String: String] = [:]
+    ) -> ConfigEnvironment {
+        var variables = [
+            "LGSP_SOURCE_URL": running.sourceURL, "LGSP_SOURCE_CA": running.caBundlePath,
+            "LGSP_CLIENT_ID": "lgsp-gateway-demo", "LGSP_CLIENT_SECRET": "file:" + running.clientSecretPath,
+            "LGSP_CENTRAL_URL": running.centralURL, "LGSP_CENTRAL_CA": running.caBundlePath,
+            "LGSP_SIGNING_KEY": keyPath, "LGSP_STORE": storePath, "LGSP_PROVINCE": "14", "LGSP_GATEWAY_ID": "demo-son-la",
+            "LGSP_CONTRACTS": repository.appendingPathComponent("Contracts").path,
+            "LGSP_ADAPTERS": repository.appendingPathComponent("Adapters").path,
+        ]
+        variables.merge(overrides) { $1 }
+        return ConfigEnvironment(variables: variables)
     }
 
     struct Tally {

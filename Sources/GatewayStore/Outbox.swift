@@ -83,6 +83,16 @@ public struct OutboxEntry: Sendable, Equatable {
         leaseUntil = now.addingTimeInterval(duration)
     }
 
+    /// Returns a report whose sender died mid-delivery to the queue at once. Only the store's
+    /// single owner may do this at start-up; otherwise the lease is left to expire.
+    public mutating func abandonLease(now: Date) throws(OutboxTransitionError) {
+        guard state == .inFlight else { throw OutboxTransitionError(reportID: reportID, from: state, attempted: "abandon lease") }
+        state = .pending
+        leaseUntil = nil
+        nextAttemptAt = now
+        lastError = "interrupted: the gateway stopped during delivery"
+    }
+
     public mutating func complete(_ completion: DeliveryCompletion, attempt: Int, now: Date) throws(OutboxTransitionError) {
         guard state == .inFlight, attempt == attempts else {
             throw OutboxTransitionError(reportID: reportID, from: state, attempted: "complete attempt \(attempt)")

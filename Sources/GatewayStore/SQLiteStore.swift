@@ -7,14 +7,31 @@ import GatewayContracts
 /// `synchronous = FULL`: in WAL mode NORMAL may lose the last commits on power loss, and a
 /// committed pull has already advanced the source's cursor, so losing it would lose data for good.
 /// The cost is one fsync per commit, small beside a network pull.
+///
+/// One gateway process owns a store: an exclusive `flock` on `<path>.lock` refuses a second one,
+/// which is what makes it safe to reclaim in-flight deliveries at start-up.
 public final class SQLiteStore: GatewayStore {
     private let pool: DatabasePool
+    private let lockDescriptor: Int32?
     public let path: String
 
-    public init(path: String) throws {
+    /// Opens (creating if needed) the store at `path`. `exclusive` takes the owner's lock; read-only
+    /// tools such as status commands open it without.
+    public init(path: String, exclusive: Bool = true) throws {
         self.path = path
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        if exclusive {
+            let descriptor = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw StoreError("\(path).lock cannot be opened (errno \(errno))") }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                close(descriptor)
+                throw StoreError("store \(path) is in use by another gateway process")
+            }
+            lockDescriptor = descriptor
+        } else {
+            lockDescriptor = nil
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -22,6 +39,10 @@ public final class SQLiteStore: GatewayStore {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+    }
+
+    deinit {
+        if let lockDescriptor { close(lockDescriptor) }
     }
 
     static var migrator: DatabaseMigrator {
@@ -207,6 +228,19 @@ public final class SQLiteStore: GatewayStore {
     public func entry(reportID: String) async throws -> OutboxEntry? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [reportID]).map(Self.entry(from:))
+        }
+    }
+
+    public func recoverInterruptedDeliveries(now: Date) async throws -> Int {
+        guard lockDescriptor != nil else { throw StoreError("only the store's owner may recover interrupted deliveries") }
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state = 'in_flight'")
+            for row in rows {
+                var entry = Self.entry(from: row)
+                try entry.abandonLease(now: now)
+                try Self.save(entry, in: db)
+            }
+            return rows.count
         }
     }
 

@@ -79,4 +79,6 @@ public protocol GatewayStore: Sendable {
     func pullTotals() async throws -> PullTotals
     func quarantined(limit: Int) async throws -> [StoredQuarantine]
     func entry(reportID: String) async throws -> OutboxEntry?
+    /// Makes deliveries left in flight by a previous process due now; returns how many.
+    func recoverInterruptedDeliveries(now: Date) async throws -> Int
 }

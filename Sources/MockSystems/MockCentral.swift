@@ -66,6 +66,7 @@ public final class MockCentral: Sendable {
         var receipts: [String: String] = [:]
         var facts: [String: Int] = [:]
         var observations: [Observation] = []
+        var acceptedBodies: [Data] = []
         var statistics = Statistics()
     }
 
@@ -80,6 +81,8 @@ public final class MockCentral: Sendable {
     public var statistics: Statistics { state.withLock { $0.statistics } }
     /// Every observation accepted, in order of arrival.
     public var acceptedObservations: [Observation] { state.withLock { $0.observations } }
+    /// The request bodies (flattened JWS) of every report accepted, as they arrived.
+    public var acceptedBodies: [Data] { state.withLock { $0.acceptedBodies } }
 
     public func setFaults(_ plan: FaultPlan) {
         state.withLock {
@@ -160,6 +163,7 @@ public final class MockCentral: Sendable {
             let receiptID = UUID().uuidString.lowercased()
             let receipt = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
             state.receipts[key] = receipt
+            state.acceptedBodies.append(body)
             state.statistics.acceptedReports += 1
             state.statistics.acceptedObservations += envelope.observations.count
             for observation in envelope.observations {

@@ -1,0 +1,121 @@
+import Foundation
+import Gateway
+import GatewayAdapters
+import GatewayConfig
+import GatewaySigning
+import Testing
+
+@Suite("Configuration files")
+struct ConfigTests {
+    func reader(_ text: String, _ variables: [String: String] = [:]) -> ConfigReader {
+        ConfigReader(file: "/etc/lgsp-gateway/test.yaml", text: text, environment: ConfigEnvironment(variables: variables))
+    }
+
+    @Test("${NAME} and ${NAME:-default} come from the environment; a missing one names its line and field")
+    func interpolation() {
+        let config = reader("""
+            a: ${HOST}:${PORT:-9443}
+            b: plain
+            c: ${MISSING}
+            """, ["HOST": "127.0.0.1"])
+        #expect(config.root?["a"]?.text == "127.0.0.1:9443")
+        #expect(config.root?["b"]?.text == "plain")
+        #expect(config.root?["c"]?.text == nil)
+        #expect(config.issues == [ConfigIssue(file: "/etc/lgsp-gateway/test.yaml", line: 3, field: "c", message: "environment variable MISSING is not set and has no default")])
+    }
+
+    @Test("secrets come from file: and credential:, trimmed, and never print")
+    func secrets() throws {
+        let directory = try makeTemporaryDirectory()
+        try "s3cret-value\n".write(to: directory.appendingPathComponent("secret"), atomically: true, encoding: .utf8)
+        let config = ConfigReader(file: "/x.yaml", text: "a: file:\(directory.path)/secret\nb: credential:secret\n",
+                                  environment: ConfigEnvironment(variables: ["CREDENTIALS_DIRECTORY": directory.path]))
+        let a = config.root?.secret("a"), b = config.root?.secret("b")
+        #expect(a?.reveal() == "s3cret-value")
+        #expect(b?.reveal() == "s3cret-value")
+        #expect("\(String(describing: a))".contains("s3cret") == false)
+        #expect(config.issues.isEmpty)
+    }
+
+    @Test("unknown fields are reported with a suggestion; plain http is refused")
+    func strictness() {
+        let config = reader("""
+            central:
+              url: http://central.example/
+              timout: 30s
+            """)
+        let central = config.root?["central"]
+        central?.allowOnly(["url", "timeout"])
+        _ = central?.url("url")
+        #expect(config.issues.count == 2)
+        #expect(config.issues.contains { $0.line == 3 && $0.field == "central.timout" && $0.message.contains("did you mean timeout?") })
+        #expect(config.issues.contains { $0.line == 2 && $0.field == "central.url" && $0.message.contains("plain http://") })
+    }
+
+    @Test("YAML syntax errors name the line")
+    func syntax() {
+        let config = reader("a: [1, 2\nb: 3\n")
+        #expect(config.root == nil)
+        #expect(config.issues.first?.line != nil)
+        #expect(config.issues.first?.message.hasPrefix("not valid YAML") == true)
+    }
+
+    @Test("the shipped example configuration and every shipped adapter load and pass check")
+    func shippedFilesLoad() throws {
+        let directory = try makeTemporaryDirectory()
+        let keyPath = try writeKey(.generate(), in: directory)
+        let secretPath = directory.appendingPathComponent("secret").path
+        try "secret".write(toFile: secretPath, atomically: true, encoding: .utf8)
+        let loaded = try LoadedGateway.load(
+            file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path,
+            environment: ConfigEnvironment(variables: [
+                "LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secretPath,
+                "LGSP_STORE": directory.appendingPathComponent("gateway.sqlite").path,
+            ]))
+        let shipped = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path)
+            .filter { $0.hasSuffix(".yaml") }
+        #expect(loaded.adapters.count == shipped.count)
+        #expect(loaded.adapters.count >= 2)
+        #expect(loaded.configuration.province == "14")
+        #expect(loaded.configuration.contractsDirectory == repositoryRoot.appendingPathComponent("Contracts").standardizedFileURL.path)
+        // Shipped files hold no secret inline: client secrets are file:/credential:/env references.
+        for file in shipped {
+            let text = try String(contentsOf: repositoryRoot.appendingPathComponent("Adapters/\(file)"), encoding: .utf8)
+            for line in text.split(separator: "\n") where line.contains("client_secret:") || line.contains("token:") {
+                #expect(line.contains("${") || line.contains("file:") || line.contains("credential:"), "\(file): \(line)")
+            }
+        }
+    }
+
+    @Test("check reports every error of an adapter file with file, line and field")
+    func adapterErrors() throws {
+        let directory = try makeTemporaryDirectory()
+        let file = directory.appendingPathComponent("broken.yaml")
+        try """
+            name: broken
+            schedule:
+              every: soon
+            source:
+              base_url: http://portal.example
+            request:
+              path: data
+            response:
+              records: $.items
+            mapping:
+              indicator: code
+              colour: red
+            """.write(to: file, atomically: true, encoding: .utf8)
+        do {
+            _ = try AdapterLoader.definitions(directory: directory.path, environment: ConfigEnvironment(variables: [:]))
+            Issue.record("expected configuration issues")
+        } catch {
+            let found = error.issues.map { "\($0.line ?? 0) \($0.field)" }
+            #expect(found.contains("3 schedule.every"))
+            #expect(found.contains("5 source.base_url"))
+            #expect(found.contains("7 request.path"))
+            #expect(found.contains("12 mapping.colour"))
+            #expect(error.issues.contains { $0.field == "mapping" && $0.message.contains("period") })
+            #expect(error.issues.allSatisfy { $0.file == file.path })
+        }
+    }
+}

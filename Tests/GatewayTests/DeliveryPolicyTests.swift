@@ -1,0 +1,103 @@
+import Foundation
+import GatewayDelivery
+import GatewayStore
+import Testing
+
+@Suite("Delivery policy and outbox state machine, without I/O")
+struct DeliveryPolicyTests {
+    @Test("backoff ceilings double from the base up to the cap")
+    func ceilings() {
+        let policy = RetryPolicy(baseDelay: .seconds(1), maxDelay: .seconds(300))
+        let ceilings = (1...11).map { policy.ceiling(forAttempt: $0) }
+        #expect(ceilings == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300].map { Duration.seconds($0) })
+    }
+
+    @Test("full jitter spans [0, ceiling]; Retry-After is a floor")
+    func jitter() {
+        let policy = RetryPolicy(baseDelay: .seconds(1), maxDelay: .seconds(300))
+        #expect(policy.delay(afterAttempt: 4, unitRandom: 0) == .zero)
+        #expect(policy.delay(afterAttempt: 4, unitRandom: 0.5) == .seconds(4))
+        #expect(policy.delay(afterAttempt: 4, unitRandom: 1) == .seconds(8))
+        #expect(policy.delay(afterAttempt: 1, retryAfter: .seconds(30), unitRandom: 0.9) == .seconds(30))
+        #expect(policy.delay(afterAttempt: 9, retryAfter: .seconds(1), unitRandom: 0.5) == .seconds(128))
+    }
+
+    @Test("Retry-After in seconds and as an HTTP-date")
+    func retryAfter() {
+        let now = Date(timeIntervalSince1970: 1_445_412_480)  // Wed, 21 Oct 2015 07:28:00 GMT
+        #expect(RetryAfter.parse("120", now: now) == .seconds(120))
+        #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:29:30 GMT", now: now) == .seconds(90))
+        #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:00:00 GMT", now: now) == .zero)
+        #expect(RetryAfter.parse("soon", now: now) == nil)
+        #expect(RetryAfter.parse("-5", now: now) == nil)
+    }
+
+    @Test("answers are classified per the wire contract", arguments: [
+        (200, "delivered"), (201, "delivered"), (202, "delivered"), (409, "delivered"),
+        (400, "reject"), (422, "reject"), (404, "reject"), (413, "reject"),
+        (401, "retry"), (403, "retry"), (408, "retry"), (425, "retry"), (429, "retry"), (500, "retry"), (502, "retry"), (503, "retry"),
+    ])
+    func classification(status: Int, expected: String) {
+        let verdict = DeliveryVerdict.classify(status: status, body: Data(), retryAfter: nil, now: Date())
+        let kind = switch verdict {
+        case .delivered: "delivered"
+        case .retry: "retry"
+        case .reject: "reject"
+        }
+        #expect(kind == expected)
+    }
+
+    @Test("429 carries its Retry-After into the verdict")
+    func retryAfterVerdict() {
+        #expect(DeliveryVerdict.classify(status: 429, body: Data(), retryAfter: "7", now: Date()) == .retry(after: .seconds(7), reason: "central endpoint answered 429"))
+    }
+
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test("pending → in flight → retry → in flight → delivered")
+    func happyPath() throws {
+        var entry = OutboxEntry(reportID: "r", nextAttemptAt: t0)
+        #expect(entry.isDue(at: t0))
+        try entry.lease(now: t0, duration: 30)
+        #expect(entry.state == .inFlight && entry.attempts == 1)
+        #expect(!entry.isDue(at: t0.addingTimeInterval(29)))
+        try entry.complete(.retry(at: t0.addingTimeInterval(5), status: 503, error: "503"), attempt: 1, now: t0)
+        #expect(entry.state == .pending && entry.lastStatus == 503)
+        #expect(!entry.isDue(at: t0.addingTimeInterval(4)))
+        try entry.lease(now: t0.addingTimeInterval(5), duration: 30)
+        try entry.complete(.delivered(status: 202, receipt: "{}"), attempt: 2, now: t0.addingTimeInterval(6))
+        #expect(entry.state == .delivered && entry.receipt == "{}" && entry.deliveredAt == t0.addingTimeInterval(6))
+        #expect(!entry.isDue(at: .distantFuture))
+    }
+
+    @Test("invalid transitions are refused")
+    func invalidTransitions() throws {
+        var entry = OutboxEntry(reportID: "r", nextAttemptAt: t0.addingTimeInterval(10))
+        #expect(throws: OutboxTransitionError.self) { try entry.lease(now: t0, duration: 30) }  // not yet due
+        #expect(throws: OutboxTransitionError.self) { try entry.complete(.delivered(status: 202, receipt: nil), attempt: 0, now: t0) }
+        try entry.lease(now: t0.addingTimeInterval(10), duration: 30)
+        try entry.complete(.deadLetter(status: 422, response: "{}", reason: "bad"), attempt: 1, now: t0)
+        #expect(entry.state == .deadLettered)
+        #expect(throws: OutboxTransitionError.self) { try entry.lease(now: .distantFuture, duration: 30) }
+        #expect(throws: OutboxTransitionError.self) { try entry.abandonLease(now: t0) }
+    }
+
+    @Test("an expired lease can be taken again, and the late answer to the old attempt is refused")
+    func expiredLease() throws {
+        var entry = OutboxEntry(reportID: "r", nextAttemptAt: t0)
+        try entry.lease(now: t0, duration: 30)
+        try entry.lease(now: t0.addingTimeInterval(31), duration: 30)
+        #expect(entry.attempts == 2)
+        #expect(throws: OutboxTransitionError.self) { try entry.complete(.delivered(status: 202, receipt: nil), attempt: 1, now: t0) }
+        try entry.complete(.delivered(status: 200, receipt: nil), attempt: 2, now: t0)
+        #expect(entry.state == .delivered)
+    }
+
+    @Test("a lease abandoned at start-up is due at once")
+    func abandon() throws {
+        var entry = OutboxEntry(reportID: "r", nextAttemptAt: t0)
+        try entry.lease(now: t0, duration: 300)
+        try entry.abandonLease(now: t0.addingTimeInterval(1))
+        #expect(entry.state == .pending && entry.isDue(at: t0.addingTimeInterval(1)))
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import GatewaySigning
+import MockSystems
+import Testing
+
+@Suite("Signatures checked by an independent implementation (Python joserfc and cryptography)", .serialized)
+struct InteropTests {
+    /// Runs `Tests/interop/verify_jws.py`; the test set-up (Tests/run.sh) installs its packages.
+    func verifyWithPython(key: VerificationKey, bodies: [Data], in directory: URL) throws -> (Int32, String) {
+        let jwkPath = directory.appendingPathComponent("key.jwk").path
+        try JSONEncoder().encode(key.jwk).write(to: URL(fileURLWithPath: jwkPath))
+        var arguments = [repositoryRoot.appendingPathComponent("Tests/interop/verify_jws.py").path, jwkPath]
+        for (index, body) in bodies.enumerated() {
+            let path = directory.appendingPathComponent("report-\(index).json").path
+            try body.write(to: URL(fileURLWithPath: path))
+            arguments.append(path)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    @Test("every report the gateway delivered verifies with joserfc (alg Ed25519) and with cryptography")
+    func pipelineOutputVerifies() async throws {
+        let directory = try makeTemporaryDirectory()
+        let key = SigningKey.generate()
+        let keyPath = try writeKey(key, in: directory)
+        let configuration = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s"),
+            trustedKeys: [key.publicKey])
+        let bodies = try await MockSystems.withRunning(configuration, logger: quietLogger) { running in
+            _ = try await runGateway(running, directory: directory, keyPath: keyPath, until: allPulledAndDelivered)
+            return running.central.acceptedBodies
+        }
+        #expect(bodies.count >= 2)
+        let (status, output) = try verifyWithPython(key: key.publicKey, bodies: bodies, in: directory)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("verified \(bodies.count)"), "\(output)")
+    }
+
+    @Test("the EdDSA spelling for older verifiers verifies too, and a tampered report does not")
+    func edDSAAndTampering() throws {
+        let directory = try makeTemporaryDirectory()
+        let key = SigningKey.generate()
+        let jws = try JWSSigner(key: key, algorithm: .edDSA).sign(payload: Data(#"{"report_id":"x"}"#.utf8))
+        let (status, output) = try verifyWithPython(key: key.publicKey, bodies: [try jws.encoded()], in: directory)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("EdDSA verified"))
+
+        var tampered = jws
+        tampered.payload = Base64URL.encode(Data(#"{"report_id":"y"}"#.utf8))
+        let (badStatus, _) = try verifyWithPython(key: key.publicKey, bodies: [try tampered.encoded()], in: directory)
+        #expect(badStatus != 0)
+    }
+}

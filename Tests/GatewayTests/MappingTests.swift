@@ -1,0 +1,82 @@
+import Foundation
+import GatewayAdapters
+import GatewayContracts
+import Testing
+
+@Suite("Adapter mapping")
+struct MappingTests {
+    @Test("period forms people type become contract periods", arguments: [
+        ("Quý 3/2025", "2025-Q3"), ("quý 4/2025", "2025-Q4"), ("Q3-2025", "2025-Q3"), ("Q1/2026", "2026-Q1"),
+        ("11/2025", "2025-11"), ("Tháng 2/2026", "2026-02"), ("2025", "2025"), ("Năm 2025", "2025"),
+        ("6 tháng đầu năm 2025", "2025-H1"), ("2025-Q3", "2025-Q3"), ("2025-11", "2025-11"),
+    ])
+    func periods(text: String, expected: String) {
+        #expect(PeriodNormalizer.normalize(text) == expected)
+    }
+
+    @Test("impossible or ambiguous periods are refused", arguments: ["Quý 5/2025", "13/2025", "Q0-2025", "mùa thu 2025", "", "3/2025/1"])
+    func badPeriods(text: String) {
+        #expect(PeriodNormalizer.normalize(text) == nil)
+    }
+
+    @Test("numbers written the Vietnamese way", arguments: [("37,87", 37.87), ("1.234,5", 1234.5), ("1,234.5", 1234.5), ("100", 100.0), ("88,5 %", 88.5)])
+    func numbers(text: String, expected: Double) {
+        #expect(NumberParsing.parse(text) == expected)
+    }
+
+    @Test("record paths select nested fields and indices")
+    func paths() throws {
+        let document = try JSONValue.parse(Data(#"{"duLieu":{"banGhi":[{"a":1},{"a":{"b":"x"}}]}}"#.utf8))
+        #expect(RecordPath("$.duLieu.banGhi")?.select(in: document)?.arrayValue?.count == 2)
+        #expect(RecordPath("duLieu.banGhi[1].a.b")?.select(in: document) == .string("x"))
+        #expect(RecordPath("duLieu.banGhi[2]")?.select(in: document) == nil)
+        #expect(RecordPath("a..b") == nil)
+        #expect(RecordPath("a[x]") == nil)
+    }
+
+    var mapping: RecordMapping {
+        RecordMapping(fields: [
+            "indicator": FieldRule(origin: .path(RecordPath("chiTieu")!), type: .string, lookup: ["HSCV": "HSCV_DIEN_TU"], keepUnmatched: false),
+            "level": FieldRule(origin: .path(RecordPath("donVi.cap")!), type: .string, lookup: ["xa": "commune", "tinh": "province"]),
+            "area": FieldRule(origin: .path(RecordPath("donVi.ma")!), type: .string),
+            "period": FieldRule(origin: .path(RecordPath("ky")!), type: .period),
+            "value": FieldRule(origin: .path(RecordPath("tyLe")!), type: .number),
+            "unit": FieldRule(origin: .constant("percent"), type: .string),
+            "numerator": FieldRule(origin: .path(RecordPath("dienTu")!), type: .number, optional: true),
+        ], sourceSystem: "qlvb")
+    }
+
+    let context = PullContext(province: "14", collectedAt: Date(timeIntervalSince1970: 1_790_000_000))
+
+    @Test("a source record maps to the observation's JSON form")
+    func mapsRecord() throws {
+        let record = try JSONValue.parse(Data(#"{"chiTieu":"HSCV","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 3/2026","tyLe":"53,33","dienTu":480}"#.utf8))
+        guard case .mapped(let observation) = mapping.map(record, context: context) else {
+            Issue.record("expected a mapped record")
+            return
+        }
+        #expect(observation["indicator"] == .string("HSCV_DIEN_TU"))
+        #expect(observation["level"] == .string("commune"))
+        #expect(observation["area"] == .string("03646"))
+        #expect(observation["period"] == .string("2026-Q3"))
+        #expect(observation["value"] == .number(53.33))
+        #expect(observation["numerator"] == .number(480))
+        #expect(observation["province"] == .string("14"))
+        #expect(observation["source_system"] == .string("qlvb"))
+        #expect(observation["collected_at"] == .string(Timestamps.format(context.collectedAt)))
+    }
+
+    @Test("every mapping failure of a record is reported, each on its field")
+    func failures() throws {
+        let record = try JSONValue.parse(Data(#"{"chiTieu":"XYZ","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 5/2026"}"#.utf8))
+        guard case .failed(let raw, let reasons) = mapping.map(record, context: context) else {
+            Issue.record("expected a failed record")
+            return
+        }
+        #expect(raw == record)
+        #expect(Set(reasons.map(\.pointer)) == ["/indicator", "/period", "/value"])
+        #expect(reasons.first { $0.pointer == "/indicator" }?.rule == "mapping.convert")
+        #expect(reasons.first { $0.pointer == "/period" }?.rule == "mapping.period")
+        #expect(reasons.first { $0.pointer == "/value" }?.rule == "mapping.missing")
+    }
+}

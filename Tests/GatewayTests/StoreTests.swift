@@ -1,0 +1,71 @@
+import Foundation
+import GatewayContracts
+import GatewayStore
+import Testing
+
+@Suite("SQLite store on real files")
+struct StoreTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func report(_ id: String, observations: Int = 3) -> SignedReport {
+        let body = Data("{\"id\":\"\(id)\"}".utf8)
+        return SignedReport(reportID: id, body: body, contentDigest: "sha-256=:x:", observationCount: observations)
+    }
+
+    func pull(_ reports: [SignedReport], cursor: String?, quarantined: Int = 0) -> PullCommit {
+        PullCommit(
+            adapter: "a", startedAt: t0, pulledRecords: reports.reduce(0) { $0 + $1.observationCount } + quarantined, reports: reports,
+            quarantined: (0..<quarantined).map { QuarantinedRecord(record: .object(["n": .number(Double($0))]), reasons: [.init(pointer: "/value", rule: "indicator.range", message: "too big")]) },
+            cursor: cursor)
+    }
+
+    @Test("a pull's reports, quarantine and cursor are committed together; a repeated report id is kept once")
+    func commit() async throws {
+        let directory = try makeTemporaryDirectory()
+        let store = try SQLiteStore(path: directory.appendingPathComponent("g.sqlite").path)
+        try await store.commit(pull([report("r1"), report("r2")], cursor: "c1", quarantined: 2), now: t0)
+        try await store.commit(pull([report("r2"), report("r3")], cursor: "c2"), now: t0)
+        #expect(try await store.cursor(for: "a") == "c2")
+        let stats = try await store.outboxStats(now: t0.addingTimeInterval(60))
+        #expect(stats.pending == 3)
+        #expect(stats.oldestUndeliveredAgeSeconds == 60)
+        let quarantined = try await store.quarantined(limit: 10)
+        #expect(quarantined.count == 2)
+        #expect(quarantined.first?.reasons == [.init(pointer: "/value", rule: "indicator.range", message: "too big")])
+        #expect(try await store.integrityCheck().isEmpty)
+    }
+
+    @Test("leases, completions and reopening the file keep the state")
+    func leaseAndReopen() async throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory.appendingPathComponent("g.sqlite").path
+        do {
+            let store = try SQLiteStore(path: path)
+            try await store.commit(pull([report("r1"), report("r2")], cursor: nil), now: t0)
+            let leased = try await store.leaseDue(now: t0, limit: 10, leaseDuration: 30)
+            #expect(leased.map(\.reportID) == ["r1", "r2"])
+            #expect(try await store.leaseDue(now: t0, limit: 10, leaseDuration: 30).isEmpty)
+            try await store.complete(reportID: "r1", attempt: 1, with: .delivered(status: 202, receipt: "{\"ok\":true}"), now: t0)
+            #expect(try await store.nextDueDate() == t0.addingTimeInterval(30))
+        }
+        // Another process finds r2 still in flight: the owner reclaims it at start-up.
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.entry(reportID: "r1")?.receipt == "{\"ok\":true}")
+        #expect(try await reopened.recoverInterruptedDeliveries(now: t0.addingTimeInterval(1)) == 1)
+        let again = try await reopened.leaseDue(now: t0.addingTimeInterval(1), limit: 10, leaseDuration: 30)
+        #expect(again.map(\.reportID) == ["r2"])
+        #expect(again.first?.attempt == 2)
+        let stats = try await reopened.outboxStats(now: t0)
+        #expect(stats.delivered == 1 && stats.inFlight == 1 && stats.deliveredObservations == 3)
+    }
+
+    @Test("a second owner of the same store is refused")
+    func exclusive() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory.appendingPathComponent("g.sqlite").path
+        let first = try SQLiteStore(path: path)
+        #expect(throws: StoreError.self) { try SQLiteStore(path: path) }
+        _ = try SQLiteStore(path: path, exclusive: false)
+        withExtendedLifetime(first) {}
+    }
+}

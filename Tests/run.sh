@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what the tests need, then runs them.
+# Extra arguments go to `swift test` (e.g. --filter EndToEnd).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/lib/ensure-tools.sh
+
+# The independent JOSE verifier used by the interoperability tests.
+ensure_apt_packages python3 python3-pip
+if ! python3 -c 'import joserfc, cryptography' >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check -r Tests/interop/requirements.txt \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r Tests/interop/requirements.txt
+fi
+
+swift test "$@"

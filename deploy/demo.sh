@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The demo: mock LGSP source, mock central endpoint (failing part of the time) and the gateway,
+# in one process on loopback. Extra arguments go to `lgsp-gateway demo` (try --json or --verbose).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/lib/ensure-tools.sh
+swift build --product lgsp-gateway >&2
+exec "$(swift build --show-bin-path)/lgsp-gateway" demo "$@"
