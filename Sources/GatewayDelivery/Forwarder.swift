@@ -64,12 +64,18 @@ public struct Forwarder: Service {
     }
 
     public func run() async throws {
-        // On graceful shutdown the loop ends after the attempt in progress has been recorded.
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
+        // On graceful shutdown the attempt in progress is finished and recorded, and no new one
+        // starts. If it outlasts the shutdown timeout the group cancels it: the report stays
+        // leased and the next start sends it again under the same Idempotency-Key.
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     let leased = try await store.leaseDue(now: now(), limit: configuration.batchSize, leaseDuration: configuration.leaseDuration.timeIntervalValue)
-                    for report in leased {
+                    for (index, report) in leased.enumerated() {
+                        if Task.isShuttingDownGracefully || Task.isCancelled {
+                            await release(Array(leased[index...]))
+                            break
+                        }
                         await deliver(report)
                     }
                     if !leased.isEmpty { continue }
@@ -77,10 +83,22 @@ public struct Forwarder: Service {
                     let sleep = wait.map { min(Duration.milliseconds(Int64($0 * 1000) + 1), configuration.idlePoll) } ?? configuration.idlePoll
                     await doorbell.wait(timeout: sleep)
                 } catch {
+                    if Task.isCancelled { break }
                     logger.error("outbox unavailable, retrying", metadata: ["error": "\(error)"])
                     await doorbell.wait(timeout: configuration.idlePoll)
                 }
             }
+        } onGracefulShutdown: {
+            doorbell.ring()
+        }
+    }
+
+    /// Gives back reports leased but not sent because the gateway is stopping.
+    func release(_ reports: [LeasedReport]) async {
+        for report in reports {
+            try? await store.complete(
+                reportID: report.reportID, attempt: report.attempt,
+                with: .retry(at: now(), status: nil, error: "not sent: the gateway was stopping"), now: now())
         }
     }
 
@@ -112,6 +130,11 @@ public struct Forwarder: Service {
                 completion = .deadLetter(status: answer.status, response: String(decoding: answer.body.prefix(64 << 10), as: UTF8.self), reason: reason)
             }
         } catch {
+            if Task.isCancelled {
+                // Stopped harder than gracefully: leave the lease for the next start to reclaim.
+                logger.notice("delivery interrupted by shutdown; it will be sent again at the next start", metadata: ["report_id": "\(report.reportID)"])
+                return
+            }
             completion = .retry(at: nextAttempt(report, retryAfter: nil), status: nil, error: "\(error)")
         }
         do {

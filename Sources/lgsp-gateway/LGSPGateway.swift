@@ -92,8 +92,11 @@ struct DemoCommand: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
-        if (centralURL == nil) != (centralCA == nil) && centralURL != nil && !centralURL!.hasPrefix("https://") {
-            throw ValidationError("--central-url must be https://")
+        if (centralURL == nil) != (centralCA == nil) {
+            throw ValidationError("--central-url and --central-ca go together")
+        }
+        if let centralURL, !centralURL.lowercased().hasPrefix("https://") {
+            throw ValidationError("--central-url must be an https:// URL")
         }
         guard (0...1).contains(failureRate) else { throw ValidationError("--failure-rate must be between 0 and 1") }
     }
