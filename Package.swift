@@ -104,6 +104,7 @@ let package = Package(
                 "GatewayAdapters",
                 "GatewayDelivery",
                 "GatewayConfig",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

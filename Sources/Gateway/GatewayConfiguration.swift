@@ -15,8 +15,18 @@ public struct GatewayConfiguration: Sendable {
     public var centralTLS: EndpointTLS
     public var centralToken: Secret?
     public var requestTimeout: Duration
+    /// Sign each request with RFC 9421 HTTP Message Signatures too.
+    public var httpSignatures: Bool
     public var signingKeyPath: String
+    /// The algorithm to sign with: configured, or the key type's default.
     public var signingAlgorithm: JWSAlgorithm
+    /// `kid`; the key's RFC 7638 thumbprint when nil.
+    public var keyID: String?
+    /// PEM chain sent as `x5c`.
+    public var certificateChainPath: String?
+    /// Keys no longer used to sign, still published in the JWKS so earlier reports verify.
+    public var retiredKeyPaths: [String]
+    public var serialization: JWSSerialization
     public var storePath: String
     public var contractsDirectory: String
     public var adaptersDirectory: String
@@ -42,28 +52,52 @@ public struct GatewayConfiguration: Sendable {
         }
 
         let central = root.required("central")
-        central?.allowOnly(["url", "ca_bundle", "timeout", "token", "allow_plain_http"])
+        central?.allowOnly(ConfigValue.tlsFields.union(["url", "timeout", "token", "allow_plain_http", "http_signatures"]))
         let allowPlain = central?.bool("allow_plain_http", default: false) ?? false
         let centralURL = central?.url("url", allowPlainHTTP: allowPlain)
-        if allowPlain, centralURL?.lowercased().hasPrefix("http://") == true {
-            warnings.append("central.url uses plain http://: reports travel unencrypted (allow_plain_http is set)")
-        }
-        let centralTLS = EndpointTLS(caBundlePath: central?.path("ca_bundle", required: false))
+        let centralTLS = central?.endpointTLS() ?? EndpointTLS()
+        if let centralURL { warnings += centralTLS.warnings(endpoint: "central.url", url: centralURL) }
         let requestTimeout = central?.duration("timeout", default: .seconds(30)) ?? .seconds(30)
         let centralToken = central?["token"] != nil ? central?.secret("token") : nil
+        let httpSignatures = central?.bool("http_signatures", default: false) ?? false
 
         let signing = root.required("signing")
-        signing?.allowOnly(["key", "algorithm"])
+        signing?.allowOnly(["key", "algorithm", "key_id", "certificate_chain", "retired_keys", "serialization"])
         let keyPath = signing?.path("key")
-        var algorithm = JWSAlgorithm.ed25519
+        var algorithm: JWSAlgorithm?
         if let name = signing?.optionalString("algorithm") {
-            if let chosen = JWSAlgorithm(rawValue: name) { algorithm = chosen } else {
-                signing?["algorithm"]?.report("expected Ed25519 or EdDSA, found \"\(name)\"")
+            algorithm = JWSAlgorithm(rawValue: name)
+            if algorithm == nil {
+                signing?["algorithm"]?.report("expected one of \(JWSAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(name)\"")
             }
         }
+        var signingKey: SigningKey?
         if let keyPath {
-            do { _ = try SigningKey(contentsOf: URL(fileURLWithPath: keyPath)) } catch {
+            do { signingKey = try SigningKey(contentsOf: URL(fileURLWithPath: keyPath)) } catch {
                 signing?["key"]?.report(error.message)
+            }
+        }
+        if let signingKey, let algorithm, algorithm.keyType != signingKey.keyType {
+            let usable = JWSAlgorithm.allCases.filter { $0.keyType == signingKey.keyType }.map(\.rawValue).joined(separator: " or ")
+            signing?["algorithm"]?.report("a \(signingKey.keyType.rawValue) key cannot sign \(algorithm.rawValue); use \(usable)")
+        }
+        let keyID = signing?.optionalString("key_id")
+        let chainPath = signing?.path("certificate_chain", required: false)
+        if let chainPath, let signingKey {
+            do { try CertificateChain(pemFile: chainPath).check(matches: signingKey.publicKey, at: Date()) } catch {
+                signing?["certificate_chain"]?.report(error.message)
+            }
+        }
+        var retiredKeyPaths: [String] = []
+        for item in signing?["retired_keys"]?.items ?? [] {
+            guard let path = item.resolvedPath else { continue }
+            do { _ = try VerificationKey(contentsOf: URL(fileURLWithPath: path)) } catch { item.report(error.message) }
+            retiredKeyPaths.append(path)
+        }
+        var serialization = JWSSerialization.flattened
+        if let name = signing?.optionalString("serialization") {
+            if let chosen = JWSSerialization(rawValue: name) { serialization = chosen } else {
+                signing?["serialization"]?.report("expected flattened, compact or detached, found \"\(name)\"")
             }
         }
 
@@ -98,12 +132,14 @@ public struct GatewayConfiguration: Sendable {
             shutdownTimeout = shutdown.duration("timeout", default: .seconds(30))
         }
 
-        guard reader.issues.isEmpty, let gatewayID, let province, let centralURL, let keyPath, let storePath,
+        guard reader.issues.isEmpty, let gatewayID, let province, let centralURL, let keyPath, let signingKey, let storePath,
             let contractsDirectory, let adaptersDirectory
         else { throw ConfigIssues(reader.issues) }
         return GatewayConfiguration(
             file: file, gatewayID: gatewayID, province: province, centralURL: centralURL, centralTLS: centralTLS,
-            centralToken: centralToken, requestTimeout: requestTimeout, signingKeyPath: keyPath, signingAlgorithm: algorithm,
+            centralToken: centralToken, requestTimeout: requestTimeout, httpSignatures: httpSignatures, signingKeyPath: keyPath,
+            signingAlgorithm: algorithm ?? signingKey.keyType.defaultAlgorithm, keyID: keyID, certificateChainPath: chainPath,
+            retiredKeyPaths: retiredKeyPaths, serialization: serialization,
             storePath: storePath, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry,
             deliveryPoll: poll, maxObservationsPerReport: maxObservations, shutdownTimeout: shutdownTimeout, warnings: warnings)
     }
@@ -115,6 +151,20 @@ public struct LoadedGateway: Sendable {
     public let contracts: ContractSet
     public let adapters: [HTTPAdapter.Definition]
     public let signingKey: SigningKey
+    public let certificateChain: CertificateChain?
+    public let retiredKeys: [VerificationKey]
+
+    /// The signer for reports, as configured.
+    public var signer: JWSSigner {
+        JWSSigner(
+            key: signingKey, algorithm: configuration.signingAlgorithm, keyID: configuration.keyID, type: "lgsp-report+jws",
+            certificateChain: certificateChain?.derCertificates ?? [])
+    }
+
+    /// What the central side should trust: the active key and every retired one.
+    public var jwks: JWKS {
+        JWKS(publishing: [(signingKey.publicKey, configuration.signingAlgorithm, configuration.keyID)] + retiredKeys.map { ($0, nil, nil) })
+    }
 
     /// Loads the configuration, its adapters, its contracts and its key, reporting every problem at once.
     public static func load(file: String, environment: ConfigEnvironment = .process) throws(ConfigIssues) -> LoadedGateway {
@@ -136,6 +186,10 @@ public struct LoadedGateway: Sendable {
             throw ConfigIssues(issues + [ConfigIssue(file: configuration.file, line: nil, field: "signing.key", message: error.message)])
         }
         guard issues.isEmpty, let contracts else { throw ConfigIssues(issues) }
-        return LoadedGateway(configuration: configuration, contracts: contracts, adapters: adapters, signingKey: key)
+        // The chain and the retired keys were checked while the configuration was read.
+        let chain = configuration.certificateChainPath.flatMap { try? CertificateChain(pemFile: $0) }
+        let retired = configuration.retiredKeyPaths.compactMap { try? VerificationKey(contentsOf: URL(fileURLWithPath: $0)) }
+        return LoadedGateway(configuration: configuration, contracts: contracts, adapters: adapters, signingKey: key,
+                             certificateChain: chain, retiredKeys: retired)
     }
 }

@@ -72,7 +72,7 @@ public final class GatewayRuntime: Sendable {
         let configuration = loaded.configuration
         return PullRunner(
             gatewayID: configuration.gatewayID, province: configuration.province, contracts: loaded.contracts,
-            signer: JWSSigner(key: loaded.signingKey, algorithm: configuration.signingAlgorithm, type: "lgsp-report+jws"),
+            signer: loaded.signer, serialization: configuration.serialization,
             store: store, maxObservationsPerReport: configuration.maxObservationsPerReport)
     }
 
@@ -82,7 +82,8 @@ public final class GatewayRuntime: Sendable {
             configuration: .init(
                 centralURL: configuration.centralURL, tls: configuration.centralTLS,
                 authentication: configuration.centralToken.map { .bearer($0) } ?? .none, retry: configuration.retry,
-                requestTimeout: configuration.requestTimeout, idlePoll: configuration.deliveryPoll),
+                requestTimeout: configuration.requestTimeout, idlePoll: configuration.deliveryPoll,
+                messageSigner: configuration.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil),
             store: store, transport: transport, doorbell: doorbell, logger: logger, events: onDelivery)
     }
 
@@ -105,13 +106,14 @@ public final class GatewayRuntime: Sendable {
 
     /// Runs `group` (made by `makeServiceGroup`) until it is shut down, then releases the HTTP client.
     public func run(group: ServiceGroup) async throws {
-        for warning in loaded.configuration.warnings { logger.warning("\(warning)") }
+        for warning in loaded.configuration.warnings + loaded.adapters.flatMap(\.warnings) { logger.warning("\(warning)") }
         let recovered = try await store.recoverInterruptedDeliveries(now: Date())
         if recovered > 0 { logger.notice("resuming deliveries interrupted by the last stop", metadata: ["reports": "\(recovered)"]) }
         logger.info("gateway starting", metadata: [
             "gateway_id": "\(loaded.configuration.gatewayID)", "province": "\(loaded.configuration.province)",
             "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(loaded.contracts.version)",
-            "kid": "\(loaded.signingKey.publicKey.thumbprint)",
+            "kid": "\(loaded.signer.keyID)", "alg": "\(loaded.signer.algorithm.rawValue)",
+            "serialization": "\(loaded.configuration.serialization.rawValue)",
         ])
         do {
             try await group.run()

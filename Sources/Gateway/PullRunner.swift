@@ -20,14 +20,16 @@ public struct PullRunner: Sendable {
     public let province: String
     public let contracts: ContractSet
     public let signer: JWSSigner
+    public let serialization: JWSSerialization
     public let store: any GatewayStore
     public let maxObservationsPerReport: Int
     let now: @Sendable () -> Date
 
     public init(
-        gatewayID: String, province: String, contracts: ContractSet, signer: JWSSigner, store: any GatewayStore,
-        maxObservationsPerReport: Int, now: @escaping @Sendable () -> Date = Date.init
+        gatewayID: String, province: String, contracts: ContractSet, signer: JWSSigner, serialization: JWSSerialization = .flattened,
+        store: any GatewayStore, maxObservationsPerReport: Int, now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.serialization = serialization
         self.gatewayID = gatewayID
         self.province = province
         self.contracts = contracts
@@ -84,8 +86,10 @@ public struct PullRunner: Sendable {
             throw PipelineError("report envelope fails its own contract: \(violations.map(\.description).joined(separator: "; "))")
         }
         let jws = try signer.sign(payload: try payload.canonicalData())
-        let body = try jws.encoded()
-        return SignedReport(reportID: envelope.reportID, body: body, contentDigest: ContentDigest.sha256(body), observationCount: observations.count)
+        let (body, detachedSignature) = try jws.message(serialization)
+        return SignedReport(
+            reportID: envelope.reportID, body: body, contentType: serialization.contentType, detachedSignature: detachedSignature,
+            contentDigest: ContentDigest.sha256(body), observationCount: observations.count)
     }
 
     /// A UUID (version 8, RFC 9562) from SHA-256 of the adapter and the observations' facts and

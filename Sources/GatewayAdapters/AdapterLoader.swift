@@ -59,10 +59,10 @@ public enum AdapterLoader {
         var maxResponseBytes = 16 << 20
         var auth: HTTPAdapter.AuthDefinition = .none
         if let source = root.required("source") {
-            source.allowOnly(["base_url", "ca_bundle", "timeout", "max_response_bytes", "auth", "allow_plain_http"])
+            source.allowOnly(ConfigValue.tlsFields.union(["base_url", "timeout", "max_response_bytes", "auth", "allow_plain_http"]))
             let allowPlain = source.bool("allow_plain_http", default: false)
             baseURL = source.url("base_url", allowPlainHTTP: allowPlain)
-            tls = EndpointTLS(caBundlePath: source.path("ca_bundle", required: false))
+            tls = source.endpointTLS()
             timeout = source.duration("timeout", default: .seconds(30))
             maxResponseBytes = source.int("max_response_bytes", default: 16 << 20, range: 1024...(1 << 30))
             if let authValue = source["auth"] { auth = parseAuth(authValue, tls: tls, timeout: timeout, allowPlain: allowPlain) ?? .none }
@@ -119,7 +119,7 @@ public enum AdapterLoader {
 
         guard let name, let baseURL, let recordsPath, let sourceSystem else { return nil }
         return HTTPAdapter.Definition(
-            name: name, interval: interval, baseURL: baseURL, path: path, query: query, cursorParameter: cursorParameter,
+            name: name, warnings: tls.warnings(endpoint: "adapter \(name)", url: baseURL), interval: interval, baseURL: baseURL, path: path, query: query, cursorParameter: cursorParameter,
             cursorField: cursorField, recordsPath: recordsPath, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem),
             tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth)
     }

@@ -7,6 +7,8 @@ import GatewayHTTP
 public struct HTTPAdapter: Adapter {
     public struct Definition: Sendable {
         public var name: String
+        /// Said at every start: plain HTTP or certificate checks turned off.
+        public var warnings: [String]
         public var interval: Duration
         public var baseURL: String
         public var path: String

@@ -215,7 +215,8 @@ public struct ConfigValue {
     }
 
     public func string(_ key: String) -> String? { required(key)?.text }
-    public func optionalString(_ key: String) -> String? { self[key]?.text }
+    /// An optional field; `${NAME:-}` interpolating to nothing counts as absent.
+    public func optionalString(_ key: String) -> String? { self[key]?.text.flatMap { $0.isEmpty ? nil : $0 } }
 
     public func bool(_ key: String, default fallback: Bool) -> Bool {
         guard let value = self[key], let text = value.text else { return fallback }
@@ -277,6 +278,7 @@ public struct ConfigValue {
     /// A file path; relative paths are taken from the configuration file's directory.
     public func path(_ key: String, required isRequired: Bool = true) -> String? {
         guard let value = isRequired ? required(key) : self[key], let text = value.text else { return nil }
+        if text.isEmpty && !isRequired { return nil }
         return reader.resolvePath(text)
     }
 
@@ -334,4 +336,47 @@ extension ConfigReader {
 extension ConfigValue {
     /// The raw node as a JSON-like value, for mapping tables and constants.
     public var scalarText: String? { node.scalar.map(\.string) }
+}
+
+extension ConfigValue {
+    /// Fields every endpoint shares: `ca_bundle`, `client_certificate`, `client_key` and
+    /// `insecure_skip_tls_verification`.
+    public static let tlsFields: Set<String> = ["ca_bundle", "client_certificate", "client_key", "insecure_skip_tls_verification"]
+
+    /// The endpoint's TLS settings, checked by building them, so unreadable files fail `check`.
+    public func endpointTLS() -> EndpointTLS {
+        let certificate = path("client_certificate", required: false)
+        let key = path("client_key", required: false)
+        if (certificate == nil) != (key == nil) {
+            (self["client_certificate"] ?? self["client_key"] ?? self).report("client_certificate and client_key go together")
+        }
+        let tls = EndpointTLS(
+            caBundlePath: path("ca_bundle", required: false), clientCertificatePath: certificate, clientKeyPath: key,
+            insecureSkipVerification: bool("insecure_skip_tls_verification", default: false))
+        do { _ = try tls.makeConfiguration() } catch let error as TransportError {
+            report(error.message)
+        } catch {
+            report("TLS settings cannot be used: \(error)")
+        }
+        return tls
+    }
+}
+
+extension EndpointTLS {
+    /// What an operator must be told at every start about this endpoint.
+    public func warnings(endpoint: String, url: String) -> [String] {
+        var warnings: [String] = []
+        if url.lowercased().hasPrefix("http://") {
+            warnings.append("\(endpoint) uses plain http:// (allow_plain_http is set): data and credentials travel unencrypted")
+        }
+        if insecureSkipVerification {
+            warnings.append("\(endpoint) does not verify the server's certificate (insecure_skip_tls_verification is set): anyone on the path can impersonate it")
+        }
+        return warnings
+    }
+}
+
+extension ConfigValue {
+    /// This scalar as a path, relative ones taken from the configuration file's directory.
+    public var resolvedPath: String? { text.map(reader.resolvePath) }
 }

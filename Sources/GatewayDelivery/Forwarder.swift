@@ -1,5 +1,6 @@
 import Foundation
 import GatewayHTTP
+import GatewaySigning
 import GatewayStore
 import Logging
 import ServiceLifecycle
@@ -22,12 +23,15 @@ public struct Forwarder: Service {
         /// How long to sleep when nothing is due and nobody rings.
         public var idlePoll: Duration
         public var batchSize: Int
+        /// Also sign each request (RFC 9421) with this key under this `keyid`.
+        public var messageSigner: (key: SigningKey, keyID: String)?
 
         public init(
             centralURL: String, tls: EndpointTLS, authentication: Authentication = .none, retry: RetryPolicy = .init(),
             requestTimeout: Duration = .seconds(30), leaseDuration: Duration? = nil, idlePoll: Duration = .seconds(5),
-            batchSize: Int = 32
+            batchSize: Int = 32, messageSigner: (key: SigningKey, keyID: String)? = nil
         ) {
+            self.messageSigner = messageSigner
             self.centralURL = centralURL
             self.tls = tls
             self.authentication = authentication
@@ -106,19 +110,25 @@ public struct Forwarder: Service {
     func deliver(_ report: LeasedReport) async {
         let started = now()
         var headers = [
-            ("Content-Type", "application/jose+json"),
+            ("Content-Type", report.contentType),
             ("Accept", "application/json"),
             ("Idempotency-Key", report.reportID),
             ("Content-Digest", report.contentDigest),
         ]
+        if let detached = report.detachedSignature { headers.append((JWSSerialization.detachedHeader, detached)) }
+        let url = configuration.centralURL + "/v1/reports"
         let completion: DeliveryCompletion
         var status: Int?
         do {
             if let authorization = try await configuration.authentication.authorizationHeader() {
                 headers.append(("Authorization", authorization))
             }
+            if let signer = configuration.messageSigner {
+                headers += try HTTPMessageSignatures.sign(
+                    .init(method: "POST", url: url, headers: headers), key: signer.key, keyID: signer.keyID, created: now())
+            }
             let answer = try await transport.send(
-                method: "POST", url: configuration.centralURL + "/v1/reports", headers: headers, body: report.body,
+                method: "POST", url: url, headers: headers, body: report.body,
                 tls: configuration.tls, timeout: configuration.requestTimeout, maxBodyBytes: 1 << 20)
             status = answer.status
             switch DeliveryVerdict.classify(status: answer.status, body: answer.body, retryAfter: answer.header("Retry-After"), now: now()) {

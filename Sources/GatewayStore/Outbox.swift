@@ -123,8 +123,10 @@ public struct OutboxEntry: Sendable, Equatable {
 public struct LeasedReport: Sendable, Equatable {
     public let reportID: String
     public let attempt: Int
-    /// The flattened JWS, exactly the bytes to send.
+    /// Exactly the bytes to send.
     public let body: Data
+    public let contentType: String
+    public let detachedSignature: String?
     public let contentDigest: String
     public let observationCount: Int
     public let createdAt: Date

@@ -91,6 +91,10 @@ public final class SQLiteStore: GatewayStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2-serializations") { db in
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN content_type TEXT NOT NULL DEFAULT 'application/jose+json'")
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN detached_signature TEXT")
+        }
         return migrator
     }
 
@@ -111,11 +115,12 @@ public final class SQLiteStore: GatewayStore {
             for report in pull.reports {
                 try db.execute(
                     sql: """
-                        INSERT INTO outbox (report_id, adapter, body, content_digest, observation_count, state, created_at, next_attempt_at)
-                        VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(report_id) DO NOTHING
+                        INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
+                                            observation_count, state, created_at, next_attempt_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(report_id) DO NOTHING
                         """,
-                    arguments: [report.reportID, pull.adapter, report.body, report.contentDigest, report.observationCount,
-                                now.timeIntervalSince1970, now.timeIntervalSince1970])
+                    arguments: [report.reportID, pull.adapter, report.body, report.contentType, report.detachedSignature,
+                                report.contentDigest, report.observationCount, now.timeIntervalSince1970, now.timeIntervalSince1970])
             }
             for (record, reasons) in quarantineRows {
                 try db.execute(
@@ -153,8 +158,8 @@ public final class SQLiteStore: GatewayStore {
                 try entry.lease(now: now, duration: leaseDuration)
                 try Self.save(entry, in: db)
                 leased.append(LeasedReport(
-                    reportID: entry.reportID, attempt: entry.attempts, body: row["body"],
-                    contentDigest: row["content_digest"], observationCount: row["observation_count"],
+                    reportID: entry.reportID, attempt: entry.attempts, body: row["body"], contentType: row["content_type"],
+                    detachedSignature: row["detached_signature"], contentDigest: row["content_digest"], observationCount: row["observation_count"],
                     createdAt: Date(timeIntervalSince1970: row["created_at"])))
             }
             return leased

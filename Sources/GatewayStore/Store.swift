@@ -4,13 +4,22 @@ import GatewayContracts
 /// A report ready to be stored: signed, with its digest.
 public struct SignedReport: Sendable, Equatable {
     public let reportID: String
+    /// Exactly the bytes to send.
     public let body: Data
+    public let contentType: String
+    /// The `JWS-Signature` header when the signature travels detached from the report.
+    public let detachedSignature: String?
     public let contentDigest: String
     public let observationCount: Int
 
-    public init(reportID: String, body: Data, contentDigest: String, observationCount: Int) {
+    public init(
+        reportID: String, body: Data, contentType: String = "application/jose+json", detachedSignature: String? = nil,
+        contentDigest: String, observationCount: Int
+    ) {
         self.reportID = reportID
         self.body = body
+        self.contentType = contentType
+        self.detachedSignature = detachedSignature
         self.contentDigest = contentDigest
         self.observationCount = observationCount
     }

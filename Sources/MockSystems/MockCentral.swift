@@ -56,6 +56,11 @@ public final class MockCentral: Sendable {
         public var duplicateObservations = 0
         public var signatureFailures = 0
         public var digestFailures = 0
+        /// Requests whose RFC 9421 signature was present and verified, and present but wrong.
+        public var httpSignaturesVerified = 0
+        public var httpSignatureFailures = 0
+        /// Reports received per serialization (flattened, compact, detached).
+        public var serializations: [String: Int] = [:]
         public var rejected = 0
         public var faultsInjected: [String: Int] = [:]
     }
@@ -126,8 +131,28 @@ public final class MockCentral: Sendable {
         default: break
         }
         let body = Data(buffer: try await request.body.collect(upTo: 64 << 20))
-        guard request.headers[.contentType]?.lowercased().hasPrefix("application/jose+json") == true else {
-            return reject(.unsupportedMediaType, "Content-Type must be application/jose+json")
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        let serialization: JWSSerialization
+        if contentType.hasPrefix("application/jose+json") {
+            serialization = .flattened
+        } else if contentType.hasPrefix("application/jose") {
+            serialization = .compact
+        } else if contentType.hasPrefix("application/json"), request.headers[HTTPField.Name(JWSSerialization.detachedHeader)!] != nil {
+            serialization = .detached
+        } else {
+            return reject(.unsupportedMediaType, "Content-Type must be application/jose+json, application/jose, or application/json with a JWS-Signature header")
+        }
+        if request.headers[HTTPField.Name("Signature-Input")!] != nil {
+            let httpRequest = HTTPMessageSignatures.Request(
+                method: request.method.rawValue, url: "https://\(request.head.authority ?? "")\(request.uri.string)",
+                headers: request.headers.map { ($0.name.rawName, $0.value) })
+            do {
+                try HTTPMessageSignatures.verify(httpRequest, keys: verifier.trusted, now: Date())
+                state.withLock { $0.statistics.httpSignaturesVerified += 1 }
+            } catch {
+                state.withLock { $0.statistics.httpSignatureFailures += 1 }
+                return reject(.unauthorized, "HTTP message signature rejected: \(error.message)")
+            }
         }
         guard let digest = request.headers[HTTPField.Name("Content-Digest")!], ContentDigest.verify(header: digest, body: body) else {
             state.withLock { $0.statistics.digestFailures += 1 }
@@ -144,7 +169,14 @@ public final class MockCentral: Sendable {
             return Self.jsonText(.ok, receipt)
         }
         let verified: JWSVerifier.Verified
-        do { verified = try verifier.verify(try FlattenedJWS.decode(body)) } catch {
+        do {
+            let jws: FlattenedJWS = switch serialization {
+            case .flattened: try FlattenedJWS.decode(body)
+            case .compact: try FlattenedJWS.parse(compact: String(decoding: body, as: UTF8.self))
+            case .detached: try FlattenedJWS.parse(detached: request.headers[HTTPField.Name(JWSSerialization.detachedHeader)!] ?? "", payload: body)
+            }
+            verified = try verifier.verify(jws)
+        } catch {
             state.withLock { $0.statistics.signatureFailures += 1 }
             return reject(.badRequest, "signature rejected: \(error.message)")
         }
@@ -164,6 +196,7 @@ public final class MockCentral: Sendable {
             let receipt = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
             state.receipts[key] = receipt
             state.acceptedBodies.append(body)
+            state.statistics.serializations[serialization.rawValue, default: 0] += 1
             state.statistics.acceptedReports += 1
             state.statistics.acceptedObservations += envelope.observations.count
             for observation in envelope.observations {

@@ -32,6 +32,7 @@ public final class MockProvincialSource: Sendable {
 
     private struct State {
         var tokens: [String: Date] = [:]
+        var revoked: [String] = []
         var statistics = Statistics()
     }
 
@@ -42,8 +43,16 @@ public final class MockProvincialSource: Sendable {
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
+    /// Every access token issued so far, live or not (tests scan logs for them).
+    public var issuedTokens: [String] { state.withLock { Array($0.tokens.keys) + $0.revoked } }
+
     /// Makes every issued token invalid, as a WSO2 revocation would.
-    public func revokeAllTokens() { state.withLock { $0.tokens.removeAll() } }
+    public func revokeAllTokens() {
+        state.withLock {
+            $0.revoked += $0.tokens.keys
+            $0.tokens.removeAll()
+        }
+    }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("token") { request, _ in try await self.token(request) }

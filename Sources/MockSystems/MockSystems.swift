@@ -21,6 +21,8 @@ public enum MockSystems {
         public var source: MockProvincialSource.Configuration
         public var trustedKeys: [VerificationKey]
         public var faults: MockCentral.FaultPlan
+        /// The central endpoint refuses TLS connections without a client certificate from the test CA.
+        public var centralRequiresClientCertificate = false
 
         public init(
             directory: URL, host: String = "127.0.0.1", sourcePort: Int = 0, centralPort: Int = 0,
@@ -44,6 +46,11 @@ public enum MockSystems {
         public let caBundlePath: String
         /// The source's client secret, in a file, as an operator would provide it.
         public let clientSecretPath: String
+        /// A client certificate and key (PEM files) from the test CA, for mutual TLS.
+        public let clientCertificatePath: String
+        public let clientKeyPath: String
+        /// The CA itself, to issue more certificates in tests.
+        public let authority: TestCertificateAuthority
         public let source: MockProvincialSource
         public let central: MockCentral
     }
@@ -66,6 +73,17 @@ public enum MockSystems {
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)))
         tls.minimumTLSVersion = .tlsv12
+        var centralTLS = tls
+        if configuration.centralRequiresClientCertificate {
+            centralTLS.certificateVerification = .noHostnameVerification
+            centralTLS.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(authority.certificatePEM.utf8)))
+        }
+        let (clientCertificatePEM, clientKeyPEM) = try authority.issueClientCertificate()
+        let clientCertificatePath = configuration.directory.appendingPathComponent("client-certificate.pem").path
+        let clientKeyPath = configuration.directory.appendingPathComponent("client-key.pem").path
+        try Data(clientCertificatePEM.utf8).write(to: URL(fileURLWithPath: clientCertificatePath))
+        try Data(clientKeyPEM.utf8).write(to: URL(fileURLWithPath: clientKeyPath))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: clientKeyPath)
 
         let source = MockProvincialSource(configuration: configuration.source)
         let central = MockCentral(trustedKeys: configuration.trustedKeys, faults: configuration.faults)
@@ -83,7 +101,7 @@ public enum MockSystems {
             onServerRunning: { ports.publish("source", $0.localAddress?.port) }, logger: quietLogger)
         let centralApp = Application(
             router: centralRouter,
-            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [FaultInjectionHandler(central: central)])), tlsConfiguration: tls),
+            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [FaultInjectionHandler(central: central)])), tlsConfiguration: centralTLS),
             configuration: .init(address: .hostname(configuration.host, port: configuration.centralPort), serverName: "mock-central"),
             onServerRunning: { ports.publish("central", $0.localAddress?.port) }, logger: quietLogger)
 
@@ -97,7 +115,8 @@ public enum MockSystems {
                 let centralPort = try await ports.wait(for: "central")
                 let running = Running(
                     sourceURL: "https://\(configuration.host):\(sourcePort)", centralURL: "https://\(configuration.host):\(centralPort)",
-                    caBundlePath: caPath, clientSecretPath: secretPath, source: source, central: central)
+                    caBundlePath: caPath, clientSecretPath: secretPath, clientCertificatePath: clientCertificatePath,
+                    clientKeyPath: clientKeyPath, authority: authority, source: source, central: central)
                 let result = try await body(running)
                 await servers.triggerGracefulShutdown()
                 try await group.waitForAll()

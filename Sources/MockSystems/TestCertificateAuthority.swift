@@ -31,6 +31,49 @@ public struct TestCertificateAuthority: Sendable {
         privateKey = key
     }
 
+    /// A client certificate for mutual TLS, as PEM certificate and PKCS#8 key.
+    public func issueClientCertificate(commonName: String = "lgsp-gateway-test") throws -> (certificatePEM: String, privateKeyPEM: String) {
+        let key = P256.Signing.PrivateKey()
+        let leaf = try issue(for: .init(key.publicKey), commonName: commonName, usage: .clientAuth)
+        return (try leaf.serializeAsPEM().pemString + "\n", key.pemRepresentation + "\n")
+    }
+
+    /// A certificate vouching for a signing key (sent as `x5c`), valid from `notBefore` to `notAfter`.
+    public func issueSigningCertificate(
+        for publicKey: Certificate.PublicKey, commonName: String = "Sơn La indicator gateway",
+        notBefore: Date = Date().addingTimeInterval(-3600), notAfter: Date = Date().addingTimeInterval(30 * 86400)
+    ) throws -> String {
+        let subject = try DistinguishedName {
+            OrganizationName("UBND tỉnh Sơn La")
+            CommonName(commonName)
+        }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: publicKey, notValidBefore: notBefore, notValidAfter: notAfter,
+            issuer: self.certificate.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, nonRepudiation: true))
+                AuthorityKeyIdentifier(keyIdentifier: try self.certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            },
+            issuerPrivateKey: .init(privateKey))
+        return try certificate.serializeAsPEM().pemString + "\n"
+    }
+
+    private func issue(for publicKey: Certificate.PublicKey, commonName: String, usage: ExtendedKeyUsage.Usage) throws -> Certificate {
+        let now = Date()
+        return try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: publicKey,
+            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(30 * 86400),
+            issuer: certificate.subject, subject: try DistinguishedName { CommonName(commonName) }, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([usage])
+                AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            },
+            issuerPrivateKey: .init(privateKey))
+    }
+
     /// A server certificate for `localhost` and 127.0.0.1 (and `hosts`), as PEM certificate and PKCS#8 key.
     public func issueServerCertificate(hosts: [String] = []) throws -> (certificatePEM: String, privateKeyPEM: String) {
         let key = P256.Signing.PrivateKey()

@@ -71,6 +71,7 @@ struct ConfigTests {
             environment: ConfigEnvironment(variables: [
                 "LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secretPath,
                 "LGSP_STORE": directory.appendingPathComponent("gateway.sqlite").path,
+                "LGSP_SOURCE_CA": try writeTestCA(in: directory), "LGSP_CENTRAL_CA": try writeTestCA(in: directory),
             ]))
         let shipped = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path)
             .filter { $0.hasSuffix(".yaml") }

@@ -78,7 +78,8 @@ struct ProcessTests {
         try "s".write(to: secret, atomically: true, encoding: .utf8)
         let good = try ChildProcess(
             ["check", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
-            environment: ["LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secret.path, "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path],
+            environment: ["LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secret.path, "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
+                          "LGSP_SOURCE_CA": try writeTestCA(in: directory), "LGSP_CENTRAL_CA": try writeTestCA(in: directory)],
             outputPath: directory.appendingPathComponent("check-good.out"))
         #expect(try await good.waitForExit(timeout: .seconds(30)) == 0)
         #expect(good.output.contains(": ok"), "\(good.output)")

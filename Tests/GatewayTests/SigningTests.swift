@@ -43,7 +43,7 @@ struct SigningTests {
     func flattenedRoundTrip() throws {
         let key = SigningKey.generate()
         let payload = Data(#"{"report_id":"x"}"#.utf8)
-        for algorithm in JWSAlgorithm.allCases {
+        for algorithm in [JWSAlgorithm.ed25519, .edDSA] {
             let jws = try JWSSigner(key: key, algorithm: algorithm).sign(payload: payload)
             let header = try JSONDecoder().decode(JWSHeader.self, from: Base64URL.decode(jws.protected)!)
             #expect(header.alg == algorithm.rawValue)
@@ -60,7 +60,7 @@ struct SigningTests {
         var changed = jws
         changed.payload = Base64URL.encode(Data(#"{"a":1}"#.utf8))
         #expect(throws: JWSError.self) { try JWSVerifier(keys: [key.publicKey]).verify(changed) }
-        #expect(throws: JWSError("key \(key.publicKey.thumbprint) is not trusted")) {
+        #expect(throws: JWSError("key \(key.publicKey.thumbprint) is not among the trusted keys")) {
             try JWSVerifier(keys: [SigningKey.generate().publicKey]).verify(jws)
         }
         var none = jws

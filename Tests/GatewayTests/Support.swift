@@ -44,3 +44,10 @@ func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -
     }
     return try await condition()
 }
+
+/// A CA certificate file (from a fresh test CA) for configurations that must name one.
+func writeTestCA(in directory: URL) throws -> String {
+    let path = directory.appendingPathComponent("test-ca.pem").path
+    try TestCertificateAuthority().certificatePEM.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
