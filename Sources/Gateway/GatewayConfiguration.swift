@@ -79,7 +79,7 @@ public struct GatewayConfiguration: Sendable {
         }
         if let signingKey, let algorithm, algorithm.keyType != signingKey.keyType {
             let usable = JWSAlgorithm.allCases.filter { $0.keyType == signingKey.keyType }.map(\.rawValue).joined(separator: " or ")
-            signing?["algorithm"]?.report("a \(signingKey.keyType.rawValue) key cannot sign \(algorithm.rawValue); use \(usable)")
+            signing?["algorithm"]?.report("\(algorithm.rawValue) needs \(algorithm.keyType.withArticle) key, but the key is \(signingKey.keyType.rawValue); use \(usable)")
         }
         let keyID = signing?.optionalString("key_id")
         let chainPath = signing?.path("certificate_chain", required: false)
@@ -134,7 +134,14 @@ public struct GatewayConfiguration: Sendable {
 
         guard reader.issues.isEmpty, let gatewayID, let province, let centralURL, let keyPath, let signingKey, let storePath,
             let contractsDirectory, let adaptersDirectory
-        else { throw ConfigIssues(reader.issues) }
+        else {
+            // Report the adapter files' problems in the same run, so one `check` shows everything to fix.
+            var issues = reader.issues
+            if let adaptersDirectory {
+                do { _ = try AdapterLoader.definitions(directory: adaptersDirectory, environment: environment) } catch { issues += error.issues }
+            }
+            throw ConfigIssues(issues)
+        }
         return GatewayConfiguration(
             file: file, gatewayID: gatewayID, province: province, centralURL: centralURL, centralTLS: centralTLS,
             centralToken: centralToken, requestTimeout: requestTimeout, httpSignatures: httpSignatures, signingKeyPath: keyPath,

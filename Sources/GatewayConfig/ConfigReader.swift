@@ -353,11 +353,7 @@ extension ConfigValue {
         let tls = EndpointTLS(
             caBundlePath: path("ca_bundle", required: false), clientCertificatePath: certificate, clientKeyPath: key,
             insecureSkipVerification: bool("insecure_skip_tls_verification", default: false))
-        do { _ = try tls.makeConfiguration() } catch let error as TransportError {
-            report(error.message)
-        } catch {
-            report("TLS settings cannot be used: \(error)")
-        }
+        for (field, message) in tls.problems() { (self[field] ?? self).report(message) }
         return tls
     }
 }

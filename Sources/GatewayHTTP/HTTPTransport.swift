@@ -23,7 +23,23 @@ public struct EndpointTLS: Sendable {
         self.insecureSkipVerification = insecureSkipVerification
     }
 
-    /// Builds the NIO configuration; also how `check` proves the files are usable.
+    /// What is wrong with the files named, by configuration field, so `check` can point at the line.
+    public func problems() -> [(field: String, message: String)] {
+        var problems: [(String, String)] = []
+        if let caBundlePath {
+            let certificates = try? NIOSSLCertificate.fromPEMFile(caBundlePath)
+            if certificates?.isEmpty ?? true { problems.append(("ca_bundle", "CA bundle \(caBundlePath) cannot be read as PEM certificates")) }
+        }
+        if let clientCertificatePath, (try? NIOSSLCertificate.fromPEMFile(clientCertificatePath))?.isEmpty ?? true {
+            problems.append(("client_certificate", "client certificate \(clientCertificatePath) cannot be read as PEM certificates"))
+        }
+        if let clientKeyPath, (try? NIOSSLPrivateKey(file: clientKeyPath, format: .pem)) == nil {
+            problems.append(("client_key", "client key \(clientKeyPath) cannot be read as a PEM private key"))
+        }
+        return problems
+    }
+
+    /// Builds the NIO configuration.
     public func makeConfiguration() throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12

@@ -207,7 +207,7 @@ public struct JWSVerifier: Sendable {
         guard let kid = header.kid else { throw JWSError("the protected header has no kid, so no trusted key can be chosen") }
         guard let key = trusted[kid] else { throw JWSError("key \(kid) is not among the trusted keys") }
         guard key.keyType == algorithm.keyType else {
-            throw JWSError("key \(kid) is a \(key.keyType.rawValue) key but the header says \(algorithm.rawValue)")
+            throw JWSError("key \(kid) is \(key.keyType.withArticle) key but the header says \(algorithm.rawValue)")
         }
         guard let signature = Base64URL.decode(jws.signature), let payload = Base64URL.decode(jws.payload) else {
             throw JWSError("the signature or the payload is not base64url")

@@ -9,6 +9,9 @@ public enum KeyType: String, Sendable, CaseIterable, Codable {
     case p256 = "P-256"
     case rsa = "RSA"
 
+    /// The type's name with its article, for sentences: "an RSA key".
+    public var withArticle: String { self == .p256 ? "a P-256" : "an \(rawValue)" }
+
     /// What a key of this type signs with unless configured otherwise.
     public var defaultAlgorithm: JWSAlgorithm {
         switch self {
@@ -92,7 +95,7 @@ public struct SigningKey: Sendable {
     /// The raw JWS signature of `message` (RFC 7518 §3: `r || s` for ECDSA).
     public func sign(_ message: some DataProtocol, algorithm: JWSAlgorithm) throws -> Data {
         guard algorithm.keyType == keyType else {
-            throw KeyError("a \(keyType.rawValue) key cannot sign \(algorithm.rawValue)")
+            throw KeyError("\(algorithm.rawValue) needs \(algorithm.keyType.withArticle) key, but the key is \(keyType.rawValue)")
         }
         let bytes = Data(message)
         switch (backing, algorithm) {

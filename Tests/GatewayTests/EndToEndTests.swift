@@ -5,6 +5,7 @@ import GatewayDelivery
 import GatewayDemo
 import GatewaySigning
 import GatewayStore
+import Logging
 import MockSystems
 import ServiceLifecycle
 import Synchronization
@@ -34,13 +35,13 @@ struct RunResult {
 /// then shuts it down gracefully, as SIGTERM would, and reports what its store holds.
 func runGateway(
     _ running: MockSystems.Running, directory: URL, keyPath: String, overrides: [String: String] = [:], events: EventLog? = nil,
-    timeout: Duration = .seconds(90), until condition: @escaping @Sendable (GatewayRuntime) async throws -> Bool
+    logger: Logger = quietLogger, timeout: Duration = .seconds(90), until condition: @escaping @Sendable (GatewayRuntime) async throws -> Bool
 ) async throws -> RunResult {
     let environment = Demo.environment(
         for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
         overrides: overrides)
     let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
-    let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger, onDelivery: { events?.record($0) })
+    let runtime = try GatewayRuntime(loaded: loaded, logger: logger, onDelivery: { events?.record($0) })
     let group = runtime.makeServiceGroup(signals: [])
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await runtime.run(group: group) }
@@ -53,8 +54,8 @@ func runGateway(
     }
     var receipts: [String?] = []
     for body in running.central.acceptedBodies {
-        let jws = try FlattenedJWS.decode(body)
-        let envelope = try JSONDecoder().decode(ReportEnvelope.self, from: Base64URL.decode(jws.payload)!)
+        let payload = (try? FlattenedJWS.parse(any: body)).flatMap { Base64URL.decode($0.payload) } ?? body
+        let envelope = try JSONDecoder().decode(ReportEnvelope.self, from: payload)
         receipts.append(try await runtime.store.entry(reportID: envelope.reportID)?.receipt)
     }
     return RunResult(

@@ -2,6 +2,7 @@ import Foundation
 import GatewayDemo
 import GatewaySigning
 import GatewayStore
+import Gateway
 import MockSystems
 import Testing
 
@@ -129,5 +130,85 @@ struct ProcessTests {
             #expect(try await reader.outboxStats(now: Date()).deliveredObservations == dataset.goodRecordCount)
             #expect(try await reader.integrityCheck().isEmpty)
         }
+    }
+
+    @Test("keys generate, show and list; verify passes a report and explains a tampered one")
+    func keysAndVerify() async throws {
+        let directory = try makeTemporaryDirectory()
+        func run(_ arguments: [String], _ name: String) async throws -> (Int32?, String) {
+            let child = try ChildProcess(arguments, environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent(name))
+            return (try await child.waitForExit(timeout: .seconds(60)), child.output)
+        }
+        let keyPath = directory.appendingPathComponent("es256.pem").path
+        let (generated, generateOutput) = try await run(["keys", "generate", "--alg", "ES256", "--out", keyPath], "generate.out")
+        #expect(generated == 0, "\(generateOutput)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: keyPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let (again, _) = try await run(["keys", "generate", "--alg", "ES256", "--out", keyPath], "generate-again.out")
+        #expect(again != 0)  // never overwrites a key
+
+        let key = try SigningKey(contentsOf: URL(fileURLWithPath: keyPath))
+        #expect(key.keyType == .p256)
+        let (shown, jwk) = try await run(["keys", "show", "--jwk", "--key", keyPath], "show.out")
+        #expect(shown == 0)
+        #expect(jwk.contains("\"kid\" : \"\(key.publicKey.thumbprint)\""), "\(jwk)")
+        #expect(!jwk.contains("\"d\""))
+        let jwksPath = directory.appendingPathComponent("jwks.json").path
+        try "{\"keys\":[\(jwk)]}".write(toFile: jwksPath, atomically: true, encoding: .utf8)
+
+        let envelope = try HTTPSignatureAndRotationTests().envelope("66666666-6666-8666-8666-666666666666")
+        let body = try JWSSigner(key: key).sign(payload: envelope).encoded()
+        let reportPath = directory.appendingPathComponent("report.json").path
+        try body.write(to: URL(fileURLWithPath: reportPath))
+        let (verified, verifyOutput) = try await run(
+            ["verify", reportPath, "--jwks", jwksPath, "--content-digest", ContentDigest.sha256(body)], "verify.out")
+        #expect(verified == 0, "\(verifyOutput)")
+        #expect(verifyOutput.contains("ok   signature: ES256 signature by key \(key.publicKey.thumbprint) holds"), "\(verifyOutput)")
+        #expect(verifyOutput.contains("\(reportPath): verified"))
+
+        var tampered = try FlattenedJWS.decode(body)
+        tampered.payload = Base64URL.encode(try HTTPSignatureAndRotationTests().envelope("77777777-7777-8777-8777-777777777777"))
+        try tampered.encoded().write(to: URL(fileURLWithPath: reportPath))
+        let (failed, failOutput) = try await run(["verify", reportPath, "--jwks", jwksPath], "verify-bad.out")
+        #expect(failed == 1, "\(failOutput)")
+        #expect(failOutput.contains("FAIL signature: the signature does not match"), "\(failOutput)")
+        #expect(failOutput.contains("NOT verified"))
+    }
+
+    @Test("check never prints a secret, even about a broken configuration")
+    func checkKeepsSecrets() async throws {
+        let directory = try makeTemporaryDirectory()
+        let secret = "p4ss-\(UUID().uuidString)"
+        let keyPath = try writeKey(.generate(), in: directory)
+        // The secret is given inline through the environment; the configuration is broken in the
+        // main file and in the adapter files, so check has plenty to say.
+        let child = try ChildProcess(
+            ["check", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
+            environment: ["LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": secret, "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
+                          "LGSP_SOURCE_CA": directory.appendingPathComponent("missing-ca.pem").path, "LGSP_CENTRAL_URL": "ftp://central.example",
+                          "LGSP_SIGNING_ALG": "RS256"],
+            outputPath: directory.appendingPathComponent("check.out"))
+        #expect(try await child.waitForExit(timeout: .seconds(30)) == 2)
+        let output = child.output
+        #expect(output.contains("central.url"), "\(output)")
+        #expect(output.contains("signing.algorithm: RS256 needs an RSA key, but the key is Ed25519; use Ed25519 or EdDSA"), "\(output)")
+        #expect(output.contains("dvc-portal.yaml:13: source.ca_bundle: CA bundle \(directory.path)/missing-ca.pem"), "\(output)")
+        #expect(output.contains("qlvb-documents.yaml"), "\(output)")
+        #expect(!output.contains(secret), "\(output)")
+    }
+
+    @Test("demo --key signs with the key's algorithm: an RSA key gives PS256")
+    func demoWithRSAKey() async throws {
+        let directory = try makeTemporaryDirectory()
+        let keyPath = try writeKey(try SigningKey.generate(.rsa), in: directory)
+        let child = try ChildProcess(["demo", "--json", "--key", keyPath, "--failure-rate", "0.2"], environment: ["PATH": "/usr/bin:/bin"],
+                                     outputPath: directory.appendingPathComponent("demo.out"))
+        // The demo finds the repository from its working directory or its executable's.
+        #expect(try await child.waitForExit(timeout: .seconds(120)) == 0, "\(child.output)")
+        let last = try #require(child.output.split(separator: "\n").last)
+        let summary = try JSONDecoder().decode(Demo.Summary.self, from: Data(last.utf8))
+        #expect(summary.algorithm == "PS256")
+        #expect(summary.deliveredObservations == summary.valid && summary.valid > 0)
+        #expect(summary.signatureFailuresAtCentral == 0 && summary.duplicatesAtCentral == 0)
     }
 }
