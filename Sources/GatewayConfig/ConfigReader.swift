@@ -275,10 +275,18 @@ public struct ConfigValue {
         return text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 
-    /// A file path; relative paths are taken from the configuration file's directory.
+    /// A file path; relative paths are taken from the configuration file's directory, and
+    /// `credential:NAME` is the file systemd placed in `$CREDENTIALS_DIRECTORY` (LoadCredential=).
     public func path(_ key: String, required isRequired: Bool = true) -> String? {
         guard let value = isRequired ? required(key) : self[key], let text = value.text else { return nil }
         if text.isEmpty && !isRequired { return nil }
+        if text.hasPrefix("credential:") {
+            guard let directory = reader.environment.credentialsDirectory else {
+                value.report("credential: needs $CREDENTIALS_DIRECTORY (set by systemd LoadCredential=)")
+                return nil
+            }
+            return directory + "/" + text.dropFirst("credential:".count)
+        }
         return reader.resolvePath(text)
     }
 

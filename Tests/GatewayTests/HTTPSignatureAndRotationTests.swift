@@ -72,12 +72,16 @@ struct HTTPSignatureAndRotationTests {
         #expect(FileManager.default.createFile(atPath: newPath, contents: Data(new.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]))
         let signedBefore = try JWSSigner(key: old).sign(payload: try envelope("11111111-1111-8111-8111-111111111111")).encoded()
 
+        // The active key comes from systemd's credentials directory, as LoadCredential= provides it.
+        let credentials = directory.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: newPath, toPath: credentials.appendingPathComponent("signing-key").path)
         let config = directory.appendingPathComponent("gateway.yaml")
         try """
             gateway: { id: gw, province: "14" }
             central: { url: "https://central.example" }
             signing:
-              key: new.pem
+              key: credential:signing-key
               retired_keys: [old.pem]
             store: { path: g.sqlite }
             contracts: { directory: \(repositoryRoot.path)/Contracts }
@@ -87,7 +91,11 @@ struct HTTPSignatureAndRotationTests {
         try "s".write(to: secret, atomically: true, encoding: .utf8)
         let loaded = try LoadedGateway.load(
             file: config.path,
-            environment: ConfigEnvironment(variables: ["LGSP_CLIENT_SECRET": "file:" + secret.path, "LGSP_SOURCE_CA": try writeTestCA(in: directory)]))
+            environment: ConfigEnvironment(variables: [
+                "LGSP_CLIENT_SECRET": "file:" + secret.path, "LGSP_SOURCE_CA": try writeTestCA(in: directory),
+                "CREDENTIALS_DIRECTORY": credentials.path,
+            ]))
+        #expect(loaded.signingKey.publicKey == new.publicKey)
         #expect(loaded.configuration.signingAlgorithm == .es256)
         #expect(loaded.jwks.keys.count == 2)
         #expect(Set(loaded.jwks.keys.compactMap { $0["kid"] }) == [old.publicKey.thumbprint, new.publicKey.thumbprint])

@@ -173,6 +173,38 @@ struct ProcessTests {
         #expect(failed == 1, "\(failOutput)")
         #expect(failOutput.contains("FAIL signature: the signature does not match"), "\(failOutput)")
         #expect(failOutput.contains("NOT verified"))
+
+        // A rotation: the ES256 key is retired, a new Ed25519 key is active; both are in the JWKS.
+        let newKeyPath = directory.appendingPathComponent("ed25519.pem").path
+        #expect(try await run(["keys", "generate", "--alg", "Ed25519", "--out", newKeyPath], "generate-new.out").0 == 0)
+        let config = directory.appendingPathComponent("gateway.yaml")
+        try """
+            gateway: { id: gw, province: "14" }
+            central: { url: "https://central.example", ca_bundle: \(try writeTestCA(in: directory)) }
+            signing:
+              key: ed25519.pem
+              retired_keys: [es256.pem]
+            store: { path: g.sqlite }
+            contracts: { directory: \(repositoryRoot.path)/Contracts }
+            adapters: { directory: \(repositoryRoot.path)/Adapters }
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let secretPath = directory.appendingPathComponent("secret").path
+        try "s".write(toFile: secretPath, atomically: true, encoding: .utf8)
+        let environment = ["PATH": "/usr/bin:/bin", "LGSP_CLIENT_SECRET": "file:" + secretPath, "LGSP_SOURCE_CA": try writeTestCA(in: directory)]
+        let list = try ChildProcess(["keys", "list", "--config", config.path], environment: environment, outputPath: directory.appendingPathComponent("list.out"))
+        #expect(try await list.waitForExit(timeout: .seconds(30)) == 0, "\(list.output)")
+        let newKey = try SigningKey(contentsOf: URL(fileURLWithPath: newKeyPath))
+        #expect(list.output.contains("active   \(newKey.publicKey.thumbprint)  Ed25519"), "\(list.output)")
+        #expect(list.output.contains("retired  \(key.publicKey.thumbprint)  P-256"), "\(list.output)")
+        let show = try ChildProcess(["keys", "show", "--jwk", "--config", config.path], environment: environment, outputPath: directory.appendingPathComponent("jwks.out"))
+        #expect(try await show.waitForExit(timeout: .seconds(30)) == 0, "\(show.output)")
+        let published = try JSONDecoder().decode(JWKS.self, from: Data(show.output.utf8))
+        #expect(Set(try published.verificationKeys().keys) == [newKey.publicKey.thumbprint, key.publicKey.thumbprint])
+        // The report signed before the rotation verifies against the JWKS published after it.
+        try body.write(to: URL(fileURLWithPath: reportPath))
+        let jwksAfter = directory.appendingPathComponent("jwks-after.json").path
+        try Data(show.output.utf8).write(to: URL(fileURLWithPath: jwksAfter))
+        #expect(try await run(["verify", reportPath, "--jwks", jwksAfter], "verify-after.out").0 == 0)
     }
 
     @Test("check never prints a secret, even about a broken configuration")
