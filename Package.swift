@@ -140,6 +140,7 @@ let package = Package(
                 "GatewayDemo",
                 "GatewayConfig",
                 "GatewaySigning",
+                "GatewayStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -236,6 +236,16 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    public func signedReport(reportID: String) async throws -> SignedReport? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [reportID]).map { row in
+                SignedReport(reportID: row["report_id"], body: row["body"], contentType: row["content_type"],
+                             detachedSignature: row["detached_signature"], contentDigest: row["content_digest"],
+                             observationCount: row["observation_count"])
+            }
+        }
+    }
+
     public func recoverInterruptedDeliveries(now: Date) async throws -> Int {
         guard lockDescriptor != nil else { throw StoreError("only the store's owner may recover interrupted deliveries") }
         return try await pool.write { db in

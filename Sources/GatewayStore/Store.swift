@@ -88,6 +88,8 @@ public protocol GatewayStore: Sendable {
     func pullTotals() async throws -> PullTotals
     func quarantined(limit: Int) async throws -> [StoredQuarantine]
     func entry(reportID: String) async throws -> OutboxEntry?
+    /// The report exactly as it was (or will be) sent, for verification and export.
+    func signedReport(reportID: String) async throws -> SignedReport?
     /// Makes deliveries left in flight by a previous process due now; returns how many.
     func recoverInterruptedDeliveries(now: Date) async throws -> Int
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import GatewaySigning
+import GatewayStore
 
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -86,7 +87,13 @@ struct Verify: AsyncParsableCommand {
         abstract: "Check a signed report: signature, digest and certificate chain. Exits 0 only when everything holds.")
 
     @Argument(help: "The report as sent (flattened JSON or compact JWS), or a detached signature with --payload.")
-    var file: String
+    var file: String?
+
+    @Option(help: "Verify a report kept in this gateway store (the SQLite file) instead of a FILE; with --report.")
+    var store: String?
+
+    @Option(help: "The report id (its Idempotency-Key) to verify from --store.")
+    var report: String?
 
     @Option(help: "JWKS file of the keys to trust (e.g. from `keys show --jwk --config`).")
     var jwks: String
@@ -100,6 +107,12 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "The Content-Digest header the report was sent with.")
     var contentDigest: String?
 
+    func validate() throws {
+        guard (file == nil) != (store == nil), (store == nil) == (report == nil) else {
+            throw ValidationError("give a FILE, or --store PATH with --report ID")
+        }
+    }
+
     func run() async throws {
         func read(_ path: String) throws -> Data {
             do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw ValidationError("\(path) cannot be read") }
@@ -111,12 +124,28 @@ struct Verify: AsyncParsableCommand {
             throw ValidationError("\(jwks) is not a JWKS ({\"keys\": [...]})")
         }
         let roots = try caBundle.map { try CertificateChain.roots(pemFile: $0) }
-        let result = await ReportVerification.run(
-            body: try read(file), detachedPayload: try payload.map(read), jwks: keySet, caBundle: roots, contentDigest: contentDigest)
+        let result: ReportVerification
+        let name: String
+        if let store, let report {
+            guard let stored = try await SQLiteStore(path: store, exclusive: false).signedReport(reportID: report) else {
+                throw ValidationError("report \(report) is not in \(store)")
+            }
+            name = "report \(report)"
+            // A detached report's body is the payload and its signature is the stored header.
+            result = await ReportVerification.run(
+                body: stored.detachedSignature.map { Data($0.utf8) } ?? stored.body,
+                detachedPayload: stored.detachedSignature == nil ? nil : stored.body, jwks: keySet, caBundle: roots,
+                contentDigest: contentDigest ?? stored.contentDigest)
+        } else {
+            let file = file ?? ""
+            name = file
+            result = await ReportVerification.run(
+                body: try read(file), detachedPayload: try payload.map(read), jwks: keySet, caBundle: roots, contentDigest: contentDigest)
+        }
         for finding in result.findings {
             print("\(finding.passed ? "ok  " : "FAIL") \(finding.check): \(finding.detail)")
         }
-        print(result.passed ? "\(file): verified" : "\(file): NOT verified")
+        print(result.passed ? "\(name): verified" : "\(name): NOT verified")
         if !result.passed { throw ExitCode(1) }
     }
 }

@@ -3,6 +3,7 @@ import Gateway
 import GatewayDemo
 import GatewaySigning
 import GatewayStore
+import GatewayContracts
 import Logging
 import MockSystems
 import Synchronization
@@ -86,6 +87,18 @@ struct SecureDeliveryTests {
             #expect(central.duplicateObservations == 0 && central.signatureFailures == 0 && central.httpSignatureFailures == 0)
             #expect(central.serializations == [profile.serialization.rawValue: central.acceptedReports])
             #expect(central.httpSignaturesVerified == (profile.httpSignatures ? central.requests : 0))
+
+            // Every stored report verifies from the store through the command an auditor would run.
+            let jwksPath = directory.appendingPathComponent("jwks.json").path
+            try JSONEncoder().encode(JWKS(publishing: [(key.publicKey, nil, nil)])).write(to: URL(fileURLWithPath: jwksPath))
+            let firstBody = try #require(running.central.acceptedBodies.first)
+            let payload = (try? FlattenedJWS.parse(any: firstBody)).flatMap { Base64URL.decode($0.payload) } ?? firstBody
+            let reportID = try JSONDecoder().decode(ReportEnvelope.self, from: payload).reportID
+            let verify = try ChildProcess(
+                ["verify", "--store", directory.appendingPathComponent("gateway.sqlite").path, "--report", reportID, "--jwks", jwksPath],
+                environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent("verify.out"))
+            #expect(try await verify.waitForExit(timeout: .seconds(30)) == 0, "\(verify.output)")
+            #expect(verify.output.contains("ok   digest") && verify.output.contains("ok   signature"), "\(verify.output)")
 
             if profile.serialization != .detached {
                 // What crossed the wire verifies on its own, with the CA bundle when a chain was sent.
