@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -110,7 +111,13 @@ public final class HTTPTransport: Sendable {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            // RFC 9530 on every request with content, so a receiver can check what arrived.
+            if !request.headers.contains(name: "Content-Digest") {
+                request.headers.add(name: "Content-Digest", value: "sha-256=:" + Data(SHA256.hash(data: body)).base64EncodedString() + ":")
+            }
+        }
         if url.lowercased().hasPrefix("https://") { request.tlsConfiguration = try tls.makeConfiguration() }
         let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.nanosecondsClamped)))
         let buffer: ByteBuffer

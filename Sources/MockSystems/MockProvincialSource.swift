@@ -1,5 +1,7 @@
 import Foundation
 import GatewayContracts
+import GatewaySigning
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -25,6 +27,7 @@ public final class MockProvincialSource: Sendable {
     public struct Statistics: Sendable, Equatable {
         public var tokensIssued = 0
         public var tokenRequestsRefused = 0
+        public var tokenRequestsWithDigest = 0
         public var dataRequests = 0
         public var unauthorizedRequests = 0
         public var recordsServed = 0
@@ -69,7 +72,16 @@ public final class MockProvincialSource: Sendable {
     }
 
     private func token(_ request: Request) async throws -> Response {
-        let body = String(buffer: try await request.body.collect(upTo: 64 << 10))
+        let bytes = try await request.body.collect(upTo: 64 << 10)
+        let body = String(buffer: bytes)
+        // WSO2 does not ask for Content-Digest; a wrong one is still refused, and present ones counted.
+        if let digest = request.headers[HTTPField.Name("Content-Digest")!] {
+            guard ContentDigest.verify(header: digest, body: Data(buffer: bytes)) else {
+                state.withLock { $0.statistics.tokenRequestsRefused += 1 }
+                return Self.json(.badRequest, ["error": .string("invalid_request"), "error_description": .string("Content-Digest does not match the body")])
+            }
+            state.withLock { $0.statistics.tokenRequestsWithDigest += 1 }
+        }
         let expected = "Basic " + Data("\(configuration.clientID):\(configuration.clientSecret)".utf8).base64EncodedString()
         guard request.headers[.authorization] == expected, body.split(separator: "&").contains("grant_type=client_credentials") else {
             state.withLock { $0.statistics.tokenRequestsRefused += 1 }

@@ -61,6 +61,8 @@ struct Serve: AsyncParsableCommand {
                   swift run lgsp-gateway run --config deploy/examples/gateway.yaml
                 Press Ctrl-C to stop.
                 """)
+            // Standard output is fully buffered when it is a file or a pipe; the banner must reach it now.
+            fflush(nil)  // nil flushes every output stream, without touching the global `stdout`
             try await waitForInterrupt()
         }
     }

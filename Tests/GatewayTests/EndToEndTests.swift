@@ -113,6 +113,8 @@ struct EndToEndTests {
             // One token per adapter: WSO2 client credentials, fetched once and reused.
             #expect(running.source.statistics.tokensIssued == 2)
             #expect(running.source.statistics.unauthorizedRequests == 0)
+            // Content-Digest (RFC 9530) on every request with content, token requests included.
+            #expect(running.source.statistics.tokenRequestsWithDigest == 2)
         }
     }
 

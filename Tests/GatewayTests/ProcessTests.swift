@@ -243,4 +243,71 @@ struct ProcessTests {
         #expect(summary.deliveredObservations == summary.valid && summary.valid > 0)
         #expect(summary.signatureFailuresAtCentral == 0 && summary.duplicatesAtCentral == 0)
     }
+
+    @Test("demo --central-url and --central-ca deliver to another central endpoint, which verifies everything")
+    func demoWithExternalCentral() async throws {
+        let directory = try makeTemporaryDirectory()
+        let key = try SigningKey.generate(.p256)
+        let keyPath = try writeKey(key, in: directory)
+        let external = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("external"), source: .init(clientID: "x", clientSecret: "x"), trustedKeys: [key.publicKey])
+        try await MockSystems.withRunning(external, logger: quietLogger) { running in
+            let child = try ChildProcess(
+                ["demo", "--json", "--key", keyPath, "--central-url", running.centralURL, "--central-ca", running.caBundlePath],
+                environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent("demo.out"))
+            #expect(try await child.waitForExit(timeout: .seconds(120)) == 0, "\(child.output)")
+            let summary = try JSONDecoder().decode(Demo.Summary.self, from: Data(try #require(child.output.split(separator: "\n").last).utf8))
+            #expect(!summary.centralIsMock)
+            #expect(summary.algorithm == "ES256")
+            let central = running.central.statistics
+            #expect(central.acceptedObservations == summary.valid && summary.valid > 0)
+            #expect(central.signatureFailures == 0 && central.duplicateObservations == 0)
+        }
+    }
+
+    @Test("deploy/examples/gateway.yaml works against lgsp-mock serve, each in its own process")
+    func exampleAgainstMockServe() async throws {
+        let directory = try makeTemporaryDirectory()
+        let mockBinary = try gatewayExecutable().deletingLastPathComponent().appendingPathComponent("lgsp-mock")
+        let mockOutput = directory.appendingPathComponent("mock.out")
+        _ = FileManager.default.createFile(atPath: mockOutput.path, contents: nil)
+        let mock = Process()
+        mock.executableURL = mockBinary
+        mock.arguments = ["serve", "--directory", directory.appendingPathComponent("mock").path, "--source-port", "0", "--central-port", "0"]
+        mock.standardOutput = try FileHandle(forWritingTo: mockOutput)
+        mock.standardError = FileHandle.nullDevice
+        try mock.run()
+        defer { if mock.isRunning { mock.interrupt() } }
+        func printed(_ label: String) -> String? {
+            let text = (try? String(contentsOf: mockOutput, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").first { $0.hasPrefix(label) }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(label.split(separator: " ").count).first.map(String.init)
+        }
+        #expect(try await eventually(timeout: .seconds(30)) { printed("mock central endpoint:") != nil })
+        let sourceURL = try #require(printed("mock LGSP source:"))
+        let centralURL = try #require(printed("mock central endpoint:"))
+        let mockDirectory = directory.appendingPathComponent("mock").path
+        // Only the ports differ from the example's defaults; the paths are the mock's own files.
+        let storePath = directory.appendingPathComponent("gateway.sqlite").path
+        let gateway = try ChildProcess(
+            ["run", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
+            environment: [
+                "PATH": "/usr/bin:/bin", "LGSP_SOURCE_URL": sourceURL, "LGSP_CENTRAL_URL": centralURL,
+                "LGSP_SOURCE_CA": mockDirectory + "/ca.pem", "LGSP_CENTRAL_CA": mockDirectory + "/ca.pem",
+                "LGSP_CLIENT_SECRET": "file:" + mockDirectory + "/source-client-secret",
+                "LGSP_SIGNING_KEY": mockDirectory + "/gateway-signing-key.pem", "LGSP_STORE": storePath,
+            ],
+            outputPath: directory.appendingPathComponent("gateway.out"))
+        let reader = try SQLiteStore(path: storePath, exclusive: false)
+        #expect(try await eventually {
+            let totals = try await reader.pullTotals()
+            let stats = try await reader.outboxStats(now: Date())
+            return totals.pulls >= 2 && stats.undelivered == 0 && stats.delivered > 0
+        }, "\(gateway.output)")
+        gateway.process.interrupt()
+        #expect(try await gateway.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(try await reader.outboxStats(now: Date()).deliveredObservations == MockDataset().goodRecordCount)
+        mock.interrupt()
+        mock.waitUntilExit()
+        #expect(mock.terminationStatus == 0)
+    }
 }
