@@ -7,16 +7,7 @@ import Testing
 struct InteropTests {
     /// Runs a script of `Tests/interop/`; the test set-up (Tests/run.sh) installs its packages.
     func python(_ script: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot.appendingPathComponent("Tests/interop/\(script)").path] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        try runTool(["python3", repositoryRoot.appendingPathComponent("Tests/interop/\(script)").path] + arguments)
     }
 
     func verifyWithPython(key: VerificationKey, bodies: [Data], in directory: URL) throws -> (Int32, String) {

@@ -73,16 +73,9 @@ struct SignatureAlgorithmTests {
 
     /// Runs openssl, the tool operators make keys with, and returns what it printed.
     func openssl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw KeyError("openssl \(arguments.joined(separator: " ")) failed") }
-        return String(decoding: data, as: UTF8.self)
+        let (status, output) = try runTool(["openssl"] + arguments, includeStandardError: false)
+        guard status == 0 else { throw KeyError("openssl \(arguments.joined(separator: " ")) failed") }
+        return output
     }
 
     @Test("keys as openssl writes them: PKCS#8 Ed25519, SEC1 and PKCS#8 P-256, PKCS#1 and PKCS#8 RSA; short RSA refused")

@@ -51,3 +51,17 @@ func writeTestCA(in directory: URL) throws -> String {
     try TestCertificateAuthority().certificatePEM.write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
+
+/// Runs a tool from PATH (openssl, python3) and returns its exit status and what it printed.
+func runTool(_ arguments: [String], includeStandardError: Bool = true) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    if includeStandardError { process.standardError = output }
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, text)
+}
