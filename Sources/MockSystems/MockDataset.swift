@@ -19,14 +19,15 @@ public struct MockDataset: Sendable {
     public var goodRecordCount: Int { allRecords.count { $0.defect == nil } }
     public var badRecordCount: Int { allRecords.count { $0.defect != nil } }
 
-    /// Sample commune codes of the gateway's province. Illustrative five-digit codes, not the
-    /// official list: the commune list itself is part of the contracts' code lists.
-    static let sampleCommunes = ["03646", "03649", "03652", "03655", "03658", "03661"]
+    /// Sample commune codes of the gateway's province: illustrative five-digit codes, not the
+    /// official list (the commune list itself belongs to the contracts' code lists).
+    static func sampleCommunes(_ count: Int) -> [String] { (0..<count).map { String(format: "%05d", 3646 + 3 * $0) } }
     static let quarters = ["Quý 3/2025", "Quý 4/2025", "Quý 1/2026", "Quý 2/2026", "Quý 3/2026"]
     static let quarterCodes = ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
 
     /// Deterministic data for `province` (e.g. "14", Sơn La): the same every run, so tests can count.
-    public init(province: String = "14") {
+    /// `communes` sets how many communes report work records (6 by default; more for load).
+    public init(province: String = "14", communes: Int = 6) {
         self.province = province
         var portal: [SourceRecord] = []
         var documents: [SourceRecord] = []
@@ -88,7 +89,7 @@ public struct MockDataset: Sendable {
                 "hoSoDienTu": .number(Double(electronic)), "tongHoSo": .number(Double(total)),
                 "tyLe": .string(Self.vietnameseDecimal(ratio(electronic, total))), "capNhat": .string(timestamp(sequence)),
             ]))
-            for (communeIndex, commune) in Self.sampleCommunes.enumerated() {
+            for (communeIndex, commune) in Self.sampleCommunes(communes).enumerated() {
                 sequence += 1
                 let total = 900 + communeIndex * 140 + index * 25
                 let electronic = 480 + communeIndex * 70 + index * 60

@@ -15,8 +15,15 @@ public final class MockProvincialSource: Sendable {
         public var clientSecret: String
         public var tokenLifetime: Int
         public var dataset: MockDataset
+        /// At most this many records per answer, oldest first after the cursor, as sources that cap
+        /// their answers do; the next pull continues from the cursor. `nil` answers everything.
+        public var maxRecordsPerAnswer: Int?
 
-        public init(clientID: String, clientSecret: String, tokenLifetime: Int = 3600, dataset: MockDataset = MockDataset()) {
+        public init(
+            clientID: String, clientSecret: String, tokenLifetime: Int = 3600, dataset: MockDataset = MockDataset(),
+            maxRecordsPerAnswer: Int? = nil
+        ) {
+            self.maxRecordsPerAnswer = maxRecordsPerAnswer
             self.clientID = clientID
             self.clientSecret = clientSecret
             self.tokenLifetime = tokenLifetime
@@ -123,11 +130,11 @@ public final class MockProvincialSource: Sendable {
             return Self.json(.ok, envelope([]))
         }
         let since = request.uri.queryParameters[Substring(sinceParameter)].flatMap { Timestamps.parse(String($0)) }
-        let selected = records.filter { record in
-            guard let since else { return true }
-            guard let updated = record.fields[updatedField]?.stringValue.flatMap(Timestamps.parse) else { return true }
-            return updated > since
+        func updated(_ record: MockDataset.SourceRecord) -> Date {
+            record.fields[updatedField]?.stringValue.flatMap(Timestamps.parse) ?? .distantPast
         }
+        var selected = records.filter { since == nil || updated($0) > since! }.sorted { updated($0) < updated($1) }
+        if let limit = configuration.maxRecordsPerAnswer { selected = Array(selected.prefix(limit)) }
         state.withLock { $0.statistics.recordsServed += selected.count }
         return Self.json(.ok, envelope(selected.map { .object($0.fields) }))
     }
