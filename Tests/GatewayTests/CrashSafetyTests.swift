@@ -27,7 +27,7 @@ struct CrashSafetyTests {
             directory: directory.appendingPathComponent("mocks"),
             source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s-\(UUID())", dataset: dataset, maxRecordsPerAnswer: 25),
             trustedKeys: [key.publicKey],
-            faults: .init(failureRate: 0.25, kinds: [.slowAnswer, .unavailable], slowAnswerDelay: .milliseconds(700), seed: 11))
+            faults: .init(failureRate: 0.5, kinds: [.slowAnswer, .slowAnswer, .unavailable], slowAnswerDelay: .milliseconds(700), seed: 11))
         let seed = UInt64.random(in: 1...UInt64.max)
         print("crash test seed \(seed)")
 
