@@ -142,6 +142,7 @@ let package = Package(
                 "GatewayConfig",
                 "GatewaySigning",
                 "GatewayStore",
+                "GatewayContracts",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -31,6 +31,7 @@ public struct GatewayConfiguration: Sendable {
     public var contractsDirectory: String
     public var adaptersDirectory: String
     public var retry: RetryPolicy
+    public var breaker: CircuitBreaker.Configuration
     public var deliveryPoll: Duration
     public var maxObservationsPerReport: Int
     public var shutdownTimeout: Duration
@@ -114,11 +115,27 @@ public struct GatewayConfiguration: Sendable {
         let adaptersDirectory = adapters?.path("directory")
 
         var retry = RetryPolicy()
+        var breaker = CircuitBreaker.Configuration()
         var poll = Duration.seconds(5)
         if let delivery = root["delivery"] {
-            delivery.allowOnly(["retry_base", "retry_cap", "poll"])
-            retry = RetryPolicy(baseDelay: delivery.duration("retry_base", default: .seconds(1)),
-                                maxDelay: delivery.duration("retry_cap", default: .seconds(300)))
+            delivery.allowOnly(["retry_base", "retry_cap", "max_age", "retry_statuses", "breaker_failures", "breaker_cooldown", "poll"])
+            var statuses = RetryPolicy.defaultRetryableStatuses
+            if let list = delivery["retry_statuses"] {
+                statuses = []
+                for item in list.items {
+                    guard let text = item.text, let status = Int(text), (400...599).contains(status), ![400, 409, 422].contains(status) else {
+                        item.report("expected an HTTP status from 400 to 599 other than 400, 409 and 422")
+                        continue
+                    }
+                    statuses.insert(status)
+                }
+            }
+            retry = RetryPolicy(
+                baseDelay: delivery.duration("retry_base", default: .seconds(1)), maxDelay: delivery.duration("retry_cap", default: .seconds(300)),
+                maxAge: delivery.duration("max_age", default: .seconds(30 * 86400)), retryableStatuses: statuses)
+            breaker = CircuitBreaker.Configuration(
+                failureThreshold: delivery.int("breaker_failures", default: 5, range: 1...1000),
+                coolDown: delivery.duration("breaker_cooldown", default: .seconds(30)))
             poll = delivery.duration("poll", default: .seconds(5))
         }
         var maxObservations = 500
@@ -147,7 +164,7 @@ public struct GatewayConfiguration: Sendable {
             centralToken: centralToken, requestTimeout: requestTimeout, httpSignatures: httpSignatures, signingKeyPath: keyPath,
             signingAlgorithm: algorithm ?? signingKey.keyType.defaultAlgorithm, keyID: keyID, certificateChainPath: chainPath,
             retiredKeyPaths: retiredKeyPaths, serialization: serialization,
-            storePath: storePath, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry,
+            storePath: storePath, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker,
             deliveryPoll: poll, maxObservationsPerReport: maxObservations, shutdownTimeout: shutdownTimeout, warnings: warnings)
     }
 }

@@ -83,7 +83,8 @@ public final class GatewayRuntime: Sendable {
                 centralURL: configuration.centralURL, tls: configuration.centralTLS,
                 authentication: configuration.centralToken.map { .bearer($0) } ?? .none, retry: configuration.retry,
                 requestTimeout: configuration.requestTimeout, idlePoll: configuration.deliveryPoll,
-                messageSigner: configuration.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil),
+                messageSigner: configuration.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil,
+                breaker: configuration.breaker),
             store: store, transport: transport, doorbell: doorbell, logger: logger, events: onDelivery)
     }
 

@@ -25,13 +25,15 @@ public struct Forwarder: Service {
         public var batchSize: Int
         /// Also sign each request (RFC 9421) with this key under this `keyid`.
         public var messageSigner: (key: SigningKey, keyID: String)?
+        public var breaker: CircuitBreaker.Configuration
 
         public init(
             centralURL: String, tls: EndpointTLS, authentication: Authentication = .none, retry: RetryPolicy = .init(),
             requestTimeout: Duration = .seconds(30), leaseDuration: Duration? = nil, idlePoll: Duration = .seconds(5),
-            batchSize: Int = 32, messageSigner: (key: SigningKey, keyID: String)? = nil
+            batchSize: Int = 32, messageSigner: (key: SigningKey, keyID: String)? = nil, breaker: CircuitBreaker.Configuration = .init()
         ) {
             self.messageSigner = messageSigner
+            self.breaker = breaker
             self.centralURL = centralURL
             self.tls = tls
             self.authentication = authentication
@@ -72,15 +74,37 @@ public struct Forwarder: Service {
         // starts. If it outlasts the shutdown timeout the group cancels it: the report stays
         // leased and the next start sends it again under the same Idempotency-Key.
         await withGracefulShutdownHandler {
+            var breaker = CircuitBreaker(configuration: configuration.breaker)
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
-                    let leased = try await store.leaseDue(now: now(), limit: configuration.batchSize, leaseDuration: configuration.leaseDuration.timeIntervalValue)
+                    let limit: Int
+                    switch breaker.permission(now: now()) {
+                    case .proceed: limit = configuration.batchSize
+                    case .probe: limit = 1
+                    case .wait(let until):
+                        await doorbell.wait(timeout: .milliseconds(Int64(max(0, until.timeIntervalSince(now())) * 1000) + 1))
+                        continue
+                    }
+                    let leased = try await store.leaseDue(now: now(), limit: limit, leaseDuration: configuration.leaseDuration.timeIntervalValue)
+                    if leased.isEmpty { breaker.cancelProbe() }
                     for (index, report) in leased.enumerated() {
-                        if Task.isShuttingDownGracefully || Task.isCancelled {
+                        if Task.isShuttingDownGracefully || Task.isCancelled || (index > 0 && breaker.isOpen) {
                             await release(Array(leased[index...]))
                             break
                         }
-                        await deliver(report)
+                        let wasOpen = breaker.isOpen
+                        switch await deliver(report) {
+                        case .up: breaker.recordSuccess()
+                        case .down: breaker.recordFailure(now: now())
+                        case .unknown: break
+                        }
+                        if breaker.isOpen != wasOpen {
+                            if breaker.isOpen {
+                                logger.error("central endpoint is failing; deliveries pause, probing every \(configuration.breaker.coolDown)", metadata: ["report_id": "\(report.reportID)"])
+                            } else {
+                                logger.notice("central endpoint answers again; deliveries resume")
+                            }
+                        }
                     }
                     if !leased.isEmpty { continue }
                     let wait = try await store.nextDueDate().map { max(0, $0.timeIntervalSince(now())) }
@@ -106,8 +130,12 @@ public struct Forwarder: Service {
         }
     }
 
+    /// What an attempt says about the endpoint, for the circuit breaker.
+    enum EndpointHealth { case up, down, unknown }
+
     /// One attempt for one leased report, recorded in the store whatever happens.
-    func deliver(_ report: LeasedReport) async {
+    @discardableResult
+    func deliver(_ report: LeasedReport) async -> EndpointHealth {
         let started = now()
         var headers = [
             ("Content-Type", report.contentType),
@@ -119,6 +147,7 @@ public struct Forwarder: Service {
         let url = configuration.centralURL + "/v1/reports"
         let completion: DeliveryCompletion
         var status: Int?
+        var health = EndpointHealth.down
         do {
             if let authorization = try await configuration.authentication.authorizationHeader() {
                 headers.append(("Authorization", authorization))
@@ -131,21 +160,28 @@ public struct Forwarder: Service {
                 method: "POST", url: url, headers: headers, body: report.body,
                 tls: configuration.tls, timeout: configuration.requestTimeout, maxBodyBytes: 1 << 20)
             status = answer.status
-            switch DeliveryVerdict.classify(status: answer.status, body: answer.body, retryAfter: answer.header("Retry-After"), now: now()) {
+            switch DeliveryVerdict.classify(
+                status: answer.status, body: answer.body, retryAfter: answer.header("Retry-After"), now: now(),
+                retryable: configuration.retry.retryableStatuses)
+            {
             case .delivered(let receipt):
+                health = .up
                 completion = .delivered(status: answer.status, receipt: receipt)
             case .retry(let after, let reason):
-                completion = .retry(at: nextAttempt(report, retryAfter: after), status: answer.status, error: reason)
+                // Throttling and credential refusals come from a live endpoint; 5xx do not.
+                health = (500...599).contains(answer.status) ? .down : .unknown
+                completion = retryOrGiveUp(report, retryAfter: after, status: answer.status, error: reason)
             case .reject(let reason):
+                health = .up
                 completion = .deadLetter(status: answer.status, response: String(decoding: answer.body.prefix(64 << 10), as: UTF8.self), reason: reason)
             }
         } catch {
             if Task.isCancelled {
                 // Stopped harder than gracefully: leave the lease for the next start to reclaim.
                 logger.notice("delivery interrupted by shutdown; it will be sent again at the next start", metadata: ["report_id": "\(report.reportID)"])
-                return
+                return .unknown
             }
-            completion = .retry(at: nextAttempt(report, retryAfter: nil), status: nil, error: "\(error)")
+            completion = retryOrGiveUp(report, retryAfter: nil, status: nil, error: "\(error)")
         }
         do {
             try await store.complete(reportID: report.reportID, attempt: report.attempt, with: completion, now: now())
@@ -163,6 +199,18 @@ public struct Forwarder: Service {
             logger.error("report dead-lettered", metadata: ["report_id": "\(report.reportID)", "reason": "\(reason)"])
         }
         events?(event)
+        return health
+    }
+
+    /// Another try, unless the report has waited longer than the policy's maximum age.
+    func retryOrGiveUp(_ report: LeasedReport, retryAfter: Duration?, status: Int?, error: String) -> DeliveryCompletion {
+        let age = now().timeIntervalSince(report.createdAt)
+        if age > configuration.retry.maxAge.timeIntervalValue {
+            return .deadLetter(
+                status: status, response: nil,
+                reason: "gave up after \(report.attempt) attempts over \(Int(age)) s (max_age \(configuration.retry.maxAge)); last error: \(error)")
+        }
+        return .retry(at: nextAttempt(report, retryAfter: retryAfter), status: status, error: error)
     }
 
     func nextAttempt(_ report: LeasedReport, retryAfter: Duration?) -> Date {

@@ -14,10 +14,21 @@ import Foundation
 public struct RetryPolicy: Sendable, Equatable {
     public var baseDelay: Duration
     public var maxDelay: Duration
+    /// A report still undelivered this long after it was stored is dead-lettered instead of retried.
+    public var maxAge: Duration
+    /// Answers worth retrying; the wire contract's 408, 425, 429 and 5xx by default.
+    public var retryableStatuses: Set<Int>
 
-    public init(baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300)) {
+    public static let defaultRetryableStatuses: Set<Int> = Set([408, 425, 429]).union(500...599)
+
+    public init(
+        baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300), maxAge: Duration = .seconds(30 * 86400),
+        retryableStatuses: Set<Int> = RetryPolicy.defaultRetryableStatuses
+    ) {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
+        self.maxAge = maxAge
+        self.retryableStatuses = retryableStatuses
     }
 
     /// The upper bound of the jittered delay after failed attempt `attempt` (1-based).
@@ -65,12 +76,14 @@ public enum DeliveryVerdict: Sendable, Equatable {
     /// 400, 422 and other 4xx: the report will never be accepted as it is.
     case reject(reason: String)
 
-    public static func classify(status: Int, body: Data, retryAfter: String?, now: Date) -> DeliveryVerdict {
+    public static func classify(
+        status: Int, body: Data, retryAfter: String?, now: Date, retryable: Set<Int> = RetryPolicy.defaultRetryableStatuses
+    ) -> DeliveryVerdict {
         let text = String(decoding: body.prefix(4096), as: UTF8.self)
         switch status {
         case 200, 201, 202: return .delivered(receipt: text.isEmpty ? nil : text)
         case 409: return .delivered(receipt: text.isEmpty ? nil : text)
-        case 408, 425, 429, 500...599:
+        case _ where retryable.contains(status):
             return .retry(after: retryAfter.flatMap { RetryAfter.parse($0, now: now) }, reason: "central endpoint answered \(status)")
         case 401, 403:
             return .retry(after: nil, reason: "central endpoint refused our credentials (\(status))")

@@ -178,6 +178,8 @@ public enum Demo {
             "LGSP_SIGNING_KEY": keyPath, "LGSP_STORE": storePath, "LGSP_PROVINCE": "14", "LGSP_GATEWAY_ID": "demo-son-la",
             "LGSP_CONTRACTS": repository.appendingPathComponent("Contracts").path,
             "LGSP_ADAPTERS": repository.appendingPathComponent("Adapters").path,
+            // The mocks fail on purpose and often; probe again quickly rather than every 30 s.
+            "LGSP_BREAKER_COOLDOWN": "300ms",
         ]
         variables.merge(overrides) { $1 }
         return ConfigEnvironment(variables: variables)

@@ -38,6 +38,10 @@ public struct OutboxTransitionError: Error, Sendable, Equatable, CustomStringCon
 /// ```
 public struct OutboxEntry: Sendable, Equatable {
     public let reportID: String
+    /// Set when read from a store; not part of the state machine.
+    public var adapter: String?
+    public var observationCount: Int?
+    public var createdAt: Date?
     public private(set) var state: OutboxState
     /// Counts leases; a completion must name the attempt it belongs to, so a late answer to a
     /// lease that expired and was taken again cannot overwrite the newer attempt.
@@ -91,6 +95,14 @@ public struct OutboxEntry: Sendable, Equatable {
         leaseUntil = nil
         nextAttemptAt = now
         lastError = "interrupted: the gateway stopped during delivery"
+    }
+
+    /// An operator sends a dead letter again (after fixing what the centre objected to).
+    public mutating func requeue(now: Date) throws(OutboxTransitionError) {
+        guard state == .deadLettered else { throw OutboxTransitionError(reportID: reportID, from: state, attempted: "requeue") }
+        state = .pending
+        nextAttemptAt = now
+        lastError = "requeued by the operator after: " + (lastError ?? "unknown")
     }
 
     public mutating func complete(_ completion: DeliveryCompletion, attempt: Int, now: Date) throws(OutboxTransitionError) {

@@ -236,6 +236,40 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    public func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry] {
+        try await pool.read { db in
+            let rows = if let state {
+                try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state = ? ORDER BY created_at, report_id LIMIT ?", arguments: [state.rawValue, limit])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY created_at, report_id LIMIT ?", arguments: [limit])
+            }
+            return rows.map(Self.entry(from:))
+        }
+    }
+
+    public func requeue(reportID: String, now: Date) async throws {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [reportID]) else {
+                throw StoreError("report \(reportID) is not in the outbox")
+            }
+            var entry = Self.entry(from: row)
+            try entry.requeue(now: now)
+            try Self.save(entry, in: db)
+        }
+    }
+
+    public func purge(reportID: String) async throws {
+        try await pool.write { db in
+            guard let state = try String.fetchOne(db, sql: "SELECT state FROM outbox WHERE report_id = ?", arguments: [reportID]) else {
+                throw StoreError("report \(reportID) is not in the outbox")
+            }
+            guard state == OutboxState.deadLettered.rawValue else {
+                throw StoreError("report \(reportID) is \(state); only dead letters can be purged")
+            }
+            try db.execute(sql: "DELETE FROM outbox WHERE report_id = ?", arguments: [reportID])
+        }
+    }
+
     public func signedReport(reportID: String) async throws -> SignedReport? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [reportID]).map { row in
@@ -268,11 +302,15 @@ public final class SQLiteStore: GatewayStore {
 
     private static func entry(from row: Row) -> OutboxEntry {
         func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
-        return OutboxEntry(
+        var entry = OutboxEntry(
             reportID: row["report_id"], state: OutboxState(rawValue: row["state"]) ?? .pending, attempts: row["attempts"],
             nextAttemptAt: date("next_attempt_at") ?? .distantPast, leaseUntil: date("lease_until"),
             lastStatus: row["last_status"], lastError: row["last_error"], deliveredAt: date("delivered_at"),
             receipt: row["receipt"], response: row["response"])
+        entry.adapter = row["adapter"]
+        entry.observationCount = row["observation_count"]
+        entry.createdAt = date("created_at")
+        return entry
     }
 
     private static func save(_ entry: OutboxEntry, in db: Database) throws {

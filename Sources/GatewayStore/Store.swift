@@ -88,6 +88,12 @@ public protocol GatewayStore: Sendable {
     func pullTotals() async throws -> PullTotals
     func quarantined(limit: Int) async throws -> [StoredQuarantine]
     func entry(reportID: String) async throws -> OutboxEntry?
+    /// Reports in `state` (every state when nil), oldest first.
+    func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry]
+    /// Dead letter → pending, for `outbox retry`.
+    func requeue(reportID: String, now: Date) async throws
+    /// Deletes a dead letter for good, for `outbox purge`; other states are refused.
+    func purge(reportID: String) async throws
     /// The report exactly as it was (or will be) sent, for verification and export.
     func signedReport(reportID: String) async throws -> SignedReport?
     /// Makes deliveries left in flight by a previous process due now; returns how many.

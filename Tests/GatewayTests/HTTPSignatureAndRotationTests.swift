@@ -54,11 +54,13 @@ struct HTTPSignatureAndRotationTests {
         #expect(throws: JWSError.self) { try HTTPMessageSignatures.verify(request, keys: ["k": key.publicKey], now: now.addingTimeInterval(3600)) }
     }
 
+    /// A report made now: certificate chains are judged at the report's signing time.
     func envelope(_ id: String) throws -> Data {
+        let now = Timestamps.format(Date())
         let observation = Observation(indicator: "HSCV_DIEN_TU", province: "14", level: .province, area: "14", period: "2026-Q3", value: 90,
-                                      unit: "percent", sourceSystem: "qlvb", collectedAt: "2026-11-22T04:00:00.000Z")
+                                      unit: "percent", sourceSystem: "qlvb", collectedAt: now)
         return try JSONValue(encoding: ReportEnvelope(contractVersion: "1.0", reportID: id, gatewayID: "gw", province: "14", adapter: "qlvb",
-                                                      createdAt: "2026-11-22T04:00:00.000Z", observations: [observation])).canonicalData()
+                                                      createdAt: now, observations: [observation])).canonicalData()
     }
 
     @Test("after a rotation the JWKS publishes both keys, and a report signed before it still verifies")

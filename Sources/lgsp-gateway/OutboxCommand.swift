@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import GatewayContracts
+import GatewayStore
+
+/// Operator access to the outbox: what waits, what failed for good and why, and sending it again.
+struct Outbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect the outbox, replay or purge dead letters.",
+        subcommands: [List.self, Show.self, Retry.self, Purge.self, Stats.self])
+
+    /// The store the configuration names, opened beside a running gateway (no exclusive lock).
+    static func store(_ options: ConfigOption) throws -> SQLiteStore {
+        let configuration: GatewayConfiguration
+        do { configuration = try GatewayConfiguration.load(file: options.config) } catch { throw failOnIssues(error) }
+        return try SQLiteStore(path: configuration.storePath, exclusive: false)
+    }
+
+    static func date(_ date: Date?) -> String { date.map { Timestamps.format($0) } ?? "-" }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List reports in a state (dead letters by default).")
+        @OptionGroup var options: ConfigOption
+        @Option(help: "pending, in_flight, delivered, dead_lettered, or all.") var state = "dead_lettered"
+        @Option(help: "At most this many.") var limit = 100
+
+        func run() async throws {
+            let chosen: OutboxState? = state == "all" ? nil : OutboxState(rawValue: state)
+            guard state == "all" || chosen != nil else { throw ValidationError("--state must be pending, in_flight, delivered, dead_lettered or all") }
+            let entries = try await Outbox.store(options).entries(state: chosen, limit: limit)
+            if entries.isEmpty { print("no \(state == "all" ? "" : state + " ")reports") }
+            for entry in entries {
+                print("\(entry.reportID)  \(entry.state.rawValue)  \(entry.adapter ?? "-")  \(entry.observationCount ?? 0) obs  attempts \(entry.attempts)  created \(Outbox.date(entry.createdAt))  \(entry.lastStatus.map { "last status \($0)" } ?? "")  \(entry.lastError ?? "")")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one report: its request, the centre's answer and why it stopped.")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The report id.") var reportID: String
+
+        func run() async throws {
+            let store = try Outbox.store(options)
+            guard let entry = try await store.entry(reportID: reportID), let report = try await store.signedReport(reportID: reportID) else {
+                throw ValidationError("report \(reportID) is not in the outbox")
+            }
+            print("report \(entry.reportID)")
+            print("  state: \(entry.state.rawValue), attempts: \(entry.attempts), adapter: \(entry.adapter ?? "-"), observations: \(report.observationCount)")
+            print("  created: \(Outbox.date(entry.createdAt)), next attempt: \(Outbox.date(entry.state == .pending ? entry.nextAttemptAt : nil)), delivered: \(Outbox.date(entry.deliveredAt))")
+            print("  request: POST /v1/reports, Content-Type: \(report.contentType), Idempotency-Key: \(report.reportID), Content-Digest: \(report.contentDigest), \(report.body.count) bytes")
+            if let status = entry.lastStatus { print("  last answer: HTTP \(status)") }
+            if let reason = entry.lastError { print("  reason: \(reason)") }
+            if let response = entry.response, !response.isEmpty { print("  answer body: \(response)") }
+            if let receipt = entry.receipt { print("  receipt: \(receipt)") }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send dead letters again (the running gateway picks them up).")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "Report ids.") var reportIDs: [String] = []
+        @Flag(help: "Every dead letter.") var all = false
+
+        func validate() throws { guard all != !reportIDs.isEmpty else { throw ValidationError("give report ids or --all") } }
+
+        func run() async throws {
+            let store = try Outbox.store(options)
+            let ids = all ? try await store.entries(state: .deadLettered, limit: .max).map(\.reportID) : reportIDs
+            for id in ids {
+                try await store.requeue(reportID: id, now: Date())
+                print("\(id): queued again")
+            }
+            if ids.isEmpty { print("no dead letters") }
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete dead letters for good.")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "Report ids.") var reportIDs: [String] = []
+        @Flag(help: "Every dead letter.") var all = false
+
+        func validate() throws { guard all != !reportIDs.isEmpty else { throw ValidationError("give report ids or --all") } }
+
+        func run() async throws {
+            let store = try Outbox.store(options)
+            let ids = all ? try await store.entries(state: .deadLettered, limit: .max).map(\.reportID) : reportIDs
+            for id in ids {
+                try await store.purge(reportID: id)
+                print("\(id): purged")
+            }
+            if ids.isEmpty { print("no dead letters") }
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Counts per state and the age of the oldest undelivered report.")
+        @OptionGroup var options: ConfigOption
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            let stats = try await Outbox.store(options).outboxStats(now: Date())
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(stats), as: UTF8.self))
+            } else {
+                print("pending \(stats.pending), in flight \(stats.inFlight), delivered \(stats.delivered) (\(stats.deliveredObservations) observations), dead letters \(stats.deadLettered)")
+                print("oldest undelivered: \(stats.undelivered == 0 ? "none" : "\(stats.oldestUndeliveredAgeSeconds) s")")
+            }
+        }
+    }
+}
