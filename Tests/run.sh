@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib/ensure-tools.sh
 
-# The independent JOSE verifier used by the interoperability tests.
-ensure_apt_packages python3 python3-pip
+# The independent JOSE verifier used by the interoperability tests, and sqlite3 to tamper with stores.
+ensure_apt_packages python3 python3-pip sqlite3
 if ! python3 -c 'import joserfc, cryptography' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check -r Tests/interop/requirements.txt \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r Tests/interop/requirements.txt

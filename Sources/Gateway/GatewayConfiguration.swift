@@ -32,6 +32,10 @@ public struct GatewayConfiguration: Sendable {
     public var adaptersDirectory: String
     public var retry: RetryPolicy
     public var breaker: CircuitBreaker.Configuration
+    /// Keep delivered reports this long; their audit links stay for good.
+    public var retention: Duration
+    /// The centre's receipt keys, by kid; receipts are verified when set.
+    public var receiptKeys: [String: VerificationKey]?
     public var deliveryPoll: Duration
     public var maxObservationsPerReport: Int
     public var shutdownTimeout: Duration
@@ -53,7 +57,13 @@ public struct GatewayConfiguration: Sendable {
         }
 
         let central = root.required("central")
-        central?.allowOnly(ConfigValue.tlsFields.union(["url", "timeout", "token", "allow_plain_http", "http_signatures"]))
+        central?.allowOnly(ConfigValue.tlsFields.union(["url", "timeout", "token", "allow_plain_http", "http_signatures", "receipt_keys"]))
+        var receiptKeys: [String: VerificationKey]?
+        if let path = central?.path("receipt_keys", required: false) {
+            do { receiptKeys = try JSONDecoder().decode(JWKS.self, from: Data(contentsOf: URL(fileURLWithPath: path))).verificationKeys() } catch {
+                central?["receipt_keys"]?.report("\(path) is not a readable JWKS of the centre's receipt keys")
+            }
+        }
         let allowPlain = central?.bool("allow_plain_http", default: false) ?? false
         let centralURL = central?.url("url", allowPlainHTTP: allowPlain)
         let centralTLS = central?.endpointTLS() ?? EndpointTLS()
@@ -116,9 +126,11 @@ public struct GatewayConfiguration: Sendable {
 
         var retry = RetryPolicy()
         var breaker = CircuitBreaker.Configuration()
+        var retention = Duration.seconds(365 * 86400)
         var poll = Duration.seconds(5)
         if let delivery = root["delivery"] {
-            delivery.allowOnly(["retry_base", "retry_cap", "max_age", "retry_statuses", "breaker_failures", "breaker_cooldown", "poll"])
+            delivery.allowOnly(["retry_base", "retry_cap", "max_age", "retry_statuses", "breaker_failures", "breaker_cooldown", "poll", "retention"])
+            retention = delivery.duration("retention", default: .seconds(365 * 86400))
             var statuses = RetryPolicy.defaultRetryableStatuses
             if let list = delivery["retry_statuses"] {
                 statuses = []
@@ -164,7 +176,7 @@ public struct GatewayConfiguration: Sendable {
             centralToken: centralToken, requestTimeout: requestTimeout, httpSignatures: httpSignatures, signingKeyPath: keyPath,
             signingAlgorithm: algorithm ?? signingKey.keyType.defaultAlgorithm, keyID: keyID, certificateChainPath: chainPath,
             retiredKeyPaths: retiredKeyPaths, serialization: serialization,
-            storePath: storePath, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker,
+            storePath: storePath, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker, retention: retention, receiptKeys: receiptKeys,
             deliveryPoll: poll, maxObservationsPerReport: maxObservations, shutdownTimeout: shutdownTimeout, warnings: warnings)
     }
 }

@@ -43,6 +43,28 @@ struct PullService: Service {
     }
 }
 
+/// Prunes delivered reports past the retention period, hourly. Their audit links stay, so the
+/// chain still proves what was delivered when.
+struct RetentionService: Service {
+    let store: SQLiteStore
+    let retention: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let pruned = try await store.pruneDelivered(olderThan: retention.timeInterval, now: Date())
+                    if pruned > 0 { logger.info("pruned delivered reports past retention", metadata: ["reports": "\(pruned)"]) }
+                } catch {
+                    logger.error("pruning failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
+    }
+}
+
 /// A gateway assembled from its configuration: store, contracts, signer, adapters, forwarder.
 public final class GatewayRuntime: Sendable {
     public let loaded: LoadedGateway
@@ -78,14 +100,14 @@ public final class GatewayRuntime: Sendable {
 
     public var forwarder: Forwarder {
         let configuration = loaded.configuration
-        return Forwarder(
-            configuration: .init(
+        var forwarderConfiguration = Forwarder.Configuration(
                 centralURL: configuration.centralURL, tls: configuration.centralTLS,
                 authentication: configuration.centralToken.map { .bearer($0) } ?? .none, retry: configuration.retry,
                 requestTimeout: configuration.requestTimeout, idlePoll: configuration.deliveryPoll,
                 messageSigner: configuration.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil,
-                breaker: configuration.breaker),
-            store: store, transport: transport, doorbell: doorbell, logger: logger, events: onDelivery)
+                breaker: configuration.breaker)
+        forwarderConfiguration.receiptVerifier = configuration.receiptKeys.map { JWSVerifier(keysByID: $0) }
+        return Forwarder(configuration: forwarderConfiguration, store: store, transport: transport, doorbell: doorbell, logger: logger, events: onDelivery)
     }
 
     /// The services of a running gateway, in a group that shuts down gracefully on `signals`.
@@ -95,6 +117,7 @@ public final class GatewayRuntime: Sendable {
             PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull)
         }
         services.append(forwarder)
+        services.append(RetentionService(store: store, retention: loaded.configuration.retention, logger: logger))
         var configuration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)
         configuration.maximumGracefulShutdownDuration = loaded.configuration.shutdownTimeout
         return ServiceGroup(configuration: configuration)

@@ -26,6 +26,8 @@ public struct Forwarder: Service {
         /// Also sign each request (RFC 9421) with this key under this `keyid`.
         public var messageSigner: (key: SigningKey, keyID: String)?
         public var breaker: CircuitBreaker.Configuration
+        /// The centre's receipt keys: when set, signed receipts are verified before they are kept as proof.
+        public var receiptVerifier: JWSVerifier?
 
         public init(
             centralURL: String, tls: EndpointTLS, authentication: Authentication = .none, retry: RetryPolicy = .init(),
@@ -34,6 +36,7 @@ public struct Forwarder: Service {
         ) {
             self.messageSigner = messageSigner
             self.breaker = breaker
+            self.receiptVerifier = nil
             self.centralURL = centralURL
             self.tls = tls
             self.authentication = authentication
@@ -189,6 +192,14 @@ public struct Forwarder: Service {
             // The lease will expire and the report will be sent again; the centre deduplicates.
             logger.error("could not record delivery outcome", metadata: ["report_id": "\(report.reportID)", "error": "\(error)"])
         }
+        if case .delivered(_, let receipt) = completion, let verifier = configuration.receiptVerifier {
+            let verified = Self.receiptHolds(receipt, for: report.reportID, verifier: verifier)
+            if !verified {
+                logger.error("the centre's receipt does not verify; the report counts as delivered but the receipt proves nothing",
+                             metadata: ["report_id": "\(report.reportID)"])
+            }
+            try? await store.markReceipt(reportID: report.reportID, verified: verified)
+        }
         let event = DeliveryEvent(reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, duration: now().timeIntervalSince(started))
         switch completion {
         case .delivered:
@@ -200,6 +211,14 @@ public struct Forwarder: Service {
         }
         events?(event)
         return health
+    }
+
+    /// Whether a receipt is a JWS by a trusted centre key that acknowledges this very report.
+    static func receiptHolds(_ receipt: String?, for reportID: String, verifier: JWSVerifier) -> Bool {
+        guard let receipt, let jws = try? FlattenedJWS.parse(any: Data(receipt.utf8)), let verified = try? verifier.verify(jws),
+            let object = try? JSONSerialization.jsonObject(with: verified.payload) as? [String: Any]
+        else { return false }
+        return object["report_id"] as? String == reportID
     }
 
     /// Another try, unless the report has waited longer than the policy's maximum age.

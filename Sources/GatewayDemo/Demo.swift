@@ -99,6 +99,8 @@ public enum Demo {
                 overrides: [
                     "LGSP_CENTRAL_URL": options.centralURL ?? running.centralURL,
                     "LGSP_CENTRAL_CA": options.centralCA ?? running.caBundlePath,
+                    // Another centre signs receipts with keys of its own, which the demo does not know.
+                    "LGSP_CENTRAL_RECEIPT_KEYS": options.centralURL == nil ? running.receiptKeysPath : "",
                     "LGSP_CENTRAL_TIMEOUT": "1s", "LGSP_RETRY_BASE": "200ms", "LGSP_RETRY_CAP": "2s",
                     "LGSP_REPORT_MAX_OBSERVATIONS": "10",
                 ])
@@ -175,6 +177,7 @@ public enum Demo {
             "LGSP_SOURCE_URL": running.sourceURL, "LGSP_SOURCE_CA": running.caBundlePath,
             "LGSP_CLIENT_ID": "lgsp-gateway-demo", "LGSP_CLIENT_SECRET": "file:" + running.clientSecretPath,
             "LGSP_CENTRAL_URL": running.centralURL, "LGSP_CENTRAL_CA": running.caBundlePath,
+            "LGSP_CENTRAL_RECEIPT_KEYS": running.receiptKeysPath,
             "LGSP_SIGNING_KEY": keyPath, "LGSP_STORE": storePath, "LGSP_PROVINCE": "14", "LGSP_GATEWAY_ID": "demo-son-la",
             "LGSP_CONTRACTS": repository.appendingPathComponent("Contracts").path,
             "LGSP_ADAPTERS": repository.appendingPathComponent("Adapters").path,

@@ -42,6 +42,8 @@ public struct OutboxEntry: Sendable, Equatable {
     public var adapter: String?
     public var observationCount: Int?
     public var createdAt: Date?
+    /// Whether the centre's signed receipt verified (nil when not checked).
+    public var receiptVerified: Bool?
     public private(set) var state: OutboxState
     /// Counts leases; a completion must name the attempt it belongs to, so a late answer to a
     /// lease that expired and was taken again cannot overwrite the newer attempt.

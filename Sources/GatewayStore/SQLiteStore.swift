@@ -95,6 +95,20 @@ public final class SQLiteStore: GatewayStore {
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN content_type TEXT NOT NULL DEFAULT 'application/jose+json'")
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN detached_signature TEXT")
         }
+        migrator.registerMigration("v3-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit (
+                    sequence INTEGER PRIMARY KEY NOT NULL,
+                    report_id TEXT NOT NULL,
+                    content_digest TEXT NOT NULL,
+                    delivered_at REAL NOT NULL,
+                    receipt_digest TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                )
+                """)
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN receipt_verified INTEGER")
+        }
         return migrator
     }
 
@@ -174,6 +188,48 @@ public final class SQLiteStore: GatewayStore {
             var entry = Self.entry(from: row)
             try entry.complete(completion, attempt: attempt, now: now)
             try Self.save(entry, in: db)
+            if entry.state == .delivered {
+                try Self.appendAuditLink(reportID: reportID, contentDigest: row["content_digest"], deliveredAt: now, receipt: entry.receipt, in: db)
+            }
+        }
+    }
+
+    /// Links a delivered report into the audit chain, in the transaction that records the delivery.
+    private static func appendAuditLink(reportID: String, contentDigest: String, deliveredAt: Date, receipt: String?, in db: Database) throws {
+        let last = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1")
+        let sequence: Int64 = (last?["sequence"] ?? 0) + 1
+        let previous: String = last?["hash"] ?? AuditLink.genesis
+        let receiptDigest = AuditLink.digest(receipt)
+        let hash = AuditLink.hash(
+            previous: previous, sequence: sequence, reportID: reportID, contentDigest: contentDigest,
+            deliveredAt: deliveredAt.timeIntervalSince1970, receiptDigest: receiptDigest)
+        try db.execute(
+            sql: "INSERT INTO audit (sequence, report_id, content_digest, delivered_at, receipt_digest, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [sequence, reportID, contentDigest, deliveredAt.timeIntervalSince1970, receiptDigest, previous, hash])
+    }
+
+    /// The audit chain in sequence order.
+    public func auditLinks() async throws -> [AuditLink] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence").map { row in
+                AuditLink(sequence: row["sequence"], reportID: row["report_id"], contentDigest: row["content_digest"], deliveredAt: row["delivered_at"],
+                          receiptDigest: row["receipt_digest"], previousHash: row["previous_hash"], hash: row["hash"])
+            }
+        }
+    }
+
+    /// Deletes delivered reports older than `age`; their audit links stay. Returns how many.
+    public func pruneDelivered(olderThan age: TimeInterval, now: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?", arguments: [now.timeIntervalSince1970 - age])
+            return db.changesCount
+        }
+    }
+
+    /// Records whether the centre's signed receipt for a report verified.
+    public func markReceipt(reportID: String, verified: Bool) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE outbox SET receipt_verified = ? WHERE report_id = ?", arguments: [verified, reportID])
         }
     }
 
@@ -310,6 +366,7 @@ public final class SQLiteStore: GatewayStore {
         entry.adapter = row["adapter"]
         entry.observationCount = row["observation_count"]
         entry.createdAt = date("created_at")
+        entry.receiptVerified = row["receipt_verified"]
         return entry
     }
 

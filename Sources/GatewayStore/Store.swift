@@ -96,6 +96,8 @@ public protocol GatewayStore: Sendable {
     func purge(reportID: String) async throws
     /// The report exactly as it was (or will be) sent, for verification and export.
     func signedReport(reportID: String) async throws -> SignedReport?
+    /// Records whether the centre's signed receipt for a report verified.
+    func markReceipt(reportID: String, verified: Bool) async throws
     /// Makes deliveries left in flight by a previous process due now; returns how many.
     func recoverInterruptedDeliveries(now: Date) async throws -> Int
 }

@@ -77,6 +77,8 @@ public final class MockCentral: Sendable {
 
     private let verifier: JWSVerifier
     private let state: Mutex<State>
+    /// The centre's own key: receipts are signed with it, so a gateway can prove what was acknowledged.
+    public let receiptKey = SigningKey.generate()
 
     public init(trustedKeys: [VerificationKey], faults: FaultPlan = .none) {
         verifier = JWSVerifier(keys: trustedKeys)
@@ -193,7 +195,9 @@ public final class MockCentral: Sendable {
                 return existing
             }
             let receiptID = UUID().uuidString.lowercased()
-            let receipt = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
+            let receiptPayload = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
+            let signed = try? JWSSigner(key: receiptKey, type: "lgsp-receipt+jws").sign(payload: Data(receiptPayload.utf8)).encoded()
+            let receipt = signed.map { String(decoding: $0, as: UTF8.self) } ?? receiptPayload
             state.receipts[key] = receipt
             state.acceptedBodies.append(body)
             state.statistics.serializations[serialization.rawValue, default: 0] += 1

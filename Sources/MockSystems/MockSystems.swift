@@ -51,6 +51,8 @@ public enum MockSystems {
         public let clientKeyPath: String
         /// The CA itself, to issue more certificates in tests.
         public let authority: TestCertificateAuthority
+        /// JWKS of the key the mock central signs its receipts with.
+        public let receiptKeysPath: String
         public let source: MockProvincialSource
         public let central: MockCentral
     }
@@ -87,6 +89,8 @@ public enum MockSystems {
 
         let source = MockProvincialSource(configuration: configuration.source)
         let central = MockCentral(trustedKeys: configuration.trustedKeys, faults: configuration.faults)
+        let receiptKeysPath = configuration.directory.appendingPathComponent("central-receipt-jwks.json").path
+        try JSONEncoder().encode(JWKS(publishing: [(central.receiptKey.publicKey, nil, nil)])).write(to: URL(fileURLWithPath: receiptKeysPath))
         let sourceRouter = Router()
         source.addRoutes(to: sourceRouter)
         let centralRouter = Router()
@@ -116,7 +120,7 @@ public enum MockSystems {
                 let running = Running(
                     sourceURL: "https://\(configuration.host):\(sourcePort)", centralURL: "https://\(configuration.host):\(centralPort)",
                     caBundlePath: caPath, clientSecretPath: secretPath, clientCertificatePath: clientCertificatePath,
-                    clientKeyPath: clientKeyPath, authority: authority, source: source, central: central)
+                    clientKeyPath: clientKeyPath, authority: authority, receiptKeysPath: receiptKeysPath, source: source, central: central)
                 let result = try await body(running)
                 await servers.triggerGracefulShutdown()
                 try await group.waitForAll()

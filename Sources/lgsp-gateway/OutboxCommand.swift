@@ -113,3 +113,23 @@ struct Outbox: AsyncParsableCommand {
         }
     }
 }
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the tamper-evident chain of delivered reports.", subcommands: [VerifyChain.self])
+
+    struct VerifyChain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify", abstract: "Exit 0 when every link holds; otherwise name the first bad link and exit 1.")
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            let links = try await Outbox.store(options).auditLinks()
+            if let problem = AuditChainCheck.firstProblem(in: links) {
+                print("audit chain BROKEN: \(problem)")
+                throw ExitCode(1)
+            }
+            print("audit chain of \(links.count) links holds\(links.last.map { "; last: report \($0.reportID), hash \($0.hash)" } ?? "")")
+        }
+    }
+}

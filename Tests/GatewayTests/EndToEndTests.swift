@@ -29,6 +29,7 @@ struct RunResult {
     let stats: OutboxStats
     let quarantine: [StoredQuarantine]
     let receipts: [String?]
+    let receiptsVerified: [Bool?]
 }
 
 /// Runs the gateway from the shipped configuration against `running` until `condition` holds,
@@ -53,14 +54,17 @@ func runGateway(
         try await tasks.waitForAll()
     }
     var receipts: [String?] = []
+    var verified: [Bool?] = []
     for body in running.central.acceptedBodies {
         let payload = (try? FlattenedJWS.parse(any: body)).flatMap { Base64URL.decode($0.payload) } ?? body
         let envelope = try JSONDecoder().decode(ReportEnvelope.self, from: payload)
-        receipts.append(try await runtime.store.entry(reportID: envelope.reportID)?.receipt)
+        let entry = try await runtime.store.entry(reportID: envelope.reportID)
+        receipts.append(entry?.receipt)
+        verified.append(entry?.receiptVerified)
     }
     return RunResult(
         totals: try await runtime.store.pullTotals(), stats: try await runtime.store.outboxStats(now: Date()),
-        quarantine: try await runtime.store.quarantined(limit: 1000), receipts: receipts)
+        quarantine: try await runtime.store.quarantined(limit: 1000), receipts: receipts, receiptsVerified: verified)
 }
 
 func allPulledAndDelivered(_ runtime: GatewayRuntime) async throws -> Bool {
@@ -101,9 +105,14 @@ struct EndToEndTests {
             let expectedIDs = Set(dataset.allRecords.filter { $0.defect == nil }.compactMap { ($0.fields["id"] ?? $0.fields["ma"])?.stringValue })
             #expect(sourceIDs == expectedIDs)
 
-            // Every delivered report keeps the centre's receipt naming it.
+            // Every delivered report keeps the centre's signed receipt, verified with the centre's key.
             #expect(result.receipts.count == central.acceptedReports)
-            #expect(result.receipts.allSatisfy { $0?.contains("\"receipt_id\"") == true })
+            #expect(result.receiptsVerified.allSatisfy { $0 == true })
+            let receiptVerifier = JWSVerifier(keys: [running.central.receiptKey.publicKey])
+            for receipt in result.receipts {
+                let payload = try receiptVerifier.verify(FlattenedJWS.parse(any: Data(try #require(receipt).utf8))).payload
+                #expect(String(decoding: payload, as: UTF8.self).contains("\"receipt_id\""))
+            }
 
             // One quarantine entry per bad record, each with at least one reason naming a field.
             let rules = Set(result.quarantine.flatMap { $0.reasons.map(\.rule) })
