@@ -28,6 +28,10 @@ public struct GatewayConfiguration: Sendable {
     public var retiredKeyPaths: [String]
     public var serialization: JWSSerialization
     public var storePath: String
+    /// Pulls pause when less than this is free on the store's disk.
+    public var minimumFreeBytes: Int64
+    /// Pulls pause when the store is larger than this.
+    public var maximumStoreBytes: Int64
     public var contractsDirectory: String
     public var adaptersDirectory: String
     public var retry: RetryPolicy
@@ -113,8 +117,10 @@ public struct GatewayConfiguration: Sendable {
         }
 
         let store = root.required("store")
-        store?.allowOnly(["path"])
+        store?.allowOnly(["path", "min_free_space", "max_size"])
         let storePath = store?.path("path")
+        let minimumFreeBytes = store?.size("min_free_space", default: 64 << 20) ?? 64 << 20
+        let maximumStoreBytes = store?.size("max_size", default: 10 << 30) ?? 10 << 30
 
         let contracts = root.required("contracts")
         contracts?.allowOnly(["directory"])
@@ -176,7 +182,7 @@ public struct GatewayConfiguration: Sendable {
             centralToken: centralToken, requestTimeout: requestTimeout, httpSignatures: httpSignatures, signingKeyPath: keyPath,
             signingAlgorithm: algorithm ?? signingKey.keyType.defaultAlgorithm, keyID: keyID, certificateChainPath: chainPath,
             retiredKeyPaths: retiredKeyPaths, serialization: serialization,
-            storePath: storePath, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker, retention: retention, receiptKeys: receiptKeys,
+            storePath: storePath, minimumFreeBytes: minimumFreeBytes, maximumStoreBytes: maximumStoreBytes, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker, retention: retention, receiptKeys: receiptKeys,
             deliveryPoll: poll, maxObservationsPerReport: maxObservations, shutdownTimeout: shutdownTimeout, warnings: warnings)
     }
 }

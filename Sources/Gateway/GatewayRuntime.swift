@@ -17,11 +17,24 @@ struct PullService: Service {
     let doorbell: Doorbell
     let logger: Logger
     let onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)?
+    /// Why pulls must wait (disk nearly full, store too large), checked before each pull.
+    let capacityProblem: @Sendable () -> String?
 
     func run() async throws {
         // Cancelling a pull mid-way is safe: nothing is stored until its single commit.
         await cancelWhenGracefulShutdown {
+            var paused = false
             while !Task.isCancelled {
+                if let problem = capacityProblem() {
+                    if !paused { logger.error("pulls paused to protect the store: \(problem)", metadata: ["adapter": "\(adapter.name)"]) }
+                    paused = true
+                    try? await Task.sleep(for: adapter.interval)
+                    continue
+                }
+                if paused {
+                    logger.notice("pulls resume: the store has room again", metadata: ["adapter": "\(adapter.name)"])
+                    paused = false
+                }
                 do {
                     let summary = try await runner.pullOnce(adapter)
                     logger.info("pull committed", metadata: [
@@ -113,8 +126,11 @@ public final class GatewayRuntime: Sendable {
     /// The services of a running gateway, in a group that shuts down gracefully on `signals`.
     public func makeServiceGroup(signals: [UnixSignal]) -> ServiceGroup {
         let runner = self.runner
+        let store = self.store
+        let (minimumFree, maximumSize) = (loaded.configuration.minimumFreeBytes, loaded.configuration.maximumStoreBytes)
         var services: [any Service] = adapters.map {
-            PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull)
+            PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull,
+                        capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) })
         }
         services.append(forwarder)
         services.append(RetentionService(store: store, retention: loaded.configuration.retention, logger: logger))

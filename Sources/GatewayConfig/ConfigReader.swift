@@ -238,6 +238,18 @@ public struct ConfigValue {
         return number
     }
 
+    /// A size in bytes: `512KB`, `64MB`, `10GB` (powers of 1024), or a plain number of bytes.
+    public func size(_ key: String, default fallback: Int64) -> Int64 {
+        guard let value = self[key], let text = value.text else { return fallback }
+        let units: [(String, Int64)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("TB", 1 << 40), ("B", 1)]
+        for (suffix, factor) in units where text.uppercased().hasSuffix(suffix) {
+            if let amount = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), amount >= 0 { return Int64(amount * Double(factor)) }
+        }
+        if let bytes = Int64(text), bytes >= 0 { return bytes }
+        value.report("expected a size such as 512KB, 64MB or 10GB, found \"\(text)\"")
+        return fallback
+    }
+
     /// `250ms`, `30s`, `5m`, `1h`, `1d`.
     public func duration(_ key: String, default fallback: Duration) -> Duration {
         guard let value = self[key], let text = value.text else { return fallback }

@@ -349,6 +349,22 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    /// Why new pulls must wait, if they must: the disk under the store is nearly full, or the
+    /// store has grown past its limit. What is already stored is still delivered.
+    public func capacityProblem(minimumFreeBytes: Int64, maximumBytes: Int64) -> String? {
+        var size: Int64 = 0
+        for suffix in ["", "-wal"] {
+            if let attributes = try? FileManager.default.attributesOfItem(atPath: path + suffix), let bytes = attributes[.size] as? Int64 { size += bytes }
+        }
+        if size > maximumBytes { return "the store holds \(size >> 20) MiB, more than its limit of \(maximumBytes >> 20) MiB" }
+        var stats = statvfs()
+        if statvfs(URL(fileURLWithPath: path).deletingLastPathComponent().path, &stats) == 0 {
+            let free = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+            if free < minimumFreeBytes { return "only \(free >> 10) KiB free on the store's disk, less than the \(minimumFreeBytes >> 10) KiB kept free" }
+        }
+        return nil
+    }
+
     /// Runs SQLite's own consistency check; returns its findings, empty when the file is sound.
     public func integrityCheck() async throws -> [String] {
         try await pool.read { db in
