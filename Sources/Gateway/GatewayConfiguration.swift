@@ -36,6 +36,8 @@ public struct GatewayConfiguration: Sendable {
     public var adaptersDirectory: String
     public var retry: RetryPolicy
     public var breaker: CircuitBreaker.Configuration
+    /// Deliveries under way at once to the central endpoint.
+    public var maxConcurrent: Int
     /// Keep delivered reports this long; their audit links stay for good.
     public var retention: Duration
     /// The centre's receipt keys, by kid; receipts are verified when set.
@@ -61,7 +63,8 @@ public struct GatewayConfiguration: Sendable {
         }
 
         let central = root.required("central")
-        central?.allowOnly(ConfigValue.tlsFields.union(["url", "timeout", "token", "allow_plain_http", "http_signatures", "receipt_keys"]))
+        central?.allowOnly(ConfigValue.tlsFields.union(["url", "timeout", "token", "allow_plain_http", "http_signatures", "receipt_keys", "max_concurrent"]))
+        let maxConcurrent = central?.int("max_concurrent", default: 4, range: 1...64) ?? 4
         var receiptKeys: [String: VerificationKey]?
         if let path = central?.path("receipt_keys", required: false) {
             do { receiptKeys = try JSONDecoder().decode(JWKS.self, from: Data(contentsOf: URL(fileURLWithPath: path))).verificationKeys() } catch {
@@ -182,7 +185,7 @@ public struct GatewayConfiguration: Sendable {
             centralToken: centralToken, requestTimeout: requestTimeout, httpSignatures: httpSignatures, signingKeyPath: keyPath,
             signingAlgorithm: algorithm ?? signingKey.keyType.defaultAlgorithm, keyID: keyID, certificateChainPath: chainPath,
             retiredKeyPaths: retiredKeyPaths, serialization: serialization,
-            storePath: storePath, minimumFreeBytes: minimumFreeBytes, maximumStoreBytes: maximumStoreBytes, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker, retention: retention, receiptKeys: receiptKeys,
+            storePath: storePath, minimumFreeBytes: minimumFreeBytes, maximumStoreBytes: maximumStoreBytes, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker, maxConcurrent: maxConcurrent, retention: retention, receiptKeys: receiptKeys,
             deliveryPoll: poll, maxObservationsPerReport: maxObservations, shutdownTimeout: shutdownTimeout, warnings: warnings)
     }
 }

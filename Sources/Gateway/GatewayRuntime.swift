@@ -120,6 +120,7 @@ public final class GatewayRuntime: Sendable {
                 messageSigner: configuration.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil,
                 breaker: configuration.breaker)
         forwarderConfiguration.receiptVerifier = configuration.receiptKeys.map { JWSVerifier(keysByID: $0) }
+        forwarderConfiguration.maxConcurrent = configuration.maxConcurrent
         return Forwarder(configuration: forwarderConfiguration, store: store, transport: transport, doorbell: doorbell, logger: logger, events: onDelivery)
     }
 

@@ -26,6 +26,8 @@ public struct Forwarder: Service {
         /// Also sign each request (RFC 9421) with this key under this `keyid`.
         public var messageSigner: (key: SigningKey, keyID: String)?
         public var breaker: CircuitBreaker.Configuration
+        /// How many deliveries may be under way at once.
+        public var maxConcurrent: Int = 4
         /// The centre's receipt keys: when set, signed receipts are verified before they are kept as proof.
         public var receiptVerifier: JWSVerifier?
 
@@ -90,25 +92,7 @@ public struct Forwarder: Service {
                     }
                     let leased = try await store.leaseDue(now: now(), limit: limit, leaseDuration: configuration.leaseDuration.timeIntervalValue)
                     if leased.isEmpty { breaker.cancelProbe() }
-                    for (index, report) in leased.enumerated() {
-                        if Task.isShuttingDownGracefully || Task.isCancelled || (index > 0 && breaker.isOpen) {
-                            await release(Array(leased[index...]))
-                            break
-                        }
-                        let wasOpen = breaker.isOpen
-                        switch await deliver(report) {
-                        case .up: breaker.recordSuccess()
-                        case .down: breaker.recordFailure(now: now())
-                        case .unknown: break
-                        }
-                        if breaker.isOpen != wasOpen {
-                            if breaker.isOpen {
-                                logger.error("central endpoint is failing; deliveries pause, probing every \(configuration.breaker.coolDown)", metadata: ["report_id": "\(report.reportID)"])
-                            } else {
-                                logger.notice("central endpoint answers again; deliveries resume")
-                            }
-                        }
-                    }
+                    await deliver(leased, concurrently: limit == 1 ? 1 : configuration.maxConcurrent, breaker: &breaker)
                     if !leased.isEmpty { continue }
                     let wait = try await store.nextDueDate().map { max(0, $0.timeIntervalSince(now())) }
                     let sleep = wait.map { min(Duration.milliseconds(Int64($0 * 1000) + 1), configuration.idlePoll) } ?? configuration.idlePoll
@@ -122,6 +106,40 @@ public struct Forwarder: Service {
         } onGracefulShutdown: {
             doorbell.ring()
         }
+    }
+
+    /// Delivers `reports`, at most `limit` at a time. No new attempt starts once the gateway is
+    /// stopping or the breaker opens; those reports are given back.
+    func deliver(_ reports: [LeasedReport], concurrently limit: Int, breaker: inout CircuitBreaker) async {
+        var waiting = reports[...]
+        await withTaskGroup(of: EndpointHealth.self) { group in
+            var underWay = 0
+            while true {
+                while underWay < limit, let next = waiting.first, !Task.isShuttingDownGracefully, !Task.isCancelled,
+                    !(breaker.isOpen && underWay + (reports.count - waiting.count) > 0)
+                {
+                    waiting = waiting.dropFirst()
+                    group.addTask { await self.deliver(next) }
+                    underWay += 1
+                }
+                guard underWay > 0, let health = await group.next() else { break }
+                underWay -= 1
+                let wasOpen = breaker.isOpen
+                switch health {
+                case .up: breaker.recordSuccess()
+                case .down: breaker.recordFailure(now: now())
+                case .unknown: break
+                }
+                if breaker.isOpen != wasOpen {
+                    if breaker.isOpen {
+                        logger.error("central endpoint is failing; deliveries pause, probing every \(configuration.breaker.coolDown)")
+                    } else {
+                        logger.notice("central endpoint answers again; deliveries resume")
+                    }
+                }
+            }
+        }
+        if !waiting.isEmpty { await release(Array(waiting)) }
     }
 
     /// Gives back reports leased but not sent because the gateway is stopping.

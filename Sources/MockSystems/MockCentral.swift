@@ -62,6 +62,8 @@ public final class MockCentral: Sendable {
         /// Reports received per serialization (flattened, compact, detached).
         public var serializations: [String: Int] = [:]
         public var rejected = 0
+        /// The most report requests the centre was handling at one time.
+        public var maxConcurrentRequests = 0
         public var faultsInjected: [String: Int] = [:]
     }
 
@@ -72,6 +74,7 @@ public final class MockCentral: Sendable {
         var facts: [String: Int] = [:]
         var observations: [Observation] = []
         var acceptedBodies: [Data] = []
+        var concurrentRequests = 0
         var statistics = Statistics()
     }
 
@@ -122,7 +125,12 @@ public final class MockCentral: Sendable {
     static let faultHeader = HTTPField.Name("x-mock-fault")!
 
     private func receive(_ request: Request) async throws -> Response {
-        state.withLock { $0.statistics.requests += 1 }
+        state.withLock {
+            $0.statistics.requests += 1
+            $0.concurrentRequests += 1
+            $0.statistics.maxConcurrentRequests = max($0.statistics.maxConcurrentRequests, $0.concurrentRequests)
+        }
+        defer { state.withLock { $0.concurrentRequests -= 1 } }
         let fault = request.headers[Self.faultHeader]
         switch fault {
         case "unavailable": return Self.problem(.serviceUnavailable, "Service temporarily unavailable")

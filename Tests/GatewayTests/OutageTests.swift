@@ -82,6 +82,21 @@ struct OutageTests {
         }
     }
 
+    @Test("deliveries run side by side up to max_concurrent, never more", arguments: [1, 3])
+    func concurrencyLimit(limit: Int) async throws {
+        let (directory, _, keyPath, mocks) = try setUp("concurrency-\(limit)", faults: .init(failureRate: 1, kinds: [.slowAnswer], slowAnswerDelay: .milliseconds(300)))
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            let result = try await runGateway(
+                running, directory: directory, keyPath: keyPath,
+                overrides: ["LGSP_REPORT_MAX_OBSERVATIONS": "4", "LGSP_CENTRAL_MAX_CONCURRENT": "\(limit)", "LGSP_CENTRAL_TIMEOUT": "5s"],
+                until: allPulledAndDelivered)
+            let central = running.central.statistics
+            #expect(central.maxConcurrentRequests == limit, "at most \(central.maxConcurrentRequests) at once")
+            #expect(result.stats.deliveredObservations == MockDataset().goodRecordCount)
+            #expect(central.duplicateObservations == 0)
+        }
+    }
+
     @Test("past max_age a report becomes a dead letter; outbox list, show, stats, retry and purge handle it")
     func deadLettersThroughTheOutboxCommand() async throws {
         let (directory, _, keyPath, mocks) = try setUp("deadletters", faults: .init(failureRate: 1, kinds: [.unavailable]))
