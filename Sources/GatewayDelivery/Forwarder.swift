@@ -169,6 +169,7 @@ public struct Forwarder: Service {
         let completion: DeliveryCompletion
         var status: Int?
         var health = EndpointHealth.down
+        var answeredAt = started
         do {
             if let authorization = try await configuration.authentication.authorizationHeader() {
                 headers.append(("Authorization", authorization))
@@ -181,6 +182,7 @@ public struct Forwarder: Service {
                 method: "POST", url: url, headers: headers, body: report.body,
                 tls: configuration.tls, timeout: configuration.requestTimeout, maxBodyBytes: 1 << 20)
             status = answer.status
+            answeredAt = now()
             switch DeliveryVerdict.classify(
                 status: answer.status, body: answer.body, retryAfter: answer.header("Retry-After"), now: now(),
                 retryable: configuration.retry.retryableStatuses)
@@ -202,6 +204,7 @@ public struct Forwarder: Service {
                 logger.notice("delivery interrupted by shutdown; it will be sent again at the next start", metadata: ["report_id": "\(report.reportID)"])
                 return .unknown
             }
+            answeredAt = now()
             completion = retryOrGiveUp(report, retryAfter: nil, status: nil, error: "\(error)")
         }
         do {
@@ -218,7 +221,7 @@ public struct Forwarder: Service {
             }
             try? await store.markReceipt(reportID: report.reportID, verified: verified)
         }
-        let event = DeliveryEvent(reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, duration: now().timeIntervalSince(started))
+        let event = DeliveryEvent(reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, startedAt: started, answeredAt: answeredAt)
         switch completion {
         case .delivered:
             logger.info("report delivered", metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "status": "\(status ?? 0)"])
@@ -262,5 +265,8 @@ public struct DeliveryEvent: Sendable {
     public let attempt: Int
     public let status: Int?
     public let completion: DeliveryCompletion
-    public let duration: TimeInterval
+    /// When the attempt began, and when the centre's answer (or the failure) came.
+    public let startedAt: Date
+    public let answeredAt: Date
+    public var duration: TimeInterval { answeredAt.timeIntervalSince(startedAt) }
 }

@@ -15,12 +15,12 @@ import Testing
 final class EventLog: Sendable {
     struct Entry: Sendable {
         let event: DeliveryEvent
-        let endedAt: Date
-        var startedAt: Date { endedAt.addingTimeInterval(-event.duration) }
+        var startedAt: Date { event.startedAt }
+        var answeredAt: Date { event.answeredAt }
     }
 
     private let entries = Mutex<[Entry]>([])
-    func record(_ event: DeliveryEvent) { entries.withLock { $0.append(Entry(event: event, endedAt: Date())) } }
+    func record(_ event: DeliveryEvent) { entries.withLock { $0.append(Entry(event: event)) } }
     var all: [Entry] { entries.withLock { $0 } }
 }
 
@@ -185,14 +185,14 @@ struct EndToEndTests {
             #expect(central.idempotentReplays >= 1)
             #expect(events.all.count > result.stats.delivered)
 
-            // The attempt after a 429 with Retry-After: 1 waited at least that second.
+            // The attempt after a 429 with Retry-After: 1 began at least a second after the 429 arrived.
             let log = events.all
             let throttled = log.filter { $0.event.status == 429 }
             #expect(!throttled.isEmpty)
             for entry in throttled {
                 let next = log.first { $0.event.reportID == entry.event.reportID && $0.event.attempt == entry.event.attempt + 1 }
-                let waited = try #require(next).startedAt.timeIntervalSince(entry.endedAt)
-                #expect(waited >= 0.95, "retried \(waited)s after a 429 with Retry-After: 1")
+                let waited = try #require(next).startedAt.timeIntervalSince(entry.answeredAt)
+                #expect(waited >= 0.999, "retried \(waited)s after a 429 with Retry-After: 1")
             }
         }
     }
