@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "GatewayContracts",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -92,6 +93,7 @@ let package = Package(
                 "GatewayStore",
                 "GatewayHTTP",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -105,6 +107,7 @@ let package = Package(
                 "GatewayAdapters",
                 "GatewayDelivery",
                 "GatewayConfig",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -126,12 +129,19 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "GatewayDemo",
-            dependencies: ["Gateway", "MockSystems"],
+            dependencies: [
+                "Gateway", "MockSystems", "GatewayConfig", "GatewayDelivery", "GatewaySigning", "GatewayStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -161,7 +171,14 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "GatewayDemo", "MockSystems"],
+            dependencies: [
+                "Gateway", "GatewayDemo", "MockSystems", "GatewayContracts", "GatewaySigning", "GatewayStore", "GatewayAdapters",
+                "GatewayConfig", "GatewayDelivery",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]
