@@ -19,6 +19,8 @@ struct PullService: Service {
     let onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)?
     /// Why pulls must wait (disk nearly full, store too large), checked before each pull.
     let capacityProblem: @Sendable () -> String?
+    /// Where the outcome of each pull is kept for `status`.
+    let store: SQLiteStore
 
     func run() async throws {
         // Cancelling a pull mid-way is safe: nothing is stored until its single commit.
@@ -42,12 +44,14 @@ struct PullService: Service {
                         "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
                     ])
                     if summary.reports > 0 { doorbell.ring() }
+                    try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: nil, nextRun: Date().addingTimeInterval(adapter.interval.timeInterval))
                     onPull?(.success(summary))
                 } catch is CancellationError {
                     return
                 } catch {
                     if Task.isCancelled { return }
                     logger.error("pull failed", metadata: ["adapter": "\(adapter.name)", "error": "\(error)"])
+                    try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: Date().addingTimeInterval(adapter.interval.timeInterval))
                     onPull?(.failure(error))
                 }
                 try? await Task.sleep(for: adapter.interval)
@@ -131,7 +135,7 @@ public final class GatewayRuntime: Sendable {
         let (minimumFree, maximumSize) = (loaded.configuration.minimumFreeBytes, loaded.configuration.maximumStoreBytes)
         var services: [any Service] = adapters.map {
             PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull,
-                        capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) })
+                        capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) }, store: store)
         }
         services.append(forwarder)
         services.append(RetentionService(store: store, retention: loaded.configuration.retention, logger: logger))

@@ -146,6 +146,17 @@ public struct LeasedReport: Sendable, Equatable {
     public let createdAt: Date
 }
 
+/// One adapter's latest pulls, as `status` prints them.
+public struct AdapterStatus: Sendable, Equatable {
+    public let adapter: String
+    public let lastPull: Date?
+    public let lastSuccess: Date?
+    /// The most recent failure, kept after later successes so an operator sees what happened.
+    public let lastError: String?
+    public let lastErrorAt: Date?
+    public let nextRun: Date?
+}
+
 /// Counts per state, as `outbox stats` prints them.
 public struct OutboxStats: Sendable, Equatable, Codable {
     public var pending: Int

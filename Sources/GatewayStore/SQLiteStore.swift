@@ -109,6 +109,18 @@ public final class SQLiteStore: GatewayStore {
                 """)
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN receipt_verified INTEGER")
         }
+        migrator.registerMigration("v4-adapter-status") { db in
+            try db.execute(sql: """
+                CREATE TABLE adapter_status (
+                    adapter TEXT PRIMARY KEY NOT NULL,
+                    last_pull_at REAL,
+                    last_success_at REAL,
+                    last_error TEXT,
+                    last_error_at REAL,
+                    next_run_at REAL
+                )
+                """)
+        }
         return migrator
     }
 
@@ -363,6 +375,35 @@ public final class SQLiteStore: GatewayStore {
             if free < minimumFreeBytes { return "only \(free >> 10) KiB free on the store's disk, less than the \(minimumFreeBytes >> 10) KiB kept free" }
         }
         return nil
+    }
+
+    /// Records how a pull of `adapter` ended (`error` nil for success) and when the next one is due.
+    public func recordPullOutcome(adapter: String, at time: Date, error: String?, nextRun: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO adapter_status (adapter, last_pull_at, last_success_at, last_error, last_error_at, next_run_at)
+                    VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, ?3, CASE WHEN ?3 IS NOT NULL THEN ?2 END, ?4)
+                    ON CONFLICT(adapter) DO UPDATE SET
+                        last_pull_at = excluded.last_pull_at,
+                        last_success_at = COALESCE(excluded.last_success_at, adapter_status.last_success_at),
+                        last_error = COALESCE(excluded.last_error, adapter_status.last_error),
+                        last_error_at = COALESCE(excluded.last_error_at, adapter_status.last_error_at),
+                        next_run_at = excluded.next_run_at
+                    """,
+                arguments: [adapter, time.timeIntervalSince1970, error, nextRun.timeIntervalSince1970])
+        }
+    }
+
+    /// What each adapter last did, as `status` shows it.
+    public func adapterStatuses() async throws -> [AdapterStatus] {
+        try await pool.read { db in
+            func date(_ row: Row, _ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+            return try Row.fetchAll(db, sql: "SELECT * FROM adapter_status ORDER BY adapter").map { row in
+                AdapterStatus(adapter: row["adapter"], lastPull: date(row, "last_pull_at"), lastSuccess: date(row, "last_success_at"),
+                              lastError: row["last_error"], lastErrorAt: date(row, "last_error_at"), nextRun: date(row, "next_run_at"))
+            }
+        }
     }
 
     /// Runs SQLite's own consistency check; returns its findings, empty when the file is sound.

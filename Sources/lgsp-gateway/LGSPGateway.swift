@@ -11,7 +11,7 @@ struct LGSPGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lgsp-gateway",
         abstract: "Pulls provincial indicator data, validates it against the shared contracts, signs it and delivers it to the central reporting endpoint.",
-        subcommands: [Run.self, Check.self, DemoCommand.self, Keys.self, Verify.self, Outbox.self, Audit.self])
+        subcommands: [Run.self, Check.self, DemoCommand.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -36,8 +36,15 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
 
+    @Option(help: "json (one object per line, for journald), text, or auto: text on a terminal, json otherwise.")
+    var logFormat: String = "auto"
+
+    func validate() throws {
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be json, text or auto") }
+    }
+
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardOutput(label: $0) }
+        LogFormat(rawValue: logFormat)!.bootstrap()
         let logger = Logger(label: "lgsp-gateway")
         let loaded: LoadedGateway
         do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }

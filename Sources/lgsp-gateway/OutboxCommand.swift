@@ -133,3 +133,38 @@ struct Audit: AsyncParsableCommand {
         }
     }
 }
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "For each adapter: last pull, last success, last error and next run; then the outbox summary.")
+    @OptionGroup var options: ConfigOption
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() async throws {
+        let loaded: LoadedGateway
+        do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
+        let store = try SQLiteStore(path: loaded.configuration.storePath, exclusive: false)
+        let statuses = Dictionary(uniqueKeysWithValues: try await store.adapterStatuses().map { ($0.adapter, $0) })
+        let stats = try await store.outboxStats(now: Date())
+        func text(_ date: Date?) -> JSONValue { date.map { .string(Timestamps.format($0)) } ?? .null }
+        let adapters: [JSONValue] = loaded.adapters.map { adapter in
+            let status = statuses[adapter.name]
+            return .object([
+                "name": .string(adapter.name), "last_pull": text(status?.lastPull), "last_success": text(status?.lastSuccess),
+                "last_error": status?.lastError.map(JSONValue.string) ?? .null, "last_error_at": text(status?.lastErrorAt),
+                "next_run": text(status?.nextRun),
+            ])
+        }
+        if json {
+            let outbox = try JSONValue(encoding: stats)
+            print(String(decoding: try JSONValue.object(["adapters": .array(adapters), "outbox": outbox]).canonicalData(), as: UTF8.self))
+            return
+        }
+        for adapter in loaded.adapters {
+            let status = statuses[adapter.name]
+            print("\(adapter.name): last pull \(Outbox.date(status?.lastPull)), last success \(Outbox.date(status?.lastSuccess)), next run \(Outbox.date(status?.nextRun))")
+            if let error = status?.lastError { print("  last error (\(Outbox.date(status?.lastErrorAt))): \(error)") }
+        }
+        print("outbox: pending \(stats.pending), in flight \(stats.inFlight), delivered \(stats.delivered), dead letters \(stats.deadLettered), oldest undelivered \(stats.undelivered == 0 ? "none" : "\(stats.oldestUndeliveredAgeSeconds) s")")
+    }
+}

@@ -310,4 +310,64 @@ struct ProcessTests {
         mock.waitUntilExit()
         #expect(mock.terminationStatus == 0)
     }
+
+    @Test("run writes one JSON object per line when not on a terminal; status shows each adapter's last pull, error and next run")
+    func jsonLogsAndStatus() async throws {
+        let directory = try makeTemporaryDirectory()
+        let key = SigningKey.generate()
+        let keyPath = try writeKey(key, in: directory)
+        let mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
+            trustedKeys: [key.publicKey])
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            let storePath = directory.appendingPathComponent("gateway.sqlite").path
+            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
+            environment["PATH"] = "/usr/bin:/bin"
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+            let reader = try SQLiteStore(path: storePath, exclusive: false)
+
+            // First the source is unreachable: every pull fails.
+            var unreachable = environment
+            unreachable["LGSP_SOURCE_URL"] = "https://127.0.0.1:1"
+            let failing = try ChildProcess(["run", "--config", config], environment: unreachable, outputPath: directory.appendingPathComponent("failing.out"))
+            #expect(try await eventually { try await reader.adapterStatuses().filter { $0.lastError != nil }.count == 2 })
+            failing.process.terminate()
+            #expect(try await failing.waitForExit(timeout: .seconds(20)) == 0)
+
+            let healthy = try ChildProcess(["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("healthy.out"))
+            #expect(try await eventually {
+                let stats = try await reader.outboxStats(now: Date())
+                return stats.delivered > 0 && stats.undelivered == 0
+            })
+            healthy.process.terminate()
+            #expect(try await healthy.waitForExit(timeout: .seconds(20)) == 0)
+
+            for output in [failing.output, healthy.output] {
+                let lines = output.split(separator: "\n")
+                #expect(lines.count >= 3)
+                for line in lines {
+                    let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                    #expect(object?["level"] is String && object?["message"] is String && object?["ts"] is String, "\(line)")
+                }
+                #expect(!output.contains(running.source.configuration.clientSecret))
+            }
+            #expect(healthy.output.contains(#""adapter":"qlvb-documents""#))
+            #expect(healthy.output.contains(#""report_id":""#))
+            #expect(failing.output.contains(#""message":"pull failed""#))
+
+            let status = try ChildProcess(["status", "--config", config, "--json"], environment: environment, outputPath: directory.appendingPathComponent("status.out"))
+            #expect(try await status.waitForExit(timeout: .seconds(30)) == 0, "\(status.output)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
+            let adapters = try #require(object["adapters"] as? [[String: Any]])
+            #expect(Set(adapters.compactMap { $0["name"] as? String }) == ["dvc-portal", "qlvb-documents"])
+            for adapter in adapters {
+                #expect(adapter["last_success"] is String && adapter["next_run"] is String && adapter["last_pull"] is String, "\(adapter)")
+                // The failure before the success is still shown, with when it happened.
+                #expect((adapter["last_error"] as? String)?.contains("adapter \(adapter["name"] as? String ?? "")") == true, "\(adapter)")
+            }
+            let outbox = try #require(object["outbox"] as? [String: Any])
+            #expect(outbox["delivered"] as? Int == running.central.statistics.acceptedReports)
+            #expect(outbox["pending"] as? Int == 0)
+        }
+    }
 }
