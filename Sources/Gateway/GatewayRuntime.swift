@@ -21,16 +21,33 @@ struct PullService: Service {
     let capacityProblem: @Sendable () -> String?
     /// Where the outcome of each pull is kept for `status`.
     let store: SQLiteStore
+    let heartbeats: Heartbeats
+    /// How often the loop shows it is alive while it sleeps.
+    let beatPeriod: Duration
+
+    var heartbeatName: String { "pull:\(adapter.name)" }
+
+    /// Sleeps `duration` in steps of `beatPeriod`, beating after each, so the watchdog sees a live scheduler.
+    func sleepBeating(_ duration: Duration) async {
+        var remaining = duration
+        while remaining > .zero && !Task.isCancelled {
+            let step = min(remaining, beatPeriod)
+            try? await Task.sleep(for: step)
+            remaining -= step
+            heartbeats.beat(heartbeatName)
+        }
+    }
 
     func run() async throws {
         // Cancelling a pull mid-way is safe: nothing is stored until its single commit.
         await cancelWhenGracefulShutdown {
             var paused = false
             while !Task.isCancelled {
+                heartbeats.beat(heartbeatName)
                 if let problem = capacityProblem() {
                     if !paused { logger.error("pulls paused to protect the store: \(problem)", metadata: ["adapter": "\(adapter.name)"]) }
                     paused = true
-                    try? await Task.sleep(for: adapter.interval)
+                    await sleepBeating(adapter.interval)
                     continue
                 }
                 if paused {
@@ -54,7 +71,7 @@ struct PullService: Service {
                     try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: Date().addingTimeInterval(adapter.interval.timeInterval))
                     onPull?(.failure(error))
                 }
-                try? await Task.sleep(for: adapter.interval)
+                await sleepBeating(adapter.interval)
             }
         }
     }
@@ -89,6 +106,7 @@ public final class GatewayRuntime: Sendable {
     public let transport: HTTPTransport
     public let adapters: [HTTPAdapter]
     public let doorbell = Doorbell()
+    public let heartbeats = Heartbeats()
     let logger: Logger
     let onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)?
     let onDelivery: (@Sendable (DeliveryEvent) -> Void)?
@@ -133,11 +151,26 @@ public final class GatewayRuntime: Sendable {
         let runner = self.runner
         let store = self.store
         let (minimumFree, maximumSize) = (loaded.configuration.minimumFreeBytes, loaded.configuration.maximumStoreBytes)
+        // Loops beat three times per watchdog interval (at most every 5 s), so a healthy gateway
+        // always feeds it and a stuck loop starves it within one interval.
+        let watchdog = SystemdNotifier.watchdogInterval()
+        let beatPeriod = watchdog.map { min(.seconds(5), $0 / 3) } ?? .seconds(5)
         var services: [any Service] = adapters.map {
             PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull,
-                        capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) }, store: store)
+                        capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) }, store: store,
+                        heartbeats: self.heartbeats, beatPeriod: beatPeriod)
         }
+        var forwarder = self.forwarder
+        let heartbeats = self.heartbeats
+        forwarder.onProgress = { heartbeats.beat("forwarder") }
+        forwarder.configuration.idlePoll = min(forwarder.configuration.idlePoll, beatPeriod)
         services.append(forwarder)
+        if let notifier = SystemdNotifier.fromEnvironment() {
+            services.append(SystemdService(
+                notifier: notifier, watchdog: watchdog, heartbeats: heartbeats,
+                loops: adapters.map { "pull:\($0.name)" } + ["forwarder"],
+                status: "delivering for province \(loaded.configuration.province) with \(adapters.count) adapters", logger: logger))
+        }
         services.append(RetentionService(store: store, retention: loaded.configuration.retention, logger: logger))
         var configuration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)
         configuration.maximumGracefulShutdownDuration = loaded.configuration.shutdownTimeout

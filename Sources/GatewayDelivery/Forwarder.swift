@@ -50,7 +50,7 @@ public struct Forwarder: Service {
         }
     }
 
-    let configuration: Configuration
+    public var configuration: Configuration
     let store: any GatewayStore
     let transport: HTTPTransport
     let doorbell: Doorbell
@@ -58,6 +58,8 @@ public struct Forwarder: Service {
     let now: @Sendable () -> Date
     let random: @Sendable () -> Double
     let events: (@Sendable (DeliveryEvent) -> Void)?
+    /// Called on every turn of the loop, so a watchdog can tell the forwarder is not stuck.
+    public var onProgress: (@Sendable () -> Void)?
 
     public init(
         configuration: Configuration, store: any GatewayStore, transport: HTTPTransport, doorbell: Doorbell, logger: Logger,
@@ -81,6 +83,7 @@ public struct Forwarder: Service {
         await withGracefulShutdownHandler {
             var breaker = CircuitBreaker(configuration: configuration.breaker)
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                onProgress?()
                 do {
                     let limit: Int
                     switch breaker.permission(now: now()) {
