@@ -57,41 +57,41 @@ struct Outbox: AsyncParsableCommand {
         }
     }
 
-    struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send dead letters again (the running gateway picks them up).")
+    /// Which dead letters a command acts on: the ids given, or all of them.
+    struct DeadLetterSelection: ParsableArguments {
         @OptionGroup var options: ConfigOption
         @Argument(help: "Report ids.") var reportIDs: [String] = []
         @Flag(help: "Every dead letter.") var all = false
 
         func validate() throws { guard all != !reportIDs.isEmpty else { throw ValidationError("give report ids or --all") } }
 
-        func run() async throws {
+        /// Runs `action` on each selected report and says what was done.
+        func forEach(_ done: String, _ action: (SQLiteStore, String) async throws -> Void) async throws {
             let store = try Outbox.store(options)
             let ids = all ? try await store.entries(state: .deadLettered, limit: .max).map(\.reportID) : reportIDs
             for id in ids {
-                try await store.requeue(reportID: id, now: Date())
-                print("\(id): queued again")
+                try await action(store, id)
+                print("\(id): \(done)")
             }
             if ids.isEmpty { print("no dead letters") }
         }
     }
 
-    struct Purge: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete dead letters for good.")
-        @OptionGroup var options: ConfigOption
-        @Argument(help: "Report ids.") var reportIDs: [String] = []
-        @Flag(help: "Every dead letter.") var all = false
-
-        func validate() throws { guard all != !reportIDs.isEmpty else { throw ValidationError("give report ids or --all") } }
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send dead letters again (the running gateway picks them up).")
+        @OptionGroup var selection: DeadLetterSelection
 
         func run() async throws {
-            let store = try Outbox.store(options)
-            let ids = all ? try await store.entries(state: .deadLettered, limit: .max).map(\.reportID) : reportIDs
-            for id in ids {
-                try await store.purge(reportID: id)
-                print("\(id): purged")
-            }
-            if ids.isEmpty { print("no dead letters") }
+            try await selection.forEach("queued again") { store, id in try await store.requeue(reportID: id, now: Date()) }
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete dead letters for good.")
+        @OptionGroup var selection: DeadLetterSelection
+
+        func run() async throws {
+            try await selection.forEach("purged") { store, id in try await store.purge(reportID: id) }
         }
     }
 

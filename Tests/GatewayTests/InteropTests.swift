@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Signatures checked by an independent implementation (Python joserfc and cryptography)", .serialized)
 struct InteropTests {
-    /// Runs a script of `Tests/interop/`; the test set-up (Tests/run.sh) installs its packages.
+    /// Runs a script of `Tests/interop/`; the test set-up (Tests/test.sh) installs its packages.
     func python(_ script: String, _ arguments: [String]) throws -> (Int32, String) {
         try runTool(["python3", repositoryRoot.appendingPathComponent("Tests/interop/\(script)").path] + arguments)
     }

@@ -1,4 +1,4 @@
-# Sourced by deploy/demo.sh and Tests/run.sh: installs what a fresh machine lacks, and only that.
+# Sourced by deploy/demo.sh and Tests/test.sh: installs what a fresh machine lacks, and only that.
 # Safe to run any number of times.
 
 # The Swift toolchain of this machine kind lives in /opt/swift.
