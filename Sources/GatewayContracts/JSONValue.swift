@@ -53,11 +53,7 @@ public enum JSONValue: Sendable, Hashable {
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
 }
 
-extension JSONValue {
-    /// JSON Schema equality: numbers compare by value, objects by members regardless of order.
-    /// Swift's synthesized `==` already does that for this representation.
-    public func schemaEquals(_ other: JSONValue) -> Bool { self == other }
-}
+// JSON Schema equality (numbers by value, objects by members in any order) is the synthesized `==`.
 
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
