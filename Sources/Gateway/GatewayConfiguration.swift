@@ -45,13 +45,32 @@ public struct GatewayConfiguration: Sendable {
     public var deliveryPoll: Duration
     public var maxObservationsPerReport: Int
     public var shutdownTimeout: Duration
+    /// Where `/healthz`, `/readyz` and `/metrics` listen (port 0: any free port), and the bearer token guarding them.
+    public var adminHost: String
+    public var adminPort: Int
+    public var adminToken: Secret?
     public var warnings: [String]
 
     /// Reads and checks `file`; throws every problem found, each with file, line and field.
     public static func load(file: String, environment: ConfigEnvironment = .process) throws(ConfigIssues) -> GatewayConfiguration {
         let reader = ConfigReader(file: file, environment: environment)
         guard let root = reader.root else { throw ConfigIssues(reader.issues) }
-        root.allowOnly(["gateway", "central", "signing", "store", "contracts", "adapters", "delivery", "reports", "shutdown"])
+        root.allowOnly(["gateway", "central", "signing", "store", "contracts", "adapters", "delivery", "reports", "shutdown", "admin"])
+        var adminHost = "127.0.0.1", adminPort = 9464
+        var adminToken: Secret?
+        if let admin = root["admin"] {
+            admin.allowOnly(["listen", "token"])
+            if let listen = admin.optionalString("listen") {
+                let parts = listen.split(separator: ":")
+                if parts.count == 2, let port = Int(parts[1]), (0...65535).contains(port) {
+                    adminHost = String(parts[0])
+                    adminPort = port
+                } else {
+                    admin["listen"]?.report("expected host:port such as 127.0.0.1:9464, found \"\(listen)\"")
+                }
+            }
+            if admin.optionalString("token") != nil { adminToken = admin.secret("token") }
+        }
         var warnings: [String] = []
 
         let gateway = root.required("gateway")
@@ -186,7 +205,8 @@ public struct GatewayConfiguration: Sendable {
             signingAlgorithm: algorithm ?? signingKey.keyType.defaultAlgorithm, keyID: keyID, certificateChainPath: chainPath,
             retiredKeyPaths: retiredKeyPaths, serialization: serialization,
             storePath: storePath, minimumFreeBytes: minimumFreeBytes, maximumStoreBytes: maximumStoreBytes, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker, maxConcurrent: maxConcurrent, retention: retention, receiptKeys: receiptKeys,
-            deliveryPoll: poll, maxObservationsPerReport: maxObservations, shutdownTimeout: shutdownTimeout, warnings: warnings)
+            deliveryPoll: poll, maxObservationsPerReport: maxObservations, shutdownTimeout: shutdownTimeout,
+            adminHost: adminHost, adminPort: adminPort, adminToken: adminToken, warnings: warnings)
     }
 }
 

@@ -7,6 +7,7 @@ import GatewaySigning
 import GatewayStore
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// Pulls one adapter on its interval until shutdown. One service per adapter, so pulls of one
@@ -22,6 +23,7 @@ struct PullService: Service {
     /// Where the outcome of each pull is kept for `status`.
     let store: SQLiteStore
     let heartbeats: Heartbeats
+    let metrics: GatewayMetrics
     /// How often the loop shows it is alive while it sleeps.
     let beatPeriod: Duration
 
@@ -54,8 +56,10 @@ struct PullService: Service {
                     logger.notice("pulls resume: the store has room again", metadata: ["adapter": "\(adapter.name)"])
                     paused = false
                 }
+                let started = ContinuousClock.now
                 do {
                     let summary = try await runner.pullOnce(adapter)
+                    metrics.recordPull(adapter: adapter.name, result: .success(summary), duration: ContinuousClock.now - started)
                     logger.info("pull committed", metadata: [
                         "adapter": "\(summary.adapter)", "records": "\(summary.pulled)", "valid": "\(summary.valid)",
                         "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
@@ -68,6 +72,7 @@ struct PullService: Service {
                 } catch {
                     if Task.isCancelled { return }
                     logger.error("pull failed", metadata: ["adapter": "\(adapter.name)", "error": "\(error)"])
+                    metrics.recordPull(adapter: adapter.name, result: .failure(error), duration: ContinuousClock.now - started)
                     try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: Date().addingTimeInterval(adapter.interval.timeInterval))
                     onPull?(.failure(error))
                 }
@@ -107,6 +112,13 @@ public final class GatewayRuntime: Sendable {
     public let adapters: [HTTPAdapter]
     public let doorbell = Doorbell()
     public let heartbeats = Heartbeats()
+    public let metrics = GatewayMetrics(version: GatewayRuntime.version)
+    let breakerOpen = Mutex<Bool>.Box(false)
+    /// The admin listener's port once it is bound (useful when configured as port 0).
+    let boundAdminPort = Mutex<Int?>.Box(nil)
+    public var adminPort: Int? { boundAdminPort.value.withLock { $0 } }
+
+    public static let version = "0.1.0"
     let logger: Logger
     let onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)?
     let onDelivery: (@Sendable (DeliveryEvent) -> Void)?
@@ -143,7 +155,13 @@ public final class GatewayRuntime: Sendable {
                 breaker: configuration.breaker)
         forwarderConfiguration.receiptVerifier = configuration.receiptKeys.map { JWSVerifier(keysByID: $0) }
         forwarderConfiguration.maxConcurrent = configuration.maxConcurrent
-        return Forwarder(configuration: forwarderConfiguration, store: store, transport: transport, doorbell: doorbell, logger: logger, events: onDelivery)
+        let (metrics, onDelivery) = (self.metrics, self.onDelivery)
+        return Forwarder(
+            configuration: forwarderConfiguration, store: store, transport: transport, doorbell: doorbell, logger: logger,
+            events: { event in
+                metrics.recordDelivery(event)
+                onDelivery?(event)
+            })
     }
 
     /// The services of a running gateway, in a group that shuts down gracefully on `signals`.
@@ -158,13 +176,23 @@ public final class GatewayRuntime: Sendable {
         var services: [any Service] = adapters.map {
             PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull,
                         capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) }, store: store,
-                        heartbeats: self.heartbeats, beatPeriod: beatPeriod)
+                        heartbeats: self.heartbeats, metrics: self.metrics, beatPeriod: beatPeriod)
         }
         var forwarder = self.forwarder
         let heartbeats = self.heartbeats
         forwarder.onProgress = { heartbeats.beat("forwarder") }
+        let (metrics, breakerOpen) = (self.metrics, self.breakerOpen)
+        forwarder.onBreakerChange = { open in
+            breakerOpen.value.withLock { $0 = open }
+            metrics.recordBreaker(open: open)
+        }
         forwarder.configuration.idlePoll = min(forwarder.configuration.idlePoll, beatPeriod)
         services.append(forwarder)
+        let settings = loaded.configuration
+        services.append(AdminService(
+            host: settings.adminHost, port: settings.adminPort, token: settings.adminToken, store: store, metrics: metrics,
+            contractVersion: loaded.contracts.version, breakerOpen: { breakerOpen.value.withLock { $0 } }, boundPort: boundAdminPort,
+            logger: logger))
         if let notifier = SystemdNotifier.fromEnvironment() {
             services.append(SystemdService(
                 notifier: notifier, watchdog: watchdog, heartbeats: heartbeats,

@@ -12,6 +12,8 @@ public struct PullSummary: Sendable, Equatable {
     public var valid: Int
     public var quarantined: Int
     public var reports: Int
+    /// Quarantined records by the class of their first reason (`schema`, `mapping`, `indicator`, …).
+    public var quarantinedByClass: [String: Int] = [:]
 }
 
 /// One pull from start to commit: fetch and map, validate, batch, sign, store.
@@ -71,7 +73,11 @@ public struct PullRunner: Sendable {
             PullCommit(adapter: adapter.name, startedAt: started, pulledRecords: output.records.count, reports: reports,
                        quarantined: quarantined, cursor: output.nextCursor),
             now: now())
-        return PullSummary(adapter: adapter.name, pulled: output.records.count, valid: valid.count, quarantined: quarantined.count, reports: reports.count)
+        var byClass: [String: Int] = [:]
+        for record in quarantined { byClass[record.reasons.first.map { String($0.rule.prefix { $0 != "." }) } ?? "unknown", default: 0] += 1 }
+        return PullSummary(
+            adapter: adapter.name, pulled: output.records.count, valid: valid.count, quarantined: quarantined.count, reports: reports.count,
+            quarantinedByClass: byClass)
     }
 
     func sign(_ observations: [Observation], adapter: String, createdAt: Date) throws -> SignedReport {

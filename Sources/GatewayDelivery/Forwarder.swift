@@ -60,6 +60,8 @@ public struct Forwarder: Service {
     let events: (@Sendable (DeliveryEvent) -> Void)?
     /// Called on every turn of the loop, so a watchdog can tell the forwarder is not stuck.
     public var onProgress: (@Sendable () -> Void)?
+    /// Called when the circuit breaker opens (true) or closes (false).
+    public var onBreakerChange: (@Sendable (Bool) -> Void)?
 
     public init(
         configuration: Configuration, store: any GatewayStore, transport: HTTPTransport, doorbell: Doorbell, logger: Logger,
@@ -134,6 +136,7 @@ public struct Forwarder: Service {
                 case .unknown: break
                 }
                 if breaker.isOpen != wasOpen {
+                    onBreakerChange?(breaker.isOpen)
                     if breaker.isOpen {
                         logger.error("central endpoint is failing; deliveries pause, probing every \(configuration.breaker.coolDown)")
                     } else {

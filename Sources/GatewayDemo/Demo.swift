@@ -183,6 +183,8 @@ public enum Demo {
             "LGSP_ADAPTERS": repository.appendingPathComponent("Adapters").path,
             // The mocks fail on purpose and often; probe again quickly rather than every 30 s.
             "LGSP_BREAKER_COOLDOWN": "300ms",
+            // Any free port, so several gateways can run side by side (tests, a demo beside a service).
+            "LGSP_ADMIN_LISTEN": "127.0.0.1:0",
         ]
         variables.merge(overrides) { $1 }
         return ConfigEnvironment(variables: variables)

@@ -406,6 +406,19 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    /// Whether a write transaction can be opened now (for readiness checks); writes nothing.
+    public func isWritable() -> Bool {
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                try db.execute(sql: "ROLLBACK")
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Runs SQLite's own consistency check; returns its findings, empty when the file is sound.
     public func integrityCheck() async throws -> [String] {
         try await pool.read { db in
