@@ -141,7 +141,7 @@ let package = Package(
         .target(
             name: "GatewayDemo",
             dependencies: [
-                "Gateway", "MockSystems", "GatewayConfig", "GatewayDelivery", "GatewaySigning", "GatewayStore",
+                "Gateway", "MockSystems", "GatewayConfig", "GatewayDelivery", "GatewayHTTP", "GatewaySigning", "GatewayStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -42,9 +42,8 @@ public struct ReportVerification: Sendable {
         }
 
         if let contentDigest {
-            let digested = detachedPayload ?? body
-            record("digest", ContentDigest.verify(header: contentDigest, body: digested),
-                   ContentDigest.verify(header: contentDigest, body: digested)
+            let matches = ContentDigest.verify(header: contentDigest, body: detachedPayload ?? body)
+            record("digest", matches, matches
                    ? "Content-Digest matches the body"
                    : "Content-Digest does not match the body: the bytes were changed after they were sent")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHTTP
 
 /// One endpoint's circuit breaker, as a value: what the forwarder may do now, and how outcomes
 /// move it. During an outage the endpoint sees one probe per cool-down instead of every report
@@ -48,7 +49,7 @@ public struct CircuitBreaker: Sendable, Equatable {
             state = .halfOpen(probing: true)
             return .probe
         case .halfOpen(let probing):
-            if probing { return .wait(until: now.addingTimeInterval(min(1, configuration.coolDown.seconds))) }
+            if probing { return .wait(until: now.addingTimeInterval(min(1, configuration.coolDown.timeInterval))) }
             state = .halfOpen(probing: true)
             return .probe
         }
@@ -66,15 +67,11 @@ public struct CircuitBreaker: Sendable, Equatable {
     public mutating func recordFailure(now: Date) {
         switch state {
         case .closed(let failures):
-            state = failures + 1 >= configuration.failureThreshold ? .open(until: now.addingTimeInterval(configuration.coolDown.seconds)) : .closed(consecutiveFailures: failures + 1)
+            state = failures + 1 >= configuration.failureThreshold ? .open(until: now.addingTimeInterval(configuration.coolDown.timeInterval)) : .closed(consecutiveFailures: failures + 1)
         case .halfOpen, .open:
-            state = .open(until: now.addingTimeInterval(configuration.coolDown.seconds))
+            state = .open(until: now.addingTimeInterval(configuration.coolDown.timeInterval))
         }
     }
 
     public var isOpen: Bool { if case .closed = state { false } else { true } }
-}
-
-extension Duration {
-    var seconds: TimeInterval { timeIntervalValue }
 }

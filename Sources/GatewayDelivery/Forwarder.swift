@@ -95,7 +95,7 @@ public struct Forwarder: Service {
                         await doorbell.wait(timeout: .milliseconds(Int64(max(0, until.timeIntervalSince(now())) * 1000) + 1))
                         continue
                     }
-                    let leased = try await store.leaseDue(now: now(), limit: limit, leaseDuration: configuration.leaseDuration.timeIntervalValue)
+                    let leased = try await store.leaseDue(now: now(), limit: limit, leaseDuration: configuration.leaseDuration.timeInterval)
                     if leased.isEmpty { breaker.cancelProbe() }
                     await deliver(leased, concurrently: limit == 1 ? 1 : configuration.maxConcurrent, breaker: &breaker)
                     if !leased.isEmpty { continue }
@@ -251,7 +251,7 @@ public struct Forwarder: Service {
     /// Another try, unless the report has waited longer than the policy's maximum age.
     func retryOrGiveUp(_ report: LeasedReport, retryAfter: Duration?, status: Int?, error: String) -> DeliveryCompletion {
         let age = now().timeIntervalSince(report.createdAt)
-        if age > configuration.retry.maxAge.timeIntervalValue {
+        if age > configuration.retry.maxAge.timeInterval {
             return .deadLetter(
                 status: status, response: nil,
                 reason: "gave up after \(report.attempt) attempts over \(Int(age)) s (max_age \(configuration.retry.maxAge)); last error: \(error)")
@@ -261,7 +261,7 @@ public struct Forwarder: Service {
 
     func nextAttempt(_ report: LeasedReport, retryAfter: Duration?) -> Date {
         let delay = configuration.retry.delay(afterAttempt: report.attempt, retryAfter: retryAfter, unitRandom: random())
-        return now().addingTimeInterval(delay.timeIntervalValue)
+        return now().addingTimeInterval(delay.timeInterval)
     }
 }
 

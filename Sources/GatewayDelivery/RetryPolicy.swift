@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHTTP
 
 /// Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
 ///
@@ -34,22 +35,15 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The upper bound of the jittered delay after failed attempt `attempt` (1-based).
     public func ceiling(forAttempt attempt: Int) -> Duration {
         let exponent = min(max(attempt - 1, 0), 40)
-        let grown = baseDelay.timeIntervalValue * pow(2, Double(exponent))
-        return .milliseconds(Int64(min(grown, maxDelay.timeIntervalValue) * 1000))
+        let grown = baseDelay.timeInterval * pow(2, Double(exponent))
+        return .milliseconds(Int64(min(grown, maxDelay.timeInterval) * 1000))
     }
 
     /// The delay before the next attempt. `unitRandom` is in `[0, 1)`; injected for tests.
     public func delay(afterAttempt attempt: Int, retryAfter: Duration? = nil, unitRandom: Double) -> Duration {
-        let jittered = ceiling(forAttempt: attempt).timeIntervalValue * min(max(unitRandom, 0), 1)
-        let floor = retryAfter?.timeIntervalValue ?? 0
+        let jittered = ceiling(forAttempt: attempt).timeInterval * min(max(unitRandom, 0), 1)
+        let floor = retryAfter?.timeInterval ?? 0
         return .milliseconds(Int64(max(jittered, floor) * 1000))
-    }
-}
-
-extension Duration {
-    var timeIntervalValue: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 

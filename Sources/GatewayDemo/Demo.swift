@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import GatewayConfig
 import GatewayDelivery
+import GatewayHTTP
 import GatewaySigning
 import GatewayStore
 import Logging
@@ -243,12 +244,5 @@ public enum Demo {
             }
         }
         return nil
-    }
-}
-
-extension Duration {
-    var timeInterval: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
