@@ -106,7 +106,7 @@ public struct SigningKey: Sendable {
         }
     }
 
-    /// Ed25519 signature with the key's default algorithm; kept for callers that only sign with Ed25519.
+    /// Signs with the key type's default algorithm (Ed25519, ES256 or PS256).
     public func sign(_ message: some DataProtocol) throws -> Data { try sign(message, algorithm: keyType.defaultAlgorithm) }
 
     /// Reads a PEM private key: PKCS#8 `PRIVATE KEY` (Ed25519, P-256 or RSA), SEC1 `EC PRIVATE KEY`
@@ -283,7 +283,7 @@ public struct VerificationKey: Sendable, Hashable {
         }
     }
 
-    /// Ed25519 verification, for callers that only deal in Ed25519.
+    /// Verifies with the key type's default algorithm (Ed25519, ES256 or PS256).
     public func isValidSignature(_ signature: some DataProtocol, for message: some DataProtocol) -> Bool {
         isValidSignature(signature, for: message, algorithm: keyType.defaultAlgorithm)
     }
