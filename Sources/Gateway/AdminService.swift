@@ -15,7 +15,7 @@ struct AdminService: Service {
     let token: Secret?
     let store: SQLiteStore
     let metrics: GatewayMetrics
-    let contractVersion: String
+    let contractVersion: @Sendable () -> String
     let breakerOpen: @Sendable () -> Bool
     let boundPort: Mutex<Int?>.Box
     let logger: Logger
@@ -28,7 +28,7 @@ struct AdminService: Service {
             var problems: [String] = []
             if !store.isWritable() { problems.append("store is not writable") }
             if breakerOpen() { problems.append("central endpoint is failing (circuit breaker open)") }
-            let body = problems.isEmpty ? "ready: store writable, contracts \(contractVersion), central endpoint answering\n" : problems.joined(separator: "\n") + "\n"
+            let body = problems.isEmpty ? "ready: store writable, contracts \(contractVersion()), central endpoint answering\n" : problems.joined(separator: "\n") + "\n"
             return Response(status: problems.isEmpty ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         router.get("metrics") { _, _ in

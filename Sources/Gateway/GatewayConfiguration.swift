@@ -212,7 +212,7 @@ public struct GatewayConfiguration: Sendable {
 
 /// A configuration with everything it refers to loaded: what `check` verifies and `run` runs.
 public struct LoadedGateway: Sendable {
-    public let configuration: GatewayConfiguration
+    public var configuration: GatewayConfiguration
     public let contracts: ContractSet
     public let adapters: [HTTPAdapter.Definition]
     public let signingKey: SigningKey

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAdapters
+import GatewayConfig
 import GatewayContracts
 import GatewayDelivery
 import GatewayHTTP
@@ -86,14 +87,14 @@ struct PullService: Service {
 /// chain still proves what was delivered when.
 struct RetentionService: Service {
     let store: SQLiteStore
-    let retention: Duration
+    let retention: @Sendable () -> Duration
     let logger: Logger
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let pruned = try await store.pruneDelivered(olderThan: retention.timeInterval, now: Date())
+                    let pruned = try await store.pruneDelivered(olderThan: retention().timeInterval, now: Date())
                     if pruned > 0 { logger.info("pruned delivered reports past retention", metadata: ["reports": "\(pruned)"]) }
                 } catch {
                     logger.error("pruning failed", metadata: ["error": "\(error)"])
@@ -105,14 +106,33 @@ struct RetentionService: Service {
 }
 
 /// A gateway assembled from its configuration: store, contracts, signer, adapters, forwarder.
+///
+/// The adapters, contracts, signer and forwarder form a *generation* that a reload replaces
+/// (see `reload()`); the store, the admin listener and the HTTP client live as long as the process.
 public final class GatewayRuntime: Sendable {
-    public let loaded: LoadedGateway
+    /// One configuration's worth of the parts a reload replaces.
+    struct Generation: Sendable {
+        let number: Int
+        let loaded: LoadedGateway
+        let adapters: [HTTPAdapter]
+    }
+
+    struct GenerationState: Sendable {
+        var current: Generation
+        /// The group running the pull loops and the forwarder of the generation it was built from.
+        var running: (group: ServiceGroup, number: Int)?
+        /// The heartbeats of the generation running now, which may be older than `current` during a reload.
+        var runningLoops: [String] = []
+    }
+
     public let store: SQLiteStore
     public let transport: HTTPTransport
-    public let adapters: [HTTPAdapter]
     public let doorbell = Doorbell()
     public let heartbeats = Heartbeats()
     public let metrics = GatewayMetrics(version: GatewayRuntime.version)
+    let generations: Mutex<GenerationState>
+    /// Reads the configuration again for a reload.
+    let reloadSource: @Sendable () throws(ConfigIssues) -> LoadedGateway
     let breakerOpen = Mutex<Bool>.Box(false)
     /// The admin listener's port once it is bound (useful when configured as port 0).
     let boundAdminPort = Mutex<Int?>.Box(nil)
@@ -123,21 +143,31 @@ public final class GatewayRuntime: Sendable {
     let onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)?
     let onDelivery: (@Sendable (DeliveryEvent) -> Void)?
 
+    /// - Parameter environment: what `${VAR}` and `credential:` resolve against when a reload reads the files again.
     public init(
-        loaded: LoadedGateway, logger: Logger, onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)? = nil,
-        onDelivery: (@Sendable (DeliveryEvent) -> Void)? = nil
+        loaded: LoadedGateway, logger: Logger, environment: ConfigEnvironment = .process,
+        onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)? = nil, onDelivery: (@Sendable (DeliveryEvent) -> Void)? = nil
     ) throws {
-        self.loaded = loaded
         self.logger = logger
         self.onPull = onPull
         self.onDelivery = onDelivery
         store = try SQLiteStore(path: loaded.configuration.storePath)
         let transport = HTTPTransport()
         self.transport = transport
-        adapters = loaded.adapters.map { HTTPAdapter(definition: $0, transport: transport) }
+        generations = Mutex(GenerationState(current: Generation(
+            number: 1, loaded: loaded, adapters: loaded.adapters.map { HTTPAdapter(definition: $0, transport: transport) })))
+        let file = loaded.configuration.file
+        reloadSource = { () throws(ConfigIssues) -> LoadedGateway in try LoadedGateway.load(file: file, environment: environment) }
     }
 
-    public var runner: PullRunner {
+    var generation: Generation { generations.withLock { $0.current } }
+    /// The configuration in force (the latest one a reload accepted).
+    public var loaded: LoadedGateway { generation.loaded }
+    public var adapters: [HTTPAdapter] { generation.adapters }
+
+    public var runner: PullRunner { runner(for: loaded) }
+
+    func runner(for loaded: LoadedGateway) -> PullRunner {
         let configuration = loaded.configuration
         return PullRunner(
             gatewayID: configuration.gatewayID, province: configuration.province, contracts: loaded.contracts,
@@ -145,7 +175,9 @@ public final class GatewayRuntime: Sendable {
             store: store, maxObservationsPerReport: configuration.maxObservationsPerReport)
     }
 
-    public var forwarder: Forwarder {
+    public var forwarder: Forwarder { forwarder(for: loaded) }
+
+    func forwarder(for loaded: LoadedGateway) -> Forwarder {
         let configuration = loaded.configuration
         var forwarderConfiguration = Forwarder.Configuration(
                 centralURL: configuration.centralURL, tls: configuration.centralTLS,
@@ -164,21 +196,23 @@ public final class GatewayRuntime: Sendable {
             })
     }
 
-    /// The services of a running gateway, in a group that shuts down gracefully on `signals`.
-    public func makeServiceGroup(signals: [UnixSignal]) -> ServiceGroup {
-        let runner = self.runner
+    /// How often loops beat: three times per watchdog interval (at most every 5 s), so a healthy
+    /// gateway always feeds it and a stuck loop starves it within one interval.
+    var beatPeriod: Duration {
+        SystemdNotifier.watchdogInterval().map { min(.seconds(5), $0 / 3) } ?? .seconds(5)
+    }
+
+    /// The heartbeats the watchdog expects: one per pull loop of the running generation, and the forwarder's.
+    var expectedLoops: [String] { generations.withLock { $0.runningLoops } }
+
+    /// The pull loops and the forwarder of `generation`, in a group of their own so a reload can
+    /// stop them gracefully (deliveries under way finish) without stopping the rest.
+    func makeWorkerGroup(_ generation: Generation) -> ServiceGroup {
+        let loaded = generation.loaded
+        let runner = self.runner(for: loaded)
         let store = self.store
         let (minimumFree, maximumSize) = (loaded.configuration.minimumFreeBytes, loaded.configuration.maximumStoreBytes)
-        // Loops beat three times per watchdog interval (at most every 5 s), so a healthy gateway
-        // always feeds it and a stuck loop starves it within one interval.
-        let watchdog = SystemdNotifier.watchdogInterval()
-        let beatPeriod = watchdog.map { min(.seconds(5), $0 / 3) } ?? .seconds(5)
-        var services: [any Service] = adapters.map {
-            PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull,
-                        capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) }, store: store,
-                        heartbeats: self.heartbeats, metrics: self.metrics, beatPeriod: beatPeriod)
-        }
-        var forwarder = self.forwarder
+        var forwarder = self.forwarder(for: loaded)
         let heartbeats = self.heartbeats
         forwarder.onProgress = { heartbeats.beat("forwarder") }
         let (metrics, breakerOpen) = (self.metrics, self.breakerOpen)
@@ -187,31 +221,55 @@ public final class GatewayRuntime: Sendable {
             metrics.recordBreaker(open: open)
         }
         forwarder.configuration.idlePoll = min(forwarder.configuration.idlePoll, beatPeriod)
-        services.append(forwarder)
-        let settings = loaded.configuration
-        services.append(AdminService(
-            host: settings.adminHost, port: settings.adminPort, token: settings.adminToken, store: store, metrics: metrics,
-            contractVersion: loaded.contracts.version, breakerOpen: { breakerOpen.value.withLock { $0 } }, boundPort: boundAdminPort,
-            logger: logger))
-        if let notifier = SystemdNotifier.fromEnvironment() {
-            services.append(SystemdService(
-                notifier: notifier, watchdog: watchdog, heartbeats: heartbeats,
-                loops: adapters.map { "pull:\($0.name)" } + ["forwarder"],
-                status: "delivering for province \(loaded.configuration.province) with \(adapters.count) adapters", logger: logger))
+        // Services stop in reverse order: the pulls first, then the forwarder finishes what is under way.
+        let pulls: [any Service] = generation.adapters.map {
+            PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull,
+                        capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) }, store: store,
+                        heartbeats: heartbeats, metrics: metrics, beatPeriod: beatPeriod)
         }
-        services.append(RetentionService(store: store, retention: loaded.configuration.retention, logger: logger))
-        var configuration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)
+        var configuration = ServiceGroupConfiguration(
+            services: ([forwarder] + pulls).map { .init(service: $0) }, gracefulShutdownSignals: [], logger: logger)
         configuration.maximumGracefulShutdownDuration = loaded.configuration.shutdownTimeout
         return ServiceGroup(configuration: configuration)
     }
 
+    /// The services of a running gateway, in a group that shuts down gracefully on `signals` and
+    /// reloads on SIGHUP when `reloadOnHangup` is set.
+    public func makeServiceGroup(signals: [UnixSignal], reloadOnHangup: Bool = false) -> ServiceGroup {
+        let settings = loaded.configuration
+        let notifier = SystemdNotifier.fromEnvironment()
+        var services: [any Service] = [WorkerService(runtime: self)]
+        let breakerOpen = self.breakerOpen
+        services.append(AdminService(
+            host: settings.adminHost, port: settings.adminPort, token: settings.adminToken, store: store, metrics: metrics,
+            contractVersion: { self.loaded.contracts.version }, breakerOpen: { breakerOpen.value.withLock { $0 } },
+            boundPort: boundAdminPort, logger: logger))
+        if let notifier {
+            services.append(SystemdService(
+                notifier: notifier, watchdog: SystemdNotifier.watchdogInterval(), heartbeats: heartbeats,
+                loops: { self.expectedLoops }, status: { self.statusLine }, logger: logger))
+        }
+        if reloadOnHangup { services.append(ReloadService(runtime: self, notifier: notifier)) }
+        services.append(RetentionService(store: store, retention: { self.loaded.configuration.retention }, logger: logger))
+        var configuration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)
+        configuration.maximumGracefulShutdownDuration = settings.shutdownTimeout
+        return ServiceGroup(configuration: configuration)
+    }
+
+    /// What systemd shows as the service's status line.
+    var statusLine: String {
+        let loaded = self.loaded
+        return "delivering for province \(loaded.configuration.province) with \(loaded.adapters.count) adapters, contracts \(loaded.contracts.version)"
+    }
+
     /// Runs until a shutdown signal, then releases the HTTP client.
-    public func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        try await run(group: makeServiceGroup(signals: signals))
+    public func run(signals: [UnixSignal] = [.sigterm, .sigint], reloadOnHangup: Bool = true) async throws {
+        try await run(group: makeServiceGroup(signals: signals, reloadOnHangup: reloadOnHangup))
     }
 
     /// Runs `group` (made by `makeServiceGroup`) until it is shut down, then releases the HTTP client.
     public func run(group: ServiceGroup) async throws {
+        let loaded = self.loaded
         for warning in loaded.configuration.warnings + loaded.adapters.flatMap(\.warnings) { logger.warning("\(warning)") }
         let recovered = try await store.recoverInterruptedDeliveries(now: Date())
         if recovered > 0 { logger.notice("resuming deliveries interrupted by the last stop", metadata: ["reports": "\(recovered)"]) }

@@ -36,6 +36,13 @@ public struct SystemdNotifier: Sendable {
         return sent == message.count
     }
 
+    /// CLOCK_MONOTONIC in microseconds, which systemd expects with RELOADING=1.
+    public static func monotonicMicroseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
+    }
+
     /// The watchdog interval systemd asked for (`$WATCHDOG_USEC`), if any.
     public static func watchdogInterval(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Duration? {
         guard let text = environment["WATCHDOG_USEC"], let microseconds = Int64(text), microseconds > 0 else { return nil }
@@ -65,12 +72,12 @@ struct SystemdService: Service {
     let notifier: SystemdNotifier
     let watchdog: Duration?
     let heartbeats: Heartbeats
-    let loops: [String]
-    let status: String
+    let loops: @Sendable () -> [String]
+    let status: @Sendable () -> String
     let logger: Logger
 
     func run() async throws {
-        notifier.notify("READY=1\nSTATUS=\(status)")
+        notifier.notify("READY=1\nSTATUS=\(status())")
         await withGracefulShutdownHandler {
             guard let watchdog else {
                 try? await gracefulShutdown()
@@ -78,7 +85,7 @@ struct SystemdService: Service {
             }
             // Feed at half the interval; a loop that has not beaten within the interval starves it.
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let stale = heartbeats.stale(expected: loops, limit: watchdog)
+                let stale = heartbeats.stale(expected: loops(), limit: watchdog)
                 if stale.isEmpty {
                     notifier.notify("WATCHDOG=1")
                 } else {

@@ -58,7 +58,7 @@ struct SystemdTests {
         #expect(status == 0 && output.isEmpty, "\(output)")
     }
 
-    @Test("READY=1 once running, WATCHDOG=1 while the loops make progress, STOPPING=1 on SIGTERM")
+    @Test("READY=1 once running, WATCHDOG=1 while the loops make progress, RELOADING=1 then READY=1 on SIGHUP, STOPPING=1 on SIGTERM")
     func notifyProtocol() async throws {
         let directory = try makeTemporaryDirectory()
         let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
@@ -83,6 +83,18 @@ struct SystemdTests {
             }
             #expect(messages.filter { $0 == "WATCHDOG=1" }.count >= 4, "\(messages)")
             #expect(messages.first?.hasPrefix("READY=1") == true, "\(messages)")
+
+            // systemctl reload: RELOADING=1 with the monotonic clock, then READY=1 once the new configuration runs.
+            kill(gateway.process.processIdentifier, SIGHUP)
+            #expect(try await eventually(timeout: .seconds(30)) {
+                messages += listener.drain()
+                return messages.drop { !$0.hasPrefix("RELOADING=1") }.dropFirst().contains { $0.hasPrefix("READY=1") }
+            }, "\(messages)")
+            let reloading = try #require(messages.first { $0.hasPrefix("RELOADING=1") })
+            let monotonic = try #require(reloading.split(separator: "\n").first { $0.hasPrefix("MONOTONIC_USEC=") })
+            #expect(UInt64(monotonic.dropFirst("MONOTONIC_USEC=".count)) != nil, "\(reloading)")
+            #expect(gateway.output.contains("configuration reloaded"), "\(gateway.output)")
+            #expect(gateway.process.isRunning)
             gateway.process.terminate()
             #expect(try await gateway.waitForExit(timeout: .seconds(20)) == 0)
             messages += listener.drain()

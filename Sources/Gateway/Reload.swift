@@ -1,0 +1,127 @@
+import Foundation
+import GatewayAdapters
+import GatewayConfig
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// What a reload did.
+public enum ReloadOutcome: Sendable {
+    /// The new configuration runs. `needsRestart` names the settings that changed but only take
+    /// effect at the next start (the old values stay in force until then).
+    case applied(adapters: [String], needsRestart: [String])
+    /// The new files have problems; the running configuration carries on unchanged.
+    case refused(ConfigIssues)
+}
+
+extension GatewayRuntime {
+    /// Reads the configuration, adapters, contracts and keys again and, when all of it is sound,
+    /// replaces the running generation: pulls under way are abandoned (nothing of them was stored,
+    /// and the next generation pulls again), deliveries under way finish, then the new adapters and
+    /// forwarder start. Returns once the new generation runs, or refuses and changes nothing.
+    public func reload() async -> ReloadOutcome {
+        var fresh: LoadedGateway
+        do { fresh = try reloadSource() } catch {
+            logger.error("reload refused: the running configuration carries on", metadata: [
+                "problems": "\(error.issues.map(\.description).joined(separator: "; "))",
+            ])
+            return .refused(error)
+        }
+        let running = loaded.configuration
+        var needsRestart: [String] = []
+        // These belong to resources that live as long as the process: keep them until a restart.
+        if fresh.configuration.storePath != running.storePath {
+            needsRestart.append("store.path")
+            fresh.configuration.storePath = running.storePath
+        }
+        if (fresh.configuration.adminHost, fresh.configuration.adminPort) != (running.adminHost, running.adminPort) {
+            needsRestart.append("admin.listen")
+            (fresh.configuration.adminHost, fresh.configuration.adminPort) = (running.adminHost, running.adminPort)
+        }
+        if fresh.configuration.adminToken != running.adminToken {
+            needsRestart.append("admin.token")
+            fresh.configuration.adminToken = running.adminToken
+        }
+        if fresh.configuration.shutdownTimeout != running.shutdownTimeout {
+            needsRestart.append("shutdown.timeout")
+            fresh.configuration.shutdownTimeout = running.shutdownTimeout
+        }
+        let transport = self.transport
+        let adapters = fresh.adapters.map { HTTPAdapter(definition: $0, transport: transport) }
+        let (previous, number) = generations.withLock { state in
+            let number = state.current.number + 1
+            state.current = Generation(number: number, loaded: fresh, adapters: adapters)
+            return (state.running?.group, number)
+        }
+        for warning in fresh.configuration.warnings + fresh.adapters.flatMap(\.warnings) { logger.warning("\(warning)") }
+        if !needsRestart.isEmpty {
+            logger.warning("changed settings that take effect at the next restart", metadata: ["settings": "\(needsRestart.joined(separator: ","))"])
+        }
+        await previous?.triggerGracefulShutdown()
+        // The worker starts the new generation once the old one has stopped, within the shutdown timeout.
+        let deadline = ContinuousClock.now + running.shutdownTimeout + .seconds(5)
+        while generations.withLock({ ($0.running?.number ?? 0) < number }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        logger.notice("configuration reloaded", metadata: [
+            "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(fresh.contracts.version)",
+            "kid": "\(fresh.signer.keyID)",
+        ])
+        return .applied(adapters: adapters.map(\.name), needsRestart: needsRestart)
+    }
+}
+
+/// Runs one generation of pull loops and forwarder after another: a reload stops the running one
+/// gracefully and this starts the next, so two forwarders never deliver at once.
+struct WorkerService: Service {
+    let runtime: GatewayRuntime
+
+    func run() async throws {
+        while true {
+            let (generation, group) = runtime.generations.withLock { state in
+                let group = runtime.makeWorkerGroup(state.current)
+                state.running = (group, state.current.number)
+                state.runningLoops = state.current.adapters.map { "pull:\($0.name)" } + ["forwarder"]
+                return (state.current.number, group)
+            }
+            // A fresh forwarder starts with a closed breaker.
+            runtime.breakerOpen.value.withLock { $0 = false }
+            runtime.metrics.recordBreaker(open: false)
+            do {
+                try await group.run()
+            } catch {
+                // A generation replaced by a reload may have been cut off at the shutdown timeout.
+                guard replaced(generation) else { throw error }
+                runtime.logger.warning("the previous configuration's work stopped abruptly during the reload", metadata: ["error": "\(error)"])
+            }
+            guard replaced(generation), !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+        }
+    }
+
+    private func replaced(_ generation: Int) -> Bool {
+        runtime.generations.withLock { $0.current.number != generation }
+    }
+}
+
+/// Reloads on SIGHUP, telling systemd (RELOADING=1, then READY=1) so `systemctl reload` waits for it.
+struct ReloadService: Service {
+    let runtime: GatewayRuntime
+    let notifier: SystemdNotifier?
+
+    func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in hangups {
+                runtime.logger.notice("SIGHUP: reloading the configuration")
+                notifier?.notify("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
+                let outcome = await runtime.reload()
+                switch outcome {
+                case .applied:
+                    notifier?.notify("READY=1\nSTATUS=\(runtime.statusLine)")
+                case .refused(let issues):
+                    notifier?.notify("READY=1\nSTATUS=reload refused (\(issues.issues.count) problems, see the log); \(runtime.statusLine)")
+                }
+            }
+        }
+    }
+}
