@@ -35,10 +35,16 @@ public struct ConfigEnvironment: Sendable {
     public var variables: [String: String]
     /// systemd's `$CREDENTIALS_DIRECTORY`, for `credential:NAME` values.
     public var credentialsDirectory: String?
+    /// Where `credential:NAME` is read outside systemd: the files the unit's LoadCredential= lines
+    /// name, so operator commands run by hand see the same secrets as the service.
+    public var hostCredentialsDirectory: String
 
-    public init(variables: [String: String], credentialsDirectory: String? = nil) {
+    public static let defaultHostCredentialsDirectory = "/etc/lgsp-gateway/credentials"
+
+    public init(variables: [String: String], credentialsDirectory: String? = nil, hostCredentialsDirectory: String? = nil) {
         self.variables = variables
         self.credentialsDirectory = credentialsDirectory ?? variables["CREDENTIALS_DIRECTORY"]
+        self.hostCredentialsDirectory = hostCredentialsDirectory ?? Self.defaultHostCredentialsDirectory
     }
 
     public static var process: ConfigEnvironment { ConfigEnvironment(variables: ProcessInfo.processInfo.environment) }
@@ -292,13 +298,7 @@ public struct ConfigValue {
     public func path(_ key: String, required isRequired: Bool = true) -> String? {
         guard let value = isRequired ? required(key) : self[key], let text = value.text else { return nil }
         if text.isEmpty && !isRequired { return nil }
-        if text.hasPrefix("credential:") {
-            guard let directory = reader.environment.credentialsDirectory else {
-                value.report("credential: needs $CREDENTIALS_DIRECTORY (set by systemd LoadCredential=)")
-                return nil
-            }
-            return directory + "/" + text.dropFirst("credential:".count)
-        }
+        if text.hasPrefix("credential:") { return value.credentialFile(text.dropFirst("credential:".count)) }
         return reader.resolvePath(text)
     }
 
@@ -310,13 +310,21 @@ public struct ConfigValue {
             return value.readSecretFile(reader.resolvePath(String(text.dropFirst(5))))
         }
         if text.hasPrefix("credential:") {
-            guard let directory = reader.environment.credentialsDirectory else {
-                value.report("credential: needs $CREDENTIALS_DIRECTORY (set by systemd LoadCredential=)")
-                return nil
-            }
-            return value.readSecretFile(directory + "/" + text.dropFirst("credential:".count))
+            return value.credentialFile(text.dropFirst("credential:".count)).flatMap { value.readSecretFile($0) }
         }
         return Secret(text)
+    }
+
+    /// The file of credential `name`: in `$CREDENTIALS_DIRECTORY` under systemd, else in the host's credentials directory.
+    private func credentialFile(_ name: Substring) -> String? {
+        let environment = reader.environment
+        if let directory = environment.credentialsDirectory { return directory + "/" + name }
+        let onHost = environment.hostCredentialsDirectory + "/" + name
+        guard FileManager.default.fileExists(atPath: onHost) else {
+            report("credential:\(name) needs $CREDENTIALS_DIRECTORY (set by systemd LoadCredential=) or the file \(onHost)")
+            return nil
+        }
+        return onHost
     }
 
     private func readSecretFile(_ path: String) -> Secret? {

@@ -35,6 +35,15 @@ struct ConfigTests {
         #expect(b?.reveal() == "s3cret-value")
         #expect("\(String(describing: a))".contains("s3cret") == false)
         #expect(config.issues.isEmpty)
+
+        // Outside systemd, credential:NAME is the file the unit's LoadCredential= names, on the host.
+        let host = ConfigReader(file: "/x.yaml", text: "b: credential:secret\nc: credential:missing\n",
+                                environment: ConfigEnvironment(variables: [:], hostCredentialsDirectory: directory.path))
+        #expect(host.root?.secret("b")?.reveal() == "s3cret-value")
+        #expect(host.root?.path("c") == nil)
+        #expect(host.issues.map(\.description) == [
+            "/x.yaml:2: c: credential:missing needs $CREDENTIALS_DIRECTORY (set by systemd LoadCredential=) or the file \(directory.path)/missing",
+        ])
     }
 
     @Test("unknown fields are reported with a suggestion; plain http is refused")
