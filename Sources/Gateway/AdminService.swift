@@ -48,8 +48,19 @@ struct AdminService: Service {
                 boundPort.value.withLock { $0 = port }
                 logger.info("admin listener ready", metadata: ["address": "\(host):\(port ?? 0)"])
             }, logger: quiet)
-        try await app.run()
+        do {
+            try await app.run()
+        } catch {
+            throw AdminListenerError(address: "\(host):\(port)", underlying: "\(error)")
+        }
     }
+}
+
+/// Names the setting to change when the admin listener cannot start (most often: the port is taken).
+struct AdminListenerError: Error, CustomStringConvertible {
+    let address: String
+    let underlying: String
+    var description: String { "the admin listener cannot listen on \(address) (admin.listen): \(underlying)" }
 }
 
 /// Refuses admin requests without the configured bearer token (when one is configured).

@@ -76,6 +76,9 @@ public struct GatewayConfiguration: Sendable {
         let gateway = root.required("gateway")
         gateway?.allowOnly(["id", "province"])
         let gatewayID = gateway?.string("id")
+        if gatewayID?.trimmingCharacters(in: .whitespaces).isEmpty == true {
+            gateway?["id"]?.report("must name this gateway (it is sent with every report), e.g. son-la-gw-01")
+        }
         let province = gateway?.string("province")
         if let province, !(province.count == 2 && province.allSatisfy(\.isNumber)) {
             gateway?["province"]?.report("expected a two-digit province code (Decision 19/2025/QĐ-TTg), e.g. \"14\" for Sơn La")

@@ -96,6 +96,8 @@ struct RetentionService: Service {
                 do {
                     let pruned = try await store.pruneDelivered(olderThan: retention().timeInterval, now: Date())
                     if pruned > 0 { logger.info("pruned delivered reports past retention", metadata: ["reports": "\(pruned)"]) }
+                } catch is CancellationError {
+                    return
                 } catch {
                     logger.error("pruning failed", metadata: ["error": "\(error)"])
                 }

@@ -11,6 +11,7 @@ struct LGSPGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lgsp-gateway",
         abstract: "Pulls provincial indicator data, validates it against the shared contracts, signs it and delivers it to the central reporting endpoint.",
+        version: GatewayRuntime.version,
         subcommands: [Run.self, Check.self, DemoCommand.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self])
 }
 
