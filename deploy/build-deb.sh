@@ -28,7 +28,8 @@ strip --strip-unneeded "$root/usr/bin/lgsp-gateway"
 version="$("$root/usr/bin/lgsp-gateway" --version)"
 architecture="$(dpkg --print-architecture)"
 
-# Runtime dependencies: the Debian packages that own the shared libraries the binary loads.
+# Runtime dependencies: the Debian packages that own the shared libraries the binary loads; passwd
+# for the user, procps for the unit's ExecReload=/bin/kill (a minimal Debian lacks both).
 depends="$(ldd "$root/usr/bin/lgsp-gateway" | awk '/=> \// { print $3 }' | while read -r library; do
   dpkg -S "$(readlink -f "$library")" 2>/dev/null || dpkg -S "$library" 2>/dev/null || true
 done | cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g')"
@@ -42,7 +43,7 @@ Architecture: $architecture
 Maintainer: LGSP indicator gateway developers <lgsp-gateway@localhost>
 Section: net
 Priority: optional
-Depends: $depends, passwd
+Depends: $depends, passwd, procps
 Installed-Size: $(du -sk "$root" | cut -f1)
 Description: LGSP indicator gateway for provincial digital-transformation reporting
  Pulls the indicators of a province's digital-transformation resolution from its systems

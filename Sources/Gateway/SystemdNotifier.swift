@@ -78,20 +78,27 @@ struct SystemdService: Service {
 
     func run() async throws {
         notifier.notify("READY=1\nSTATUS=\(status())")
+        // Cancelled on shutdown, not merely told: the services after this one stop only once it
+        // returns, and it may be asleep.
         await withGracefulShutdownHandler {
             guard let watchdog else {
                 try? await gracefulShutdown()
                 return
             }
-            // Feed at half the interval; a loop that has not beaten within the interval starves it.
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let stale = heartbeats.stale(expected: loops(), limit: watchdog)
-                if stale.isEmpty {
-                    notifier.notify("WATCHDOG=1")
-                } else {
-                    logger.error("not feeding the watchdog: these loops made no progress", metadata: ["loops": "\(stale.joined(separator: ","))"])
+            await cancelWhenGracefulShutdown {
+                // Checked often (at most every 5 s), so a loop that had not beaten yet at start
+                // costs a few seconds, not half the interval; one that has not beaten within the
+                // interval starves the watchdog.
+                let period = min(watchdog / 4, .seconds(5))
+                while !Task.isCancelled {
+                    let stale = heartbeats.stale(expected: loops(), limit: watchdog)
+                    if stale.isEmpty {
+                        notifier.notify("WATCHDOG=1")
+                    } else {
+                        logger.error("not feeding the watchdog: these loops made no progress", metadata: ["loops": "\(stale.joined(separator: ","))"])
+                    }
+                    try? await Task.sleep(for: period)
                 }
-                try? await Task.sleep(for: watchdog / 2)
             }
         } onGracefulShutdown: {
             notifier.notify("STOPPING=1\nSTATUS=stopping: finishing deliveries in progress")

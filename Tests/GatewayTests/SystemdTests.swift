@@ -102,6 +102,34 @@ struct SystemdTests {
         }
     }
 
+    @Test("with the shipped unit's 60 s watchdog, SIGTERM still stops the gateway at once")
+    func stopsPromptlyWithLongWatchdog() async throws {
+        let directory = try makeTemporaryDirectory()
+        let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+        let key = SigningKey.generate()
+        let keyPath = try writeKey(key, in: directory)
+        let mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s"), trustedKeys: [key.publicKey])
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            var environment = Demo.environment(
+                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path).variables
+            environment["PATH"] = "/usr/bin:/bin"
+            environment["NOTIFY_SOCKET"] = listener.path
+            environment["WATCHDOG_USEC"] = "60000000"
+            let gateway = try ChildProcess(
+                ["run", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
+                environment: environment, outputPath: directory.appendingPathComponent("run.out"))
+            var messages: [String] = []
+            #expect(try await eventually(timeout: .seconds(30)) {
+                messages += listener.drain()
+                return messages.contains("WATCHDOG=1")
+            }, "\(messages)")
+            gateway.process.terminate()
+            // Nothing is in flight: stopping must not wait for the watchdog loop's 30 s sleep.
+            #expect(try await gateway.waitForExit(timeout: .seconds(3)) == 0, "\(gateway.output)")
+        }
+    }
+
     @Test("a loop that stops beating is named stale within the watchdog interval; one never seen is stale from the start")
     func heartbeats() async throws {
         let heartbeats = Heartbeats()
