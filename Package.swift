@@ -93,6 +93,7 @@ let package = Package(
                 "GatewaySigning",
                 "GatewayStore",
                 "GatewayHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

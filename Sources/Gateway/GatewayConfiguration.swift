@@ -38,6 +38,9 @@ public struct GatewayConfiguration: Sendable {
     public var breaker: CircuitBreaker.Configuration
     /// Deliveries under way at once to the central endpoint.
     public var maxConcurrent: Int
+    /// Reports per request (1: one per request; more: batches to `/v1/reports/batch`), and a batch's byte limit.
+    public var maxReportsPerRequest: Int
+    public var maxBytesPerRequest: Int
     /// Keep delivered reports this long; their audit links stay for good.
     public var retention: Duration
     /// The centre's receipt keys, by kid; receipts are verified when set.
@@ -85,8 +88,11 @@ public struct GatewayConfiguration: Sendable {
         }
 
         let central = root.required("central")
-        central?.allowOnly(ConfigValue.tlsFields.union(["url", "timeout", "token", "allow_plain_http", "http_signatures", "receipt_keys", "max_concurrent"]))
+        central?.allowOnly(ConfigValue.tlsFields.union(["url", "timeout", "token", "allow_plain_http", "http_signatures", "receipt_keys", "max_concurrent", "batch_max_reports", "batch_max_bytes"]))
         let maxConcurrent = central?.int("max_concurrent", default: 4, range: 1...64) ?? 4
+        let maxReportsPerRequest = central?.int("batch_max_reports", default: 1, range: 1...10_000) ?? 1
+        let maxBytesPerRequest = Int(central?.size("batch_max_bytes", default: 8 << 20) ?? (8 << 20))
+        if maxBytesPerRequest < 64 << 10 { central?["batch_max_bytes"]?.report("must be at least 64KB") }
         var receiptKeys: [String: VerificationKey]?
         if let path = central?.path("receipt_keys", required: false) {
             do { receiptKeys = try JSONDecoder().decode(JWKS.self, from: Data(contentsOf: URL(fileURLWithPath: path))).verificationKeys() } catch {
@@ -207,7 +213,7 @@ public struct GatewayConfiguration: Sendable {
             centralToken: centralToken, requestTimeout: requestTimeout, httpSignatures: httpSignatures, signingKeyPath: keyPath,
             signingAlgorithm: algorithm ?? signingKey.keyType.defaultAlgorithm, keyID: keyID, certificateChainPath: chainPath,
             retiredKeyPaths: retiredKeyPaths, serialization: serialization,
-            storePath: storePath, minimumFreeBytes: minimumFreeBytes, maximumStoreBytes: maximumStoreBytes, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker, maxConcurrent: maxConcurrent, retention: retention, receiptKeys: receiptKeys,
+            storePath: storePath, minimumFreeBytes: minimumFreeBytes, maximumStoreBytes: maximumStoreBytes, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker, maxConcurrent: maxConcurrent, maxReportsPerRequest: maxReportsPerRequest, maxBytesPerRequest: maxBytesPerRequest, retention: retention, receiptKeys: receiptKeys,
             deliveryPoll: poll, maxObservationsPerReport: maxObservations, shutdownTimeout: shutdownTimeout,
             adminHost: adminHost, adminPort: adminPort, adminToken: adminToken, warnings: warnings)
     }

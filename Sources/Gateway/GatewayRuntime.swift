@@ -189,6 +189,8 @@ public final class GatewayRuntime: Sendable {
                 breaker: configuration.breaker)
         forwarderConfiguration.receiptVerifier = configuration.receiptKeys.map { JWSVerifier(keysByID: $0) }
         forwarderConfiguration.maxConcurrent = configuration.maxConcurrent
+        forwarderConfiguration.maxReportsPerRequest = configuration.maxReportsPerRequest
+        forwarderConfiguration.maxBytesPerRequest = configuration.maxBytesPerRequest
         let (metrics, onDelivery) = (self.metrics, self.onDelivery)
         return Forwarder(
             configuration: forwarderConfiguration, store: store, transport: transport, doorbell: doorbell, logger: logger,

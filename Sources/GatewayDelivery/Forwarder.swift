@@ -22,7 +22,13 @@ public struct Forwarder: Service {
         public var leaseDuration: Duration
         /// How long to sleep when nothing is due and nobody rings.
         public var idlePoll: Duration
+        /// How many reports one turn of the loop leases.
         public var batchSize: Int
+        /// Reports per request: 1 sends each to `/v1/reports`; more sends up to this many together
+        /// to `/v1/reports/batch`, for a centre that accepts batches.
+        public var maxReportsPerRequest: Int = 1
+        /// A batch request's body stays under this (a larger report goes alone).
+        public var maxBytesPerRequest: Int = 8 << 20
         /// Also sign each request (RFC 9421) with this key under this `keyid`.
         public var messageSigner: (key: SigningKey, keyID: String)?
         public var breaker: CircuitBreaker.Configuration
@@ -89,7 +95,7 @@ public struct Forwarder: Service {
                 do {
                     let limit: Int
                     switch breaker.permission(now: now()) {
-                    case .proceed: limit = configuration.batchSize
+                    case .proceed: limit = max(configuration.batchSize, configuration.maxReportsPerRequest * configuration.maxConcurrent)
                     case .probe: limit = 1
                     case .wait(let until):
                         await doorbell.wait(timeout: .milliseconds(Int64(max(0, until.timeIntervalSince(now())) * 1000) + 1))
@@ -113,18 +119,21 @@ public struct Forwarder: Service {
         }
     }
 
-    /// Delivers `reports`, at most `limit` at a time. No new attempt starts once the gateway is
-    /// stopping or the breaker opens; those reports are given back.
+    /// Delivers `reports`, at most `limit` requests at a time. No new request starts once the
+    /// gateway is stopping or the breaker opens; those reports are given back.
     func deliver(_ reports: [LeasedReport], concurrently limit: Int, breaker: inout CircuitBreaker) async {
-        var waiting = reports[...]
+        let requests = configuration.maxReportsPerRequest > 1
+            ? ReportBatch.split(reports, maxReports: configuration.maxReportsPerRequest, maxBytes: configuration.maxBytesPerRequest)
+            : reports.map { [$0] }
+        var waiting = requests[...]
         await withTaskGroup(of: EndpointHealth.self) { group in
             var underWay = 0
             while true {
                 while underWay < limit, let next = waiting.first, !Task.isShuttingDownGracefully, !Task.isCancelled,
-                    !(breaker.isOpen && underWay + (reports.count - waiting.count) > 0)
+                    !(breaker.isOpen && underWay + (requests.count - waiting.count) > 0)
                 {
                     waiting = waiting.dropFirst()
-                    group.addTask { await self.deliver(next) }
+                    group.addTask { await self.send(next) }
                     underWay += 1
                 }
                 guard underWay > 0, let health = await group.next() else { break }
@@ -145,37 +154,33 @@ public struct Forwarder: Service {
                 }
             }
         }
-        if !waiting.isEmpty { await release(Array(waiting)) }
+        if !waiting.isEmpty { await release(waiting.flatMap { $0 }) }
     }
 
     /// Gives back reports leased but not sent because the gateway is stopping.
     func release(_ reports: [LeasedReport]) async {
-        for report in reports {
-            try? await store.complete(
-                reportID: report.reportID, attempt: report.attempt,
-                with: .retry(at: now(), status: nil, error: "not sent: the gateway was stopping"), now: now())
+        let attempts = reports.map {
+            CompletedAttempt(reportID: $0.reportID, attempt: $0.attempt, completion: .retry(at: now(), status: nil, error: "not sent: the gateway was stopping"))
         }
+        _ = try? await store.complete(attempts, now: now())
     }
 
     /// What an attempt says about the endpoint, for the circuit breaker.
     enum EndpointHealth { case up, down, unknown }
 
-    /// One attempt for one leased report, recorded in the store whatever happens.
+    /// One request carrying `reports` (one to `/v1/reports`, or several to `/v1/reports/batch`),
+    /// its outcome recorded for every report in one store transaction whatever happens.
     @discardableResult
-    func deliver(_ report: LeasedReport) async -> EndpointHealth {
+    func send(_ reports: [LeasedReport]) async -> EndpointHealth {
         let started = now()
-        var headers = [
-            ("Content-Type", report.contentType),
-            ("Accept", "application/json"),
-            ("Idempotency-Key", report.reportID),
-            ("Content-Digest", report.contentDigest),
-        ]
-        if let detached = report.detachedSignature { headers.append((JWSSerialization.detachedHeader, detached)) }
-        let url = configuration.centralURL + "/v1/reports"
-        let completion: DeliveryCompletion
+        let batched = configuration.maxReportsPerRequest > 1
+        let request = batched ? ReportBatch.request(reports) : ReportBatch.single(reports[0])
+        let url = configuration.centralURL + request.path
+        var headers = request.headers
         var status: Int?
         var health = EndpointHealth.down
         var answeredAt = started
+        var completions: [(report: LeasedReport, completion: DeliveryCompletion)]
         do {
             if let authorization = try await configuration.authentication.authorizationHeader() {
                 headers.append(("Authorization", authorization))
@@ -185,8 +190,8 @@ public struct Forwarder: Service {
                     .init(method: "POST", url: url, headers: headers), key: signer.key, keyID: signer.keyID, created: now())
             }
             let answer = try await transport.send(
-                method: "POST", url: url, headers: headers, body: report.body,
-                tls: configuration.tls, timeout: configuration.requestTimeout, maxBodyBytes: 1 << 20)
+                method: "POST", url: url, headers: headers, body: request.body,
+                tls: configuration.tls, timeout: configuration.requestTimeout, maxBodyBytes: max(1 << 20, reports.count * (16 << 10)))
             status = answer.status
             answeredAt = now()
             switch DeliveryVerdict.classify(
@@ -195,48 +200,71 @@ public struct Forwarder: Service {
             {
             case .delivered(let receipt):
                 health = .up
-                completion = .delivered(status: answer.status, receipt: receipt)
+                if batched {
+                    completions = ReportBatch.outcomes(of: reports, answer: answer.body, now: now(), retryable: configuration.retry.retryableStatuses).map {
+                        switch $0.verdict {
+                        case .delivered(let receipt): ($0.report, .delivered(status: $0.status ?? answer.status, receipt: receipt))
+                        case .retry(let after, let reason): ($0.report, retryOrGiveUp($0.report, retryAfter: after, status: $0.status, error: reason))
+                        case .reject(let reason): ($0.report, .deadLetter(status: $0.status, response: $0.detail, reason: reason))
+                        }
+                    }
+                } else {
+                    completions = [(reports[0], .delivered(status: answer.status, receipt: receipt))]
+                }
             case .retry(let after, let reason):
                 // Throttling and credential refusals come from a live endpoint; 5xx do not.
                 health = (500...599).contains(answer.status) ? .down : .unknown
-                completion = retryOrGiveUp(report, retryAfter: after, status: answer.status, error: reason)
+                completions = reports.map { ($0, retryOrGiveUp($0, retryAfter: after, status: answer.status, error: reason)) }
             case .reject(let reason):
                 health = .up
-                completion = .deadLetter(status: answer.status, response: String(decoding: answer.body.prefix(64 << 10), as: UTF8.self), reason: reason)
+                let response = String(decoding: answer.body.prefix(64 << 10), as: UTF8.self)
+                completions = reports.map { ($0, .deadLetter(status: answer.status, response: response, reason: reason)) }
             }
         } catch {
             if Task.isCancelled {
-                // Stopped harder than gracefully: leave the lease for the next start to reclaim.
-                logger.notice("delivery interrupted by shutdown; it will be sent again at the next start", metadata: ["report_id": "\(report.reportID)"])
+                // Stopped harder than gracefully: leave the leases for the next start to reclaim.
+                logger.notice("delivery interrupted by shutdown; it will be sent again at the next start", metadata: [
+                    "report_id": "\(reports.map(\.reportID).joined(separator: ","))",
+                ])
                 return .unknown
             }
             answeredAt = now()
-            completion = retryOrGiveUp(report, retryAfter: nil, status: nil, error: "\(error)")
+            completions = reports.map { ($0, retryOrGiveUp($0, retryAfter: nil, status: nil, error: "\(error)")) }
+        }
+        let attempts = completions.map { report, completion -> CompletedAttempt in
+            var verified: Bool?
+            if case .delivered(_, let receipt) = completion, let verifier = configuration.receiptVerifier {
+                verified = Self.receiptHolds(receipt, for: report.reportID, verifier: verifier)
+                if verified == false {
+                    logger.error("the centre's receipt does not verify; the report counts as delivered but the receipt proves nothing",
+                                 metadata: ["report_id": "\(report.reportID)"])
+                }
+            }
+            return CompletedAttempt(reportID: report.reportID, attempt: report.attempt, completion: completion, receiptVerified: verified)
         }
         do {
-            try await store.complete(reportID: report.reportID, attempt: report.attempt, with: completion, now: now())
-        } catch {
-            // The lease will expire and the report will be sent again; the centre deduplicates.
-            logger.error("could not record delivery outcome", metadata: ["report_id": "\(report.reportID)", "error": "\(error)"])
-        }
-        if case .delivered(_, let receipt) = completion, let verifier = configuration.receiptVerifier {
-            let verified = Self.receiptHolds(receipt, for: report.reportID, verifier: verifier)
-            if !verified {
-                logger.error("the centre's receipt does not verify; the report counts as delivered but the receipt proves nothing",
-                             metadata: ["report_id": "\(report.reportID)"])
+            for skipped in try await store.complete(attempts, now: now()) {
+                logger.error("could not record delivery outcome", metadata: ["report_id": "\(skipped.reportID)", "error": "\(skipped.reason)"])
             }
-            try? await store.markReceipt(reportID: report.reportID, verified: verified)
+        } catch {
+            // The leases will expire and the reports will be sent again; the centre deduplicates.
+            logger.error("could not record delivery outcomes", metadata: [
+                "report_id": "\(reports.map(\.reportID).joined(separator: ","))", "error": "\(error)",
+            ])
         }
-        let event = DeliveryEvent(reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, startedAt: started, answeredAt: answeredAt)
-        switch completion {
-        case .delivered:
-            logger.info("report delivered", metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "status": "\(status ?? 0)"])
-        case .retry(let at, _, let error):
-            logger.warning("delivery failed, will retry", metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "error": "\(error)", "retry_at": "\(at)"])
-        case .deadLetter(_, _, let reason):
-            logger.error("report dead-lettered", metadata: ["report_id": "\(report.reportID)", "reason": "\(reason)"])
+        for (report, completion) in completions {
+            switch completion {
+            case .delivered(let itemStatus, _):
+                logger.info("report delivered", metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "status": "\(itemStatus)"])
+            case .retry(let at, _, let error):
+                logger.warning("delivery failed, will retry", metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "error": "\(error)", "retry_at": "\(at)"])
+            case .deadLetter(_, _, let reason):
+                logger.error("report dead-lettered", metadata: ["report_id": "\(report.reportID)", "reason": "\(reason)"])
+            }
+            events?(DeliveryEvent(
+                reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, startedAt: started,
+                answeredAt: answeredAt, reportsInRequest: reports.count))
         }
-        events?(event)
         return health
     }
 
@@ -274,5 +302,7 @@ public struct DeliveryEvent: Sendable {
     /// When the attempt began, and when the centre's answer (or the failure) came.
     public let startedAt: Date
     public let answeredAt: Date
+    /// How many reports travelled in the request (1 unless batching).
+    public var reportsInRequest: Int = 1
     public var duration: TimeInterval { answeredAt.timeIntervalSince(startedAt) }
 }

@@ -144,6 +144,20 @@ public struct LeasedReport: Sendable, Equatable {
     public let contentDigest: String
     public let observationCount: Int
     public let createdAt: Date
+
+    public init(
+        reportID: String, attempt: Int, body: Data, contentType: String, detachedSignature: String?, contentDigest: String,
+        observationCount: Int, createdAt: Date
+    ) {
+        self.reportID = reportID
+        self.attempt = attempt
+        self.body = body
+        self.contentType = contentType
+        self.detachedSignature = detachedSignature
+        self.contentDigest = contentDigest
+        self.observationCount = observationCount
+        self.createdAt = createdAt
+    }
 }
 
 /// One adapter's latest pulls, as `status` prints them.

@@ -193,16 +193,35 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws {
+        let skipped = try await complete([CompletedAttempt(reportID: reportID, attempt: attempt, completion: completion)], now: now)
+        if let first = skipped.first { throw StoreError(first.reason) }
+    }
+
+    @discardableResult
+    public func complete(_ attempts: [CompletedAttempt], now: Date) async throws -> [(reportID: String, reason: String)] {
+        // One transaction (one fsync) per request, however many reports it carried.
         try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [reportID]) else {
-                throw StoreError("report \(reportID) is not in the outbox")
+            var skipped: [(reportID: String, reason: String)] = []
+            for attempt in attempts {
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [attempt.reportID]) else {
+                    skipped.append((attempt.reportID, "report \(attempt.reportID) is not in the outbox"))
+                    continue
+                }
+                var entry = Self.entry(from: row)
+                do { try entry.complete(attempt.completion, attempt: attempt.attempt, now: now) } catch {
+                    skipped.append((attempt.reportID, "\(error)"))
+                    continue
+                }
+                try Self.save(entry, in: db)
+                if let verified = attempt.receiptVerified {
+                    try db.execute(sql: "UPDATE outbox SET receipt_verified = ? WHERE report_id = ?", arguments: [verified, attempt.reportID])
+                }
+                if entry.state == .delivered {
+                    try Self.appendAuditLink(
+                        reportID: attempt.reportID, contentDigest: row["content_digest"], deliveredAt: now, receipt: entry.receipt, in: db)
+                }
             }
-            var entry = Self.entry(from: row)
-            try entry.complete(completion, attempt: attempt, now: now)
-            try Self.save(entry, in: db)
-            if entry.state == .delivered {
-                try Self.appendAuditLink(reportID: reportID, contentDigest: row["content_digest"], deliveredAt: now, receipt: entry.receipt, in: db)
-            }
+            return skipped
         }
     }
 

@@ -71,6 +71,22 @@ public struct StoredQuarantine: Sendable, Equatable {
     public let reasons: [QuarantineReason]
 }
 
+/// How one attempt at one report ended.
+public struct CompletedAttempt: Sendable {
+    public let reportID: String
+    public let attempt: Int
+    public let completion: DeliveryCompletion
+    /// Whether the centre's signed receipt verified, when receipts are checked.
+    public let receiptVerified: Bool?
+
+    public init(reportID: String, attempt: Int, completion: DeliveryCompletion, receiptVerified: Bool? = nil) {
+        self.reportID = reportID
+        self.attempt = attempt
+        self.completion = completion
+        self.receiptVerified = receiptVerified
+    }
+}
+
 /// The gateway's durable state: outbox, quarantine, cursors and pull history.
 ///
 /// One protocol so a PostgreSQL store for several gateways can stand beside SQLite.
@@ -82,6 +98,11 @@ public protocol GatewayStore: Sendable {
     /// Leases up to `limit` reports that are due, oldest first.
     func leaseDue(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedReport]
     func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws
+    /// Records the outcomes of one batch request in one transaction. An outcome the report's state
+    /// no longer admits (its lease was lost) is skipped, not allowed to undo the others; the ids
+    /// skipped are returned with the reason.
+    @discardableResult
+    func complete(_ attempts: [CompletedAttempt], now: Date) async throws -> [(reportID: String, reason: String)]
     /// The earliest time a pending or leased report becomes due, if any.
     func nextDueDate() async throws -> Date?
     func outboxStats(now: Date) async throws -> OutboxStats

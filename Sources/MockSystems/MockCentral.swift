@@ -55,6 +55,9 @@ public final class MockCentral: Sendable {
         /// Observations accepted more than once with the same fact and value: must stay 0.
         public var duplicateObservations = 0
         public var signatureFailures = 0
+        /// Requests to `/v1/reports/batch`, and the most reports one of them carried.
+        public var batchRequests = 0
+        public var maxReportsPerRequest = 0
         public var digestFailures = 0
         /// Requests whose RFC 9421 signature was present and verified, and present but wrong.
         public var httpSignaturesVerified = 0
@@ -119,6 +122,7 @@ public final class MockCentral: Sendable {
 
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("v1/reports") { request, _ in try await self.receive(request) }
+        router.post("v1/reports/batch") { request, _ in try await self.receiveBatch(request) }
         router.get("v1/health") { _, _ in Response(status: .ok) }
     }
 
@@ -152,18 +156,7 @@ public final class MockCentral: Sendable {
         } else {
             return reject(.unsupportedMediaType, "Content-Type must be application/jose+json, application/jose, or application/json with a JWS-Signature header")
         }
-        if request.headers[HTTPField.Name("Signature-Input")!] != nil {
-            let httpRequest = HTTPMessageSignatures.Request(
-                method: request.method.rawValue, url: "https://\(request.head.authority ?? "")\(request.uri.string)",
-                headers: request.headers.map { ($0.name.rawName, $0.value) })
-            do {
-                try HTTPMessageSignatures.verify(httpRequest, keys: verifier.trusted, now: Date())
-                state.withLock { $0.statistics.httpSignaturesVerified += 1 }
-            } catch {
-                state.withLock { $0.statistics.httpSignatureFailures += 1 }
-                return reject(.unauthorized, "HTTP message signature rejected: \(error.message)")
-            }
-        }
+        if let failure = verifyMessageSignature(request) { return failure }
         guard let digest = request.headers[HTTPField.Name("Content-Digest")!], ContentDigest.verify(header: digest, body: body) else {
             state.withLock { $0.statistics.digestFailures += 1 }
             return reject(.badRequest, "Content-Digest is missing or does not match the body")
@@ -178,29 +171,61 @@ public final class MockCentral: Sendable {
         }) {
             return Self.jsonText(.ok, receipt)
         }
-        let verified: JWSVerifier.Verified
+        let jws: FlattenedJWS
         do {
-            let jws: FlattenedJWS = switch serialization {
+            jws = switch serialization {
             case .flattened: try FlattenedJWS.decode(body)
             case .compact: try FlattenedJWS.parse(compact: String(decoding: body, as: UTF8.self))
             case .detached: try FlattenedJWS.parse(detached: request.headers[HTTPField.Name(JWSSerialization.detachedHeader)!] ?? "", payload: body)
             }
-            verified = try verifier.verify(jws)
         } catch {
             state.withLock { $0.statistics.signatureFailures += 1 }
             return reject(.badRequest, "signature rejected: \(error.message)")
         }
+        let (status, text) = accept(jws, body: body, serialization: serialization, idempotencyKey: key)
+        guard status == .accepted || status == .ok else { return reject(status, text) }
+        if fault == "slowAnswer" {
+            try await Task.sleep(for: state.withLock { $0.plan.slowAnswerDelay })
+        }
+        return Self.jsonText(status, text)
+    }
+
+    /// Checks an RFC 9421 signature when the request carries one; the refusal to send otherwise.
+    private func verifyMessageSignature(_ request: Request) -> Response? {
+        guard request.headers[HTTPField.Name("Signature-Input")!] != nil else { return nil }
+        let httpRequest = HTTPMessageSignatures.Request(
+            method: request.method.rawValue, url: "https://\(request.head.authority ?? "")\(request.uri.string)",
+            headers: request.headers.map { ($0.name.rawName, $0.value) })
+        do {
+            try HTTPMessageSignatures.verify(httpRequest, keys: verifier.trusted, now: Date())
+            state.withLock { $0.statistics.httpSignaturesVerified += 1 }
+            return nil
+        } catch {
+            state.withLock { $0.statistics.httpSignatureFailures += 1 }
+            return reject(.unauthorized, "HTTP message signature rejected: \(error.message)")
+        }
+    }
+
+    /// Verifies one report and keeps it once: (202 or 200, receipt) or (error status, detail).
+    /// `idempotencyKey`, when given, must be the report's id.
+    private func accept(_ jws: FlattenedJWS, body: Data, serialization: JWSSerialization, idempotencyKey: String?) -> (HTTPResponse.Status, String) {
+        let verified: JWSVerifier.Verified
+        do { verified = try verifier.verify(jws) } catch {
+            state.withLock { $0.statistics.signatureFailures += 1 }
+            return (.badRequest, "signature rejected: \(error.message)")
+        }
         let envelope: ReportEnvelope
         do { envelope = try JSONDecoder().decode(ReportEnvelope.self, from: verified.payload) } catch {
-            return reject(.unprocessableContent, "the payload is not a report envelope")
+            return (.unprocessableContent, "the payload is not a report envelope")
         }
-        guard envelope.reportID == key else {
-            return reject(.unprocessableContent, "report_id \(envelope.reportID) differs from Idempotency-Key \(key)")
+        if let idempotencyKey, envelope.reportID != idempotencyKey {
+            return (.unprocessableContent, "report_id \(envelope.reportID) differs from Idempotency-Key \(idempotencyKey)")
         }
-        let receipt = state.withLock { state -> String in
+        let key = envelope.reportID
+        return state.withLock { state -> (HTTPResponse.Status, String) in
             if let existing = state.receipts[key] {
                 state.statistics.idempotentReplays += 1
-                return existing
+                return (.ok, existing)
             }
             let receiptID = UUID().uuidString.lowercased()
             let receiptPayload = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
@@ -217,12 +242,72 @@ public final class MockCentral: Sendable {
                 if state.facts[fact]! > 1 { state.statistics.duplicateObservations += 1 }
                 state.observations.append(observation)
             }
-            return receipt
+            return (.accepted, receipt)
+        }
+    }
+
+    /// `{"reports": [JWS, ...]}`: each report verified and kept on its own, each answered in
+    /// `{"results": [{"report_id", "status", "receipt" | "detail"}]}`.
+    private func receiveBatch(_ request: Request) async throws -> Response {
+        state.withLock {
+            $0.statistics.requests += 1
+            $0.statistics.batchRequests += 1
+            $0.concurrentRequests += 1
+            $0.statistics.maxConcurrentRequests = max($0.statistics.maxConcurrentRequests, $0.concurrentRequests)
+        }
+        defer { state.withLock { $0.concurrentRequests -= 1 } }
+        let fault = request.headers[Self.faultHeader]
+        switch fault {
+        case "unavailable": return Self.problem(.serviceUnavailable, "Service temporarily unavailable")
+        case "tooManyRequests":
+            var response = Self.problem(.tooManyRequests, "Too many requests")
+            response.headers[.retryAfter] = "1"
+            return response
+        default: break
+        }
+        let body = Data(buffer: try await request.body.collect(upTo: 256 << 20))
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            return reject(.unsupportedMediaType, "Content-Type must be application/json")
+        }
+        if let failure = verifyMessageSignature(request) { return failure }
+        guard let digest = request.headers[HTTPField.Name("Content-Digest")!], ContentDigest.verify(header: digest, body: body) else {
+            state.withLock { $0.statistics.digestFailures += 1 }
+            return reject(.badRequest, "Content-Digest is missing or does not match the body")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let reports = object["reports"] as? [Any] else {
+            return reject(.badRequest, #"the body must be {"reports": [JWS, ...]}"#)
+        }
+        state.withLock { $0.statistics.maxReportsPerRequest = max($0.statistics.maxReportsPerRequest, reports.count) }
+        var results: [JSONValue] = []
+        for item in reports {
+            let jws: FlattenedJWS
+            let serialization: JWSSerialization
+            let itemBody: Data
+            do {
+                if let compact = item as? String {
+                    (serialization, itemBody) = (.compact, Data(compact.utf8))
+                    jws = try FlattenedJWS.parse(compact: compact)
+                } else {
+                    (serialization, itemBody) = (.flattened, try JSONSerialization.data(withJSONObject: item))
+                    jws = try FlattenedJWS.decode(itemBody)
+                }
+            } catch {
+                state.withLock { $0.statistics.signatureFailures += 1 }
+                results.append(.object(["status": .number(400), "detail": .string("not a JWS: \(error)")]))
+                continue
+            }
+            let id = (try? JSONDecoder().decode(ReportEnvelope.self, from: Base64URL.decode(jws.payload) ?? Data()))?.reportID
+            let (status, text) = accept(jws, body: itemBody, serialization: serialization, idempotencyKey: nil)
+            var result: [String: JSONValue] = ["status": .number(Double(status.code))]
+            if let id { result["report_id"] = .string(id) }
+            result[status == .accepted || status == .ok ? "receipt" : "detail"] = .string(text)
+            results.append(.object(result))
         }
         if fault == "slowAnswer" {
             try await Task.sleep(for: state.withLock { $0.plan.slowAnswerDelay })
         }
-        return Self.jsonText(.accepted, receipt)
+        let answer = (try? JSONValue.object(["results": .array(results)]).canonicalData()) ?? Data()
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer)))
     }
 
     private func reject(_ status: HTTPResponse.Status, _ detail: String) -> Response {
