@@ -65,7 +65,7 @@ public struct ContractSet: Sendable {
             }))
         }
         let observation: Observation
-        do { observation = try record.decode(as: Observation.self) } catch {
+        do { observation = try Observation(json: record) } catch {
             return .failure(QuarantineFailure(reasons: [.init(pointer: "", rule: "schema.decode", message: "\(error)")]))
         }
         let reasons = rules.check(observation)

@@ -57,6 +57,61 @@ public struct Observation: Sendable, Hashable, Codable {
 
     /// What the central side counts as "the same figure": the same indicator, area and period.
     public var factKey: String { "\(indicator)|\(level.rawValue)|\(area)|\(period)" }
+
+    /// Reads what `jsonValue` writes, as `Codable` would (null or absent optionals are nil), without
+    /// a round trip through JSON text; throws naming the first field that is missing or mistyped.
+    public init(json: JSONValue) throws(ObservationDecodingError) {
+        guard case .object(let members) = json else { throw ObservationDecodingError(field: "", expected: "an object") }
+        func string(_ key: String) throws(ObservationDecodingError) -> String {
+            guard case .string(let text)? = members[key] else { throw ObservationDecodingError(field: key, expected: "a string") }
+            return text
+        }
+        func number(_ key: String) throws(ObservationDecodingError) -> Double {
+            guard case .number(let value)? = members[key] else { throw ObservationDecodingError(field: key, expected: "a number") }
+            return value
+        }
+        func optionalNumber(_ key: String) throws(ObservationDecodingError) -> Double? {
+            switch members[key] {
+            case nil, .null?: return nil
+            case .number(let value)?: return value
+            default: throw ObservationDecodingError(field: key, expected: "a number")
+            }
+        }
+        guard let level = AdministrativeLevel(rawValue: try string("level")) else {
+            throw ObservationDecodingError(field: "level", expected: "province, district or commune")
+        }
+        let sourceRecordID: String?
+        switch members["source_record_id"] {
+        case nil, .null?: sourceRecordID = nil
+        case .string(let text)?: sourceRecordID = text
+        default: throw ObservationDecodingError(field: "source_record_id", expected: "a string")
+        }
+        self.init(
+            indicator: try string("indicator"), province: try string("province"), level: level, area: try string("area"),
+            period: try string("period"), value: try number("value"), unit: try string("unit"), numerator: try optionalNumber("numerator"),
+            denominator: try optionalNumber("denominator"), sourceSystem: try string("source_system"), sourceRecordID: sourceRecordID,
+            collectedAt: try string("collected_at"))
+    }
+
+    /// The same value `Codable` gives (absent optionals left out), built directly: signing a
+    /// report went through JSON text and back, the largest cost of the signing stage.
+    public var jsonValue: JSONValue {
+        var members: [String: JSONValue] = [
+            "indicator": .string(indicator), "province": .string(province), "level": .string(level.rawValue), "area": .string(area),
+            "period": .string(period), "value": .number(value), "unit": .string(unit), "source_system": .string(sourceSystem),
+            "collected_at": .string(collectedAt),
+        ]
+        if let numerator { members["numerator"] = .number(numerator) }
+        if let denominator { members["denominator"] = .number(denominator) }
+        if let sourceRecordID { members["source_record_id"] = .string(sourceRecordID) }
+        return .object(members)
+    }
+}
+
+public struct ObservationDecodingError: Error, Sendable, CustomStringConvertible {
+    public let field: String
+    public let expected: String
+    public var description: String { field.isEmpty ? "an observation must be \(expected)" : "\(field) must be \(expected)" }
 }
 
 /// The signed unit sent to the central endpoint: a batch of valid observations from one pull.
@@ -86,6 +141,15 @@ public struct ReportEnvelope: Sendable, Hashable, Codable {
         self.adapter = adapter
         self.createdAt = createdAt
         self.observations = observations
+    }
+
+    /// The same value `Codable` gives, built directly (see `Observation.jsonValue`).
+    public var jsonValue: JSONValue {
+        .object([
+            "contract": .string(contract), "contract_version": .string(contractVersion), "report_id": .string(reportID),
+            "gateway_id": .string(gatewayID), "province": .string(province), "adapter": .string(adapter), "created_at": .string(createdAt),
+            "observations": .array(observations.map(\.jsonValue)),
+        ])
     }
 
     enum CodingKeys: String, CodingKey {

@@ -26,6 +26,28 @@ struct ContractTests {
         }
     }
 
+    @Test("jsonValue, built directly for speed, is exactly what Codable gives, with and without optional fields")
+    func directJSONMatchesCodable() throws {
+        var bare = good
+        (bare.numerator, bare.denominator, bare.sourceRecordID) = (nil, nil, nil)
+        var traced = good
+        traced.sourceRecordID = "QLVB/03646/2026-Q3 — Sơn La"
+        traced.value = 1e-7
+        for observation in [good, bare, traced] {
+            #expect(observation.jsonValue == (try JSONValue(encoding: observation)))
+            #expect(try Observation(json: observation.jsonValue) == observation)
+            #expect(try Observation(json: observation.jsonValue) == (try observation.jsonValue.decode(as: Observation.self)))
+        }
+        guard case .object(var members) = good.jsonValue else { return }
+        members["value"] = .string("62,5")
+        #expect(throws: ObservationDecodingError.self) { try Observation(json: .object(members)) }
+        let envelope = ReportEnvelope(
+            contractVersion: "1.0", reportID: "0193a1b2-0000-8000-8000-000000000000", gatewayID: "son-la-gw-01", province: "14",
+            adapter: "qlvb-documents", createdAt: "2026-11-22T04:00:00.000Z", observations: [good, bare, traced])
+        #expect(envelope.jsonValue == (try JSONValue(encoding: envelope)))
+        #expect(try envelope.jsonValue.canonicalData() == (try JSONValue(encoding: envelope).canonicalData()))
+    }
+
     @Test("a correct observation passes schema and rules")
     func goodObservation() throws {
         #expect(try reasons { _ in }.isEmpty)
