@@ -96,9 +96,9 @@ extension JSONValue: Codable {
 }
 
 extension JSONValue {
-    /// Parses UTF-8 JSON text.
+    /// Parses UTF-8 JSON text (RFC 8259); the error gives the byte offset.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        try JSONParser.parse(data)
     }
 
     /// Canonical serialization: sorted keys, no insignificant white space, so the same value

@@ -1,0 +1,56 @@
+import Foundation
+import GatewayContracts
+import Testing
+
+/// The reference: what `JSONValue` was decoded with before it had a parser of its own.
+struct ReferenceJSONValue: Decodable {
+    let value: JSONValue
+    init(from decoder: any Decoder) throws { value = try JSONValue(from: decoder) }
+}
+
+@Suite("JSON parser")
+struct JSONParserTests {
+    func parse(_ text: String) throws -> JSONValue { try JSONValue.parse(Data(text.utf8)) }
+
+    @Test("values, escapes, surrogate pairs, numbers and nesting")
+    func accepts() throws {
+        #expect(try parse(#" {"a": [1, -0.5, 2e3, 1E-2, true, false, null], "b": {}} "#)
+            == .object(["a": .array([.number(1), .number(-0.5), .number(2000), .number(0.01), .bool(true), .bool(false), .null]), "b": .object([:])]))
+        #expect(try parse(#""Quý 3\/2025 \"x\" \\ \b\f\n\r\t \u00e9 \ud83d\ude00""#) == .string("Quý 3/2025 \"x\" \\ \u{8}\u{c}\n\r\t é 😀"))
+        #expect(try parse("[]") == .array([]))
+        #expect(try parse("0") == .number(0))
+        #expect(try parse(String(repeating: "[", count: 500) + String(repeating: "]", count: 500)) != .null)
+    }
+
+    @Test("refuses what RFC 8259 refuses, naming the byte", arguments: [
+        "", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"",
+        "\"a\u{1}b\"", "[1] 2", "{\"a\" 1}", "{1:2}", "NaN", "1e400",
+    ])
+    func refuses(_ text: String) {
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data(text.utf8)) }
+    }
+
+    @Test("refuses invalid UTF-8 and nesting past 512 levels")
+    func refusesBytes() {
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data([0x22, 0xC3, 0x28, 0x22])) }
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data((String(repeating: "[", count: 600) + String(repeating: "]", count: 600)).utf8)) }
+        do {
+            _ = try JSONValue.parse(Data(#"{"a": [1, 2,, 3]}"#.utf8))
+        } catch let error as JSONSyntaxError {
+            #expect(error.offset == 12, "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("agrees with JSONDecoder on every file of the JSON Schema Test Suite")
+    func agreesOnTestSuite() throws {
+        let suite = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/json-schema-test-suite")
+        let files = FileManager.default.enumerator(at: suite, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL }.filter { $0.pathExtension == "json" } ?? []
+        try #require(files.count > 50, "the suite is expected in ../shared/json-schema-test-suite")
+        for file in files {
+            let data = try Data(contentsOf: file)
+            #expect(try JSONValue.parse(data) == (try JSONDecoder().decode(ReferenceJSONValue.self, from: data).value), "\(file.path)")
+        }
+    }
+}
