@@ -163,6 +163,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "lgsp-bench",
+            dependencies: [
+                "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayDemo", "GatewaySigning", "GatewayStore", "MockSystems",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "lgsp-mock",
             dependencies: [
                 "MockSystems",

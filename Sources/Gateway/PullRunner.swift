@@ -61,13 +61,7 @@ public struct PullRunner: Sendable {
             }
         }
 
-        var reports: [SignedReport] = []
-        var start = 0
-        while start < valid.count {
-            let batch = Array(valid[start..<min(start + maxObservationsPerReport, valid.count)])
-            reports.append(try sign(batch, adapter: adapter.name, createdAt: started))
-            start += maxObservationsPerReport
-        }
+        let reports = try signReports(valid, adapter: adapter.name, createdAt: started)
         try Task.checkCancellation()
         try await store.commit(
             PullCommit(adapter: adapter.name, startedAt: started, pulledRecords: output.records.count, reports: reports,
@@ -80,12 +74,25 @@ public struct PullRunner: Sendable {
             quarantinedByClass: byClass)
     }
 
+    /// `observations` in reports of at most `maxObservationsPerReport`, each checked against the
+    /// report contract and signed.
+    public func signReports(_ observations: [Observation], adapter: String, createdAt: Date) throws -> [SignedReport] {
+        var reports: [SignedReport] = []
+        var start = 0
+        while start < observations.count {
+            let batch = Array(observations[start..<min(start + maxObservationsPerReport, observations.count)])
+            reports.append(try sign(batch, adapter: adapter, createdAt: createdAt))
+            start += maxObservationsPerReport
+        }
+        return reports
+    }
+
     func sign(_ observations: [Observation], adapter: String, createdAt: Date) throws -> SignedReport {
         let envelope = ReportEnvelope(
             contractVersion: contracts.version, reportID: Self.reportID(adapter: adapter, observations: observations),
             gatewayID: gatewayID, province: province, adapter: adapter, createdAt: Timestamps.format(createdAt),
             observations: observations)
-        let payload = try JSONValue(encoding: envelope)
+        let payload = envelope.jsonValue
         // Every observation passed already; a failure here is a bug in the gateway, never sent.
         let violations = contracts.reportValidator.validate(payload)
         guard violations.isEmpty else {
@@ -104,11 +111,11 @@ public struct PullRunner: Sendable {
     static func reportID(adapter: String, observations: [Observation]) -> String {
         var hasher = SHA256()
         hasher.update(data: Data(adapter.utf8))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         for observation in observations {
             var identity = observation
             identity.collectedAt = ""
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
             hasher.update(data: Data([0]))
             hasher.update(data: (try? encoder.encode(identity)) ?? Data(observation.factKey.utf8))
         }

@@ -74,6 +74,9 @@ public final class MockCentral: Sendable {
         var plan: FaultPlan
         var random: SplitMix64
         var receipts: [String: String] = [:]
+        /// Answer at once without verifying or keeping anything: a receiver as cheap as can be,
+        /// for measuring the gateway's own delivery ceiling.
+        var minimal = false
         var facts: [String: Int] = [:]
         var observations: [Observation] = []
         var acceptedBodies: [Data] = []
@@ -96,6 +99,9 @@ public final class MockCentral: Sendable {
     public var acceptedObservations: [Observation] { state.withLock { $0.observations } }
     /// The request bodies (flattened JWS) of every report accepted, as they arrived.
     public var acceptedBodies: [Data] { state.withLock { $0.acceptedBodies } }
+
+    /// Switches to answering every report 202 at once, verifying and keeping nothing (for benchmarks).
+    public func setMinimal(_ minimal: Bool) { state.withLock { $0.minimal = minimal } }
 
     public func setFaults(_ plan: FaultPlan) {
         state.withLock {
@@ -145,6 +151,7 @@ public final class MockCentral: Sendable {
         default: break
         }
         let body = Data(buffer: try await request.body.collect(upTo: 64 << 20))
+        if state.withLock({ $0.minimal }) { return Self.jsonText(.accepted, "{}") }
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         let serialization: JWSSerialization
         if contentType.hasPrefix("application/jose+json") {
@@ -266,6 +273,7 @@ public final class MockCentral: Sendable {
         default: break
         }
         let body = Data(buffer: try await request.body.collect(upTo: 256 << 20))
+        if state.withLock({ $0.minimal }) { return Self.minimalBatchAnswer(body) }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
             return reject(.unsupportedMediaType, "Content-Type must be application/json")
         }
@@ -308,6 +316,26 @@ public final class MockCentral: Sendable {
         }
         let answer = (try? JSONValue.object(["results": .array(results)]).canonicalData()) ?? Data()
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer)))
+    }
+
+    /// 202 for every report of a batch, found by its `report_id` in the payload without parsing
+    /// the report or checking anything.
+    static func minimalBatchAnswer(_ body: Data) -> Response {
+        let marker = Array(#""report_id":""#.utf8)
+        var results: [String] = []
+        if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let reports = object["reports"] as? [Any] {
+            for item in reports {
+                let payload = (item as? [String: Any])?["payload"] as? String
+                    ?? (item as? String).map { String($0.split(separator: ".", omittingEmptySubsequences: false).dropFirst().first ?? "") }
+                guard let decoded = payload.flatMap(Base64URL.decode) else { continue }
+                let bytes = [UInt8](decoded)
+                guard let start = bytes.indices.first(where: { bytes[$0...].starts(with: marker) }) else { continue }
+                let idStart = start + marker.count
+                let idEnd = bytes[idStart...].firstIndex(of: UInt8(ascii: "\"")) ?? bytes.endIndex
+                results.append(#"{"report_id":"\#(String(decoding: bytes[idStart..<idEnd], as: UTF8.self))","status":202}"#)
+            }
+        }
+        return jsonText(.ok, #"{"results":["# + results.joined(separator: ",") + "]}")
     }
 
     private func reject(_ status: HTTPResponse.Status, _ detail: String) -> Response {

@@ -133,7 +133,8 @@ public final class MockProvincialSource: Sendable {
         func updated(_ record: MockDataset.SourceRecord) -> Date {
             record.fields[updatedField]?.stringValue.flatMap(Timestamps.parse) ?? .distantPast
         }
-        var selected = records.filter { since == nil || updated($0) > since! }.sorted { updated($0) < updated($1) }
+        // Dates parsed once per record, not once per comparison.
+        var selected = records.map { (updated($0), $0) }.filter { since == nil || $0.0 > since! }.sorted { $0.0 < $1.0 }.map(\.1)
         if let limit = configuration.maxRecordsPerAnswer { selected = Array(selected.prefix(limit)) }
         state.withLock { $0.statistics.recordsServed += selected.count }
         return Self.json(.ok, envelope(selected.map { .object($0.fields) }))

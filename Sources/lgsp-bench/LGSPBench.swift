@@ -1,0 +1,206 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import GatewayAdapters
+import GatewayContracts
+import GatewayDemo
+import GatewaySigning
+import GatewayStore
+import Logging
+import MockSystems
+import ServiceLifecycle
+
+/// Measures, in one run on loopback, each stage's ceiling on its own and the whole pipeline, in
+/// observations per second. Figures are for comparing within one run (ratios), not across machines.
+@main
+struct LGSPBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lgsp-bench",
+        abstract: "Measure each stage of the gateway on its own and the whole pipeline, on loopback; the last line is JSON.")
+
+    @Option(help: "Observations to push through each stage and the pipeline.")
+    var observations = 100_000
+
+    @Option(help: "Observations per signed report.")
+    var observationsPerReport = 500
+
+    @Option(help: "Reports per delivery request (1: no batching).")
+    var reportsPerRequest = 20
+
+    @Option(help: "Deliveries under way at once.")
+    var concurrency = 4
+
+    func validate() throws {
+        guard observations >= 20 else { throw ValidationError("--observations must be at least 20") }
+    }
+
+    struct Stage: Codable {
+        let name: String
+        let observations: Int
+        let seconds: Double
+        var perSecond: Double { Double(observations) / max(seconds, 1e-9) }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+        guard let repository = Demo.locateRepository() else {
+            throw ValidationError("cannot find Contracts/ and deploy/examples/: run from the repository checkout")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lgsp-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = SigningKey.generate()
+        let keyPath = directory.appendingPathComponent("signing-key.pem").path
+        _ = FileManager.default.createFile(atPath: keyPath, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+
+        // The document-management source reports five quarters per commune.
+        let dataset = MockDataset(province: "14", communes: max(1, (observations - 10) / 5))
+        let mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"),
+            source: .init(clientID: "lgsp-gateway-demo", clientSecret: "bench-\(UUID().uuidString)", dataset: dataset),
+            trustedKeys: [key.publicKey])
+        let (observationsPerReport, reportsPerRequest, concurrency) = (self.observationsPerReport, self.reportsPerRequest, self.concurrency)
+        print("lgsp-bench: \(dataset.allRecords.count) source records, \(observationsPerReport) observations per report, \(reportsPerRequest) reports per request, \(concurrency) at once")
+
+        let summary = try await MockSystems.withRunning(mocks, logger: Logger(label: "lgsp-bench")) { running in
+            func loaded(store: String, onlyDocuments: Bool) throws -> LoadedGateway {
+                let adapters = directory.appendingPathComponent(onlyDocuments ? "adapters-documents" : "adapters")
+                try? FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+                for name in onlyDocuments ? ["qlvb-documents.yaml"] : ["qlvb-documents.yaml", "dvc-portal.yaml"]
+                where !FileManager.default.fileExists(atPath: adapters.appendingPathComponent(name).path) {
+                    try FileManager.default.copyItem(at: repository.appendingPathComponent("Adapters/\(name)"), to: adapters.appendingPathComponent(name))
+                }
+                let environment = Demo.environment(
+                    for: running, repository: repository, keyPath: keyPath, storePath: directory.appendingPathComponent(store).path,
+                    overrides: [
+                        "LGSP_ADAPTERS": adapters.path, "LGSP_REPORT_MAX_OBSERVATIONS": "\(observationsPerReport)",
+                        "LGSP_CENTRAL_BATCH_MAX_REPORTS": "\(reportsPerRequest)", "LGSP_CENTRAL_MAX_CONCURRENT": "\(concurrency)",
+                        "LGSP_CENTRAL_BATCH_MAX_BYTES": "64MB", "LGSP_STORE_MAX_SIZE": "100GB",
+                    ])
+                return try LoadedGateway.load(file: repository.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+            }
+            var stages: [Stage] = []
+            func measure<T>(_ name: String, observations: Int, _ body: () async throws -> T) async rethrows -> T {
+                let started = ContinuousClock.now
+                let result = try await body()
+                let elapsed = ContinuousClock.now - started
+                let stage = Stage(name: name, observations: observations, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                stages.append(stage)
+                let label = name.padding(toLength: 9, withPad: " ", startingAt: 0)
+                print(label + String(format: " %12.0f obs/s  (%d observations in %.3f s)", stage.perSecond, observations, stage.seconds))
+                fflush(nil)
+                return result
+            }
+
+            // Stages on their own, each fed by the previous one's output.
+            let stagesGateway = try loaded(store: "stages.sqlite", onlyDocuments: true)
+            let definition = try require(stagesGateway.adapters.first)
+            let page = try JSONValue.object([
+                "ketQua": .object(["danhSach": .array(dataset.documentRecords.map { .object($0.fields) })]),
+                "soLuong": .number(Double(dataset.documentRecords.count)),
+            ]).canonicalData()
+            let records = try await measure("decode", observations: dataset.documentRecords.count) { () throws -> [JSONValue] in
+                guard case .array(let records)? = definition.recordsPath.select(in: try JSONValue.parse(page)) else { throw MockError("no records in the page") }
+                return records
+            }
+            let context = PullContext(province: "14", collectedAt: Date())
+            let mapped = await measure("map", observations: records.count) { records.map { definition.mapping.map($0, context: context) } }
+            let contracts = stagesGateway.contracts
+            let rules = SemanticRules(catalogue: contracts.catalogue, province: "14")
+            let valid = await measure("validate", observations: mapped.count) { () -> [Observation] in
+                mapped.compactMap { record in
+                    guard case .mapped(let value) = record, case .success(let observation) = contracts.check(value, rules: rules) else { return nil }
+                    return observation
+                }
+            }
+            let runtime = try GatewayRuntime(loaded: stagesGateway, logger: Logger(label: "lgsp-bench"))
+            let reports = try await measure("sign", observations: valid.count) {
+                try runtime.runner.signReports(valid, adapter: "qlvb-documents", createdAt: Date())
+            }
+            // Commits of ten reports each, as a pull of a few thousand observations would make.
+            try await measure("store", observations: valid.count) {
+                var start = 0
+                while start < reports.count {
+                    let chunk = Array(reports[start..<min(start + 10, reports.count)])
+                    try await runtime.store.commit(
+                        PullCommit(adapter: "qlvb-documents", startedAt: Date(), pulledRecords: chunk.count, reports: chunk, quarantined: [], cursor: nil),
+                        now: Date())
+                    start += 10
+                }
+            }
+            // HTTPS delivery of what was stored, to a receiver that answers at once and checks nothing.
+            running.central.setMinimal(true)
+            try await measure("deliver", observations: valid.count) {
+                let forwarder = runtime.forwarder
+                let group = ServiceGroup(configuration: .init(services: [forwarder], logger: Logger(label: "lgsp-bench")))
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await group.run() }
+                    while try await runtime.store.outboxStats(now: Date()).undelivered > 0 { try await Task.sleep(for: .milliseconds(5)) }
+                    await group.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+            }
+            try await runtime.transport.shutdown()
+            running.central.setMinimal(false)
+
+            // The whole pipeline: mock source → gateway → mock central (which verifies every signature).
+            let pipelineGateway = try loaded(store: "pipeline.sqlite", onlyDocuments: false)
+            let pipeline = try GatewayRuntime(loaded: pipelineGateway, logger: Logger(label: "lgsp-bench"))
+            let group = pipeline.makeServiceGroup(signals: [])
+            let expected = dataset.goodRecordCount
+            let cpuBefore = Self.cpuSeconds()
+            try await measure("pipeline", observations: expected) {
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await pipeline.run(group: group) }
+                    while running.central.statistics.acceptedObservations < expected {
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
+                    await group.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+            }
+            let cpu = Self.cpuSeconds() - cpuBefore
+            let central = running.central.statistics
+            guard central.duplicateObservations == 0, central.signatureFailures == 0 else {
+                throw MockError("the pipeline delivered duplicates (\(central.duplicateObservations)) or bad signatures (\(central.signatureFailures))")
+            }
+            return (stages, cpu, expected)
+        }
+        let (stages, cpu, delivered) = summary
+        let pipeline = try require(stages.first { $0.name == "pipeline" })
+        let slowest = try require(stages.filter { $0.name != "pipeline" }.min { $0.perSecond < $1.perSecond })
+        let peakRSS = Self.peakResidentMegabytes()
+        let result: [String: JSONValue] = [
+            "observations": .number(Double(delivered)),
+            "pipeline_obs_per_s": .number(pipeline.perSecond.rounded()),
+            "slowest_stage": .string(slowest.name),
+            "slowest_stage_obs_per_s": .number(slowest.perSecond.rounded()),
+            "ratio_to_slowest_stage": .number((pipeline.perSecond / slowest.perSecond * 1000).rounded() / 1000),
+            "peak_rss_mb": .number((peakRSS * 10).rounded() / 10),
+            "cpu_s_per_million": .number((cpu / Double(delivered) * 1_000_000 * 100).rounded() / 100),
+            "stages_obs_per_s": .object(Dictionary(uniqueKeysWithValues: stages.map { ($0.name, .number($0.perSecond.rounded())) })),
+        ]
+        print(String(format: "pipeline / slowest stage (%@): %.3f; peak RSS %.1f MB; %.2f CPU s per million observations",
+                     slowest.name as NSString, pipeline.perSecond / slowest.perSecond, peakRSS, cpu / Double(delivered) * 1_000_000))
+        print(String(decoding: try JSONValue.object(result).canonicalData(), as: UTF8.self))
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// Linux reports the peak in kilobytes.
+    static func peakResidentMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}
+
+/// `#require` for an executable: fails the run with a message instead of a test.
+func require<T>(_ value: T?, _ message: @autoclosure () -> String = "a value the benchmark needs is missing") throws -> T {
+    guard let value else { throw MockError(message()) }
+    return value
+}
