@@ -104,7 +104,9 @@ extension JSONValue {
     /// Canonical serialization: sorted keys, no insignificant white space, so the same value
     /// always gives the same bytes (and so the same digest and signature input).
     public func canonicalData() throws -> Data {
-        try JSONValue.canonicalEncoder.encode(self)
+        var writer = CanonicalJSONWriter()
+        writer.write(self)
+        return Data(writer.output)
     }
 
     private static var canonicalEncoder: JSONEncoder {

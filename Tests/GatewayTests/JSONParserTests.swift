@@ -54,3 +54,37 @@ struct JSONParserTests {
         }
     }
 }
+
+@Suite("Canonical JSON")
+struct CanonicalJSONTests {
+    /// What canonicalData wrote before it had a writer of its own.
+    static func reference(_ value: JSONValue) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+
+    @Test("the same bytes as JSONEncoder: numbers, escapes, non-ASCII keys and values")
+    func sameBytes() throws {
+        let numbers: [Double] = [0, -0.0, 1, -1, 62.5, 0.1, 1e-7, 123456.789, 999_999_999_999_999, 1e15, 1.5e20, -2.5e-300, 1e300, 37.87, 88.79]
+        for number in numbers {
+            #expect(try JSONValue.number(number).canonicalData() == (try Self.reference(.number(number))), "\(number)")
+        }
+        let text = "Quý 3/2025 \"x\" \\ \u{1} \u{1f} \n\r\t\u{8}\u{c} é 😀 \u{2028} </script>"
+        let value = JSONValue.object([
+            "b": .array([.string(text), .null, .bool(true), .bool(false)]), "a": .object(["đ": .number(1), "d": .number(2), "Z": .number(3), "ä": .string("")]),
+        ])
+        #expect(String(decoding: try value.canonicalData(), as: UTF8.self) == String(decoding: try Self.reference(value), as: UTF8.self))
+    }
+
+    @Test("the same bytes as JSONEncoder for every file of the JSON Schema Test Suite")
+    func sameBytesOnSuite() throws {
+        let suite = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/json-schema-test-suite")
+        let files = FileManager.default.enumerator(at: suite, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL }.filter { $0.pathExtension == "json" } ?? []
+        try #require(files.count > 50)
+        for file in files {
+            let value = try JSONValue.parse(try Data(contentsOf: file))
+            #expect(try value.canonicalData() == (try Self.reference(value)), "\(file.lastPathComponent)")
+        }
+    }
+}
