@@ -32,12 +32,12 @@ public struct MockDataset: Sendable {
         var portal: [SourceRecord] = []
         var documents: [SourceRecord] = []
         var sequence = 0
+        // One record per minute from 2026-10-01 08:00 Vietnam time, so cursors advance record by record.
+        // One formatter for all: making one per record dominated building large datasets.
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(secondsFromGMT: 7 * 3600)
         func timestamp(_ n: Int) -> String {
-            // One record per minute from 2026-10-01 08:00 Vietnam time, so cursors advance record by record.
-            let base = Date(timeIntervalSince1970: 1_759_280_400)
-            let formatter = ISO8601DateFormatter()
-            formatter.timeZone = TimeZone(secondsFromGMT: 7 * 3600)
-            return formatter.string(from: base.addingTimeInterval(Double(n) * 60))
+            formatter.string(from: Date(timeIntervalSince1970: 1_759_280_400).addingTimeInterval(Double(n) * 60))
         }
         func ratio(_ numerator: Int, _ denominator: Int) -> Double { (Double(numerator) / Double(denominator) * 10000).rounded() / 100 }
 
