@@ -143,6 +143,29 @@ public struct ReportEnvelope: Sendable, Hashable, Codable {
         self.observations = observations
     }
 
+    /// Reads what `jsonValue` writes, as `Codable` would, without a round trip through JSON text.
+    public init(json: JSONValue) throws(ObservationDecodingError) {
+        guard case .object(let members) = json else { throw ObservationDecodingError(field: "", expected: "an object") }
+        func string(_ key: String) throws(ObservationDecodingError) -> String {
+            guard case .string(let text)? = members[key] else { throw ObservationDecodingError(field: key, expected: "a string") }
+            return text
+        }
+        guard case .array(let observations)? = members["observations"] else {
+            throw ObservationDecodingError(field: "observations", expected: "an array")
+        }
+        var decoded: [Observation] = []
+        decoded.reserveCapacity(observations.count)
+        for (index, observation) in observations.enumerated() {
+            do { decoded.append(try Observation(json: observation)) } catch {
+                throw ObservationDecodingError(field: "observations/\(index)/\(error.field)", expected: error.expected)
+            }
+        }
+        self.init(
+            contractVersion: try string("contract_version"), reportID: try string("report_id"), gatewayID: try string("gateway_id"),
+            province: try string("province"), adapter: try string("adapter"), createdAt: try string("created_at"), observations: decoded)
+        contract = try string("contract")
+    }
+
     /// The same value `Codable` gives, built directly (see `Observation.jsonValue`).
     public var jsonValue: JSONValue {
         .object([

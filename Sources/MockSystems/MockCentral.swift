@@ -189,7 +189,7 @@ public final class MockCentral: Sendable {
             state.withLock { $0.statistics.signatureFailures += 1 }
             return reject(.badRequest, "signature rejected: \(error.message)")
         }
-        let (status, text) = accept(jws, body: body, serialization: serialization, idempotencyKey: key)
+        let (status, text, _) = accept(jws, body: body, serialization: serialization, idempotencyKey: key)
         guard status == .accepted || status == .ok else { return reject(status, text) }
         if fault == "slowAnswer" {
             try await Task.sleep(for: state.withLock { $0.plan.slowAnswerDelay })
@@ -215,24 +215,26 @@ public final class MockCentral: Sendable {
 
     /// Verifies one report and keeps it once: (202 or 200, receipt) or (error status, detail).
     /// `idempotencyKey`, when given, must be the report's id.
-    private func accept(_ jws: FlattenedJWS, body: Data, serialization: JWSSerialization, idempotencyKey: String?) -> (HTTPResponse.Status, String) {
+    private func accept(
+        _ jws: FlattenedJWS, body: Data, serialization: JWSSerialization, idempotencyKey: String?
+    ) -> (status: HTTPResponse.Status, text: String, reportID: String?) {
         let verified: JWSVerifier.Verified
         do { verified = try verifier.verify(jws) } catch {
             state.withLock { $0.statistics.signatureFailures += 1 }
-            return (.badRequest, "signature rejected: \(error.message)")
+            return (.badRequest, "signature rejected: \(error.message)", nil)
         }
         let envelope: ReportEnvelope
-        do { envelope = try JSONDecoder().decode(ReportEnvelope.self, from: verified.payload) } catch {
-            return (.unprocessableContent, "the payload is not a report envelope")
+        do { envelope = try ReportEnvelope(json: try JSONValue.parse(verified.payload)) } catch {
+            return (.unprocessableContent, "the payload is not a report envelope: \(error)", nil)
         }
         if let idempotencyKey, envelope.reportID != idempotencyKey {
-            return (.unprocessableContent, "report_id \(envelope.reportID) differs from Idempotency-Key \(idempotencyKey)")
+            return (.unprocessableContent, "report_id \(envelope.reportID) differs from Idempotency-Key \(idempotencyKey)", envelope.reportID)
         }
         let key = envelope.reportID
-        return state.withLock { state -> (HTTPResponse.Status, String) in
+        return state.withLock { state -> (status: HTTPResponse.Status, text: String, reportID: String?) in
             if let existing = state.receipts[key] {
                 state.statistics.idempotentReplays += 1
-                return (.ok, existing)
+                return (.ok, existing, key)
             }
             let receiptID = UUID().uuidString.lowercased()
             let receiptPayload = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
@@ -249,7 +251,7 @@ public final class MockCentral: Sendable {
                 if state.facts[fact]! > 1 { state.statistics.duplicateObservations += 1 }
                 state.observations.append(observation)
             }
-            return (.accepted, receipt)
+            return (.accepted, receipt, key)
         }
     }
 
@@ -304,8 +306,11 @@ public final class MockCentral: Sendable {
                 results.append(.object(["status": .number(400), "detail": .string("not a JWS: \(error)")]))
                 continue
             }
-            let id = (try? JSONDecoder().decode(ReportEnvelope.self, from: Base64URL.decode(jws.payload) ?? Data()))?.reportID
-            let (status, text) = accept(jws, body: itemBody, serialization: serialization, idempotencyKey: nil)
+            let (status, text, verifiedID) = accept(jws, body: itemBody, serialization: serialization, idempotencyKey: nil)
+            // A refused report is still named (from its unverified payload) so the gateway can tell which one.
+            let id = verifiedID ?? Base64URL.decode(jws.payload).flatMap { try? JSONValue.parse($0) }.flatMap { payload -> String? in
+                if case .object(let members) = payload, case .string(let id)? = members["report_id"] { id } else { nil }
+            }
             var result: [String: JSONValue] = ["status": .number(Double(status.code))]
             if let id { result["report_id"] = .string(id) }
             result[status == .accepted || status == .ok ? "receipt" : "detail"] = .string(text)

@@ -66,9 +66,12 @@ struct LGSPBench: AsyncParsableCommand {
             func loaded(store: String, onlyDocuments: Bool) throws -> LoadedGateway {
                 let adapters = directory.appendingPathComponent(onlyDocuments ? "adapters-documents" : "adapters")
                 try? FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
-                for name in onlyDocuments ? ["qlvb-documents.yaml"] : ["qlvb-documents.yaml", "dvc-portal.yaml"]
-                where !FileManager.default.fileExists(atPath: adapters.appendingPathComponent(name).path) {
-                    try FileManager.default.copyItem(at: repository.appendingPathComponent("Adapters/\(name)"), to: adapters.appendingPathComponent(name))
+                for name in onlyDocuments ? ["qlvb-documents.yaml"] : ["qlvb-documents.yaml", "dvc-portal.yaml"] {
+                    // The shipped adapters as they are, but for the answer size: the mock serves the
+                    // whole history in one answer (the adapters do not page yet).
+                    let shipped = try String(contentsOf: repository.appendingPathComponent("Adapters/\(name)"), encoding: .utf8)
+                    try shipped.replacingOccurrences(of: "\n  timeout: 30s\n", with: "\n  timeout: 300s\n  max_response_bytes: 1073741824\n")
+                        .write(to: adapters.appendingPathComponent(name), atomically: true, encoding: .utf8)
                 }
                 let environment = Demo.environment(
                     for: running, repository: repository, keyPath: keyPath, storePath: directory.appendingPathComponent(store).path,
@@ -152,7 +155,14 @@ struct LGSPBench: AsyncParsableCommand {
             try await measure("pipeline", observations: expected) {
                 try await withThrowingTaskGroup(of: Void.self) { tasks in
                     tasks.addTask { try await pipeline.run(group: group) }
-                    while running.central.statistics.acceptedObservations < expected {
+                    var last = (count: -1, at: ContinuousClock.now)
+                    while case let accepted = running.central.statistics.acceptedObservations, accepted < expected {
+                        if accepted != last.count {
+                            last = (accepted, ContinuousClock.now)
+                        } else if ContinuousClock.now - last.at > .seconds(120) {
+                            let statuses = try await pipeline.store.adapterStatuses().map { "\($0.adapter): \($0.lastError ?? "no error")" }
+                            throw MockError("the pipeline stalled at \(accepted) of \(expected) observations; \(statuses.joined(separator: "; "))")
+                        }
                         try await Task.sleep(for: .milliseconds(5))
                     }
                     await group.triggerGracefulShutdown()
