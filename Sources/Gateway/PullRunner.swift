@@ -49,19 +49,14 @@ public struct PullRunner: Sendable {
 
         var valid: [Observation] = []
         var quarantined: [QuarantinedRecord] = []
-        for record in output.records {
-            switch record {
-            case .failed(let raw, let reasons):
-                quarantined.append(QuarantinedRecord(record: raw, reasons: reasons))
-            case .mapped(let mapped):
-                switch contracts.check(mapped, rules: rules) {
-                case .success(let observation): valid.append(observation)
-                case .failure(let failure): quarantined.append(QuarantinedRecord(record: mapped, reasons: failure.reasons))
-                }
+        for verdict in await Self.inParallel(output.records, { record in Self.check(record, contracts: contracts, rules: rules) }) {
+            switch verdict {
+            case .valid(let observation): valid.append(observation)
+            case .quarantined(let record): quarantined.append(record)
             }
         }
 
-        let reports = try signReports(valid, adapter: adapter.name, createdAt: started)
+        let reports = try await signReports(valid, adapter: adapter.name, createdAt: started)
         try Task.checkCancellation()
         try await store.commit(
             PullCommit(adapter: adapter.name, startedAt: started, pulledRecords: output.records.count, reports: reports,
@@ -76,15 +71,47 @@ public struct PullRunner: Sendable {
 
     /// `observations` in reports of at most `maxObservationsPerReport`, each checked against the
     /// report contract and signed.
-    public func signReports(_ observations: [Observation], adapter: String, createdAt: Date) throws -> [SignedReport] {
-        var reports: [SignedReport] = []
-        var start = 0
-        while start < observations.count {
-            let batch = Array(observations[start..<min(start + maxObservationsPerReport, observations.count)])
-            reports.append(try sign(batch, adapter: adapter, createdAt: createdAt))
-            start += maxObservationsPerReport
+    public func signReports(_ observations: [Observation], adapter: String, createdAt: Date) async throws -> [SignedReport] {
+        let batches = stride(from: 0, to: observations.count, by: maxObservationsPerReport).map {
+            Array(observations[$0..<min($0 + maxObservationsPerReport, observations.count)])
         }
-        return reports
+        return try await Self.inParallel(batches) { batch in Result { try sign(batch, adapter: adapter, createdAt: createdAt) } }.map { try $0.get() }
+    }
+
+    enum Checked: Sendable {
+        case valid(Observation)
+        case quarantined(QuarantinedRecord)
+    }
+
+    static func check(_ record: PulledRecord, contracts: ContractSet, rules: SemanticRules) -> Checked {
+        switch record {
+        case .failed(let raw, let reasons):
+            return .quarantined(QuarantinedRecord(record: raw, reasons: reasons))
+        case .mapped(let mapped):
+            switch contracts.check(mapped, rules: rules) {
+            case .success(let observation): return .valid(observation)
+            case .failure(let failure): return .quarantined(QuarantinedRecord(record: mapped, reasons: failure.reasons))
+            }
+        }
+    }
+
+    /// `transform` over `items` on every core, results in the items' order. Checking and signing
+    /// a large pull are pure work per record and per report, and ran on one core of two before.
+    static func inParallel<Item: Sendable, Output: Sendable>(
+        _ items: [Item], _ transform: @escaping @Sendable (Item) -> Output
+    ) async -> [Output] {
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        guard items.count > 64, cores > 1 else { return items.map(transform) }
+        let chunk = (items.count + cores - 1) / cores
+        return await withTaskGroup(of: (Int, [Output]).self) { group in
+            for start in stride(from: 0, to: items.count, by: chunk) {
+                let slice = Array(items[start..<min(start + chunk, items.count)])
+                group.addTask { (start, slice.map(transform)) }
+            }
+            var parts: [(Int, [Output])] = []
+            for await part in group { parts.append(part) }
+            return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }
     }
 
     func sign(_ observations: [Observation], adapter: String, createdAt: Date) throws -> SignedReport {

@@ -118,7 +118,7 @@ struct LGSPBench: AsyncParsableCommand {
             }
             let runtime = try GatewayRuntime(loaded: stagesGateway, logger: Logger(label: "lgsp-bench"))
             let reports = try await measure("sign", observations: valid.count) {
-                try runtime.runner.signReports(valid, adapter: "qlvb-documents", createdAt: Date())
+                try await runtime.runner.signReports(valid, adapter: "qlvb-documents", createdAt: Date())
             }
             // Commits of ten reports each, as a pull of a few thousand observations would make.
             try await measure("store", observations: valid.count) {
