@@ -177,6 +177,13 @@ struct LGSPBench: AsyncParsableCommand {
             return (stages, cpu, expected)
         }
         let (stages, cpu, delivered) = summary
+        // The idle daemon against the small demo dataset: what it costs while it waits.
+        let small = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks-idle"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "idle-\(UUID().uuidString)"),
+            trustedKeys: [key.publicKey])
+        let idle = try await MockSystems.withRunning(small, logger: Logger(label: "lgsp-bench")) { running in
+            try await Self.measureIdleDaemon(running: running, repository: repository, keyPath: keyPath, directory: directory)
+        }
         let pipeline = try require(stages.first { $0.name == "pipeline" })
         let slowest = try require(stages.filter { $0.name != "pipeline" }.min { $0.perSecond < $1.perSecond })
         let peakRSS = Self.peakResidentMegabytes()
@@ -188,11 +195,57 @@ struct LGSPBench: AsyncParsableCommand {
             "ratio_to_slowest_stage": .number((pipeline.perSecond / slowest.perSecond * 1000).rounded() / 1000),
             "peak_rss_mb": .number((peakRSS * 10).rounded() / 10),
             "cpu_s_per_million": .number((cpu / Double(delivered) * 1_000_000 * 100).rounded() / 100),
+            "idle_rss_mb": idle.map { .number(($0.rssMB * 10).rounded() / 10) } ?? .null,
+            "ready_s": idle.map { .number(($0.readySeconds * 1000).rounded() / 1000) } ?? .null,
             "stages_obs_per_s": .object(Dictionary(uniqueKeysWithValues: stages.map { ($0.name, .number($0.perSecond.rounded())) })),
         ]
         print(String(format: "pipeline / slowest stage (%@): %.3f; peak RSS %.1f MB; %.2f CPU s per million observations",
                      slowest.name as NSString, pipeline.perSecond / slowest.perSecond, peakRSS, cpu / Double(delivered) * 1_000_000))
         print(String(decoding: try JSONValue.object(result).canonicalData(), as: UTF8.self))
+    }
+
+    /// Starts the `lgsp-gateway` beside this executable as systemd would (a notify socket), and
+    /// reports how long it took to say READY=1 and how much it holds resident after idling 5 s.
+    static func measureIdleDaemon(running: MockSystems.Running, repository: URL, keyPath: String, directory: URL) async throws -> (readySeconds: Double, rssMB: Double)? {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lgsp-gateway")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            print("idle: no lgsp-gateway beside lgsp-bench; build it to measure the idle daemon")
+            return nil
+        }
+        let socketPath = directory.appendingPathComponent("notify").path
+        let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in for (index, byte) in socketPath.utf8.enumerated() { buffer[index] = byte } }
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard bound == 0 else { throw MockError("cannot bind \(socketPath)") }
+        var environment = Demo.environment(
+            for: running, repository: repository, keyPath: keyPath, storePath: directory.appendingPathComponent("idle.sqlite").path).variables
+        environment["NOTIFY_SOCKET"] = socketPath
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--config", repository.appendingPathComponent("deploy/examples/gateway.yaml").path, "--log-format", "json"]
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let started = ContinuousClock.now
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var ready: Duration?
+        while ready == nil, ContinuousClock.now - started < .seconds(30) {
+            let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0, String(decoding: buffer[0..<count], as: UTF8.self).hasPrefix("READY=1") { ready = ContinuousClock.now - started }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        guard let ready else { throw MockError("lgsp-gateway did not say READY=1 within 30 s") }
+        try await Task.sleep(for: .seconds(5))
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let kilobytes = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        let readySeconds = Double(ready.components.seconds) + Double(ready.components.attoseconds) / 1e18
+        print(String(format: "idle     ready in %.3f s, %.1f MB resident after 5 s idle", readySeconds, kilobytes / 1024))
+        return (readySeconds, kilobytes / 1024)
     }
 
     static func cpuSeconds() -> Double {
