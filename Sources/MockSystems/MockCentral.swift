@@ -134,9 +134,14 @@ public final class MockCentral: Sendable {
 
     static let faultHeader = HTTPField.Name("x-mock-fault")!
 
-    private func receive(_ request: Request) async throws -> Response {
+    /// Counts the request and the requests under way, and plays the faults that answer at once;
+    /// otherwise hands over to `handle` with the fault drawn, if any.
+    private func counted(
+        _ request: Request, batch: Bool, _ handle: (_ fault: String?) async throws -> Response
+    ) async throws -> Response {
         state.withLock {
             $0.statistics.requests += 1
+            if batch { $0.statistics.batchRequests += 1 }
             $0.concurrentRequests += 1
             $0.statistics.maxConcurrentRequests = max($0.statistics.maxConcurrentRequests, $0.concurrentRequests)
         }
@@ -148,8 +153,15 @@ public final class MockCentral: Sendable {
             var response = Self.problem(.tooManyRequests, "Too many requests")
             response.headers[.retryAfter] = "1"
             return response
-        default: break
+        default: return try await handle(fault)
         }
+    }
+
+    private func receive(_ request: Request) async throws -> Response {
+        try await counted(request, batch: false) { fault in try await receiveReport(request, fault: fault) }
+    }
+
+    private func receiveReport(_ request: Request, fault: String?) async throws -> Response {
         let body = Data(buffer: try await request.body.collect(upTo: 64 << 20))
         if state.withLock({ $0.minimal }) { return Self.jsonText(.accepted, "{}") }
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
@@ -258,22 +270,10 @@ public final class MockCentral: Sendable {
     /// `{"reports": [JWS, ...]}`: each report verified and kept on its own, each answered in
     /// `{"results": [{"report_id", "status", "receipt" | "detail"}]}`.
     private func receiveBatch(_ request: Request) async throws -> Response {
-        state.withLock {
-            $0.statistics.requests += 1
-            $0.statistics.batchRequests += 1
-            $0.concurrentRequests += 1
-            $0.statistics.maxConcurrentRequests = max($0.statistics.maxConcurrentRequests, $0.concurrentRequests)
-        }
-        defer { state.withLock { $0.concurrentRequests -= 1 } }
-        let fault = request.headers[Self.faultHeader]
-        switch fault {
-        case "unavailable": return Self.problem(.serviceUnavailable, "Service temporarily unavailable")
-        case "tooManyRequests":
-            var response = Self.problem(.tooManyRequests, "Too many requests")
-            response.headers[.retryAfter] = "1"
-            return response
-        default: break
-        }
+        try await counted(request, batch: true) { fault in try await receiveReports(request, fault: fault) }
+    }
+
+    private func receiveReports(_ request: Request, fault: String?) async throws -> Response {
         let body = Data(buffer: try await request.body.collect(upTo: 256 << 20))
         if state.withLock({ $0.minimal }) { return Self.minimalBatchAnswer(body) }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {

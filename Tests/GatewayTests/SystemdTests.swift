@@ -58,8 +58,9 @@ struct SystemdTests {
         #expect(status == 0 && output.isEmpty, "\(output)")
     }
 
-    @Test("READY=1 once running, WATCHDOG=1 while the loops make progress, RELOADING=1 then READY=1 on SIGHUP, STOPPING=1 on SIGTERM")
-    func notifyProtocol() async throws {
+    /// Runs `lgsp-gateway run` as systemd would start it (a notify socket, a watchdog interval)
+    /// against fresh mocks, and hands the process and the socket to `body`.
+    func underSystemd(watchdogMicroseconds: Int, _ body: @escaping @Sendable (ChildProcess, NotifyListener) async throws -> Void) async throws {
         let directory = try makeTemporaryDirectory()
         let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
         let key = SigningKey.generate()
@@ -71,10 +72,17 @@ struct SystemdTests {
                 for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path).variables
             environment["PATH"] = "/usr/bin:/bin"
             environment["NOTIFY_SOCKET"] = listener.path
-            environment["WATCHDOG_USEC"] = "600000"
+            environment["WATCHDOG_USEC"] = "\(watchdogMicroseconds)"
             let gateway = try ChildProcess(
                 ["run", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
                 environment: environment, outputPath: directory.appendingPathComponent("run.out"))
+            try await body(gateway, listener)
+        }
+    }
+
+    @Test("READY=1 once running, WATCHDOG=1 while the loops make progress, RELOADING=1 then READY=1 on SIGHUP, STOPPING=1 on SIGTERM")
+    func notifyProtocol() async throws {
+        try await underSystemd(watchdogMicroseconds: 600_000) { gateway, listener in
             var messages: [String] = []
             let deadline = ContinuousClock.now + .seconds(30)
             while messages.filter({ $0 == "WATCHDOG=1" }).count < 4 && ContinuousClock.now < deadline {
@@ -104,29 +112,17 @@ struct SystemdTests {
 
     @Test("with the shipped unit's 60 s watchdog, SIGTERM still stops the gateway at once")
     func stopsPromptlyWithLongWatchdog() async throws {
-        let directory = try makeTemporaryDirectory()
-        let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
-        let key = SigningKey.generate()
-        let keyPath = try writeKey(key, in: directory)
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s"), trustedKeys: [key.publicKey])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
-            var environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path).variables
-            environment["PATH"] = "/usr/bin:/bin"
-            environment["NOTIFY_SOCKET"] = listener.path
-            environment["WATCHDOG_USEC"] = "60000000"
-            let gateway = try ChildProcess(
-                ["run", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
-                environment: environment, outputPath: directory.appendingPathComponent("run.out"))
+        try await underSystemd(watchdogMicroseconds: 60_000_000) { gateway, listener in
             var messages: [String] = []
-            #expect(try await eventually(timeout: .seconds(30)) {
+            let fed = try await eventually(timeout: .seconds(30)) {
                 messages += listener.drain()
                 return messages.contains("WATCHDOG=1")
-            }, "\(messages)")
+            }
+            #expect(fed, "\(messages)")
             gateway.process.terminate()
-            // Nothing is in flight: stopping must not wait for the watchdog loop's 30 s sleep.
-            #expect(try await gateway.waitForExit(timeout: .seconds(3)) == 0, "\(gateway.output)")
+            // Nothing is in flight: stopping must not wait for the watchdog loop's sleep.
+            let status = try await gateway.waitForExit(timeout: .seconds(3))
+            #expect(status == 0, "\(gateway.output)")
         }
     }
 
