@@ -63,6 +63,11 @@ extension GatewayRuntime {
         while generations.withLock({ ($0.running?.number ?? 0) < number }) && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        if generations.withLock({ ($0.running?.number ?? 0) < number }) {
+            // Only when the gateway is not running its services (or is stopping): the new
+            // configuration is in place and the next start uses it.
+            logger.warning("the new configuration is in place but nothing runs it yet")
+        }
         logger.notice("configuration reloaded", metadata: [
             "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(fresh.contracts.version)",
             "kid": "\(fresh.signer.keyID)",

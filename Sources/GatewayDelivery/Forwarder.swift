@@ -263,7 +263,7 @@ public struct Forwarder: Service {
             }
             events?(DeliveryEvent(
                 reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, startedAt: started,
-                answeredAt: answeredAt, reportsInRequest: reports.count))
+                answeredAt: answeredAt))
         }
         return health
     }
@@ -302,7 +302,5 @@ public struct DeliveryEvent: Sendable {
     /// When the attempt began, and when the centre's answer (or the failure) came.
     public let startedAt: Date
     public let answeredAt: Date
-    /// How many reports travelled in the request (1 unless batching).
-    public var reportsInRequest: Int = 1
     public var duration: TimeInterval { answeredAt.timeIntervalSince(startedAt) }
 }
