@@ -31,12 +31,13 @@ public struct ContractSet: Sendable {
         let schemaURL = versionDirectory.appendingPathComponent(entry.schema)
         let schema: JSONValue = try decodeFile(schemaURL)
         let catalogue: IndicatorCatalogue = try decodeFile(versionDirectory.appendingPathComponent(entry.catalogue))
+        let strict = JSONSchemaValidator.Options(rejectUnknownKeywords: true)
         do {
             return ContractSet(
                 version: chosen,
                 catalogue: catalogue,
-                reportValidator: try JSONSchemaValidator(schema: schema),
-                observationValidator: try JSONSchemaValidator(schema: schema, at: JSONPointer(tokens: ["$defs", "observation"]))
+                reportValidator: try JSONSchemaValidator(schema: schema, options: strict),
+                observationValidator: try JSONSchemaValidator(schema: schema, at: JSONPointer(tokens: ["$defs", "observation"]), options: strict)
             )
         } catch {
             throw ContractError("\(schemaURL.path): \(error.message)")

@@ -53,7 +53,52 @@ public enum JSONValue: Sendable, Hashable {
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
 }
 
-// JSON Schema equality (numbers by value, objects by members in any order) is the synthesized `==`.
+/// JSON Schema equality: numbers by value, objects by members in any order, and strings by their
+/// code points. Swift's own `String ==` treats canonically equivalent strings ("é" precomposed and
+/// "e" with a combining accent) as equal, which JSON Schema does not.
+extension JSONValue {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.number(let a), .number(let b)): return a == b
+        case (.string(let a), .string(let b)): return a.utf8.elementsEqual(b.utf8)
+        case (.array(let a), .array(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0 == $1 }
+        case (.object(let a), .object(let b)):
+            guard a.count == b.count else { return false }
+            for (key, value) in a {
+                guard let other = b[key], other == value else { return false }
+            }
+            return true
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let b): hasher.combine(b)
+        case .number(let n): hasher.combine(n)
+        case .string(let s):
+            hasher.combine(s.utf8.count)
+            for byte in s.utf8 { hasher.combine(byte) }
+        case .array(let a):
+            hasher.combine(a.count)
+            for item in a { item.hash(into: &hasher) }
+        case .object(let o):
+            // Order-independent, as equality is.
+            var combined = 0
+            for (key, value) in o {
+                var member = Hasher()
+                for byte in key.utf8 { member.combine(byte) }
+                value.hash(into: &member)
+                combined ^= member.finalize()
+            }
+            hasher.combine(o.count)
+            hasher.combine(combined)
+        }
+    }
+}
 
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {

@@ -12,7 +12,27 @@ struct LGSPGateway: AsyncParsableCommand {
         commandName: "lgsp-gateway",
         abstract: "Pulls provincial indicator data, validates it against the shared contracts, signs it and delivers it to the central reporting endpoint.",
         version: GatewayRuntime.version,
-        subcommands: [Run.self, Check.self, DemoCommand.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self])
+        subcommands: [Run.self, Check.self, DemoCommand.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self, Contracts.self])
+
+    /// As ArgumentParser's, except that misuse exits 2, the convention of command-line tools that
+    /// scripts test (`grep`, `diff`, `jq`), rather than sysexits' 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                var standardError = FileHandle.standardError
+                print(fullMessage(for: error), to: &standardError)
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 struct ConfigOption: ParsableArguments {

@@ -1,5 +1,5 @@
 import Foundation
-import GatewayContracts
+@testable import GatewayContracts
 import Testing
 
 @Suite("JSON Schema validator")
@@ -66,9 +66,91 @@ struct SchemaValidatorTests {
         #expect(try violations(schema, #""2026-11-22T04:00:00+07:00""#, assertFormat: true).isEmpty)
     }
 
-    @Test("a keyword the validator does not implement is refused, not ignored")
+    @Test("an unknown keyword is ignored as the specification says, or refused in strict mode, which the contracts use")
     func unknownKeyword() throws {
-        #expect(throws: ContractError.self) { try JSONSchemaValidator(schema: json(#"{"unevaluatedProperties":false}"#)) }
+        let misspelt = try json(#"{"maximun":3}"#)
+        #expect(try JSONSchemaValidator(schema: misspelt).isValid(.number(5)))
+        #expect(throws: ContractError.self) { try JSONSchemaValidator(schema: misspelt, options: .init(rejectUnknownKeywords: true)) }
+        #expect(try JSONSchemaValidator(schema: json(#"{"x-unit":"%","maximum":3}"#), options: .init(rejectUnknownKeywords: true)).isValid(.number(3)))
         #expect(throws: ContractError.self) { try JSONSchemaValidator(schema: json(##"{"$ref":"#/$defs/missing"}"##)) }
+    }
+}
+
+@Suite("Formats and ECMA-262 patterns")
+struct FormatAndPatternTests {
+    func asserted(_ format: String, _ text: String) throws -> Bool {
+        try JSONSchemaValidator(schema: .object(["format": .string(format)]), options: .init(assertFormat: true)).isValid(.string(text))
+    }
+
+    // The official suite's optional/format/ covers date, date-time, email, uri and uuid; these are the rest.
+    @Test("formats the suite does not cover accept and refuse what their RFCs say", arguments: [
+        ("time", "23:59:60Z", "23:59:60+01:00"),
+        ("time", "08:30:06.283185+07:00", "8:30:06Z"),
+        ("duration", "P1Y2M3DT4H5M6S", "P1D2Y"),
+        ("duration", "PT36H", "PT"),
+        ("duration", "P4W", "P1Y4W"),
+        ("hostname", "dvc.sonla.gov.vn", "-dvc.sonla.gov.vn"),
+        ("hostname", "xn--sn-la-4va.vn", "a..b"),
+        ("ipv4", "192.168.0.1", "192.168.00.1"),
+        ("ipv4", "10.0.0.255", "10.0.0.256"),
+        ("ipv6", "2001:db8::1", "2001:db8:::1"),
+        ("ipv6", "::ffff:192.0.2.128", "1:2:3:4:5:6:7:8:9"),
+        ("uri-reference", "../contracts/v1/report.schema.json#/$defs/observation", "\\\\server\\share"),
+        ("uri-reference", "//lgsp.sonla.gov.vn/api?x=1", "a b"),
+        ("regex", "^[0-9]{2,5}$", "^(unclosed"),
+        ("json-pointer", "/observations/0/value", "observations"),
+        ("json-pointer", "/a~1b", "/a~2b"),
+        ("relative-json-pointer", "1/value", "-1/value"),
+    ])
+    func format(name: String, valid: String, invalid: String) throws {
+        #expect(try asserted(name, valid), "\(valid) should be a valid \(name)")
+        #expect(try !asserted(name, invalid), "\(invalid) should not be a valid \(name)")
+    }
+
+    func matches(_ pattern: String, _ text: String) throws -> Bool {
+        try JSONSchemaValidator(schema: .object(["pattern": .string(pattern)])).isValid(.string(text))
+    }
+
+    @Test("patterns mean what ECMA-262 says where ICU differs")
+    func ecmaSemantics() throws {
+        // \d and \w are ASCII in ECMA-262; ICU would accept the Bengali digit.
+        #expect(try !matches(#"^\d+$"#, "1৪"))
+        #expect(try !matches(#"^\w+$"#, "é"))
+        #expect(try matches(#"^[\d]+$"#, "2025"))
+        #expect(try !matches(#"^[\D]$"#, "7"))
+        // $ is the very end; ICU would also match before a final newline.
+        #expect(try !matches(#"^abc$"#, "abc\n"))
+        // \s includes U+FEFF and U+000B in ECMA-262.
+        #expect(try matches(#"^\s$"#, "\u{FEFF}"))
+        #expect(try matches(#"^\s$"#, "\u{0B}"))
+        #expect(try matches(#"\p{Letter}"#, "Sơn La"))
+    }
+
+    @Test("the byte matcher for anchored class sequences agrees with ICU on every string tried")
+    func byteMatcherAgreesWithICU() throws {
+        let patterns = [
+            "^[0-9]{2}$", "^[0-9]{2,5}$", "^[A-Z][A-Z0-9_]{1,63}$", "^[A-Za-z0-9._-]+$", "^[0-9a-f]{8}-[0-9a-f]{4}$",
+            "^a*b?c+$", "^x\\.y$", "^\\d{4}-\\d{2}$", "^[a-c]{0,3}[d-f]*$",
+        ]
+        let alphabet = Array("0123456789abcdefxyzABCZ_.-é\n ")
+        var generator = SystemRandomNumberGenerator()
+        var tried = 0
+        for pattern in patterns {
+            #expect(AnchoredClassSequence(pattern) != nil, "\(pattern) should take the byte matcher")
+            let icu = try NSRegularExpression(pattern: ECMARegex.translate(pattern))
+            let regex = try ECMARegex(pattern)
+            for _ in 0..<2000 {
+                let length = Int.random(in: 0...8, using: &generator)
+                let text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+                let expected = icu.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+                #expect(regex.matches(text) == expected, "\(pattern) on \(text.debugDescription)")
+                tried += 1
+            }
+        }
+        #expect(tried == patterns.count * 2000)
+        // Shapes where greedy matching would be wrong are left to ICU.
+        #expect(AnchoredClassSequence("^a*a$") == nil)
+        #expect(AnchoredClassSequence("^[0-9]*x?[0-9]$") == nil)
+        #expect(AnchoredClassSequence("^[^0-9]+$") == nil)
     }
 }
