@@ -173,6 +173,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "lgsp-schema-bench",
+            dependencies: [
+                "GatewayContracts",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "lgsp-mock",
             dependencies: [
                 "MockSystems",

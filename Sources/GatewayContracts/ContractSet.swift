@@ -59,8 +59,9 @@ public struct ContractSet: Sendable {
     /// Checks one mapped record: the observation schema first, then, if its shape is right,
     /// the semantic rules. Returns the observation or every reason it fails.
     public func check(_ record: JSONValue, rules: SemanticRules) -> Result<Observation, QuarantineFailure> {
-        let violations = observationValidator.validate(record)
-        if !violations.isEmpty {
+        // Most records are valid: ask yes or no first, and collect the errors only of those that are not.
+        if !observationValidator.isValid(record) {
+            let violations = observationValidator.validate(record)
             return .failure(QuarantineFailure(reasons: violations.map {
                 QuarantineReason(pointer: $0.instanceLocation.description, rule: "schema.\($0.keyword)", message: $0.message)
             }))

@@ -118,6 +118,8 @@ struct Evaluated {
 struct EvaluationState {
     /// The schema resources entered so far, outermost first: the dynamic scope `$dynamicRef` searches.
     var scope: [SchemaResource] = []
+    /// The last of `scope`, compared on every node without touching reference counts.
+    var innermost: ObjectIdentifier?
     var violations: [SchemaViolation] = []
     var depth = 0
 
@@ -141,15 +143,29 @@ final class SchemaResource: @unchecked Sendable {
 
 /// A compiled schema. A class so `$ref` cycles can point back at a node being compiled;
 /// it is never mutated once `SchemaCompiler` has returned, hence `@unchecked Sendable`.
-final class SchemaNode: @unchecked Sendable {
+final class SchemaNode: Sendable {
     /// `true` or `false` schemas have no keywords.
-    var constant: Bool?
-    var keywords: [Keyword] = []
+    let constant: Bool?
+    /// Every keyword's check, for reporting each failure at its own keyword.
+    let checks: [Check]
+    let names: [String]
+    /// The same checks with `properties`, `additionalProperties` and `required` fused into one
+    /// pass over the instance's members, for the yes-or-no path.
+    let fastChecks: [Check]
     /// `unevaluatedItems` and `unevaluatedProperties`, which need every other keyword's annotations first.
-    var unevaluated: [Keyword] = []
-    var resource: SchemaResource
+    let unevaluated: [Check]
+    let unevaluatedNames: [String]
+    let resource: SchemaResource
 
-    init(resource: SchemaResource) { self.resource = resource }
+    init(resource: SchemaResource, constant: Bool?, keywords: [Keyword], unevaluated: [Keyword]) {
+        self.resource = resource
+        self.constant = constant
+        self.checks = keywords.map(\.check)
+        self.names = keywords.map(\.name)
+        self.unevaluated = unevaluated.map(\.check)
+        self.unevaluatedNames = unevaluated.map(\.name)
+        self.fastChecks = ObjectShape.fuse(keywords)
+    }
 
     /// Evaluates `value`; with a `trace`, records every failure, otherwise stops at the first.
     /// When `evaluated` is non-nil the annotations of this schema are merged into it.
@@ -158,12 +174,19 @@ final class SchemaNode: @unchecked Sendable {
             if !constant { state.fail(trace, "no value is allowed here") }
             return constant
         }
-        let entered = state.scope.last !== resource
-        if entered { state.scope.append(resource) }
+        let identity = ObjectIdentifier(resource)
+        let entered = state.innermost != identity
+        if entered {
+            state.scope.append(resource)
+            state.innermost = identity
+        }
         state.depth += 1
         defer {
             state.depth -= 1
-            if entered { state.scope.removeLast() }
+            if entered {
+                state.scope.removeLast()
+                state.innermost = state.scope.last.map(ObjectIdentifier.init)
+            }
         }
         if state.depth > EvaluationState.maximumDepth {
             state.fail(trace, "the schema refers to itself without end at this point")
@@ -173,13 +196,17 @@ final class SchemaNode: @unchecked Sendable {
         // sibling subschema of the caller evaluated.
         var annotations: Evaluated? = evaluated != nil || !unevaluated.isEmpty ? Evaluated() : nil
         var valid = true
-        for keyword in keywords where !keyword.check.evaluate(value, keyword.name, &state, trace, &annotations) {
-            valid = false
-            if trace == nil { return false }
-        }
-        for keyword in unevaluated where !keyword.check.evaluate(value, keyword.name, &state, trace, &annotations) {
-            valid = false
-            if trace == nil { return false }
+        if let trace {
+            for index in checks.indices where !checks[index].evaluate(value, &state, trace.keyword(names[index]), trace, &annotations) {
+                valid = false
+            }
+            for index in unevaluated.indices
+            where !unevaluated[index].evaluate(value, &state, trace.keyword(unevaluatedNames[index]), trace, &annotations) {
+                valid = false
+            }
+        } else {
+            for check in fastChecks where !check.evaluate(value, &state, nil, nil, &annotations) { return false }
+            for check in unevaluated where !check.evaluate(value, &state, nil, nil, &annotations) { return false }
         }
         if let annotations, evaluated != nil { evaluated!.merge(annotations) }
         return valid
@@ -198,11 +225,13 @@ struct Keyword {
 
 /// A `$ref` or `$dynamicRef` target, filled in once the whole schema is compiled.
 final class NodeReference: @unchecked Sendable {
-    var target: SchemaNode?
+    // Written once while compiling, read on every evaluation: no exclusivity check is needed.
+    @exclusivity(unchecked) var target: SchemaNode?
 }
 
-enum Check {
-    case type([JSONValue.Kind])
+enum Check: Sendable {
+    /// The names, for messages, and a bit per name for the check itself.
+    case type([JSONValue.Kind], mask: UInt8)
     case enumeration([JSONValue])
     case constant(JSONValue)
     case multipleOf(Double)
@@ -232,15 +261,17 @@ enum Check {
     case dynamicReference(NodeReference, anchor: String)
     case unevaluatedProperties(SchemaNode)
     case unevaluatedItems(SchemaNode)
+    /// `properties`, `additionalProperties` and `required` in one pass; never reports errors.
+    case objectShape(ObjectShape)
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
+    /// `trace` is at this keyword; `schemaTrace` at the schema holding it, for `then` and `else`.
     func evaluate(
-        _ value: JSONValue, _ name: String, _ state: inout EvaluationState, _ schemaTrace: Trace?, _ evaluated: inout Evaluated?
+        _ value: JSONValue, _ state: inout EvaluationState, _ trace: Trace?, _ schemaTrace: Trace?, _ evaluated: inout Evaluated?
     ) -> Bool {
-        let trace = schemaTrace?.keyword(name)
         switch self {
-        case .type(let kinds):
-            if kinds.contains(where: value.isKind) { return true }
+        case .type(let kinds, let mask):
+            if mask & Check.typeBits(of: value) != 0 { return true }
             state.fail(trace, "expected \(kinds.map(\.rawValue).joined(separator: " or ")), found \(value.kindName)")
             return false
 
@@ -570,6 +601,28 @@ enum Check {
             if valid { evaluated?.allProperties = true }
             return valid
 
+        case .objectShape(let shape):
+            guard case .object(let o) = value else { return true }
+            var requiredFound = 0
+            for (property, member) in o {
+                if let entry = shape.members[property] {
+                    if entry.required { requiredFound += 1 }
+                    if let node = entry.node {
+                        var none: Evaluated? = nil
+                        if !node.evaluate(member, &state, nil, &none) { return false }
+                        evaluated?.properties.insert(property)
+                        continue
+                    }
+                }
+                if let additional = shape.additional {
+                    var none: Evaluated? = nil
+                    if !additional.evaluate(member, &state, nil, &none) { return false }
+                }
+            }
+            if requiredFound < shape.requiredCount { return false }
+            if shape.additional != nil { evaluated?.allProperties = true }
+            return true
+
         case .unevaluatedItems(let schema):
             guard case .array(let a) = value else { return true }
             let seen = evaluated ?? Evaluated()
@@ -583,6 +636,30 @@ enum Check {
             }
             if valid { evaluated?.allItems = true }
             return valid
+        }
+    }
+
+    static func typeBit(_ kind: JSONValue.Kind) -> UInt8 {
+        switch kind {
+        case .null: 1
+        case .boolean: 2
+        case .number: 4
+        case .integer: 8
+        case .string: 16
+        case .array: 32
+        case .object: 64
+        }
+    }
+
+    /// The bits of every type name `value` belongs to: an integer is also a number.
+    static func typeBits(of value: JSONValue) -> UInt8 {
+        switch value {
+        case .null: 1
+        case .bool: 2
+        case .number(let n): n.isFinite && n.rounded(.towardZero) == n ? 4 | 8 : 4
+        case .string: 16
+        case .array: 32
+        case .object: 64
         }
     }
 
@@ -608,5 +685,48 @@ enum Check {
     static func show(_ value: JSONValue) -> String {
         guard let data = try? value.canonicalData(), let text = String(data: data, encoding: .utf8) else { return "value" }
         return text.count > 60 ? String(text.prefix(57)) + "..." : text
+    }
+}
+
+/// `properties`, `additionalProperties` and `required` of one schema, looked up with one hash per
+/// member of the instance instead of one per keyword and name. Used only where `patternProperties`
+/// is absent, since it would change which members are additional.
+final class ObjectShape: Sendable {
+    struct Entry: Sendable {
+        /// The `properties` subschema; nil for a required name that `properties` does not list.
+        let node: SchemaNode?
+        let required: Bool
+    }
+    let members: [String: Entry]
+    let requiredCount: Int
+    let additional: SchemaNode?
+
+    init(members: [String: Entry], requiredCount: Int, additional: SchemaNode?) {
+        self.members = members
+        self.requiredCount = requiredCount
+        self.additional = additional
+    }
+
+    static func fuse(_ keywords: [Keyword]) -> [Check] {
+        var properties: [(String, SchemaNode)] = []
+        var required: [String] = []
+        var additional: SchemaNode? = nil
+        var fused = 0
+        var rest: [Check] = []
+        for keyword in keywords {
+            switch keyword.check {
+            case .properties(let list): properties = list; fused += 1
+            case .required(let names): required = names; fused += 1
+            case .additionalProperties(let node, _, _): additional = node; fused += 1
+            case .patternProperties: return keywords.map(\.check)
+            default: rest.append(keyword.check)
+            }
+        }
+        guard fused >= 2 else { return keywords.map(\.check) }
+        var members: [String: Entry] = [:]
+        for (name, node) in properties { members[name] = Entry(node: node, required: false) }
+        let requiredNames = Set(required)
+        for name in requiredNames { members[name] = Entry(node: members[name]?.node, required: true) }
+        return [.objectShape(ObjectShape(members: members, requiredCount: requiredNames.count, additional: additional))] + rest
     }
 }

@@ -248,19 +248,19 @@ final class SchemaCompiler {
             throw ContractError("\(location.text) does not exist")
         }
         let (base, vocabularies) = try context(of: location)
-        let node = SchemaNode(resource: resourceObject(base))
+        // Subschemas form a tree, and references are resolved after compiling, so a node's
+        // children are complete before it is built and every node can be immutable.
+        let node = try build(from: schema, at: location, base: base, vocabularies: vocabularies, resource: resourceObject(base))
         compiled[location] = node
-        try fill(node, from: schema, at: location, base: base, vocabularies: vocabularies)
         return node
     }
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
-    private func fill(
-        _ node: SchemaNode, from schema: JSONValue, at location: SchemaLocation, base: String, vocabularies: Set<Vocabulary>
-    ) throws(ContractError) {
+    private func build(
+        from schema: JSONValue, at location: SchemaLocation, base: String, vocabularies: Set<Vocabulary>, resource: SchemaResource
+    ) throws(ContractError) -> SchemaNode {
         if case .bool(let constant) = schema {
-            node.constant = constant
-            return
+            return SchemaNode(resource: resource, constant: constant, keywords: [], unevaluated: [])
         }
         guard case .object(let members) = schema else {
             throw ContractError("\(location.text): a schema must be an object or a boolean")
@@ -307,6 +307,8 @@ final class SchemaCompiler {
         }
 
         let assertFormat = options.assertFormat || vocabularies.contains(.formatAssertion)
+        var keywords: [Keyword] = []
+        var unevaluated: [Keyword] = []
         for key in members.keys.sorted() {
             let value = members[key]!
             guard let vocabulary = Vocabulary.ofKeyword[key] else {
@@ -340,7 +342,7 @@ final class SchemaCompiler {
                 guard !kinds.isEmpty, kinds.count == names.count, Set(kinds).count == kinds.count else {
                     throw problem(key, "must name one or more of null, boolean, object, array, number, string, integer, each once")
                 }
-                check = .type(kinds)
+                check = .type(kinds, mask: kinds.reduce(0) { $0 | Check.typeBit($1) })
             case "enum":
                 guard let allowed = value.arrayValue else { throw problem(key, "must be an array") }
                 check = .enumeration(allowed)
@@ -416,17 +418,18 @@ final class SchemaCompiler {
                 check = .conditional(if: try sub(key), then: then, else: otherwise)
             case "dependentSchemas": check = .dependentSchemas(try map(key))
             case "unevaluatedProperties":
-                node.unevaluated.append(Keyword(name: key, check: .unevaluatedProperties(try sub(key))))
+                unevaluated.append(Keyword(name: key, check: .unevaluatedProperties(try sub(key))))
                 continue
             case "unevaluatedItems":
-                node.unevaluated.append(Keyword(name: key, check: .unevaluatedItems(try sub(key))))
+                unevaluated.append(Keyword(name: key, check: .unevaluatedItems(try sub(key))))
                 continue
             default:
                 // Identifiers, annotations, and keywords read by a neighbour (`then`, `minContains`…).
                 continue
             }
-            node.keywords.append(Keyword(name: key, check: check))
+            keywords.append(Keyword(name: key, check: check))
         }
-        node.unevaluated.sort { $0.name < $1.name }
+        unevaluated.sort { $0.name < $1.name }
+        return SchemaNode(resource: resource, constant: nil, keywords: keywords, unevaluated: unevaluated)
     }
 }
