@@ -35,13 +35,17 @@ public struct IndicatorTarget: Sendable, Hashable, Codable {
     /// The province's name as the seed writes it, e.g. "Sơn La".
     public var province: String
     public var year: Year
-    /// `>=`, `>`, `=`, `<=`, `<`, `range` or `about` (the seeds' "khoảng").
+    /// `>=`, `>`, `=`, `<=`, `<`, `range` (with `min` and `max`), `about` (the seeds' "khoảng") or
+    /// `top` (in the best `value` provinces, the seeds' "nhóm N tỉnh dẫn đầu").
     public var comparator: String
     public var value: Double?
     public var min: Double?
     public var max: Double?
     public var level: AdministrativeLevel?
     public var source: SourceQuote
+    /// What the seed leaves implicit or odd, said rather than guessed (the year of a baseline, a
+    /// target the seed gives no year).
+    public var note: String?
 }
 
 /// How a ratio indicator is computed from its parts.
@@ -85,12 +89,19 @@ public struct ProvinceEntry: Sendable, Hashable, Codable {
     public var code: String
     public var name: String
     public var validFrom: String?
+    /// The first day it is no longer in force.
     public var validTo: String?
+    /// The code of the province it became part of, for an entry that ended.
+    public var successor: String?
+    /// The codes of the provinces it was formed from, for an entry that began.
+    public var mergedFrom: [String]?
+    public var note: String?
 
     enum CodingKeys: String, CodingKey {
-        case code, name
+        case code, name, successor, note
         case validFrom = "valid_from"
         case validTo = "valid_to"
+        case mergedFrom = "merged_from"
     }
 
     /// Whether the entry is in force on `day` (`yyyy-mm-dd`).
@@ -111,4 +122,21 @@ public struct IndicatorCatalogue: Sendable, Codable {
     }
 
     public func indicator(_ code: String) -> IndicatorDefinition? { indicators.first { $0.code == code } }
+
+    /// The province entry with `code` in force on `day` (`yyyy-mm-dd`).
+    public func province(_ code: String, on day: String) -> ProvinceEntry? {
+        provinces.first { $0.code == code && $0.isValid(on: day) }
+    }
+
+    /// The code under which a series reported under `code` on `day` continues on `later`: a series
+    /// of Hòa Bình (17) in 2024 continues under Phú Thọ (25) from July 2025. Nil if `code` was not
+    /// in force on `day`.
+    public func continuation(of code: String, from day: String, to later: String) -> String? {
+        guard var entry = province(code, on: day) else { return nil }
+        while !entry.isValid(on: later) {
+            guard let successor = entry.successor, let validTo = entry.validTo, let next = province(successor, on: validTo) else { return nil }
+            entry = next
+        }
+        return entry.code
+    }
 }

@@ -133,18 +133,72 @@ struct ContractTests {
         for bad in ["2025-Q5", "2025-13", "25-Q1", "2025-H3", "2025-1", "Q3-2025"] { #expect(ReportingPeriod(bad) == nil, "\(bad)") }
     }
 
-    @Test("every catalogue quote is found word for word in the seed it names")
+    @Test("every catalogue quote is found word for word in the seed it names, with the figure the target states")
     func catalogueTracesToSeeds() throws {
         func normalized(_ text: String) -> String { text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let seeds = try FileManager.default.contentsOfDirectory(atPath: seedsDirectory.path).filter { $0.hasSuffix(".txt") }
+        #expect(seeds.count == 5)
         var checked = 0
+        var provincesWithTargets = Set<String>()
         for indicator in contracts.catalogue.indicators {
+            #expect(!indicator.targets.isEmpty, "\(indicator.code) has no target or baseline")
             for source in [indicator.source] + indicator.targets.map(\.source) {
                 let seed = try String(contentsOf: seedsDirectory.appendingPathComponent(source.seed), encoding: .utf8)
                 #expect(normalized(seed).contains(normalized(source.quote)), "\(indicator.code): \(source.quote) not in \(source.seed)")
                 checked += 1
             }
+            for target in indicator.targets {
+                provincesWithTargets.insert(target.province)
+                let figures = target.comparator == "range" ? [target.min, target.max] : [target.value]
+                for figure in figures {
+                    let value = try #require(figure, "\(indicator.code) \(target.province) \(target.year): no figure")
+                    // Vietnamese writes 37,87 for 37.87.
+                    let written = value.rounded() == value ? String(Int(value)) : String(value).replacingOccurrences(of: ".", with: ",")
+                    #expect(target.source.quote.contains(written), "\(indicator.code): \(written) is not in \"\(target.source.quote)\"")
+                    #expect(indicator.range.min <= value && value <= indicator.range.max, "\(indicator.code): \(value) outside its range")
+                }
+                #expect(["=", ">", ">=", "<", "<=", "range", "about", "top"].contains(target.comparator))
+                if let level = target.level { #expect(indicator.levels.contains(level), "\(indicator.code): level \(level)") }
+            }
         }
-        #expect(checked >= 30)
+        #expect(checked >= 150)
+        #expect(provincesWithTargets == ["Sơn La", "Hòa Bình", "Lạng Sơn", "Thái Bình", "Khánh Hòa"])
+    }
+
+    @Test("one definition per indicator however provinces word it: the e-payment share of Sơn La, Lạng Sơn, Thái Bình and Khánh Hòa")
+    func sharedDefinitions() throws {
+        let codes = contracts.catalogue.indicators.map(\.code)
+        #expect(Set(codes).count == codes.count)
+        let payments = try #require(contracts.catalogue.indicator("TK_THANH_TOAN_DT"))
+        #expect(Set(payments.targets.map(\.province)) == ["Sơn La", "Lạng Sơn", "Thái Bình", "Khánh Hòa"])
+        let digitalEconomy = try #require(contracts.catalogue.indicator("KTS_GRDP"))
+        #expect(Set(digitalEconomy.targets.map(\.province)).count == 5)
+    }
+
+    @Test("63 provinces before 1 July 2025, 34 after, and a series followed across the merger")
+    func provinceLists() throws {
+        let catalogue = contracts.catalogue
+        let before = catalogue.provinces.filter { $0.isValid(on: "2025-06-30") }
+        let after = catalogue.provinces.filter { $0.isValid(on: "2025-07-01") }
+        #expect(before.count == 63)
+        #expect(after.count == 34)
+        #expect(Set(before.map(\.code)).count == 63 && Set(after.map(\.code)).count == 34)
+        for entry in before where entry.validTo != nil {
+            let successor = try #require(entry.successor, "\(entry.name) ends without a successor")
+            #expect(catalogue.province(successor, on: "2025-07-01") != nil, "\(entry.name) → \(successor)")
+        }
+        for entry in after where entry.validFrom != nil {
+            #expect(entry.mergedFrom?.isEmpty == false, "\(entry.name) says nothing of what it was formed from")
+        }
+        // The examples.
+        #expect(catalogue.continuation(of: "17", from: "2024-01-01", to: "2025-07-01") == "25")  // Hòa Bình → Phú Thọ
+        #expect(catalogue.continuation(of: "26", from: "2024-01-01", to: "2026-01-01") == "25")  // Vĩnh Phúc → Phú Thọ
+        #expect(catalogue.continuation(of: "34", from: "2023-01-01", to: "2025-09-30") == "33")  // Thái Bình → Hưng Yên
+        #expect(catalogue.continuation(of: "58", from: "2024-01-01", to: "2025-07-01") == "56")  // Ninh Thuận → Khánh Hòa
+        #expect(catalogue.continuation(of: "14", from: "2024-01-01", to: "2026-01-01") == "14")  // Sơn La unchanged
+        #expect(catalogue.continuation(of: "20", from: "2024-01-01", to: "2026-01-01") == "20")  // Lạng Sơn unchanged
+        #expect(catalogue.continuation(of: "17", from: "2025-08-01", to: "2026-01-01") == nil)   // no Hòa Bình after the merger
+        #expect(Set(try #require(catalogue.province("25", on: "2025-07-01")).mergedFrom ?? []) == ["17", "25", "26"])
     }
 
     @Test("every indicator the shipped adapters map to is in the catalogue")

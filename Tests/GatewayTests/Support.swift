@@ -9,7 +9,8 @@ import MockSystems
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// The seed documents beside the repository (`../shared/seeds`), as CI provides them.
-let seedsDirectory = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/seeds")
+/// The seed documents the catalogue quotes, shipped with the contracts.
+let seedsDirectory = repositoryRoot.appendingPathComponent("Contracts/sources")
 
 /// A fresh directory for one test, removed by nobody: CI machines are thrown away, and a
 /// failed test's files help to see why it failed.
