@@ -20,7 +20,8 @@ public struct ReportVerification: Sendable {
     ///   - body: the report as sent: flattened JSON or compact JWS, or a detached signature with `detachedPayload`.
     ///   - contentDigest: the `Content-Digest` it was sent with, to check against `body` (or the payload when detached).
     public static func run(
-        body: Data, detachedPayload: Data? = nil, jwks: JWKS, caBundle: [Certificate]? = nil, contentDigest: String? = nil
+        body: Data, detachedPayload: Data? = nil, jwks: JWKS, caBundle: [Certificate]? = nil, contentDigest: String? = nil,
+        contracts: ContractLibrary? = nil
     ) async -> ReportVerification {
         var result = ReportVerification()
         func record(_ check: String, _ passed: Bool, _ detail: String) { result.findings.append(Finding(check: check, passed: passed, detail: detail)) }
@@ -85,6 +86,12 @@ public struct ReportVerification: Sendable {
 
         if let verified, let envelope = try? JSONDecoder().decode(ReportEnvelope.self, from: verified.payload) {
             record("report", true, "report \(envelope.reportID): \(envelope.observations.count) observations, province \(envelope.province), gateway \(envelope.gatewayID), created \(envelope.createdAt), contract \(envelope.contractVersion)")
+            if let contracts, let payload = try? JSONValue.parse(verified.payload) {
+                let problems = contracts.problems(in: payload)
+                record("contract", problems.isEmpty, problems.isEmpty
+                       ? "conforms to contract \(envelope.contractVersion): schema and catalogue rules"
+                       : "does not conform to contract \(envelope.contractVersion): " + problems.joined(separator: "; "))
+            }
         } else if verified != nil {
             record("report", false, "the signed payload is not an LGSP indicator report")
         }

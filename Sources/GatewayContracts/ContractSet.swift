@@ -100,3 +100,53 @@ public enum DecodingErrorDescription {
         }
     }
 }
+
+/// Every contract version the manifest lists, so that a report is checked against the version it
+/// names and a report made under an older version stays checkable after the gateway moves on.
+public struct ContractLibrary: Sendable {
+    public let current: String
+    public let sets: [String: ContractSet]
+
+    public static func load(from directory: URL) throws(ContractError) -> ContractLibrary {
+        let manifestURL = directory.appendingPathComponent("manifest.json")
+        let versions: [String]
+        let current: String
+        do {
+            let manifest = try JSONDecoder().decode(ContractSet.Manifest.self, from: Data(contentsOf: manifestURL))
+            versions = manifest.versions.keys.sorted()
+            current = manifest.current
+        } catch {
+            throw ContractError("\(manifestURL.path): cannot be read as a contracts manifest (\(error))")
+        }
+        var sets: [String: ContractSet] = [:]
+        for version in versions { sets[version] = try ContractSet.load(from: directory, version: version) }
+        return ContractLibrary(current: current, sets: sets)
+    }
+
+    /// Why `report` (the signed payload) does not conform to the contract version it names: the
+    /// schema's errors, then each observation's semantic rules. Empty when it conforms.
+    public func problems(in report: JSONValue, limit: Int = 20) -> [String] {
+        guard let version = report["contract_version"]?.stringValue else {
+            return ["the report names no contract_version"]
+        }
+        guard let contracts = sets[version] else {
+            return ["the report names contract version \(version), which is not one of \(sets.keys.sorted().joined(separator: ", "))"]
+        }
+        if !contracts.reportValidator.isValid(report) {
+            return contracts.reportValidator.validate(report).prefix(limit).map(\.description)
+        }
+        let envelope: ReportEnvelope
+        do { envelope = try ReportEnvelope(json: report) } catch {
+            return ["the report does not decode: \(error)"]
+        }
+        let rules = SemanticRules(catalogue: contracts.catalogue, province: envelope.province)
+        var problems: [String] = []
+        for (index, observation) in envelope.observations.enumerated() {
+            for reason in rules.check(observation) {
+                problems.append("/observations/\(index)\(reason.pointer): \(reason.message) [\(reason.rule)]")
+                if problems.count >= limit { return problems }
+            }
+        }
+        return problems
+    }
+}

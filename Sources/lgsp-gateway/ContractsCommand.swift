@@ -117,14 +117,7 @@ struct Catalog: AsyncParsableCommand {
 
     func run() async throws {
         var standardError = FileHandle.standardError
-        let directory: URL
-        if let contracts {
-            directory = URL(fileURLWithPath: contracts)
-        } else if let repository = Demo.locateRepository() {
-            directory = repository.appendingPathComponent("Contracts")
-        } else {
-            directory = URL(fileURLWithPath: "/usr/share/lgsp-gateway/contracts")
-        }
+        let directory = URL(fileURLWithPath: contracts ?? ContractsDirectory.default() ?? ContractsDirectory.installed)
         let set: ContractSet
         do { set = try ContractSet.load(from: directory, version: version) } catch {
             print(error.message, to: &standardError)
@@ -156,5 +149,15 @@ struct Catalog: AsyncParsableCommand {
         let bound = target.comparator == "range" ? "\(number(target.min))–\(number(target.max))" : "\(target.comparator) \(number(target.value))"
         let level = target.level.map { " (\($0.rawValue))" } ?? ""
         return "\(target.province) \(year): \(bound) \(unit)\(level)  [\(target.source.seed)]"
+    }
+}
+
+/// Where the contracts are when no option names them: the checkout's, else the installed ones.
+enum ContractsDirectory {
+    static let installed = "/usr/share/lgsp-gateway/contracts"
+
+    static func `default`() -> String? {
+        if let repository = Demo.locateRepository() { return repository.appendingPathComponent("Contracts").path }
+        return FileManager.default.fileExists(atPath: installed + "/manifest.json") ? installed : nil
     }
 }

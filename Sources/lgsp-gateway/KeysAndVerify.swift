@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatewayContracts
 import Gateway
 import GatewaySigning
 import GatewayStore
@@ -107,6 +108,9 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "The Content-Digest header the report was sent with.")
     var contentDigest: String?
 
+    @Option(help: "The contracts (manifest.json and its versions) to check the report against the version it names. Default: the repository's Contracts/, else /usr/share/lgsp-gateway/contracts.")
+    var contracts: String?
+
     func validate() throws {
         guard (file == nil) != (store == nil), (store == nil) == (report == nil) else {
             throw ValidationError("give a FILE, or --store PATH with --report ID")
@@ -124,6 +128,15 @@ struct Verify: AsyncParsableCommand {
             throw ValidationError("\(jwks) is not a JWKS ({\"keys\": [...]})")
         }
         let roots = try caBundle.map { try CertificateChain.roots(pemFile: $0) }
+        let library: ContractLibrary?
+        if let directory = contracts ?? ContractsDirectory.default() {
+            do { library = try ContractLibrary.load(from: URL(fileURLWithPath: directory)) } catch {
+                throw ValidationError(error.message)
+            }
+        } else {
+            library = nil
+            print("note: no contracts found; the report is not checked against its contract (give --contracts)")
+        }
         let result: ReportVerification
         let name: String
         if let store, let report {
@@ -135,12 +148,13 @@ struct Verify: AsyncParsableCommand {
             result = await ReportVerification.run(
                 body: stored.detachedSignature.map { Data($0.utf8) } ?? stored.body,
                 detachedPayload: stored.detachedSignature == nil ? nil : stored.body, jwks: keySet, caBundle: roots,
-                contentDigest: contentDigest ?? stored.contentDigest)
+                contentDigest: contentDigest ?? stored.contentDigest, contracts: library)
         } else {
             let file = file ?? ""
             name = file
             result = await ReportVerification.run(
-                body: try read(file), detachedPayload: try payload.map(read), jwks: keySet, caBundle: roots, contentDigest: contentDigest)
+                body: try read(file), detachedPayload: try payload.map(read), jwks: keySet, caBundle: roots, contentDigest: contentDigest,
+                contracts: library)
         }
         for finding in result.findings {
             print("\(finding.passed ? "ok  " : "FAIL") \(finding.check): \(finding.detail)")

@@ -50,7 +50,7 @@ struct LGSPSchemaBench: ParsableCommand {
         guard let repository = Self.locateRepository() else {
             throw ValidationError("run from the repository checkout: Contracts/ and Tests/interop/schema_bench.py are needed")
         }
-        let schemaURL = repository.appendingPathComponent("Contracts/v1/report.schema.json")
+        let schemaURL = repository.appendingPathComponent("Contracts/v1.1/report.schema.json")
         let schema = try JSONValue.parse(Data(contentsOf: schemaURL))
         let compileStart = ContinuousClock.now
         let validator = try JSONSchemaValidator(schema: schema)
@@ -97,7 +97,7 @@ struct LGSPSchemaBench: ParsableCommand {
             if let error = python?[name]?["error"]?.stringValue { print("\(name): not measured (\(error))") }
         }
 
-        print("Report contract (Contracts/v1/report.schema.json), compiled once in \(compileTime.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))).")
+        print("Report contract (Contracts/v1.1/report.schema.json), compiled once in \(compileTime.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))).")
         print("Validations per second, each measured for \(seconds) s; is_valid stops at the first error, validate collects them all.")
         print("jsonschema-rs \(versions["jsonschema_rs"] ?? "-"), jsonschema \(versions["jsonschema"] ?? "-") (Python \(Self.pythonVersion(python: self.python)))")
         func number(_ value: Double?) -> String {
@@ -167,7 +167,7 @@ struct LGSPSchemaBench: ParsableCommand {
         }
         return .object([
             "contract": .string("lgsp-indicator-report"),
-            "contract_version": .string("1.0"),
+            "contract_version": .string("1.1"),
             "report_id": .string("0f8e3c1a-5b7d-4e2f-9a61-3c5d7e9f1b2a"),
             "gateway_id": .string("sonla-gw-1"),
             "province": .string("14"),

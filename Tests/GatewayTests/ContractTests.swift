@@ -207,3 +207,46 @@ struct ContractTests {
         for code in ["DVC_TOAN_TRINH", "HS_TRUC_TUYEN", "HSCV_DIEN_TU"] { #expect(codes.contains(code)) }
     }
 }
+
+@Suite("Contract versions")
+struct ContractVersionTests {
+    let library: ContractLibrary
+
+    init() throws {
+        library = try ContractLibrary.load(from: repositoryRoot.appendingPathComponent("Contracts"))
+    }
+
+    func report(version: String, indicator: String, province: String = "14") -> JSONValue {
+        .object([
+            "contract": .string("lgsp-indicator-report"), "contract_version": .string(version),
+            "report_id": .string("0193a1b2-0000-8000-8000-000000000000"), "gateway_id": .string("son-la-gw-01"),
+            "province": .string(province), "adapter": .string("qlvb"), "created_at": .string("2026-11-22T08:00:00+07:00"),
+            "observations": .array([.object([
+                "indicator": .string(indicator), "province": .string(province), "level": .string("province"), "area": .string(province),
+                "period": .string("2025"), "value": .number(55), "unit": .string("percent"), "numerator": .number(55),
+                "denominator": .number(100), "source_system": .string("qlvb"), "collected_at": .string("2026-11-22T08:00:00+07:00"),
+            ])]),
+        ])
+    }
+
+    @Test("every version the manifest lists loads, and the current one is the newest")
+    func versionsLoad() {
+        #expect(library.sets.keys.sorted() == ["1.0", "1.1"])
+        #expect(library.current == "1.1")
+        #expect(library.sets["1.0"]!.catalogue.indicators.count < library.sets["1.1"]!.catalogue.indicators.count)
+    }
+
+    @Test("a report is checked against the version it names, and an older version stays checkable")
+    func checkedAgainstNamedVersion() {
+        // HSCV_DIEN_TU is in both versions; KIEM_TRA_SO only from 1.1.
+        #expect(library.problems(in: report(version: "1.0", indicator: "HSCV_DIEN_TU")).isEmpty)
+        #expect(library.problems(in: report(version: "1.1", indicator: "HSCV_DIEN_TU")).isEmpty)
+        #expect(library.problems(in: report(version: "1.1", indicator: "KIEM_TRA_SO")).isEmpty)
+        let old = library.problems(in: report(version: "1.0", indicator: "KIEM_TRA_SO"))
+        #expect(old.count == 1 && old[0].contains("indicator.known"), "\(old)")
+        let unknown = library.problems(in: report(version: "9.9", indicator: "HSCV_DIEN_TU"))
+        #expect(unknown == ["the report names contract version 9.9, which is not one of 1.0, 1.1"])
+        // Version 1.1 knows every province of the 63: Bắc Kạn (06) in 2025 before the merger.
+        #expect(library.problems(in: report(version: "1.1", indicator: "HSCV_DIEN_TU", province: "06")).isEmpty)
+    }
+}

@@ -64,7 +64,7 @@ struct ContractsCommandTests {
         #expect(result.status == 0)
         let catalogue = try JSONValue.parse(Data(result.output.utf8))
         let indicators = try #require(catalogue["indicators"]?.arrayValue)
-        let onDisk = try JSONValue.parse(Data(contentsOf: repositoryRoot.appendingPathComponent("Contracts/v1/catalogue.json")))
+        let onDisk = try JSONValue.parse(Data(contentsOf: repositoryRoot.appendingPathComponent("Contracts/v1.1/catalogue.json")))
         #expect(indicators.count == onDisk["indicators"]?.arrayValue?.count)
         for indicator in indicators {
             for key in ["code", "name_vi", "name_en", "unit"] { #expect(indicator[key]?.stringValue?.isEmpty == false, "\(key) of \(indicator)") }

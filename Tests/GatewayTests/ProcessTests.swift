@@ -165,6 +165,8 @@ struct ProcessTests {
         #expect(verified == 0, "\(verifyOutput)")
         #expect(verifyOutput.contains("ok   signature: ES256 signature by key \(key.publicKey.thumbprint) holds"), "\(verifyOutput)")
         #expect(verifyOutput.contains("\(reportPath): verified"))
+        // Made under contract 1.0, checked against 1.0 though 1.1 is current.
+        #expect(verifyOutput.contains("ok   contract: conforms to contract 1.0: schema and catalogue rules"), "\(verifyOutput)")
 
         var tampered = try FlattenedJWS.decode(body)
         tampered.payload = Base64URL.encode(try HTTPSignatureAndRotationTests().envelope("77777777-7777-8777-8777-777777777777"))
