@@ -6,27 +6,36 @@ import Foundation
 /// U+FEFF; `$` matches only at the very end, not before a final newline.
 ///
 /// Patterns made only of literals, classes, groups, alternation and quantifiers, which is nearly
-/// every pattern in a data contract (`^[0-9]{4}(-(H[12]|Q[1-4]))?$`), are also compiled for
-/// `NativeRegex`, which matches them without ICU's per-call cost of bridging each string.
+/// every pattern in a data contract (`^[0-9]{4}(-(H[12]|Q[1-4]))?$`), run on `NativeRegex`
+/// instead, without ICU's per-call cost of bridging each string, and without loading ICU at all:
+/// a daemon whose contracts need only those never maps ICU's data into memory.
 final class ECMARegex: @unchecked Sendable {
     let source: String
-    // NSRegularExpression is documented as safe to use from several threads once built.
-    private let regex: NSRegularExpression
-    private let native: NativeRegex?
+    private enum Engine {
+        case native(NativeRegex)
+        // NSRegularExpression is documented as safe to use from several threads once built.
+        case icu(NSRegularExpression)
+    }
+    private let engine: Engine
 
     init(_ source: String) throws(ContractError) {
         self.source = source
+        if let native = NativeRegex(source) {
+            engine = .native(native)
+            return
+        }
         do {
-            self.regex = try NSRegularExpression(pattern: ECMARegex.translate(source))
+            engine = .icu(try NSRegularExpression(pattern: ECMARegex.translate(source)))
         } catch {
             throw ContractError("\"\(source)\" is not a valid regular expression")
         }
-        self.native = NativeRegex(source)
     }
 
     func matches(_ text: String) -> Bool {
-        if let native { return native.matches(text) }
-        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        switch engine {
+        case .native(let native): native.matches(text)
+        case .icu(let regex): regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
     }
 
     private static let space = #"\t\n\x{0B}\f\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}"#

@@ -411,23 +411,8 @@ enum Check: Sendable {
 
         case .additionalProperties(let schema, let known, let patterns):
             guard case .object(let o) = value else { return true }
-            var valid = true
-            for (property, member) in Check.ordered(o, tracing: trace != nil)
-            where !known.contains(property) && !patterns.contains(where: { $0.matches(property) }) {
-                if schema.constant == false {
-                    valid = false
-                    guard let trace else { return false }
-                    state.violations.append(.init(instanceLocation: trace.instance.appending(property), keywordLocation: trace.keyword, message: "property \"\(property)\" is not allowed"))
-                    continue
-                }
-                var none: Evaluated? = nil
-                if !schema.evaluate(member, &state, trace?.child(property), &none) {
-                    valid = false
-                    if trace == nil { return false }
-                }
-            }
-            if valid { evaluated?.allProperties = true }
-            return valid
+            return Check.apply(schema, toMembersOf: o, where: { name in !known.contains(name) && !patterns.contains { $0.matches(name) } },
+                               &state, trace, &evaluated)
 
         case .propertyNames(let schema):
             guard case .object(let o) = value else { return true }
@@ -584,22 +569,7 @@ enum Check: Sendable {
         case .unevaluatedProperties(let schema):
             guard case .object(let o) = value else { return true }
             let seen = evaluated ?? Evaluated()
-            var valid = true
-            for (property, member) in Check.ordered(o, tracing: trace != nil) where !seen.covers(property: property) {
-                if schema.constant == false {
-                    valid = false
-                    guard let trace else { return false }
-                    state.violations.append(.init(instanceLocation: trace.instance.appending(property), keywordLocation: trace.keyword, message: "property \"\(property)\" is not allowed"))
-                    continue
-                }
-                var none: Evaluated? = nil
-                if !schema.evaluate(member, &state, trace?.child(property), &none) {
-                    valid = false
-                    if trace == nil { return false }
-                }
-            }
-            if valid { evaluated?.allProperties = true }
-            return valid
+            return Check.apply(schema, toMembersOf: o, where: { !seen.covers(property: $0) }, &state, trace, &evaluated)
 
         case .objectShape(let shape):
             guard case .object(let o) = value else { return true }
@@ -661,6 +631,29 @@ enum Check: Sendable {
         case .array: 32
         case .object: 64
         }
+    }
+
+    /// `additionalProperties` and `unevaluatedProperties`: `schema` applies to the members `isLeftOver` picks.
+    static func apply(
+        _ schema: SchemaNode, toMembersOf object: [String: JSONValue], where isLeftOver: (String) -> Bool,
+        _ state: inout EvaluationState, _ trace: Trace?, _ evaluated: inout Evaluated?
+    ) -> Bool {
+        var valid = true
+        for (property, member) in ordered(object, tracing: trace != nil) where isLeftOver(property) {
+            if schema.constant == false {
+                valid = false
+                guard let trace else { return false }
+                state.violations.append(.init(instanceLocation: trace.instance.appending(property), keywordLocation: trace.keyword, message: "property \"\(property)\" is not allowed"))
+                continue
+            }
+            var none: Evaluated? = nil
+            if !schema.evaluate(member, &state, trace?.child(property), &none) {
+                valid = false
+                if trace == nil { return false }
+            }
+        }
+        if valid { evaluated?.allProperties = true }
+        return valid
     }
 
     /// Members in name order when errors are reported, so the report is the same every time;

@@ -34,26 +34,19 @@ def main():
         with open(path, encoding="utf-8") as handle:
             documents[path] = json.load(handle)
     result = {}
-    try:
-        import jsonschema_rs
-
-        validator = jsonschema_rs.Draft202012Validator(schema)
-        result["jsonschema_rs"] = {
-            "version": version("jsonschema-rs"),
+    for name, package, make in [
+        ("jsonschema_rs", "jsonschema-rs", lambda: __import__("jsonschema_rs").Draft202012Validator(schema)),
+        ("jsonschema", "jsonschema", lambda: __import__("jsonschema").Draft202012Validator(schema)),
+    ]:
+        try:
+            validator = make()
+        except ImportError as error:
+            result[name] = {"error": str(error)}
+            continue
+        result[name] = {
+            "version": version(package),
             "rates": {path: rate(validator.is_valid, document, seconds) for path, document in documents.items()},
         }
-    except ImportError as error:
-        result["jsonschema_rs"] = {"error": str(error)}
-    try:
-        import jsonschema
-
-        validator = jsonschema.Draft202012Validator(schema)
-        result["jsonschema"] = {
-            "version": version("jsonschema"),
-            "rates": {path: rate(validator.is_valid, document, seconds) for path, document in documents.items()},
-        }
-    except ImportError as error:
-        result["jsonschema"] = {"error": str(error)}
     print(json.dumps(result))
 
 
