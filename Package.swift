@@ -157,6 +157,8 @@ let package = Package(
                 "GatewaySigning",
                 "GatewayStore",
                 "GatewayContracts",
+                "GatewayAdapters",
+                "GatewayHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -45,16 +45,7 @@ public struct PullRunner: Sendable {
         let started = now()
         let cursor = try await store.cursor(for: adapter.name)
         let output = try await adapter.pull(cursor: cursor, context: PullContext(province: province, collectedAt: started))
-        let rules = SemanticRules(catalogue: contracts.catalogue, province: province)
-
-        var valid: [Observation] = []
-        var quarantined: [QuarantinedRecord] = []
-        for verdict in await Self.inParallel(output.records, { record in Self.check(record, contracts: contracts, rules: rules) }) {
-            switch verdict {
-            case .valid(let observation): valid.append(observation)
-            case .quarantined(let record): quarantined.append(record)
-            }
-        }
+        let (valid, quarantined) = await Self.check(output, contracts: contracts, province: province)
 
         let reports = try await signReports(valid, adapter: adapter.name, createdAt: started)
         try Task.checkCancellation()
@@ -76,6 +67,21 @@ public struct PullRunner: Sendable {
             Array(observations[$0..<min($0 + maxObservationsPerReport, observations.count)])
         }
         return try await Self.inParallel(batches) { batch in Result { try sign(batch, adapter: adapter, createdAt: createdAt) } }.map { try $0.get() }
+    }
+
+    /// A pull's records checked against the contracts: what would be signed and what quarantined.
+    /// Touches no store, so `adapters test` can show an operator exactly what a pull would give.
+    public static func check(_ output: PullOutput, contracts: ContractSet, province: String) async -> (valid: [Observation], quarantined: [QuarantinedRecord]) {
+        let rules = SemanticRules(catalogue: contracts.catalogue, province: province)
+        var valid: [Observation] = []
+        var quarantined: [QuarantinedRecord] = []
+        for verdict in await inParallel(output.records, { record in check(record, contracts: contracts, rules: rules) }) {
+            switch verdict {
+            case .valid(let observation): valid.append(observation)
+            case .quarantined(let record): quarantined.append(record)
+            }
+        }
+        return (valid, quarantined)
     }
 
     enum Checked: Sendable {

@@ -1,0 +1,71 @@
+import Foundation
+import GatewayContracts
+import GatewayDemo
+import GatewaySigning
+import MockSystems
+import Testing
+
+@Suite("lgsp-gateway adapters", .serialized)
+struct AdaptersCommandTests {
+    @Test("adapters list names every adapter; adapters test pulls once, prints observations and failures, stores and sends nothing")
+    func listAndTest() async throws {
+        let directory = try makeTemporaryDirectory()
+        let key = SigningKey.generate()
+        let keyPath = try writeKey(key, in: directory)
+        let mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
+            trustedKeys: [key.publicKey])
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            let storePath = directory.appendingPathComponent("gateway.sqlite").path
+            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
+            environment["PATH"] = "/usr/bin:/bin"
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+
+            let list = try ChildProcess(["adapters", "list", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("list.out"))
+            #expect(try await list.waitForExit(timeout: .seconds(30)) == 0, "\(list.output)")
+            let names = list.output.split(separator: "\n").filter { !$0.hasPrefix(" ") }.compactMap { $0.split(separator: " ").first.map(String.init) }
+            #expect(names == ["dvc-portal", "qlvb-documents"], "\(list.output)")
+
+            var totalObservations = 0
+            var totalQuarantined = 0
+            for name in names {
+                let test = try ChildProcess(
+                    ["adapters", "test", name, "--config", config, "--json"], environment: environment,
+                    outputPath: directory.appendingPathComponent("\(name).out"))
+                #expect(try await test.waitForExit(timeout: .seconds(60)) == 0, "\(test.output)")
+                let lines = test.output.split(separator: "\n").map(String.init)
+                let summary = try JSONValue.parse(Data(try #require(lines.last).utf8))
+                let observations = try #require(summary["observations"]?.numberValue)
+                let quarantined = try #require(summary["quarantined"]?.numberValue)
+                #expect(summary["adapter"]?.stringValue == name)
+                #expect(summary["records"]?.numberValue == observations + quarantined)
+                #expect(lines.filter { $0.hasPrefix("ok  {") }.count == Int(observations))
+                #expect(lines.filter { $0.hasPrefix("QUARANTINED  {") }.count == Int(quarantined))
+                // Every printed observation is one the contract accepts.
+                for line in lines where line.hasPrefix("ok  ") {
+                    let observation = try JSONValue.parse(Data(line.dropFirst(4).utf8))
+                    #expect(observation["province"]?.stringValue == "14")
+                }
+                totalObservations += Int(observations)
+                totalQuarantined += Int(quarantined)
+                #expect(!test.output.contains(running.source.configuration.clientSecret))
+            }
+            // The mock source serves good and bad records; the dry runs together see all of them.
+            #expect(totalObservations == MockDataset().goodRecordCount)
+            #expect(totalQuarantined > 0)
+            // Nothing stored, nothing sent.
+            #expect(!FileManager.default.fileExists(atPath: storePath))
+            #expect(running.central.statistics.requests == 0)
+
+            let unknown = try ChildProcess(["adapters", "test", "nope", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("nope.out"))
+            #expect(try await unknown.waitForExit(timeout: .seconds(30)) == 2)
+            #expect(unknown.output.contains("there are: dvc-portal, qlvb-documents"), "\(unknown.output)")
+
+            var unreachable = environment
+            unreachable["LGSP_SOURCE_URL"] = "https://127.0.0.1:1"
+            let failing = try ChildProcess(["adapters", "test", "dvc-portal", "--config", config], environment: unreachable, outputPath: directory.appendingPathComponent("failing.out"))
+            #expect(try await failing.waitForExit(timeout: .seconds(60)) == 1)
+            #expect(failing.output.contains("adapter dvc-portal: the pull failed"), "\(failing.output)")
+        }
+    }
+}
