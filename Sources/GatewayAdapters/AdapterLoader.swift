@@ -81,15 +81,22 @@ public enum AdapterLoader {
             cursorParameter = request.optionalString("cursor_param")
         }
 
-        var recordsPath: RecordPath?
+        var format: HTTPAdapter.ResponseFormat?
         if let response = root.required("response") {
-            response.allowOnly(["format", "records"])
-            if let format = response.optionalString("format"), format != "json" {
-                response["format"]?.report("unknown format \"\(format)\"; this version reads: json")
-            }
-            if let text = response.string("records") {
-                recordsPath = RecordPath(text)
-                if recordsPath == nil { response["records"]?.report("\"\(text)\" is not a path such as $.data.items") }
+            response.allowOnly(["format", "records", "csv"])
+            switch response.optionalString("format") ?? "json" {
+            case "json":
+                if response["csv"] != nil { response["csv"]?.report("applies to format: csv only") }
+                if let text = response.string("records") {
+                    if let path = RecordPath(text) { format = .json(records: path) } else {
+                        response["records"]?.report("\"\(text)\" is not a path such as $.data.items")
+                    }
+                }
+            case "csv":
+                if response["records"] != nil { response["records"]?.report("applies to format: json only; every CSV row is a record") }
+                format = .csv(parseCSV(response["csv"]))
+            case let other:
+                response["format"]?.report("unknown format \"\(other)\"; this version reads: json, csv")
             }
         }
 
@@ -117,11 +124,30 @@ public enum AdapterLoader {
             }
         }
 
-        guard let name, let baseURL, let recordsPath, let sourceSystem else { return nil }
+        guard let name, let baseURL, let format, let sourceSystem else { return nil }
         return HTTPAdapter.Definition(
             name: name, warnings: tls.warnings(endpoint: "adapter \(name)", url: baseURL), interval: interval, baseURL: baseURL, path: path, query: query, cursorParameter: cursorParameter,
-            cursorField: cursorField, recordsPath: recordsPath, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem),
+            cursorField: cursorField, format: format, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem),
             tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth)
+    }
+
+    /// `csv: { delimiter: ";", columns: [...] }`; without `columns` the first row names them.
+    static func parseCSV(_ value: ConfigValue?) -> CSVFormat {
+        var format = CSVFormat()
+        guard let value else { return format }
+        value.allowOnly(["delimiter", "columns"])
+        if let delimiter = value.optionalString("delimiter") {
+            switch delimiter {
+            case "tab", "\t": format.delimiter = UInt8(ascii: "\t")
+            case ",", ";", "|": format.delimiter = delimiter.utf8.first!
+            default: value["delimiter"]?.report("must be \",\", \";\", \"|\" or tab")
+            }
+        }
+        if let columns = value["columns"] {
+            let names = columns.items.compactMap(\.text)
+            if names.isEmpty || names.count != columns.items.count { columns.report("must be a list of column names") } else { format.columns = names }
+        }
+        return format
     }
 
     static func parseAuth(_ value: ConfigValue, tls: EndpointTLS, timeout: Duration, allowPlain: Bool) -> HTTPAdapter.AuthDefinition? {

@@ -17,12 +17,19 @@ public struct HTTPAdapter: Adapter {
         public var cursorParameter: String?
         /// Record field whose largest value becomes the next cursor.
         public var cursorField: RecordPath?
-        public var recordsPath: RecordPath
+        public var format: ResponseFormat
         public var mapping: RecordMapping
         public var tls: EndpointTLS
         public var timeout: Duration
         public var maxResponseBytes: Int
         public var auth: AuthDefinition
+    }
+
+    public enum ResponseFormat: Sendable {
+        /// A JSON document; the records are the list at the path.
+        case json(records: RecordPath)
+        /// CSV text, one record per row.
+        case csv(CSVFormat)
     }
 
     public enum AuthDefinition: Sendable {
@@ -65,22 +72,40 @@ public struct HTTPAdapter: Adapter {
         guard answer.status == 200 else {
             throw PullError(adapter: name, "source answered HTTP \(answer.status) for \(definition.path)")
         }
-        let contentType = answer.header("Content-Type") ?? "none"
-        guard contentType.lowercased().contains("json") else {
-            throw PullError(adapter: name, "source answered with content type \(contentType), expected JSON")
+        let contentType = (answer.header("Content-Type") ?? "none").lowercased()
+        switch definition.format {
+        case .json(let recordsPath):
+            guard contentType.contains("json") else {
+                throw PullError(adapter: name, "source answered with content type \(contentType), expected JSON")
+            }
+            let document: JSONValue
+            do { document = try JSONValue.parse(answer.body) } catch {
+                throw PullError(adapter: name, "the answer is not valid JSON (\(answer.body.count) bytes)")
+            }
+            guard let selected = recordsPath.select(in: document) else {
+                throw PullError(adapter: name, "the answer has nothing at \(recordsPath)")
+            }
+            guard case .array(let rawRecords) = selected else {
+                throw PullError(adapter: name, "\(recordsPath) in the answer is a \(selected.kindName), not a list of records")
+            }
+            let records = rawRecords.map { definition.mapping.map($0, context: context) }
+            return PullOutput(records: records, nextCursor: nextCursor(after: cursor, from: rawRecords))
+        case .csv(let format):
+            // Exports are served as text/csv, and by some systems as text/plain or an octet stream;
+            // an HTML error page is what must not be read as data.
+            guard ["csv", "text/plain", "octet-stream"].contains(where: contentType.contains) else {
+                throw PullError(adapter: name, "source answered with content type \(contentType), expected CSV")
+            }
+            let table: CSVTable
+            do { table = try CSVTable(parsing: answer.body, format: format) } catch {
+                throw PullError(adapter: name, "the answer is not readable CSV: \(error)")
+            }
+            let rows = table.records()
+            let records = rows.map { row in
+                row.problem.map { PulledRecord.failed(record: row.record, reasons: [$0]) } ?? definition.mapping.map(row.record, context: context)
+            }
+            return PullOutput(records: records, nextCursor: nextCursor(after: cursor, from: rows.filter { $0.problem == nil }.map(\.record)))
         }
-        let document: JSONValue
-        do { document = try JSONValue.parse(answer.body) } catch {
-            throw PullError(adapter: name, "the answer is not valid JSON (\(answer.body.count) bytes)")
-        }
-        guard let selected = definition.recordsPath.select(in: document) else {
-            throw PullError(adapter: name, "the answer has nothing at \(definition.recordsPath)")
-        }
-        guard case .array(let rawRecords) = selected else {
-            throw PullError(adapter: name, "\(definition.recordsPath) in the answer is a \(selected.kindName), not a list of records")
-        }
-        let records = rawRecords.map { definition.mapping.map($0, context: context) }
-        return PullOutput(records: records, nextCursor: nextCursor(after: cursor, from: rawRecords))
     }
 
     private func fetch(_ url: String, forceRefresh: Bool) async throws -> HTTPAnswer {

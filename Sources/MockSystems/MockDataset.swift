@@ -112,6 +112,23 @@ public struct MockDataset: Sendable {
         documentRecords = documents
     }
 
+    /// The statistics office's export as it comes: UTF-8 with a byte order mark, `;` between fields
+    /// (the decimal comma takes `,`), CRLF line ends, quoted fields holding `;`, a doubled quote
+    /// and a line break, Vietnamese numbers; and two rows that must not pass: one with a field
+    /// missing, one with a value no percentage can have.
+    public var statisticsExport: (text: String, goodRows: Int, badRows: Int) {
+        let header = "ma_chi_tieu;ten_chi_tieu;ma_dia_ban;ky;gia_tri;don_vi;ghi_chu"
+        let rows = [
+            "KTS_GRDP;\"Tỷ trọng kinh tế số trong GRDP; giá hiện hành\";\(province);2023;\"8,41\";%;",
+            "KTS_GRDP;\"Tỷ trọng kinh tế số trong GRDP; giá hiện hành\";\(province);2024;9,87;%;\"Số liệu \"\"sơ bộ\"\"\"",
+            "NSLD_TANG;Tốc độ tăng năng suất lao động;\(province);2023;5,2;%;",
+            "NSLD_TANG;Tốc độ tăng năng suất lao động;\(province);2024;6,35;%;\"Ước tính,\r\ncập nhật quý 1/2025\"",
+            "KTS_GRDP;Tỷ trọng kinh tế số trong GRDP;\(province);2025",
+            "KTS_GRDP;Tỷ trọng kinh tế số trong GRDP;\(province);2022;\"1.234,5\";%;nhập sai",
+        ]
+        return ("\u{FEFF}" + ([header] + rows).joined(separator: "\r\n") + "\r\n", 4, 2)
+    }
+
     /// `37.87` written the Vietnamese way, `37,87`.
     static func vietnameseDecimal(_ value: Double) -> String {
         String(format: "%.2f", value).replacingOccurrences(of: ".", with: ",")

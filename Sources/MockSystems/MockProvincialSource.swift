@@ -71,11 +71,32 @@ public final class MockProvincialSource: Sendable {
                 ["trangThai": .string("OK"), "duLieu": .object(["tongSo": .number(Double(records.count)), "banGhi": .array(records)])]
             }, updatedField: "capNhatLuc", sinceParameter: "tu_thoi_diem")
         }
+        router.get("thongke/1.0.0/kinh-te-so.csv") { request, _ in self.serveCSV(request) }
         router.get("qlvb/1.0.0/thong-ke-ho-so") { request, _ in
             try self.serve(request, records: self.configuration.dataset.documentRecords, envelope: { records in
                 ["ketQua": .object(["danhSach": .array(records)]), "soLuong": .number(Double(records.count))]
             }, updatedField: "capNhat", sinceParameter: "cap_nhat_tu")
         }
+    }
+
+    /// The same bearer token check as the JSON routes; the answer is the CSV export as a file.
+    private func serveCSV(_ request: Request) -> Response {
+        let authorization = request.headers[.authorization] ?? ""
+        let token = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : ""
+        let authorized = state.withLock { state -> Bool in
+            state.statistics.dataRequests += 1
+            guard let expiry = state.tokens[token], expiry > Date() else {
+                state.statistics.unauthorizedRequests += 1
+                return false
+            }
+            return true
+        }
+        guard authorized else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
+        let export = configuration.dataset.statisticsExport
+        state.withLock { $0.statistics.recordsServed += export.goodRows + export.badRows }
+        return Response(
+            status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"kinh-te-so.csv\""],
+            body: .init(byteBuffer: ByteBuffer(bytes: Data(export.text.utf8))))
     }
 
     private func token(_ request: Request) async throws -> Response {

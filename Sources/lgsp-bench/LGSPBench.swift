@@ -103,7 +103,9 @@ struct LGSPBench: AsyncParsableCommand {
                 "soLuong": .number(Double(dataset.documentRecords.count)),
             ]).canonicalData()
             let records = try await measure("decode", observations: dataset.documentRecords.count) { () throws -> [JSONValue] in
-                guard case .array(let records)? = definition.recordsPath.select(in: try JSONValue.parse(page)) else { throw MockError("no records in the page") }
+                guard case .json(let recordsPath) = definition.format, case .array(let records)? = recordsPath.select(in: try JSONValue.parse(page)) else {
+                    throw MockError("no records in the page")
+                }
                 return records
             }
             let context = PullContext(province: "14", collectedAt: Date())
