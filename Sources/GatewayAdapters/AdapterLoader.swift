@@ -167,8 +167,21 @@ public enum AdapterLoader {
             return .oauth2ClientCredentials(.init(
                 tokenURL: tokenURL, clientID: clientID, clientSecret: secret, scope: value.optionalString("scope"), tls: tls,
                 refreshMargin: value.duration("refresh_margin", default: .seconds(60)), timeout: timeout))
+        case "basic":
+            value.allowOnly(["kind", "username", "password"])
+            guard let username = value.string("username"), let password = value.secret("password") else { return nil }
+            return .basic(username: username, password: password)
+        case "api_key":
+            value.allowOnly(["kind", "header", "query_param", "key"])
+            let header = value.optionalString("header"), parameter = value.optionalString("query_param")
+            guard (header == nil) != (parameter == nil) else {
+                value.report("give the key's place: header (e.g. X-API-Key) or query_param, one of them")
+                return nil
+            }
+            guard let key = value.secret("key") else { return nil }
+            return .apiKey(name: header ?? parameter!, inQuery: parameter != nil, key: key)
         default:
-            value["kind"]?.report("unknown auth kind \"\(kind)\"; this version knows: none, bearer, oauth2_client_credentials")
+            value["kind"]?.report("unknown auth kind \"\(kind)\"; this version knows: none, bearer, basic, api_key, oauth2_client_credentials")
             return nil
         }
     }

@@ -36,6 +36,8 @@ public struct HTTPAdapter: Adapter {
         case none
         case bearer(Secret)
         case oauth2ClientCredentials(OAuth2ClientCredentials.Configuration)
+        case basic(username: String, password: Secret)
+        case apiKey(name: String, inQuery: Bool, key: Secret)
     }
 
     public let definition: Definition
@@ -53,6 +55,9 @@ public struct HTTPAdapter: Adapter {
         case .bearer(let token): authentication = .bearer(token)
         case .oauth2ClientCredentials(let configuration):
             authentication = .oauth2ClientCredentials(OAuth2ClientCredentials(configuration: configuration, transport: transport))
+        case .basic(let username, let password): authentication = .basic(username: username, password: password)
+        case .apiKey(let name, true, let key): authentication = .apiKeyQuery(name: name, key: key)
+        case .apiKey(let name, false, let key): authentication = .apiKeyHeader(name: name, key: key)
         }
     }
 
@@ -63,11 +68,10 @@ public struct HTTPAdapter: Adapter {
     }
 
     public func pull(cursor: String?, context: PullContext) async throws -> PullOutput {
-        let url = requestURL(cursor: cursor)
-        var answer = try await fetch(url, forceRefresh: false)
+        var answer = try await fetch(cursor: cursor, forceRefresh: false)
         if answer.status == 401, case .oauth2ClientCredentials = authentication {
             // The token may have been revoked before its expiry: fetch a new one, once.
-            answer = try await fetch(url, forceRefresh: true)
+            answer = try await fetch(cursor: cursor, forceRefresh: true)
         }
         guard answer.status == 200 else {
             throw PullError(adapter: name, "source answered HTTP \(answer.status) for \(definition.path)")
@@ -108,15 +112,14 @@ public struct HTTPAdapter: Adapter {
         }
     }
 
-    private func fetch(_ url: String, forceRefresh: Bool) async throws -> HTTPAnswer {
-        var headers = [("Accept", "application/json")]
-        do {
-            if let authorization = try await authentication.authorizationHeader(forceRefresh: forceRefresh) {
-                headers.append(("Authorization", authorization))
-            }
-        } catch {
+    private func fetch(cursor: String?, forceRefresh: Bool) async throws -> HTTPAnswer {
+        var headers = [("Accept", { if case .csv = definition.format { "text/csv" } else { "application/json" } }())]
+        let credentials: (headers: [(String, String)], query: [(String, String)])
+        do { credentials = try await authentication.credentials(forceRefresh: forceRefresh) } catch {
             throw PullError(adapter: name, "authentication failed: \(error)")
         }
+        headers += credentials.headers
+        let url = requestURL(cursor: cursor, extraQuery: credentials.query)
         do {
             return try await transport.send(
                 method: "GET", url: url, headers: headers, tls: definition.tls, timeout: definition.timeout,
@@ -128,9 +131,9 @@ public struct HTTPAdapter: Adapter {
         }
     }
 
-    func requestURL(cursor: String?) -> String {
+    func requestURL(cursor: String?, extraQuery: [(String, String)] = []) -> String {
         var components = URLComponents(string: definition.baseURL + definition.path)!
-        var items = definition.query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        var items = (definition.query + extraQuery).map { URLQueryItem(name: $0.0, value: $0.1) }
         if let cursor, let parameter = definition.cursorParameter { items.append(URLQueryItem(name: parameter, value: cursor)) }
         if !items.isEmpty { components.queryItems = items }
         // `+` in a timestamp offset must reach the server as `+`, not as a space.

@@ -5,14 +5,33 @@ public enum Authentication: Sendable {
     case none
     case bearer(Secret)
     case oauth2ClientCredentials(OAuth2ClientCredentials)
+    /// HTTP basic (RFC 7617).
+    case basic(username: String, password: Secret)
+    /// An API key in a header such as `X-API-Key`.
+    case apiKeyHeader(name: String, key: Secret)
+    /// An API key in a query parameter, for systems that take nothing else. The key is then in
+    /// the URL, so the gateway never writes request URLs into its messages.
+    case apiKeyQuery(name: String, key: Secret)
 
-    /// The `Authorization` header value, if any. `forceRefresh` discards a cached token
-    /// (after the server answered 401 to it).
+    /// What to add to a request: headers and query parameters. `forceRefresh` discards a cached
+    /// token (after the server answered 401 to it).
+    public func credentials(forceRefresh: Bool = false) async throws -> (headers: [(String, String)], query: [(String, String)]) {
+        switch self {
+        case .none: return ([], [])
+        case .apiKeyQuery(let name, let key): return ([], [(name, key.reveal())])
+        case .apiKeyHeader(let name, let key): return ([(name, key.reveal())], [])
+        default:
+            return (try await authorizationHeader(forceRefresh: forceRefresh).map { [("Authorization", $0)] } ?? [], [])
+        }
+    }
+
+    /// The `Authorization` header value, if any.
     public func authorizationHeader(forceRefresh: Bool = false) async throws -> String? {
         switch self {
-        case .none: nil
+        case .none, .apiKeyHeader, .apiKeyQuery: nil
         case .bearer(let token): "Bearer " + token.reveal()
         case .oauth2ClientCredentials(let flow): "Bearer " + (try await flow.accessToken(forceRefresh: forceRefresh)).reveal()
+        case .basic(let username, let password): "Basic " + Data("\(username):\(password.reveal())".utf8).base64EncodedString()
         }
     }
 }

@@ -122,7 +122,8 @@ public final class HTTPTransport: Sendable {
         let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.nanosecondsClamped)))
         let buffer: ByteBuffer
         do { buffer = try await response.body.collect(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
-            throw TransportError("the answer from \(url) is larger than \(maxBodyBytes) bytes")
+            // Without the query: it may carry an API key.
+            throw TransportError("the answer from \(url.prefix { $0 != "?" }) is larger than \(maxBodyBytes) bytes")
         }
         return HTTPAnswer(
             status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },

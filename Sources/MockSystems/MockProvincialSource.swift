@@ -72,6 +72,14 @@ public final class MockProvincialSource: Sendable {
             }, updatedField: "capNhatLuc", sinceParameter: "tu_thoi_diem")
         }
         router.get("thongke/1.0.0/kinh-te-so.csv") { request, _ in self.serveCSV(request) }
+        // The portal's figures again, behind the other kinds of credential adapters support.
+        for (prefix, credential) in [("apikey", Credential.apiKey), ("basic", .basic)] {
+            router.get(RouterPath("\(prefix)/dvc/chi-tieu")) { request, _ in
+                try self.serve(request, records: self.configuration.dataset.portalRecords, envelope: { records in
+                    ["duLieu": .object(["banGhi": .array(records)])]
+                }, updatedField: "capNhatLuc", sinceParameter: "tu_thoi_diem", credential: credential)
+            }
+        }
         router.get("qlvb/1.0.0/thong-ke-ho-so") { request, _ in
             try self.serve(request, records: self.configuration.dataset.documentRecords, envelope: { records in
                 ["ketQua": .object(["danhSach": .array(records)]), "soLuong": .number(Double(records.count))]
@@ -81,17 +89,7 @@ public final class MockProvincialSource: Sendable {
 
     /// The same bearer token check as the JSON routes; the answer is the CSV export as a file.
     private func serveCSV(_ request: Request) -> Response {
-        let authorization = request.headers[.authorization] ?? ""
-        let token = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : ""
-        let authorized = state.withLock { state -> Bool in
-            state.statistics.dataRequests += 1
-            guard let expiry = state.tokens[token], expiry > Date() else {
-                state.statistics.unauthorizedRequests += 1
-                return false
-            }
-            return true
-        }
-        guard authorized else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
+        guard isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
         let export = configuration.dataset.statisticsExport
         state.withLock { $0.statistics.recordsServed += export.goodRows + export.badRows }
         return Response(
@@ -126,21 +124,38 @@ public final class MockProvincialSource: Sendable {
         ])
     }
 
+    /// How a route checks its caller: the LGSP's OAuth2 bearer tokens, or, for systems outside
+    /// the API Manager, an API key (header `X-API-Key` or query `api_key`, the client secret) or
+    /// HTTP basic (the client id and secret).
+    enum Credential {
+        case bearerToken, apiKey, basic
+    }
+
+    private func isAuthorized(_ request: Request, by credential: Credential) -> Bool {
+        let authorization = request.headers[.authorization] ?? ""
+        let secret = configuration.clientSecret
+        return state.withLock { state -> Bool in
+            state.statistics.dataRequests += 1
+            let accepted: Bool
+            switch credential {
+            case .bearerToken:
+                let token = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : ""
+                accepted = state.tokens[token].map { $0 > Date() } ?? false
+            case .apiKey:
+                accepted = request.headers[HTTPField.Name("X-API-Key")!] == secret || request.uri.queryParameters["api_key"].map(String.init) == secret
+            case .basic:
+                accepted = authorization == "Basic " + Data("\(configuration.clientID):\(secret)".utf8).base64EncodedString()
+            }
+            if !accepted { state.statistics.unauthorizedRequests += 1 }
+            return accepted
+        }
+    }
+
     private func serve(
         _ request: Request, records: [MockDataset.SourceRecord], envelope: ([JSONValue]) -> [String: JSONValue],
-        updatedField: String, sinceParameter: String
+        updatedField: String, sinceParameter: String, credential: Credential = .bearerToken
     ) throws -> Response {
-        let authorization = request.headers[.authorization] ?? ""
-        let token = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : ""
-        let authorized = state.withLock { state -> Bool in
-            state.statistics.dataRequests += 1
-            guard let expiry = state.tokens[token], expiry > Date() else {
-                state.statistics.unauthorizedRequests += 1
-                return false
-            }
-            return true
-        }
-        guard authorized else {
+        guard isAuthorized(request, by: credential) else {
             return Self.json(.unauthorized, ["fault": .object([
                 "code": .number(900901), "message": .string("Invalid Credentials"),
                 "description": .string("Invalid Credentials. Make sure you have provided the correct security credentials"),

@@ -24,6 +24,8 @@ struct ListAdapters: AsyncParsableCommand {
             case .none: "no auth"
             case .bearer: "bearer token"
             case .oauth2ClientCredentials: "OAuth2 client credentials"
+            case .basic: "HTTP basic"
+            case .apiKey(let name, let inQuery, _): inQuery ? "API key in query \(name)" : "API key in header \(name)"
             }
             print("\(adapter.name)  every \(adapter.interval)  \(adapter.baseURL)\(adapter.path)  \(auth)")
             for warning in adapter.warnings { print("    warning: \(warning)") }
