@@ -36,7 +36,7 @@ public enum AdapterLoader {
     }
 
     static func parse(_ root: ConfigValue) -> HTTPAdapter.Definition? {
-        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "source", "request", "response", "cursor", "mapping"])
+        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "source", "request", "response", "pagination", "cursor", "mapping"])
         let name = root.string("name")
         if let name, !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             root["name"]?.report("use letters, digits, - and _ only")
@@ -100,6 +100,13 @@ public enum AdapterLoader {
             }
         }
 
+        var pagination: HTTPAdapter.Pagination?
+        var maxPages = 1
+        if let value = root["pagination"] {
+            (pagination, maxPages) = parsePagination(value)
+            if case .csv? = format { value.report("pagination applies to JSON answers only") }
+        }
+
         var cursorField: RecordPath?
         if let cursor = root["cursor"] {
             cursor.allowOnly(["from_field"])
@@ -127,8 +134,46 @@ public enum AdapterLoader {
         guard let name, let baseURL, let format, let sourceSystem else { return nil }
         return HTTPAdapter.Definition(
             name: name, warnings: tls.warnings(endpoint: "adapter \(name)", url: baseURL), interval: interval, baseURL: baseURL, path: path, query: query, cursorParameter: cursorParameter,
-            cursorField: cursorField, format: format, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem),
+            cursorField: cursorField, format: format, pagination: pagination, maxPages: maxPages, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem),
             tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth)
+    }
+
+    /// `pagination: { kind: page | offset | next_link | token, …, max_pages: 100 }`.
+    static func parsePagination(_ value: ConfigValue) -> (HTTPAdapter.Pagination?, Int) {
+        let maxPages = value.int("max_pages", default: 100, range: 1...100_000)
+        func path(_ key: String) -> RecordPath? {
+            guard let text = value.string(key) else { return nil }
+            guard let path = RecordPath(text) else {
+                value[key]?.report("\"\(text)\" is not a path such as $.links.next")
+                return nil
+            }
+            return path
+        }
+        switch value.string("kind") {
+        case "page":
+            value.allowOnly(["kind", "max_pages", "page_param", "size_param", "size", "first_page"])
+            let size = value.int("size", default: 100, range: 1...100_000)
+            guard let parameter = value.string("page_param") else { return (nil, maxPages) }
+            return (.page(parameter: parameter, sizeParameter: value.optionalString("size_param"), size: size,
+                          first: value.int("first_page", default: 1, range: 0...1)), maxPages)
+        case "offset":
+            value.allowOnly(["kind", "max_pages", "offset_param", "limit_param", "limit"])
+            let limit = value.int("limit", default: 100, range: 1...100_000)
+            guard let offset = value.string("offset_param"), let limitParameter = value.string("limit_param") else { return (nil, maxPages) }
+            return (.offset(offsetParameter: offset, limitParameter: limitParameter, limit: limit), maxPages)
+        case "next_link":
+            value.allowOnly(["kind", "max_pages", "next"])
+            return (path("next").map { .nextLink($0) }, maxPages)
+        case "token":
+            value.allowOnly(["kind", "max_pages", "token", "token_param"])
+            guard let token = path("token"), let parameter = value.string("token_param") else { return (nil, maxPages) }
+            return (.token(path: token, parameter: parameter), maxPages)
+        case let other?:
+            value["kind"]?.report("unknown pagination \"\(other)\"; this version knows: page, offset, next_link, token")
+            return (nil, maxPages)
+        case nil:
+            return (nil, maxPages)
+        }
     }
 
     /// `csv: { delimiter: ";", columns: [...] }`; without `columns` the first row names them.

@@ -18,11 +18,36 @@ public struct HTTPAdapter: Adapter {
         /// Record field whose largest value becomes the next cursor.
         public var cursorField: RecordPath?
         public var format: ResponseFormat
+        public var pagination: Pagination?
+        /// At most this many requests per pull, so a source that never says "last page" cannot
+        /// keep a pull going for ever.
+        public var maxPages: Int
         public var mapping: RecordMapping
         public var tls: EndpointTLS
         public var timeout: Duration
         public var maxResponseBytes: Int
         public var auth: AuthDefinition
+    }
+
+    /// How a source splits a long answer into pages.
+    public enum Pagination: Sendable {
+        /// `?page=1&size=100`, then 2, 3…; the last page is one with fewer than `size` records.
+        case page(parameter: String, sizeParameter: String?, size: Int, first: Int)
+        /// `?offset=0&limit=100`, then 100, 200…; the last page is one with fewer than `limit` records.
+        case offset(offsetParameter: String, limitParameter: String, limit: Int)
+        /// The answer gives the next page's URL at a path; none (or empty) on the last page.
+        case nextLink(RecordPath)
+        /// The answer gives an opaque token at a path, sent back as a parameter; none on the last page.
+        case token(path: RecordPath, parameter: String)
+
+        var firstPageQuery: [(String, String)] {
+            switch self {
+            case .page(let parameter, let sizeParameter, let size, let first):
+                [(parameter, String(first))] + (sizeParameter.map { [($0, String(size))] } ?? [])
+            case .offset(let offsetParameter, let limitParameter, let limit): [(offsetParameter, "0"), (limitParameter, String(limit))]
+            case .nextLink, .token: []
+            }
+        }
     }
 
     public enum ResponseFormat: Sendable {
@@ -68,33 +93,14 @@ public struct HTTPAdapter: Adapter {
     }
 
     public func pull(cursor: String?, context: PullContext) async throws -> PullOutput {
-        var answer = try await fetch(cursor: cursor, forceRefresh: false)
-        if answer.status == 401, case .oauth2ClientCredentials = authentication {
-            // The token may have been revoked before its expiry: fetch a new one, once.
-            answer = try await fetch(cursor: cursor, forceRefresh: true)
-        }
-        guard answer.status == 200 else {
-            throw PullError(adapter: name, "source answered HTTP \(answer.status) for \(definition.path)")
-        }
-        let contentType = (answer.header("Content-Type") ?? "none").lowercased()
         switch definition.format {
         case .json(let recordsPath):
-            guard contentType.contains("json") else {
-                throw PullError(adapter: name, "source answered with content type \(contentType), expected JSON")
-            }
-            let document: JSONValue
-            do { document = try JSONValue.parse(answer.body) } catch {
-                throw PullError(adapter: name, "the answer is not valid JSON (\(answer.body.count) bytes)")
-            }
-            guard let selected = recordsPath.select(in: document) else {
-                throw PullError(adapter: name, "the answer has nothing at \(recordsPath)")
-            }
-            guard case .array(let rawRecords) = selected else {
-                throw PullError(adapter: name, "\(recordsPath) in the answer is a \(selected.kindName), not a list of records")
-            }
+            let rawRecords = try await pullPages(cursor: cursor, recordsPath: recordsPath)
             let records = rawRecords.map { definition.mapping.map($0, context: context) }
             return PullOutput(records: records, nextCursor: nextCursor(after: cursor, from: rawRecords))
         case .csv(let format):
+            let answer = try await fetch(.first(cursor: cursor, page: []))
+            let contentType = (answer.header("Content-Type") ?? "none").lowercased()
             // Exports are served as text/csv, and by some systems as text/plain or an octet stream;
             // an HTML error page is what must not be read as data.
             guard ["csv", "text/plain", "octet-stream"].contains(where: contentType.contains) else {
@@ -112,14 +118,102 @@ public struct HTTPAdapter: Adapter {
         }
     }
 
-    private func fetch(cursor: String?, forceRefresh: Bool) async throws -> HTTPAnswer {
+    /// Every page of a JSON answer, up to `maxPages`. Without pagination that is one request.
+    private func pullPages(cursor: String?, recordsPath: RecordPath) async throws -> [JSONValue] {
+        var rawRecords: [JSONValue] = []
+        var request = Request.first(cursor: cursor, page: definition.pagination?.firstPageQuery ?? [])
+        for pageNumber in 1...definition.maxPages {
+            let answer = try await fetch(request)
+            let contentType = (answer.header("Content-Type") ?? "none").lowercased()
+            guard contentType.contains("json") else {
+                throw PullError(adapter: name, "source answered with content type \(contentType), expected JSON\(pageNumber > 1 ? " (page \(pageNumber))" : "")")
+            }
+            let document: JSONValue
+            do { document = try JSONValue.parse(answer.body) } catch {
+                throw PullError(adapter: name, "the answer is not valid JSON (\(answer.body.count) bytes\(pageNumber > 1 ? ", page \(pageNumber)" : ""))")
+            }
+            guard let selected = recordsPath.select(in: document) else {
+                throw PullError(adapter: name, "the answer has nothing at \(recordsPath)")
+            }
+            guard case .array(let records) = selected else {
+                throw PullError(adapter: name, "\(recordsPath) in the answer is a \(selected.kindName), not a list of records")
+            }
+            rawRecords += records
+            guard let pagination = definition.pagination, let next = try nextPage(after: request, pagination: pagination, document: document, records: records, pageNumber: pageNumber) else {
+                return rawRecords
+            }
+            request = next
+        }
+        // The cap is reached: with a cursor the next pull carries on after the last record taken.
+        return rawRecords
+    }
+
+    /// What to ask for: the configured request with the cursor and a page's parameters, or a link
+    /// the source gave.
+    enum Request {
+        case first(cursor: String?, page: [(String, String)])
+        case link(String)
+    }
+
+    private func nextPage(after request: Request, pagination: Pagination, document: JSONValue, records: [JSONValue], pageNumber: Int) throws -> Request? {
+        guard case .first(let cursor, let query) = request else {
+            return try link(in: document, pagination: pagination)
+        }
+        switch pagination {
+        case .page(let parameter, let sizeParameter, let size, let first):
+            guard records.count >= size, !records.isEmpty else { return nil }
+            var next = [(parameter, String(first + pageNumber))]
+            if let sizeParameter { next.append((sizeParameter, String(size))) }
+            return .first(cursor: cursor, page: next)
+        case .offset(let offsetParameter, let limitParameter, let limit):
+            guard records.count >= limit, !records.isEmpty else { return nil }
+            let offset = Int(query.first { $0.0 == offsetParameter }?.1 ?? "0") ?? 0
+            return .first(cursor: cursor, page: [(offsetParameter, String(offset + records.count)), (limitParameter, String(limit))])
+        case .token(let path, let parameter):
+            guard let token = path.select(in: document)?.stringValue, !token.isEmpty else { return nil }
+            return .first(cursor: cursor, page: [(parameter, token)])
+        case .nextLink:
+            return try link(in: document, pagination: pagination)
+        }
+    }
+
+    /// The next link, resolved against the base URL; only to the same scheme, host and port, so
+    /// the adapter's credentials never go to another server.
+    private func link(in document: JSONValue, pagination: Pagination) throws -> Request? {
+        guard case .nextLink(let path) = pagination, let text = path.select(in: document)?.stringValue, !text.isEmpty else { return nil }
+        guard let base = URL(string: definition.baseURL), let resolved = URL(string: text, relativeTo: base)?.absoluteURL,
+              resolved.scheme == base.scheme, resolved.host == base.host, resolved.port == base.port
+        else {
+            throw PullError(adapter: name, "the next-page link points to another server than \(definition.baseURL); it is not followed")
+        }
+        return .link(resolved.absoluteString)
+    }
+
+    /// One request, with the credentials; a 401 to an OAuth2 token is answered by fetching a new
+    /// token once, since it may have been revoked before its expiry.
+    private func fetch(_ request: Request) async throws -> HTTPAnswer {
+        var answer = try await send(request, forceRefresh: false)
+        if answer.status == 401, case .oauth2ClientCredentials = authentication {
+            answer = try await send(request, forceRefresh: true)
+        }
+        guard answer.status == 200 else {
+            throw PullError(adapter: name, "source answered HTTP \(answer.status) for \(definition.path)")
+        }
+        return answer
+    }
+
+    private func send(_ request: Request, forceRefresh: Bool) async throws -> HTTPAnswer {
         var headers = [("Accept", { if case .csv = definition.format { "text/csv" } else { "application/json" } }())]
         let credentials: (headers: [(String, String)], query: [(String, String)])
         do { credentials = try await authentication.credentials(forceRefresh: forceRefresh) } catch {
             throw PullError(adapter: name, "authentication failed: \(error)")
         }
         headers += credentials.headers
-        let url = requestURL(cursor: cursor, extraQuery: credentials.query)
+        let url: String
+        switch request {
+        case .first(let cursor, let page): url = requestURL(cursor: cursor, extraQuery: page + credentials.query)
+        case .link(let link): url = Self.appending(credentials.query, to: link)
+        }
         do {
             return try await transport.send(
                 method: "GET", url: url, headers: headers, tls: definition.tls, timeout: definition.timeout,
@@ -129,6 +223,12 @@ public struct HTTPAdapter: Adapter {
         } catch {
             throw PullError(adapter: name, "request to \(definition.baseURL)\(definition.path) failed: \(error)")
         }
+    }
+
+    static func appending(_ query: [(String, String)], to link: String) -> String {
+        guard !query.isEmpty, var components = URLComponents(string: link) else { return link }
+        components.queryItems = (components.queryItems ?? []) + query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        return components.string ?? link
     }
 
     func requestURL(cursor: String?, extraQuery: [(String, String)] = []) -> String {

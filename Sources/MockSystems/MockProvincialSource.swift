@@ -72,6 +72,10 @@ public final class MockProvincialSource: Sendable {
             }, updatedField: "capNhatLuc", sinceParameter: "tu_thoi_diem")
         }
         router.get("thongke/1.0.0/kinh-te-so.csv") { request, _ in self.serveCSV(request) }
+        // The portal's figures again, a page at a time, in each way sources split their answers.
+        for kind in ["page", "offset", "link", "token", "foreign"] {
+            router.get(RouterPath("paged/\(kind)/dvc/chi-tieu")) { request, _ in self.servePage(request, kind: kind) }
+        }
         // The portal's figures again, behind the other kinds of credential adapters support.
         for (prefix, credential) in [("apikey", Credential.apiKey), ("basic", .basic)] {
             router.get(RouterPath("\(prefix)/dvc/chi-tieu")) { request, _ in
@@ -85,6 +89,42 @@ public final class MockProvincialSource: Sendable {
                 ["ketQua": .object(["danhSach": .array(records)]), "soLuong": .number(Double(records.count))]
             }, updatedField: "capNhat", sinceParameter: "cap_nhat_tu")
         }
+    }
+
+    /// One page of the portal's records: `page` takes `trang` (from 1) and `so_ban_ghi`; `offset`
+    /// takes `offset` and `limit`; `link` and `token` serve 4 records a page and give the next
+    /// page as a relative link or an opaque token; `foreign` links to another server.
+    private func servePage(_ request: Request, kind: String) -> Response {
+        guard isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
+        let records = configuration.dataset.portalRecords.map { JSONValue.object($0.fields) }
+        func parameter(_ name: String) -> Int? { request.uri.queryParameters[Substring(name)].flatMap { Int(String($0)) } }
+        let start: Int, count: Int
+        switch kind {
+        case "page":
+            count = parameter("so_ban_ghi") ?? 10
+            start = ((parameter("trang") ?? 1) - 1) * count
+        case "offset":
+            count = parameter("limit") ?? 10
+            start = parameter("offset") ?? 0
+        case "token":
+            count = 4
+            start = request.uri.queryParameters["pageToken"].flatMap { Int(String($0).dropFirst(4)) } ?? 0
+        default:
+            count = 4
+            start = ((parameter("p") ?? 1) - 1) * 4
+        }
+        let page = Array(records.dropFirst(max(0, start)).prefix(max(0, count)))
+        state.withLock { $0.statistics.recordsServed += page.count }
+        var body: [String: JSONValue] = ["duLieu": .object(["banGhi": .array(page)])]
+        let more = start + count < records.count
+        switch kind {
+        case "link" where more: body["lienKet"] = .object(["tiepTheo": .string("/paged/link/dvc/chi-tieu?p=\(start / 4 + 2)")])
+        case "link": body["lienKet"] = .object(["tiepTheo": .null])
+        case "token" where more: body["trangSau"] = .string("tok-\(start + count)")
+        case "foreign": body["lienKet"] = .object(["tiepTheo": .string("https://lgsp.example.net/paged/link/dvc/chi-tieu?p=2")])
+        default: break
+        }
+        return Self.json(.ok, body)
     }
 
     /// The same bearer token check as the JSON routes; the answer is the CSV export as a file.
