@@ -85,18 +85,18 @@ public enum AdapterLoader {
         if let response = root.required("response") {
             response.allowOnly(["format", "records", "csv"])
             switch response.optionalString("format") ?? "json" {
-            case "json":
+            case let kind where kind == "json" || kind == "xml":
                 if response["csv"] != nil { response["csv"]?.report("applies to format: csv only") }
                 if let text = response.string("records") {
-                    if let path = RecordPath(text) { format = .json(records: path) } else {
+                    if let path = RecordPath(text) { format = kind == "xml" ? .xml(records: path) : .json(records: path) } else {
                         response["records"]?.report("\"\(text)\" is not a path such as $.data.items")
                     }
                 }
             case "csv":
-                if response["records"] != nil { response["records"]?.report("applies to format: json only; every CSV row is a record") }
+                if response["records"] != nil { response["records"]?.report("applies to format: json or xml only; every CSV row is a record") }
                 format = .csv(parseCSV(response["csv"]))
             case let other:
-                response["format"]?.report("unknown format \"\(other)\"; this version reads: json, csv")
+                response["format"]?.report("unknown format \"\(other)\"; this version reads: json, xml, csv")
             }
         }
 
@@ -104,7 +104,7 @@ public enum AdapterLoader {
         var maxPages = 1
         if let value = root["pagination"] {
             (pagination, maxPages) = parsePagination(value)
-            if case .csv? = format { value.report("pagination applies to JSON answers only") }
+            if case .csv? = format { value.report("pagination applies to JSON and XML answers only") }
         }
 
         var cursorField: RecordPath?

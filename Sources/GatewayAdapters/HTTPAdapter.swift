@@ -55,6 +55,9 @@ public struct HTTPAdapter: Adapter {
         case json(records: RecordPath)
         /// CSV text, one record per row.
         case csv(CSVFormat)
+        /// An XML document (WSO2 Data Services and SOAP-era systems); the records are the
+        /// elements at the path, one element being a list of one.
+        case xml(records: RecordPath)
     }
 
     public enum AuthDefinition: Sendable {
@@ -94,7 +97,7 @@ public struct HTTPAdapter: Adapter {
 
     public func pull(cursor: String?, context: PullContext) async throws -> PullOutput {
         switch definition.format {
-        case .json(let recordsPath):
+        case .json(let recordsPath), .xml(let recordsPath):
             let rawRecords = try await pullPages(cursor: cursor, recordsPath: recordsPath)
             let records = rawRecords.map { definition.mapping.map($0, context: context) }
             return PullOutput(records: records, nextCursor: nextCursor(after: cursor, from: rawRecords))
@@ -124,19 +127,16 @@ public struct HTTPAdapter: Adapter {
         var request = Request.first(cursor: cursor, page: definition.pagination?.firstPageQuery ?? [])
         for pageNumber in 1...definition.maxPages {
             let answer = try await fetch(request)
-            let contentType = (answer.header("Content-Type") ?? "none").lowercased()
-            guard contentType.contains("json") else {
-                throw PullError(adapter: name, "source answered with content type \(contentType), expected JSON\(pageNumber > 1 ? " (page \(pageNumber))" : "")")
-            }
-            let document: JSONValue
-            do { document = try JSONValue.parse(answer.body) } catch {
-                throw PullError(adapter: name, "the answer is not valid JSON (\(answer.body.count) bytes\(pageNumber > 1 ? ", page \(pageNumber)" : ""))")
-            }
+            let document = try decode(answer, page: pageNumber)
             guard let selected = recordsPath.select(in: document) else {
                 throw PullError(adapter: name, "the answer has nothing at \(recordsPath)")
             }
-            guard case .array(let records) = selected else {
-                throw PullError(adapter: name, "\(recordsPath) in the answer is a \(selected.kindName), not a list of records")
+            let records: [JSONValue]
+            switch (selected, definition.format) {
+            case (.array(let list), _): records = list
+            // XML cannot tell one record from a list of one.
+            case (.object, .xml), (.string, .xml): records = [selected]
+            default: throw PullError(adapter: name, "\(recordsPath) in the answer is a \(selected.kindName), not a list of records")
             }
             rawRecords += records
             guard let pagination = definition.pagination, let next = try nextPage(after: request, pagination: pagination, document: document, records: records, pageNumber: pageNumber) else {
@@ -146,6 +146,26 @@ public struct HTTPAdapter: Adapter {
         }
         // The cap is reached: with a cursor the next pull carries on after the last record taken.
         return rawRecords
+    }
+
+    /// The answer as a document the records path applies to.
+    private func decode(_ answer: HTTPAnswer, page: Int) throws -> JSONValue {
+        let contentType = (answer.header("Content-Type") ?? "none").lowercased()
+        let which = page > 1 ? " (page \(page))" : ""
+        if case .xml = definition.format {
+            guard contentType.contains("xml") else {
+                throw PullError(adapter: name, "source answered with content type \(contentType), expected XML\(which)")
+            }
+            do { return try XMLRecords.parse([UInt8](answer.body)) } catch {
+                throw PullError(adapter: name, "the answer is not readable XML\(which): \(error)")
+            }
+        }
+        guard contentType.contains("json") else {
+            throw PullError(adapter: name, "source answered with content type \(contentType), expected JSON\(which)")
+        }
+        do { return try JSONValue.parse(answer.body) } catch {
+            throw PullError(adapter: name, "the answer is not valid JSON (\(answer.body.count) bytes)\(which)")
+        }
     }
 
     /// What to ask for: the configured request with the cursor and a page's parameters, or a link
@@ -203,7 +223,12 @@ public struct HTTPAdapter: Adapter {
     }
 
     private func send(_ request: Request, forceRefresh: Bool) async throws -> HTTPAnswer {
-        var headers = [("Accept", { if case .csv = definition.format { "text/csv" } else { "application/json" } }())]
+        let accept = switch definition.format {
+        case .csv: "text/csv"
+        case .xml: "application/xml, text/xml"
+        case .json: "application/json"
+        }
+        var headers = [("Accept", accept)]
         let credentials: (headers: [(String, String)], query: [(String, String)])
         do { credentials = try await authentication.credentials(forceRefresh: forceRefresh) } catch {
             throw PullError(adapter: name, "authentication failed: \(error)")

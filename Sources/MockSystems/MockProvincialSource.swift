@@ -72,6 +72,8 @@ public final class MockProvincialSource: Sendable {
             }, updatedField: "capNhatLuc", sinceParameter: "tu_thoi_diem")
         }
         router.get("thongke/1.0.0/kinh-te-so.csv") { request, _ in self.serveCSV(request) }
+        // The portal's figures again, as a WSO2 Data Services endpoint answers: XML in its namespace.
+        router.get("dss/services/ChiTieuDataService/chi-tieu") { request, _ in self.serveXML(request) }
         // The portal's figures again, a page at a time, in each way sources split their answers.
         for kind in ["page", "offset", "link", "token", "foreign"] {
             router.get(RouterPath("paged/\(kind)/dvc/chi-tieu")) { request, _ in self.servePage(request, kind: kind) }
@@ -89,6 +91,31 @@ public final class MockProvincialSource: Sendable {
                 ["ketQua": .object(["danhSach": .array(records)]), "soLuong": .number(Double(records.count))]
             }, updatedField: "capNhat", sinceParameter: "cap_nhat_tu")
         }
+    }
+
+    private func serveXML(_ request: Request) -> Response {
+        guard isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
+        func escaped(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- ChiTieuDataService -->\n<Entries xmlns=\"http://ws.wso2.org/dataservice\">\n"
+        let records = configuration.dataset.portalRecords
+        for record in records {
+            xml += "  <Entry>\n"
+            for (name, value) in record.fields.sorted(by: { $0.key < $1.key }) {
+                let text: String
+                switch value {
+                case .number(let n): text = n.rounded() == n ? String(Int(n)) : String(n)
+                case .string(let string): text = escaped(string)
+                default: continue
+                }
+                xml += "    <\(name)>\(text)</\(name)>\n"
+            }
+            xml += "    <ghiChu><![CDATA[Số liệu <sơ bộ> & chưa kiểm tra]]></ghiChu>\n  </Entry>\n"
+        }
+        xml += "</Entries>\n"
+        state.withLock { $0.statistics.recordsServed += records.count }
+        return Response(status: .ok, headers: [.contentType: "application/xml; charset=UTF-8"], body: .init(byteBuffer: ByteBuffer(bytes: Data(xml.utf8))))
     }
 
     /// One page of the portal's records: `page` takes `trang` (from 1) and `so_ban_ghi`; `offset`

@@ -106,7 +106,7 @@ struct CSVTests {
             _ = try AdapterLoader.definitions(directory: directory.path, environment: ConfigEnvironment(variables: [:]))
             Issue.record("records with format: csv should be refused")
         } catch {
-            #expect(error.issues.contains { $0.field.hasSuffix("records") && $0.message.contains("json only") }, "\(error.issues)")
+            #expect(error.issues.contains { $0.field.hasSuffix("records") && $0.message.contains("json or xml only") }, "\(error.issues)")
         }
     }
 }

@@ -9,7 +9,10 @@ import Testing
 
 @Suite("Paginated sources")
 struct PaginationTests {
-    static func definition(_ name: String, path: String, pagination: String, in directory: URL, environment: ConfigEnvironment) throws -> HTTPAdapter.Definition {
+    static func definition(
+        _ name: String, path: String, pagination: String?, in directory: URL, environment: ConfigEnvironment,
+        format: String = "{ format: json, records: $.duLieu.banGhi }"
+    ) throws -> HTTPAdapter.Definition {
         let folder = directory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try """
@@ -24,8 +27,8 @@ struct PaginationTests {
                 client_id: ${LGSP_CLIENT_ID}
                 client_secret: ${LGSP_CLIENT_SECRET}
             request: { path: \(path) }
-            response: { format: json, records: $.duLieu.banGhi }
-            pagination: \(pagination)
+            response: \(format)
+            \(pagination.map { "pagination: " + $0 } ?? "")
             mapping:
               indicator: { path: maChiTieu, lookup: { DVC_TT: DVC_TOAN_TRINH, HS_TT: HS_TRUC_TUYEN }, unmatched: keep }
               level: { path: capHanhChinh, lookup: { TINH: province } }
