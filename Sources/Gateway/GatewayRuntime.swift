@@ -27,6 +27,7 @@ struct PullService: Service {
     let metrics: GatewayMetrics
     /// How often the loop shows it is alive while it sleeps.
     let beatPeriod: Duration
+    private let plannedRun = Mutex<Date>.Box(Date())
 
     var heartbeatName: String { "pull:\(adapter.name)" }
 
@@ -44,42 +45,78 @@ struct PullService: Service {
     func run() async throws {
         // Cancelling a pull mid-way is safe: nothing is stored until its single commit.
         await cancelWhenGracefulShutdown {
+            let schedule = adapter.schedule
             var paused = false
             while !Task.isCancelled {
                 heartbeats.beat(heartbeatName)
                 if let problem = capacityProblem() {
                     if !paused { logger.error("pulls paused to protect the store: \(problem)", metadata: ["adapter": "\(adapter.name)"]) }
                     paused = true
-                    await sleepBeating(adapter.interval)
+                    await sleepUntil(schedule.nextRun(after: Date()))
                     continue
                 }
                 if paused {
                     logger.notice("pulls resume: the store has room again", metadata: ["adapter": "\(adapter.name)"])
                     paused = false
                 }
-                let started = ContinuousClock.now
-                do {
-                    let summary = try await runner.pullOnce(adapter)
-                    metrics.recordPull(adapter: adapter.name, result: .success(summary), duration: ContinuousClock.now - started)
-                    logger.info("pull committed", metadata: [
-                        "adapter": "\(summary.adapter)", "records": "\(summary.pulled)", "valid": "\(summary.valid)",
-                        "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
-                    ])
-                    if summary.reports > 0 { doorbell.ring() }
-                    try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: nil, nextRun: Date().addingTimeInterval(adapter.interval.timeInterval))
-                    onPull?(.success(summary))
-                } catch is CancellationError {
-                    return
-                } catch {
-                    if Task.isCancelled { return }
-                    logger.error("pull failed", metadata: ["adapter": "\(adapter.name)", "error": "\(error)"])
-                    metrics.recordPull(adapter: adapter.name, result: .failure(error), duration: ContinuousClock.now - started)
-                    try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: Date().addingTimeInterval(adapter.interval.timeInterval))
-                    onPull?(.failure(error))
-                }
-                await sleepBeating(adapter.interval)
+                guard await pullWithRetries(schedule) else { return }
+                await sleepUntil(lastPlannedRun)
             }
         }
+    }
+
+    /// Set by `pullWithRetries` to the next run it recorded, so `status` and the loop agree.
+    private var lastPlannedRun: Date { plannedRun.value.withLock { $0 } }
+
+    /// One scheduled pull and its retries; false when cancelled.
+    private func pullWithRetries(_ schedule: PullSchedule) async -> Bool {
+        var attempt = 0
+        while true {
+            let started = ContinuousClock.now
+            do {
+                let summary = try await runner.pullOnce(adapter)
+                metrics.recordPull(adapter: adapter.name, result: .success(summary), duration: ContinuousClock.now - started)
+                logger.info("pull committed", metadata: [
+                    "adapter": "\(summary.adapter)", "records": "\(summary.pulled)", "valid": "\(summary.valid)",
+                    "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
+                ])
+                if summary.reports > 0 { doorbell.ring() }
+                let next = plan(schedule)
+                try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: nil, nextRun: next)
+                onPull?(.success(summary))
+                return true
+            } catch is CancellationError {
+                return false
+            } catch {
+                if Task.isCancelled { return false }
+                metrics.recordPull(adapter: adapter.name, result: .failure(error), duration: ContinuousClock.now - started)
+                attempt += 1
+                if attempt <= schedule.retries {
+                    let delay = schedule.retryDelay(attempt: attempt)
+                    logger.warning("pull failed; trying again", metadata: [
+                        "adapter": "\(adapter.name)", "error": "\(error)", "retry": "\(attempt) of \(schedule.retries)", "in": "\(delay)",
+                    ])
+                    await sleepBeating(delay)
+                    if Task.isCancelled { return false }
+                    continue
+                }
+                logger.error("pull failed", metadata: ["adapter": "\(adapter.name)", "error": "\(error)"])
+                let next = plan(schedule)
+                try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: next)
+                onPull?(.failure(error))
+                return true
+            }
+        }
+    }
+
+    private func plan(_ schedule: PullSchedule) -> Date {
+        let next = schedule.nextRun(after: Date())
+        plannedRun.value.withLock { $0 = next }
+        return next
+    }
+
+    func sleepUntil(_ date: Date) async {
+        await sleepBeating(.milliseconds(max(0, Int64(date.timeIntervalSinceNow * 1000))))
     }
 }
 

@@ -6,8 +6,8 @@ import GatewayContracts
 public protocol Adapter: Sendable {
     /// Unique name, used for the cursor, logs and quarantine.
     var name: String { get }
-    /// How often the pipeline pulls.
-    var interval: Duration { get }
+    /// When the pipeline pulls, and how a failed pull is retried.
+    var schedule: PullSchedule { get }
     /// Fetches the records after `cursor` and maps them. Throws when the pull as a whole fails;
     /// records that fail one by one come back as `.failed` and are quarantined.
     func pull(cursor: String?, context: PullContext) async throws -> PullOutput

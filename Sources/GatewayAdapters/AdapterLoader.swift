@@ -46,12 +46,8 @@ public enum AdapterLoader {
         }
         let sourceSystem = root.optionalString("source_system") ?? name
 
-        var interval = Duration.seconds(300)
-        if let schedule = root.required("schedule") {
-            schedule.allowOnly(["every"])
-            interval = schedule.duration("every", default: .seconds(300))
-            if interval < .seconds(1) { schedule["every"]?.report("must be at least 1s") }
-        }
+        var schedule = PullSchedule.every(.seconds(300))
+        if let value = root.required("schedule") { schedule = parseSchedule(value) }
 
         var baseURL: String?
         var tls = EndpointTLS()
@@ -133,9 +129,40 @@ public enum AdapterLoader {
 
         guard let name, let baseURL, let format, let sourceSystem else { return nil }
         return HTTPAdapter.Definition(
-            name: name, warnings: tls.warnings(endpoint: "adapter \(name)", url: baseURL), interval: interval, baseURL: baseURL, path: path, query: query, cursorParameter: cursorParameter,
+            name: name, warnings: tls.warnings(endpoint: "adapter \(name)", url: baseURL), schedule: schedule, baseURL: baseURL, path: path, query: query, cursorParameter: cursorParameter,
             cursorField: cursorField, format: format, pagination: pagination, maxPages: maxPages, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem),
             tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth)
+    }
+
+    /// `schedule: { every: 15m }` or `{ cron: "0 2 * * *", time_zone: Asia/Ho_Chi_Minh }`, with
+    /// optional `jitter`, `retries` and `retry_backoff`.
+    static func parseSchedule(_ value: ConfigValue) -> PullSchedule {
+        value.allowOnly(["every", "cron", "time_zone", "jitter", "retries", "retry_backoff"])
+        var timing = PullSchedule.Timing.every(.seconds(300))
+        switch (value["every"], value["cron"]) {
+        case (_?, _?):
+            value.report("give every or cron, not both")
+        case (nil, let cron?):
+            let zoneName = value.optionalString("time_zone") ?? PullSchedule.defaultTimeZone.identifier
+            let zone = TimeZone(identifier: zoneName)
+            if zone == nil { value["time_zone"]?.report("\"\(zoneName)\" is not a time zone name such as Asia/Ho_Chi_Minh") }
+            if let text = cron.text {
+                do { timing = .cron(try CronExpression(text), zone ?? PullSchedule.defaultTimeZone) } catch { cron.report(error.description) }
+            } else {
+                cron.report("must be a cron expression such as \"0 2 * * *\"")
+            }
+        case (_?, nil):
+            let interval = value.duration("every", default: .seconds(300))
+            if interval < .seconds(1) { value["every"]?.report("must be at least 1s") }
+            if value["time_zone"] != nil { value["time_zone"]?.report("applies to cron only") }
+            timing = .every(interval)
+        case (nil, nil):
+            value.report("give every (e.g. 15m) or cron (e.g. \"0 2 * * *\")")
+        }
+        let jitter = value.duration("jitter", default: .zero)
+        let retries = value.int("retries", default: 0, range: 0...20)
+        let backoff = value.duration("retry_backoff", default: .seconds(10))
+        return PullSchedule(timing: timing, jitter: jitter, retries: retries, retryBackoff: backoff)
     }
 
     /// `pagination: { kind: page | offset | next_link | token, …, max_pages: 100 }`.

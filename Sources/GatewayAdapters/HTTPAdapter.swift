@@ -9,7 +9,7 @@ public struct HTTPAdapter: Adapter {
         public var name: String
         /// Said at every start: plain HTTP or certificate checks turned off.
         public var warnings: [String]
-        public var interval: Duration
+        public var schedule: PullSchedule
         public var baseURL: String
         public var path: String
         public var query: [(String, String)]
@@ -73,7 +73,7 @@ public struct HTTPAdapter: Adapter {
     private let authentication: Authentication
 
     public var name: String { definition.name }
-    public var interval: Duration { definition.interval }
+    public var schedule: PullSchedule { definition.schedule }
 
     public init(definition: Definition, transport: HTTPTransport) {
         self.definition = definition

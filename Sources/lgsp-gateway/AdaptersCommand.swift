@@ -27,7 +27,7 @@ struct ListAdapters: AsyncParsableCommand {
             case .basic: "HTTP basic"
             case .apiKey(let name, let inQuery, _): inQuery ? "API key in query \(name)" : "API key in header \(name)"
             }
-            print("\(adapter.name)  every \(adapter.interval)  \(adapter.baseURL)\(adapter.path)  \(auth)")
+            print("\(adapter.name)  \(adapter.schedule.summary)  \(adapter.baseURL)\(adapter.path)  \(auth)")
             for warning in adapter.warnings { print("    warning: \(warning)") }
         }
     }

@@ -1,0 +1,140 @@
+import Foundation
+import Gateway
+import GatewayAdapters
+import GatewayConfig
+import GatewayDemo
+import GatewaySigning
+import Logging
+import MockSystems
+import Testing
+
+@Suite("Pull schedules")
+struct ScheduleTests {
+    let vietnam = TimeZone(identifier: "Asia/Ho_Chi_Minh")!
+
+    func date(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
+
+    @Test("cron expressions give the next matching minute in their time zone", arguments: [
+        ("0 2 * * *", "2026-11-22T01:30:00+07:00", "2026-11-22T02:00:00+07:00"),
+        ("0 2 * * *", "2026-11-22T02:00:00+07:00", "2026-11-23T02:00:00+07:00"),
+        ("*/15 * * * *", "2026-11-22T10:07:30+07:00", "2026-11-22T10:15:00+07:00"),
+        ("0 8 * * 1-5", "2026-11-22T09:00:00+07:00", "2026-11-23T08:00:00+07:00"),   // a Sunday: Monday next
+        ("30 6 1 1,4,7,10 *", "2026-11-22T00:00:00+07:00", "2027-01-01T06:30:00+07:00"),
+        ("0 0 13 * 5", "2026-11-01T00:00:00+07:00", "2026-11-06T00:00:00+07:00"),   // the 13th or a Friday
+        ("5/20 23 * * 0", "2026-11-22T23:30:00+07:00", "2026-11-22T23:45:00+07:00"),
+    ])
+    func cron(expression: String, after: String, expected: String) throws {
+        let cron = try CronExpression(expression)
+        #expect(cron.next(after: date(after), in: vietnam) == date(expected))
+    }
+
+    @Test("the time zone decides the hour: 02:00 in Hanoi is 19:00 UTC the day before")
+    func timeZone() throws {
+        let cron = try CronExpression("0 2 * * *")
+        #expect(cron.next(after: date("2026-11-22T00:00:00Z"), in: vietnam) == date("2026-11-22T19:00:00Z"))
+        #expect(cron.next(after: date("2026-11-22T00:00:00Z"), in: TimeZone(identifier: "UTC")!) == date("2026-11-22T02:00:00Z"))
+        #expect(try CronExpression("0 0 31 2 *").next(after: date("2026-01-01T00:00:00Z"), in: vietnam) == nil)
+    }
+
+    @Test("bad expressions say what is wrong", arguments: [
+        ("0 2 * *", "has 4 fields"), ("61 * * * *", "minute \"61\" is outside 0–59"), ("* * * 13 *", "month \"13\" is outside 1–12"),
+        ("*/0 * * * *", "step \"0\""), ("a * * * *", "minute \"a\" is not a number"),
+    ])
+    func badExpressions(expression: String, message: String) {
+        let error = #expect(throws: CronExpression.ParseError.self) { try CronExpression(expression) }
+        #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+    }
+
+    struct Counter: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state
+        }
+    }
+
+    @Test("jitter moves a run later by at most its amount; retries back off doubling")
+    func jitterAndBackoff() {
+        let schedule = PullSchedule(timing: .every(.seconds(900)), jitter: .seconds(60), retries: 3, retryBackoff: .seconds(10))
+        var random = Counter(state: 7)
+        let now = date("2026-11-22T10:00:00+07:00")
+        var seen = Set<Int>()
+        for _ in 0..<200 {
+            let delay = schedule.nextRun(after: now, random: &random).timeIntervalSince(now)
+            #expect(delay >= 900 && delay <= 960)
+            seen.insert(Int(delay))
+        }
+        #expect(seen.count > 20)  // spread, not a constant
+        #expect([1, 2, 3].map(schedule.retryDelay) == [.seconds(10), .seconds(20), .seconds(40)])
+    }
+
+    @Test("an adapter file's schedule is checked with its line: every or cron, a real time zone")
+    func loading() throws {
+        func issues(_ schedule: String) throws -> [String] {
+            let directory = try makeTemporaryDirectory()
+            try """
+                name: a
+                schedule: \(schedule)
+                source: { base_url: "https://example.org" }
+                request: { path: /x }
+                response: { records: $.x }
+                mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
+                """.write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+            do {
+                let definitions = try AdapterLoader.definitions(directory: directory.path, environment: ConfigEnvironment(variables: [:]))
+                #expect(definitions.count == 1)
+                return []
+            } catch {
+                return error.issues.map(\.description)
+            }
+        }
+        #expect(try issues(#"{ cron: "0 2 * * *", jitter: 5m, retries: 2 }"#).isEmpty)
+        #expect(try issues(#"{ every: 15m, cron: "0 2 * * *" }"#).contains { $0.contains(":2: schedule: give every or cron, not both") })
+        #expect(try issues(#"{ cron: "0 25 * * *" }"#).contains { $0.contains("hour \"25\" is outside 0–23") })
+        #expect(try issues(#"{ cron: "0 2 * * *", time_zone: Asia/Hanoi_City }"#).contains { $0.contains("not a time zone name") })
+    }
+
+    @Test("a failed pull is tried again `retries` times, backing off, then waits for its next run")
+    func retries() async throws {
+        let directory = try makeTemporaryDirectory()
+        let key = SigningKey.generate()
+        let keyPath = try writeKey(key, in: directory)
+        let mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
+            trustedKeys: [key.publicKey])
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            let adapters = directory.appendingPathComponent("adapters")
+            try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+            // A bearer token the source does not know: every request is a 401.
+            try """
+                name: refused
+                schedule: { every: 1h, retries: 2, retry_backoff: 100ms }
+                source:
+                  base_url: ${LGSP_SOURCE_URL}
+                  ca_bundle: ${LGSP_SOURCE_CA}
+                  auth: { kind: bearer, token: not-a-token }
+                request: { path: /dvc/1.0.0/chi-tieu }
+                response: { records: $.duLieu.banGhi }
+                mapping: { indicator: maChiTieu, level: capHanhChinh, area: maDonVi, period: kyBaoCao, value: giaTri, unit: donVi }
+                """.write(to: adapters.appendingPathComponent("refused.yaml"), atomically: true, encoding: .utf8)
+            let environment = Demo.environment(
+                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                overrides: ["LGSP_ADAPTERS": adapters.path])
+            let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+            let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger)
+            let group = runtime.makeServiceGroup(signals: [])
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await runtime.run(group: group) }
+                #expect(try await eventually(timeout: .seconds(20)) { try await runtime.store.adapterStatuses().first?.lastError != nil })
+                // 100 ms and 200 ms of back-off are long past; the next run is an hour away.
+                try await Task.sleep(for: .seconds(1))
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            #expect(running.source.statistics.unauthorizedRequests == 3)
+            let status = try #require(try await runtime.store.adapterStatuses().first)
+            let nextRun = try #require(status.nextRun)
+            #expect(abs(nextRun.timeIntervalSinceNow - 3600) < 60)
+        }
+    }
+}
