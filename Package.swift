@@ -83,6 +83,7 @@ let package = Package(
                 "GatewayContracts",
                 "GatewayHTTP",
                 "GatewayConfig",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -223,7 +223,7 @@ public struct GatewayConfiguration: Sendable {
 public struct LoadedGateway: Sendable {
     public var configuration: GatewayConfiguration
     public let contracts: ContractSet
-    public let adapters: [HTTPAdapter.Definition]
+    public let adapters: [AdapterSpec]
     public let signingKey: SigningKey
     public let certificateChain: CertificateChain?
     public let retiredKeys: [VerificationKey]
@@ -248,7 +248,7 @@ public struct LoadedGateway: Sendable {
         do { contracts = try ContractSet.load(from: URL(fileURLWithPath: configuration.contractsDirectory)) } catch {
             issues.append(ConfigIssue(file: configuration.contractsDirectory, line: nil, field: "", message: error.message))
         }
-        var adapters: [HTTPAdapter.Definition] = []
+        var adapters: [AdapterSpec] = []
         do { adapters = try AdapterLoader.definitions(directory: configuration.adaptersDirectory, environment: environment) } catch {
             issues += error.issues
         }

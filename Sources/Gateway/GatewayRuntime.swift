@@ -153,7 +153,7 @@ public final class GatewayRuntime: Sendable {
     struct Generation: Sendable {
         let number: Int
         let loaded: LoadedGateway
-        let adapters: [HTTPAdapter]
+        let adapters: [any Adapter]
     }
 
     struct GenerationState: Sendable {
@@ -194,7 +194,7 @@ public final class GatewayRuntime: Sendable {
         let transport = HTTPTransport()
         self.transport = transport
         generations = Mutex(GenerationState(current: Generation(
-            number: 1, loaded: loaded, adapters: loaded.adapters.map { HTTPAdapter(definition: $0, transport: transport) })))
+            number: 1, loaded: loaded, adapters: loaded.adapters.map { $0.makeAdapter(transport: transport, logger: logger) })))
         let file = loaded.configuration.file
         reloadSource = { () throws(ConfigIssues) -> LoadedGateway in try LoadedGateway.load(file: file, environment: environment) }
     }
@@ -202,7 +202,7 @@ public final class GatewayRuntime: Sendable {
     var generation: Generation { generations.withLock { $0.current } }
     /// The configuration in force (the latest one a reload accepted).
     public var loaded: LoadedGateway { generation.loaded }
-    public var adapters: [HTTPAdapter] { generation.adapters }
+    public var adapters: [any Adapter] { generation.adapters }
 
     public var runner: PullRunner { runner(for: loaded) }
 

@@ -47,7 +47,7 @@ extension GatewayRuntime {
             fresh.configuration.shutdownTimeout = running.shutdownTimeout
         }
         let transport = self.transport
-        let adapters = fresh.adapters.map { HTTPAdapter(definition: $0, transport: transport) }
+        let adapters = fresh.adapters.map { $0.makeAdapter(transport: transport, logger: logger) }
         let (previous, number) = generations.withLock { state in
             let number = state.current.number + 1
             state.current = Generation(number: number, loaded: fresh, adapters: adapters)

@@ -6,7 +6,7 @@ import GatewayHTTP
 /// Reads adapter files (`*.yaml` in the adapters directory) into adapters, reporting every
 /// problem with its file, line and field before anything runs.
 public enum AdapterLoader {
-    public static func definitions(directory: String, environment: ConfigEnvironment) throws(ConfigIssues) -> [HTTPAdapter.Definition] {
+    public static func definitions(directory: String, environment: ConfigEnvironment) throws(ConfigIssues) -> [AdapterSpec] {
         let files: [String]
         do {
             files = try FileManager.default.contentsOfDirectory(atPath: directory)
@@ -15,7 +15,7 @@ public enum AdapterLoader {
             throw ConfigIssues([ConfigIssue(file: directory, line: nil, field: "", message: "the adapters directory cannot be read")])
         }
         var issues: [ConfigIssue] = []
-        var definitions: [HTTPAdapter.Definition] = []
+        var definitions: [AdapterSpec] = []
         var seen: [String: String] = [:]
         for file in files {
             let path = directory + "/" + file
@@ -35,15 +35,50 @@ public enum AdapterLoader {
         return definitions
     }
 
-    static func parse(_ root: ConfigValue) -> HTTPAdapter.Definition? {
-        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "source", "request", "response", "pagination", "cursor", "mapping"])
+    static func parse(_ root: ConfigValue) -> AdapterSpec? {
         let name = root.string("name")
         if let name, !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             root["name"]?.report("use letters, digits, - and _ only")
         }
-        if let kind = root.optionalString("kind"), kind != "http" {
-            root["kind"]?.report("unknown adapter kind \"\(kind)\"; this version knows: http")
+        switch root.optionalString("kind") ?? "http" {
+        case "http": return parseHTTP(root, name: name).map(AdapterSpec.http)
+        case "exec": return parseExec(root, name: name).map(AdapterSpec.exec)
+        case let kind:
+            root["kind"]?.report("unknown adapter kind \"\(kind)\"; this version knows: http, exec")
+            return nil
         }
+    }
+
+    /// `kind: exec`: a program whose standard output is NDJSON observations.
+    static func parseExec(_ root: ConfigValue, name: String?) -> ExecAdapter.Definition? {
+        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "exec"])
+        let sourceSystem = root.optionalString("source_system") ?? name
+        var schedule = PullSchedule.every(.seconds(300))
+        if let value = root.required("schedule") { schedule = parseSchedule(value) }
+        guard let exec = root.required("exec") else { return nil }
+        exec.allowOnly(["command", "args", "environment", "timeout", "max_output_bytes"])
+        let command = exec.string("command")
+        if let command, !command.hasPrefix("/") { exec["command"]?.report("must be an absolute path, so PATH decides nothing") }
+        if let command, command.hasPrefix("/"), !FileManager.default.isExecutableFile(atPath: command) {
+            exec["command"]?.report("\(command) is not an executable file")
+        }
+        let arguments = exec["args"]?.items.compactMap(\.text) ?? []
+        if let args = exec["args"], args.items.count != arguments.count { args.report("must be a list of strings") }
+        var environment: [String: Secret] = [:]
+        for (key, _) in exec["environment"]?.entries ?? [] {
+            // Values may be secrets (`file:`, `credential:`); they reach only the program.
+            if let secret = exec["environment"]?.secret(key) { environment[key] = secret }
+        }
+        let timeout = exec.duration("timeout", default: .seconds(60))
+        let maxOutputBytes = exec.int("max_output_bytes", default: 64 << 20, range: 1024...(1 << 30))
+        guard let name, let command, let sourceSystem else { return nil }
+        return ExecAdapter.Definition(
+            name: name, schedule: schedule, executable: command, arguments: arguments, environment: environment, timeout: timeout,
+            maxOutputBytes: maxOutputBytes, sourceSystem: sourceSystem)
+    }
+
+    static func parseHTTP(_ root: ConfigValue, name: String?) -> HTTPAdapter.Definition? {
+        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "source", "request", "response", "pagination", "cursor", "mapping"])
         let sourceSystem = root.optionalString("source_system") ?? name
 
         var schedule = PullSchedule.every(.seconds(300))

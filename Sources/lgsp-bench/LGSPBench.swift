@@ -97,7 +97,7 @@ struct LGSPBench: AsyncParsableCommand {
 
             // Stages on their own, each fed by the previous one's output.
             let stagesGateway = try loaded(store: "stages.sqlite", onlyDocuments: true)
-            let definition = try require(stagesGateway.adapters.first)
+            guard case .http(let definition)? = stagesGateway.adapters.first else { throw MockError("the bench's adapter is not an HTTP adapter") }
             let page = try JSONValue.object([
                 "ketQua": .object(["danhSach": .array(dataset.documentRecords.map { .object($0.fields) })]),
                 "soLuong": .number(Double(dataset.documentRecords.count)),

@@ -4,6 +4,7 @@ import Gateway
 import GatewayAdapters
 import GatewayContracts
 import GatewayHTTP
+import Logging
 
 struct Adapters: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,14 +21,19 @@ struct ListAdapters: AsyncParsableCommand {
         let loaded: LoadedGateway
         do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
         for adapter in loaded.adapters {
-            let auth = switch adapter.auth {
-            case .none: "no auth"
-            case .bearer: "bearer token"
-            case .oauth2ClientCredentials: "OAuth2 client credentials"
-            case .basic: "HTTP basic"
-            case .apiKey(let name, let inQuery, _): inQuery ? "API key in query \(name)" : "API key in header \(name)"
+            let how: String
+            switch adapter {
+            case .exec: how = "runs a program"
+            case .http(let definition):
+                how = switch definition.auth {
+                case .none: "no auth"
+                case .bearer: "bearer token"
+                case .oauth2ClientCredentials: "OAuth2 client credentials"
+                case .basic: "HTTP basic"
+                case .apiKey(let name, let inQuery, _): inQuery ? "API key in query \(name)" : "API key in header \(name)"
+                }
             }
-            print("\(adapter.name)  \(adapter.schedule.summary)  \(adapter.baseURL)\(adapter.path)  \(auth)")
+            print("\(adapter.name)  \(adapter.schedule.summary)  \(adapter.origin)  \(how)")
             for warning in adapter.warnings { print("    warning: \(warning)") }
         }
     }
@@ -67,7 +73,7 @@ struct TestAdapter: AsyncParsableCommand {
         let transport = HTTPTransport()
         let output: PullOutput
         do {
-            output = try await HTTPAdapter(definition: definition, transport: transport)
+            output = try await definition.makeAdapter(transport: transport, logger: Logger(label: "lgsp-gateway"))
                 .pull(cursor: cursor, context: PullContext(province: loaded.configuration.province, collectedAt: Date()))
             try await transport.shutdown()
         } catch {

@@ -90,7 +90,7 @@ struct Check: AsyncParsableCommand {
         print("  contracts \(loaded.contracts.version) (\(loaded.contracts.catalogue.indicators.count) indicators) from \(configuration.contractsDirectory)")
         print("  signing \(configuration.signingAlgorithm.rawValue), kid \(loaded.signingKey.publicKey.thumbprint)")
         for adapter in loaded.adapters {
-            print("  adapter \(adapter.name): \(adapter.baseURL)\(adapter.path) \(adapter.schedule.summary)")
+            print("  adapter \(adapter.name): \(adapter.origin) \(adapter.schedule.summary)")
         }
         for warning in configuration.warnings { print("  warning: \(warning)") }
     }

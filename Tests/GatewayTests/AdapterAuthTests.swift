@@ -30,7 +30,10 @@ struct AdapterAuthTests {
               value: giaTri
               unit: { path: donVi, lookup: { "%": percent } }
             """.write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-        return try #require(try AdapterLoader.definitions(directory: folder.path, environment: environment).first)
+        guard case .http(let definition)? = try AdapterLoader.definitions(directory: folder.path, environment: environment).first else {
+            throw MockError("\(name) did not load as an HTTP adapter")
+        }
+        return definition
     }
 
     @Test("each kind pulls the portal's records; a wrong credential is a 401 that names the adapter and never the key")

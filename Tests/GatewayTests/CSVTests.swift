@@ -73,7 +73,8 @@ struct CSVTests {
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
             let definitions = try AdapterLoader.definitions(directory: adapters.path, environment: environment)
             let transport = HTTPTransport()
-            let output = try await HTTPAdapter(definition: try #require(definitions.first), transport: transport)
+            guard case .http(let definition)? = definitions.first else { throw MockError("the CSV adapter did not load") }
+            let output = try await HTTPAdapter(definition: definition, transport: transport)
                 .pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             try await transport.shutdown()
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"))

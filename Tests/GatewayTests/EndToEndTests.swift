@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import GatewayContracts
+import GatewayAdapters
 import GatewayDelivery
 import GatewayDemo
 import GatewaySigning
@@ -152,7 +153,7 @@ struct EndToEndTests {
             #expect(third.pulled == 0)
             #expect(running.source.statistics.tokensIssued == 2)
             #expect(running.source.statistics.unauthorizedRequests == 1)
-            #expect(await portal.oauth2?.tokensFetched == 2)
+            #expect(await (portal as? HTTPAdapter)?.oauth2?.tokensFetched == 2)
             try await runtime.transport.shutdown()
         }
     }

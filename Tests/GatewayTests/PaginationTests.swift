@@ -38,7 +38,10 @@ struct PaginationTests {
               unit: { path: donVi, lookup: { "%": percent } }
               source_record_id: id
             """.write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-        return try #require(try AdapterLoader.definitions(directory: folder.path, environment: environment).first)
+        guard case .http(let definition)? = try AdapterLoader.definitions(directory: folder.path, environment: environment).first else {
+            throw MockError("\(name) did not load as an HTTP adapter")
+        }
+        return definition
     }
 
     @Test("page and size, offset and limit, next links and tokens each bring every record once; a cap stops a pull; a link to another server is refused")
