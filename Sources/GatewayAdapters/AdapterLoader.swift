@@ -43,10 +43,28 @@ public enum AdapterLoader {
         switch root.optionalString("kind") ?? "http" {
         case "http": return parseHTTP(root, name: name).map(AdapterSpec.http)
         case "exec": return parseExec(root, name: name).map(AdapterSpec.exec)
+        case "compiled": return parseCompiled(root, name: name).map(AdapterSpec.compiled)
         case let kind:
-            root["kind"]?.report("unknown adapter kind \"\(kind)\"; this version knows: http, exec")
+            root["kind"]?.report("unknown adapter kind \"\(kind)\"; this version knows: http, exec, compiled")
             return nil
         }
+    }
+
+    /// `kind: compiled`: a Swift adapter from `AdapterRegistry`, by `type`, with its `settings`.
+    static func parseCompiled(_ root: ConfigValue, name: String?) -> CompiledAdapterSpec? {
+        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "type", "settings"])
+        let sourceSystem = root.optionalString("source_system") ?? name
+        var schedule = PullSchedule.every(.seconds(300))
+        if let value = root.required("schedule") { schedule = parseSchedule(value) }
+        guard let typeName = root.string("type") else { return nil }
+        guard let type = AdapterRegistry.type(named: typeName) else {
+            root["type"]?.report("no compiled adapter \"\(typeName)\" in this build; it has: \(AdapterRegistry.compiled.map { $0.type }.joined(separator: ", "))")
+            return nil
+        }
+        guard let settings = root.required("settings"), let name, let sourceSystem,
+              let make = type.configure(name: name, schedule: schedule, sourceSystem: sourceSystem, settings: settings)
+        else { return nil }
+        return CompiledAdapterSpec(name: name, type: typeName, schedule: schedule, origin: "compiled adapter \(typeName)", make: make)
     }
 
     /// `kind: exec`: a program whose standard output is NDJSON observations.

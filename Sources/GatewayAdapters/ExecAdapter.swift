@@ -145,11 +145,13 @@ public struct ExecAdapter: Adapter {
 public enum AdapterSpec: Sendable {
     case http(HTTPAdapter.Definition)
     case exec(ExecAdapter.Definition)
+    case compiled(CompiledAdapterSpec)
 
     public var name: String {
         switch self {
         case .http(let definition): definition.name
         case .exec(let definition): definition.name
+        case .compiled(let spec): spec.name
         }
     }
 
@@ -157,6 +159,7 @@ public enum AdapterSpec: Sendable {
         switch self {
         case .http(let definition): definition.schedule
         case .exec(let definition): definition.schedule
+        case .compiled(let spec): spec.schedule
         }
     }
 
@@ -171,6 +174,7 @@ public enum AdapterSpec: Sendable {
         switch self {
         case .http(let definition): definition.baseURL + definition.path
         case .exec(let definition): ([definition.executable] + definition.arguments).joined(separator: " ")
+        case .compiled(let spec): spec.origin
         }
     }
 
@@ -178,6 +182,7 @@ public enum AdapterSpec: Sendable {
         switch self {
         case .http(let definition): HTTPAdapter(definition: definition, transport: transport)
         case .exec(let definition): ExecAdapter(definition: definition, logger: logger)
+        case .compiled(let spec): spec.make(AdapterResources(transport: transport, logger: logger))
         }
     }
 }

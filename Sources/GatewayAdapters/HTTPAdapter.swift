@@ -78,14 +78,19 @@ public struct HTTPAdapter: Adapter {
     public init(definition: Definition, transport: HTTPTransport) {
         self.definition = definition
         self.transport = transport
-        switch definition.auth {
-        case .none: authentication = .none
-        case .bearer(let token): authentication = .bearer(token)
+        self.authentication = Self.authentication(for: definition.auth, transport: transport)
+    }
+
+    /// The credentials an adapter file's `auth` describes, ready to use.
+    public static func authentication(for auth: AuthDefinition, transport: HTTPTransport) -> Authentication {
+        switch auth {
+        case .none: .none
+        case .bearer(let token): .bearer(token)
         case .oauth2ClientCredentials(let configuration):
-            authentication = .oauth2ClientCredentials(OAuth2ClientCredentials(configuration: configuration, transport: transport))
-        case .basic(let username, let password): authentication = .basic(username: username, password: password)
-        case .apiKey(let name, true, let key): authentication = .apiKeyQuery(name: name, key: key)
-        case .apiKey(let name, false, let key): authentication = .apiKeyHeader(name: name, key: key)
+            .oauth2ClientCredentials(OAuth2ClientCredentials(configuration: configuration, transport: transport))
+        case .basic(let username, let password): .basic(username: username, password: password)
+        case .apiKey(let name, true, let key): .apiKeyQuery(name: name, key: key)
+        case .apiKey(let name, false, let key): .apiKeyHeader(name: name, key: key)
         }
     }
 

@@ -129,6 +129,23 @@ public struct MockDataset: Sendable {
         return ("\u{FEFF}" + ([header] + rows).joined(separator: "\r\n") + "\r\n", 4, 2)
     }
 
+    /// The portal's dossier counts per administrative procedure, two quarters of five procedures,
+    /// and one row with a count missing; for the compiled adapter that sums them.
+    public var dossiersByProcedure: [JSONValue] {
+        var rows: [JSONValue] = []
+        for (quarterIndex, quarter) in ["Quý 3/2025", "Quý 4/2025"].enumerated() {
+            for procedure in 0..<5 {
+                rows.append(.object([
+                    "maThuTuc": .string("1.00\(procedure + 1)"), "ky": .string(quarter),
+                    "tongHoSo": .number(Double(100 + 10 * procedure + 20 * quarterIndex)),
+                    "hoSoTrucTuyen": .number(Double(60 + 7 * procedure + 9 * quarterIndex)),
+                ]))
+            }
+        }
+        rows.append(.object(["maThuTuc": .string("2.001"), "ky": .string("Quý 4/2025"), "tongHoSo": .number(40)]))
+        return rows
+    }
+
     /// `37.87` written the Vietnamese way, `37,87`.
     static func vietnameseDecimal(_ value: Double) -> String {
         String(format: "%.2f", value).replacingOccurrences(of: ".", with: ",")

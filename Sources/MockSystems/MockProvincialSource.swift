@@ -72,6 +72,10 @@ public final class MockProvincialSource: Sendable {
             }, updatedField: "capNhatLuc", sinceParameter: "tu_thoi_diem")
         }
         router.get("thongke/1.0.0/kinh-te-so.csv") { request, _ in self.serveCSV(request) }
+        router.get("dvc/1.0.0/ho-so-theo-thu-tuc") { request, _ in
+            guard self.isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
+            return Self.json(.ok, ["duLieu": .array(self.configuration.dataset.dossiersByProcedure)])
+        }
         // The portal's figures again, as a WSO2 Data Services endpoint answers: XML in its namespace.
         router.get("dss/services/ChiTieuDataService/chi-tieu") { request, _ in self.serveXML(request) }
         // The portal's figures again, a page at a time, in each way sources split their answers.

@@ -24,6 +24,7 @@ struct ListAdapters: AsyncParsableCommand {
             let how: String
             switch adapter {
             case .exec: how = "runs a program"
+            case .compiled: how = "compiled into the gateway"
             case .http(let definition):
                 how = switch definition.auth {
                 case .none: "no auth"
