@@ -72,6 +72,13 @@ public final class MockProvincialSource: Sendable {
             }, updatedField: "capNhatLuc", sinceParameter: "tu_thoi_diem")
         }
         router.get("thongke/1.0.0/kinh-te-so.csv") { request, _ in self.serveCSV(request) }
+        // Answers a source should never give, one of each kind, for the adapters' error handling.
+        for kind in MalformedAnswer.allCases {
+            router.get(RouterPath("hong/\(kind.rawValue)")) { request, _ in
+                guard self.isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, [:]) }
+                return try await kind.response()
+            }
+        }
         router.get("dvc/1.0.0/ho-so-theo-thu-tuc") { request, _ in
             guard self.isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
             return Self.json(.ok, ["duLieu": .array(self.configuration.dataset.dossiersByProcedure)])
@@ -250,5 +257,28 @@ public final class MockProvincialSource: Sendable {
     static func json(_ status: HTTPResponse.Status, _ members: [String: JSONValue]) -> Response {
         let data = (try? JSONValue.object(members).canonicalData()) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// What broken sources send: cut-off JSON, a wrong content type, an HTML error page, more than
+/// an adapter accepts, bytes that are not UTF-8, and an answer slower than any sane timeout.
+public enum MalformedAnswer: String, CaseIterable, Sendable {
+    case truncated, wrongType = "wrong-type", html, oversized, invalidUTF8 = "invalid-utf8", slow
+
+    func response() async throws -> Response {
+        func answer(_ type: String, _ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+            Response(status: status, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        switch self {
+        case .truncated: return answer("application/json", Array(#"{"duLieu":{"banGhi":[{"id":"DVC-1","giaTri":6"#.utf8))
+        case .wrongType: return answer("text/plain; charset=utf-8", Array("OK".utf8))
+        case .html:
+            return answer("text/html; charset=utf-8", Array("<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>".utf8))
+        case .oversized: return answer("application/json", Array(#"{"duLieu":{"banGhi":["#.utf8) + Array(repeating: UInt8(ascii: " "), count: 64 << 10) + Array("]}}".utf8))
+        case .invalidUTF8: return answer("application/json", Array(#"{"duLieu":{"banGhi":[{"id":""#.utf8) + [0xC3, 0x28, 0xFF] + Array(#""}]}}"#.utf8))
+        case .slow:
+            try await Task.sleep(for: .seconds(5))
+            return answer("application/json", Array(#"{"duLieu":{"banGhi":[]}}"#.utf8))
+        }
     }
 }

@@ -1,0 +1,106 @@
+import Foundation
+import Gateway
+import GatewayAdapters
+import GatewayConfig
+import GatewayContracts
+import GatewayDemo
+import GatewayHTTP
+import GatewaySigning
+import MockSystems
+import Testing
+
+@Suite("Malformed answers from a source", .serialized)
+struct MalformedAnswerTests {
+    @Test("each is a failed pull whose error names the adapter and what was wrong", arguments: [
+        (MalformedAnswer.truncated, "the answer is not valid JSON"),
+        (.wrongType, "content type text/plain; charset=utf-8, expected JSON"),
+        (.html, "content type text/html; charset=utf-8, expected JSON"),
+        (.oversized, "is larger than 4096 bytes"),
+        (.invalidUTF8, "the answer is not valid JSON"),
+        (.slow, "failed"),
+    ])
+    func named(kind: MalformedAnswer, message: String) async throws {
+        let directory = try makeTemporaryDirectory()
+        let mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"), trustedKeys: [])
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
+            let folder = directory.appendingPathComponent("adapters")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Self.adapterFile(name: "hong-\(kind.rawValue)", kind: kind).write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+            guard case .http(let definition)? = try AdapterLoader.definitions(directory: folder.path, environment: environment).first else {
+                throw MockError("not an HTTP adapter")
+            }
+            let transport = HTTPTransport()
+            let started = ContinuousClock.now
+            let error = await #expect(throws: PullError.self) {
+                try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+            }
+            let took = ContinuousClock.now - started
+            try await transport.shutdown()
+            #expect(error?.description.hasPrefix("adapter hong-\(kind.rawValue): ") == true, "\(String(describing: error))")
+            #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+            // The adapter's 1 s timeout, not the source's 5 s, decides.
+            if kind == .slow { #expect(took < .seconds(4), "\(String(describing: error))") }
+        }
+    }
+
+    static func adapterFile(name: String, kind: MalformedAnswer) -> String {
+        """
+        name: \(name)
+        schedule: { every: 1h }
+        source:
+          base_url: ${LGSP_SOURCE_URL}
+          ca_bundle: ${LGSP_SOURCE_CA}
+          timeout: 1s
+          max_response_bytes: 4096
+          auth:
+            kind: oauth2_client_credentials
+            token_url: ${LGSP_SOURCE_URL}/token
+            client_id: ${LGSP_CLIENT_ID}
+            client_secret: ${LGSP_CLIENT_SECRET}
+        request: { path: /hong/\(kind.rawValue) }
+        response: { records: $.duLieu.banGhi }
+        mapping: { indicator: maChiTieu, level: capHanhChinh, area: maDonVi, period: kyBaoCao, value: giaTri, unit: donVi }
+        """
+    }
+
+    @Test("the daemon goes on: the good adapters deliver everything while the broken source's pulls fail and are reported")
+    func daemonGoesOn() async throws {
+        let directory = try makeTemporaryDirectory()
+        let key = SigningKey.generate()
+        let keyPath = try writeKey(key, in: directory)
+        let mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
+            trustedKeys: [key.publicKey])
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            let folder = directory.appendingPathComponent("adapters")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for file in try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path) where file.hasSuffix(".yaml") {
+                try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Adapters/\(file)"), to: folder.appendingPathComponent(file))
+            }
+            try Self.adapterFile(name: "hong", kind: .html).write(to: folder.appendingPathComponent("hong.yaml"), atomically: true, encoding: .utf8)
+            let environment = Demo.environment(
+                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                overrides: ["LGSP_ADAPTERS": folder.path])
+            let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+            let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger)
+            let group = runtime.makeServiceGroup(signals: [])
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await runtime.run(group: group) }
+                let reached = try await eventually(timeout: .seconds(60)) {
+                    let stats = try await runtime.store.outboxStats(now: Date())
+                    let broken = try await runtime.store.adapterStatuses().first { $0.adapter == "hong" }
+                    return stats.deliveredObservations == running.source.configuration.dataset.goodRecordCount && stats.undelivered == 0 && broken?.lastError != nil
+                }
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                #expect(reached)
+            }
+            let broken = try #require(try await runtime.store.adapterStatuses().first { $0.adapter == "hong" })
+            #expect(broken.lastError?.contains("adapter hong: source answered with content type text/html") == true, "\(String(describing: broken.lastError))")
+            #expect(broken.lastSuccess == nil)
+            #expect(try await runtime.store.integrityCheck().isEmpty)
+        }
+    }
+}
