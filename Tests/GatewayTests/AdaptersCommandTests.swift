@@ -69,3 +69,43 @@ struct AdaptersCommandTests {
         }
     }
 }
+
+@Suite("The worked example of Adapters/README.md")
+struct WorkedExampleTests {
+    @Test("examples/thong-ke-kinh-te-so.yaml, tried with adapters test against the mocks, gives what the guide shows")
+    func workedExample() async throws {
+        let directory = try makeTemporaryDirectory()
+        let key = SigningKey.generate()
+        let keyPath = try writeKey(key, in: directory)
+        let mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
+            trustedKeys: [key.publicKey])
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            // The operator's adapters directory: the shipped files and the new one.
+            let adapters = directory.appendingPathComponent("adapters.d")
+            try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(
+                at: repositoryRoot.appendingPathComponent("Adapters/examples/thong-ke-kinh-te-so.yaml"),
+                to: adapters.appendingPathComponent("thong-ke-kinh-te-so.yaml"))
+            var environment = Demo.environment(
+                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                overrides: ["LGSP_ADAPTERS": adapters.path]).variables
+            environment["PATH"] = "/usr/bin:/bin"
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+            let check = try ChildProcess(["check", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("check.out"))
+            #expect(try await check.waitForExit(timeout: .seconds(30)) == 0, "\(check.output)")
+            #expect(check.output.contains("adapter thong-ke-kinh-te-so:"), "\(check.output)")
+
+            let test = try ChildProcess(
+                ["adapters", "test", "thong-ke-kinh-te-so", "--config", config], environment: environment,
+                outputPath: directory.appendingPathComponent("test.out"))
+            #expect(try await test.waitForExit(timeout: .seconds(60)) == 0, "\(test.output)")
+            let lines = test.output.split(separator: "\n").map(String.init)
+            #expect(lines.filter { $0.hasPrefix("ok  ") }.count == 4)
+            // Word for word as Adapters/README.md shows them.
+            #expect(lines.contains("    (record): line 7 has 4 fields, the header has 7 [mapping.csv-row]"), "\(test.output)")
+            #expect(lines.contains("    /value: value 1234.5 is outside KTS_GRDP's range 0–100 [indicator.range]"), "\(test.output)")
+            #expect(lines.last == "adapter thong-ke-kinh-te-so: 6 records, 4 observations, 2 quarantined; nothing stored or sent")
+        }
+    }
+}
