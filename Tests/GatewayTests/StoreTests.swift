@@ -1,6 +1,7 @@
 import Foundation
 import GatewayContracts
 import GatewayStore
+import Synchronization
 import Testing
 
 @Suite("SQLite store on real files")
@@ -48,8 +49,16 @@ struct StoreTests {
             try await store.complete(reportID: "r1", attempt: 1, with: .delivered(status: 202, receipt: "{\"ok\":true}"), now: t0)
             #expect(try await store.nextDueDate() == t0.addingTimeInterval(30))
         }
-        // Another process finds r2 still in flight: the owner reclaims it at start-up.
-        let reopened = try SQLiteStore(path: path)
+        // Another process finds r2 still in flight: the owner reclaims it at start-up. The first
+        // store lets go of its lock when the last reference to it goes, which GRDB's queues may
+        // hold a moment after the scope ends; a lock never released would fail here.
+        let box = Mutex<SQLiteStore?>(nil)
+        #expect(try await eventually(timeout: .seconds(10)) {
+            let store = try? SQLiteStore(path: path)
+            box.withLock { $0 = store }
+            return store != nil
+        })
+        let reopened = try #require(box.withLock { $0 })
         #expect(try await reopened.entry(reportID: "r1")?.receipt == "{\"ok\":true}")
         #expect(try await reopened.recoverInterruptedDeliveries(now: t0.addingTimeInterval(1)) == 1)
         let again = try await reopened.leaseDue(now: t0.addingTimeInterval(1), limit: 10, leaseDuration: 30)
