@@ -10,9 +10,7 @@ import Testing
 @Suite("Adapter credentials: API key in a header or the query, HTTP basic")
 struct AdapterAuthTests {
     func adapter(named name: String, path: String, auth: String, in directory: URL, environment: ConfigEnvironment) throws -> HTTPAdapter.Definition {
-        let folder = directory.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try """
+        try loadHTTPAdapter("""
             name: \(name)
             schedule: { every: 1h }
             source:
@@ -22,18 +20,8 @@ struct AdapterAuthTests {
             \(auth.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
             request: { path: \(path) }
             response: { format: json, records: $.duLieu.banGhi }
-            mapping:
-              indicator: { path: maChiTieu, lookup: { DVC_TT: DVC_TOAN_TRINH, HS_TT: HS_TRUC_TUYEN }, unmatched: keep }
-              level: { path: capHanhChinh, lookup: { TINH: province } }
-              area: maDonVi
-              period: kyBaoCao
-              value: giaTri
-              unit: { path: donVi, lookup: { "%": percent } }
-            """.write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-        guard case .http(let definition)? = try AdapterLoader.definitions(directory: folder.path, environment: environment).first else {
-            throw MockError("\(name) did not load as an HTTP adapter")
-        }
-        return definition
+            \(portalMappingYAML)
+            """, name: name, in: directory, environment: environment)
     }
 
     @Test("each kind pulls the portal's records; a wrong credential is a 401 that names the adapter and never the key")
@@ -44,14 +32,9 @@ struct AdapterAuthTests {
             directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: secret), trustedKeys: [])
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
-            let transport = HTTPTransport()
-            do {
+            try await withTransport { transport in
                 try await pullWithEachKind(transport: transport, running: running, directory: directory, environment: environment)
-            } catch {
-                try? await transport.shutdown()
-                throw error
             }
-            try await transport.shutdown()
         }
     }
 

@@ -9,13 +9,7 @@ import Testing
 struct AdaptersCommandTests {
     @Test("adapters list names every adapter; adapters test pulls once, prints observations and failures, stores and sends nothing")
     func listAndTest() async throws {
-        let directory = try makeTemporaryDirectory()
-        let key = SigningKey.generate()
-        let keyPath = try writeKey(key, in: directory)
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
-            trustedKeys: [key.publicKey])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+        try await withSignedMocks { running, directory, keyPath in
             let storePath = directory.appendingPathComponent("gateway.sqlite").path
             var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
             environment["PATH"] = "/usr/bin:/bin"
@@ -74,13 +68,7 @@ struct AdaptersCommandTests {
 struct WorkedExampleTests {
     @Test("examples/thong-ke-kinh-te-so.yaml, tried with adapters test against the mocks, gives what the guide shows")
     func workedExample() async throws {
-        let directory = try makeTemporaryDirectory()
-        let key = SigningKey.generate()
-        let keyPath = try writeKey(key, in: directory)
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
-            trustedKeys: [key.publicKey])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+        try await withSignedMocks { running, directory, keyPath in
             // The operator's adapters directory: the shipped files and the new one.
             let adapters = directory.appendingPathComponent("adapters.d")
             try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)

@@ -40,24 +40,12 @@ struct CSVTests {
 
     @Test("a CSV adapter pulls the statistics office's export over HTTPS: Vietnamese numbers map, bad rows are quarantined with reasons")
     func pullOverHTTPS() async throws {
-        let directory = try makeTemporaryDirectory()
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
-            trustedKeys: [])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
-            let adapters = directory.appendingPathComponent("adapters")
-            try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
-            try """
+        try await withSignedMocks { running, directory, _ in
+            let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
+            let definition = try loadHTTPAdapter("""
                 name: thong-ke-kinh-te-so
                 schedule: { every: 1h }
-                source:
-                  base_url: ${LGSP_SOURCE_URL}
-                  ca_bundle: ${LGSP_SOURCE_CA}
-                  auth:
-                    kind: oauth2_client_credentials
-                    token_url: ${LGSP_SOURCE_URL}/token
-                    client_id: ${LGSP_CLIENT_ID}
-                    client_secret: ${LGSP_CLIENT_SECRET}
+                \(mockSourceYAML)
                 request: { path: /thongke/1.0.0/kinh-te-so.csv }
                 response:
                   format: csv
@@ -69,14 +57,10 @@ struct CSVTests {
                   period: ky
                   value: gia_tri
                   unit: { path: don_vi, lookup: { "%": percent } }
-                """.write(to: adapters.appendingPathComponent("thong-ke.yaml"), atomically: true, encoding: .utf8)
-            let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
-            let definitions = try AdapterLoader.definitions(directory: adapters.path, environment: environment)
-            let transport = HTTPTransport()
-            guard case .http(let definition)? = definitions.first else { throw MockError("the CSV adapter did not load") }
-            let output = try await HTTPAdapter(definition: definition, transport: transport)
-                .pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
-            try await transport.shutdown()
+                """, name: "adapters", in: directory, environment: environment)
+            let output = try await withTransport { transport in
+                try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+            }
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"))
             let (valid, quarantined) = await PullRunner.check(output, contracts: contracts, province: "14")
 

@@ -12,10 +12,7 @@ import Testing
 struct CompiledAdapterTests {
     @Test("the worked example sums the portal's dossiers per procedure into one checked observation per quarter")
     func dossierTotals() async throws {
-        let directory = try makeTemporaryDirectory()
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"), trustedKeys: [])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+        try await withSignedMocks { running, directory, _ in
             let adapters = directory.appendingPathComponent("adapters")
             try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
             try """
@@ -35,15 +32,9 @@ struct CompiledAdapterTests {
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
             let spec = try #require(try AdapterLoader.definitions(directory: adapters.path, environment: environment).first)
             #expect(spec.origin == "compiled adapter dossier-totals")
-            let transport = HTTPTransport()
-            let output: PullOutput
-            do {
-                output = try await spec.makeAdapter(transport: transport, logger: quietLogger).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
-            } catch {
-                try? await transport.shutdown()
-                throw error
+            let output = try await withTransport { transport in
+                try await spec.makeAdapter(transport: transport, logger: quietLogger).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             }
-            try await transport.shutdown()
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"))
             let (valid, quarantined) = await PullRunner.check(output, contracts: contracts, province: "14")
             #expect(quarantined.count == 1)

@@ -20,24 +20,16 @@ struct MalformedAnswerTests {
         (.slow, "failed"),
     ])
     func named(kind: MalformedAnswer, message: String) async throws {
-        let directory = try makeTemporaryDirectory()
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"), trustedKeys: [])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+        try await withSignedMocks { running, directory, _ in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
-            let folder = directory.appendingPathComponent("adapters")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try Self.adapterFile(name: "hong-\(kind.rawValue)", kind: kind).write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-            guard case .http(let definition)? = try AdapterLoader.definitions(directory: folder.path, environment: environment).first else {
-                throw MockError("not an HTTP adapter")
-            }
-            let transport = HTTPTransport()
+            let definition = try loadHTTPAdapter(Self.adapterFile(name: "hong-\(kind.rawValue)", kind: kind), name: "adapters", in: directory, environment: environment)
             let started = ContinuousClock.now
-            let error = await #expect(throws: PullError.self) {
-                try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+            let (error, took) = try await withTransport { transport in
+                let error = await #expect(throws: PullError.self) {
+                    try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+                }
+                return (error, ContinuousClock.now - started)
             }
-            let took = ContinuousClock.now - started
-            try await transport.shutdown()
             #expect(error?.description.hasPrefix("adapter hong-\(kind.rawValue): ") == true, "\(String(describing: error))")
             #expect(error?.description.contains(message) == true, "\(String(describing: error))")
             // The adapter's 1 s timeout, not the source's 5 s, decides.
@@ -49,16 +41,9 @@ struct MalformedAnswerTests {
         """
         name: \(name)
         schedule: { every: 1h }
-        source:
-          base_url: ${LGSP_SOURCE_URL}
-          ca_bundle: ${LGSP_SOURCE_CA}
+        \(mockSourceYAML)
           timeout: 1s
           max_response_bytes: 4096
-          auth:
-            kind: oauth2_client_credentials
-            token_url: ${LGSP_SOURCE_URL}/token
-            client_id: ${LGSP_CLIENT_ID}
-            client_secret: ${LGSP_CLIENT_SECRET}
         request: { path: /hong/\(kind.rawValue) }
         response: { records: $.duLieu.banGhi }
         mapping: { indicator: maChiTieu, level: capHanhChinh, area: maDonVi, period: kyBaoCao, value: giaTri, unit: donVi }
@@ -67,13 +52,7 @@ struct MalformedAnswerTests {
 
     @Test("the daemon goes on: the good adapters deliver everything while the broken source's pulls fail and are reported")
     func daemonGoesOn() async throws {
-        let directory = try makeTemporaryDirectory()
-        let key = SigningKey.generate()
-        let keyPath = try writeKey(key, in: directory)
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
-            trustedKeys: [key.publicKey])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+        try await withSignedMocks { running, directory, keyPath in
             let folder = directory.appendingPathComponent("adapters")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             for file in try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path) where file.hasSuffix(".yaml") {

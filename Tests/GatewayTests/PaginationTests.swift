@@ -13,52 +13,24 @@ struct PaginationTests {
         _ name: String, path: String, pagination: String?, in directory: URL, environment: ConfigEnvironment,
         format: String = "{ format: json, records: $.duLieu.banGhi }"
     ) throws -> HTTPAdapter.Definition {
-        let folder = directory.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try """
+        try loadHTTPAdapter("""
             name: \(name)
             schedule: { every: 1h }
-            source:
-              base_url: ${LGSP_SOURCE_URL}
-              ca_bundle: ${LGSP_SOURCE_CA}
-              auth:
-                kind: oauth2_client_credentials
-                token_url: ${LGSP_SOURCE_URL}/token
-                client_id: ${LGSP_CLIENT_ID}
-                client_secret: ${LGSP_CLIENT_SECRET}
+            \(mockSourceYAML)
             request: { path: \(path) }
             response: \(format)
             \(pagination.map { "pagination: " + $0 } ?? "")
-            mapping:
-              indicator: { path: maChiTieu, lookup: { DVC_TT: DVC_TOAN_TRINH, HS_TT: HS_TRUC_TUYEN }, unmatched: keep }
-              level: { path: capHanhChinh, lookup: { TINH: province } }
-              area: maDonVi
-              period: kyBaoCao
-              value: giaTri
-              unit: { path: donVi, lookup: { "%": percent } }
-              source_record_id: id
-            """.write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-        guard case .http(let definition)? = try AdapterLoader.definitions(directory: folder.path, environment: environment).first else {
-            throw MockError("\(name) did not load as an HTTP adapter")
-        }
-        return definition
+            \(portalMappingYAML)
+            """, name: name, in: directory, environment: environment)
     }
 
     @Test("page and size, offset and limit, next links and tokens each bring every record once; a cap stops a pull; a link to another server is refused")
     func everyStyle() async throws {
-        let directory = try makeTemporaryDirectory()
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"), trustedKeys: [])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+        try await withSignedMocks { running, directory, _ in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
-            let transport = HTTPTransport()
-            do {
+            try await withTransport { transport in
                 try await Self.pull(transport: transport, running: running, directory: directory, environment: environment)
-            } catch {
-                try? await transport.shutdown()
-                throw error
             }
-            try await transport.shutdown()
         }
     }
 

@@ -315,13 +315,7 @@ struct ProcessTests {
 
     @Test("run writes one JSON object per line when not on a terminal; status shows each adapter's last pull, error and next run")
     func jsonLogsAndStatus() async throws {
-        let directory = try makeTemporaryDirectory()
-        let key = SigningKey.generate()
-        let keyPath = try writeKey(key, in: directory)
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
-            trustedKeys: [key.publicKey])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+        try await withSignedMocks { running, directory, keyPath in
             let storePath = directory.appendingPathComponent("gateway.sqlite").path
             var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
             environment["PATH"] = "/usr/bin:/bin"

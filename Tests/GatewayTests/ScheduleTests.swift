@@ -96,13 +96,7 @@ struct ScheduleTests {
 
     @Test("a failed pull is tried again `retries` times, backing off, then waits for its next run")
     func retries() async throws {
-        let directory = try makeTemporaryDirectory()
-        let key = SigningKey.generate()
-        let keyPath = try writeKey(key, in: directory)
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
-            trustedKeys: [key.publicKey])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+        try await withSignedMocks { running, directory, keyPath in
             let adapters = directory.appendingPathComponent("adapters")
             try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
             // A bearer token the source does not know: every request is a 401.

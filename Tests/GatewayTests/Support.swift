@@ -1,6 +1,9 @@
 import Foundation
 import Gateway
+import GatewayAdapters
+import GatewayConfig
 import GatewayDemo
+import GatewayHTTP
 import GatewaySigning
 import Logging
 import MockSystems
@@ -8,7 +11,6 @@ import MockSystems
 /// The repository checkout the tests run in: Contracts/, Adapters/, deploy/examples/.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// The seed documents beside the repository (`../shared/seeds`), as CI provides them.
 /// The seed documents the catalogue quotes, shipped with the contracts.
 let seedsDirectory = repositoryRoot.appendingPathComponent("Contracts/sources")
 
@@ -65,4 +67,64 @@ func runTool(_ arguments: [String], includeStandardError: Bool = true) throws ->
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     return (process.terminationStatus, text)
+}
+
+/// The mocks on loopback, trusting a fresh signing key written to the test's directory: the
+/// set-up of most tests that run the gateway against them.
+func withSignedMocks(_ body: @escaping @Sendable (MockSystems.Running, _ directory: URL, _ keyPath: String) async throws -> Void) async throws {
+    let directory = try makeTemporaryDirectory()
+    let key = SigningKey.generate()
+    let keyPath = try writeKey(key, in: directory)
+    let mocks = MockSystems.Configuration(
+        directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
+        trustedKeys: [key.publicKey])
+    try await MockSystems.withRunning(mocks, logger: quietLogger) { running in try await body(running, directory, keyPath) }
+}
+
+/// The `source:` of an adapter file that reaches the mock LGSP source through its OAuth2 token endpoint.
+let mockSourceYAML = """
+    source:
+      base_url: ${LGSP_SOURCE_URL}
+      ca_bundle: ${LGSP_SOURCE_CA}
+      auth:
+        kind: oauth2_client_credentials
+        token_url: ${LGSP_SOURCE_URL}/token
+        client_id: ${LGSP_CLIENT_ID}
+        client_secret: ${LGSP_CLIENT_SECRET}
+    """
+
+/// The `mapping:` of the portal's records (`dvc/1.0.0/chi-tieu` and the routes serving the same records).
+let portalMappingYAML = """
+    mapping:
+      indicator: { path: maChiTieu, lookup: { DVC_TT: DVC_TOAN_TRINH, HS_TT: HS_TRUC_TUYEN }, unmatched: keep }
+      level: { path: capHanhChinh, lookup: { TINH: province } }
+      area: maDonVi
+      period: kyBaoCao
+      value: giaTri
+      unit: { path: donVi, lookup: { "%": percent } }
+      source_record_id: id
+    """
+
+/// Writes `yaml` as the one file of a new adapters folder named `name` and loads it as HTTP.
+func loadHTTPAdapter(_ yaml: String, name: String, in directory: URL, environment: ConfigEnvironment) throws -> HTTPAdapter.Definition {
+    let folder = directory.appendingPathComponent(name)
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try yaml.write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+    guard case .http(let definition)? = try AdapterLoader.definitions(directory: folder.path, environment: environment).first else {
+        throw MockError("\(name) did not load as an HTTP adapter")
+    }
+    return definition
+}
+
+/// An HTTPS client shut down however `body` ends.
+func withTransport<T>(_ body: (HTTPTransport) async throws -> T) async throws -> T {
+    let transport = HTTPTransport()
+    do {
+        let result = try await body(transport)
+        try await transport.shutdown()
+        return result
+    } catch {
+        try? await transport.shutdown()
+        throw error
+    }
 }

@@ -51,27 +51,18 @@ struct XMLTests {
 
     @Test("an XML adapter over HTTPS gives exactly what the JSON adapter gives for the same records")
     func sameAsJSON() async throws {
-        let directory = try makeTemporaryDirectory()
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"), trustedKeys: [])
-        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+        try await withSignedMocks { running, directory, _ in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
             let xml = try PaginationTests.definition(
                 "wso2-dss", path: "/dss/services/ChiTieuDataService/chi-tieu", pagination: nil, in: directory, environment: environment,
                 format: "{ format: xml, records: $.Entries.Entry }")
             let json = try PaginationTests.definition(
                 "json", path: "/dvc/1.0.0/chi-tieu", pagination: nil, in: directory, environment: environment)
-            let transport = HTTPTransport()
             let context = PullContext(province: "14", collectedAt: Date(timeIntervalSince1970: 1_790_000_000))
-            let fromXML: PullOutput, fromJSON: PullOutput
-            do {
-                fromXML = try await HTTPAdapter(definition: xml, transport: transport).pull(cursor: nil, context: context)
-                fromJSON = try await HTTPAdapter(definition: json, transport: transport).pull(cursor: nil, context: context)
-            } catch {
-                try? await transport.shutdown()
-                throw error
+            let (fromXML, fromJSON) = try await withTransport { transport in
+                (try await HTTPAdapter(definition: xml, transport: transport).pull(cursor: nil, context: context),
+                 try await HTTPAdapter(definition: json, transport: transport).pull(cursor: nil, context: context))
             }
-            try await transport.shutdown()
             #expect(fromXML.records.count == running.source.configuration.dataset.portalRecords.count)
             // Everything but the adapter's own name, which each observation carries as its source system.
             func observations(_ output: PullOutput) -> [JSONValue] {
