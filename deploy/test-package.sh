@@ -110,6 +110,15 @@ done
 [ -n "$leader" ] || fail "the container did not boot: $(tail -n 5 "$root/srv/boot.log")"
 booted() { nsenter -t "$leader" -a "$@"; }
 as_service() { booted runuser -u lgsp-gateway -- "$@"; }
+# journald takes in the service's lines a moment after they are written: wait for a line rather
+# than race it (a reload can return before its log line is in the journal).
+journal_has() {
+  for _ in $(seq 1 100); do
+    booted journalctl -u lgsp-gateway --no-pager -o cat | grep -q -- "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
 echo "systemd $(booted systemctl --version | head -n 1 | cut -d' ' -f2) is running" >&2
 
 step "systemctl start: Type=notify, READY once running"
@@ -131,19 +140,19 @@ echo "outbox: $stats" >&2
 
 step "systemctl reload: a sound configuration is applied, a broken one refused"
 booted systemctl reload lgsp-gateway || fail "reload failed: $(booted journalctl -u lgsp-gateway --no-pager -n 20)"
-booted journalctl -u lgsp-gateway --no-pager -o cat | grep -q '"message":"configuration reloaded"' || fail "no reload in the journal"
+journal_has '"message":"configuration reloaded"' || fail "no reload in the journal"
 printf 'name: broken\nkind: http\ncolour: blue\n' > "$root/etc/lgsp-gateway/adapters.d/broken.yaml"
 booted systemctl reload lgsp-gateway || fail "reload did not return"
 booted systemctl is-active --quiet lgsp-gateway || fail "a refused reload stopped the service"
 booted systemctl show -p StatusText --value lgsp-gateway | grep -q "^reload refused" || fail "systemctl status does not say the reload was refused"
-booted journalctl -u lgsp-gateway --no-pager -o cat | grep -q "broken.yaml:3: colour" || fail "the refusal does not name file, line and field"
+journal_has "broken.yaml:3: colour" || fail "the refusal does not name file, line and field"
 rm "$root/etc/lgsp-gateway/adapters.d/broken.yaml"
 
 step "systemctl stop: STOPPING, a clean exit"
 stop_started=$(date +%s%N)
 booted systemctl stop lgsp-gateway
 echo "stopped in $(( ($(date +%s%N) - stop_started) / 1000000 )) ms" >&2
-booted journalctl -u lgsp-gateway --no-pager -o cat | grep -q '"message":"gateway stopped"' || fail "no clean stop in the journal"
+journal_has '"message":"gateway stopped"' || fail "no clean stop in the journal"
 [ "$(booted systemctl show -p Result --value lgsp-gateway)" = success ] || fail "the service did not end in success"
 as_service lgsp-gateway audit verify --config /etc/lgsp-gateway/gateway.yaml >&2 || fail "the audit chain does not verify"
 [ "$(booted stat -c %U /var/lib/lgsp-gateway/gateway.sqlite)" = lgsp-gateway ] || fail "the store is not owned by lgsp-gateway"
