@@ -27,7 +27,6 @@ struct PullService: Service {
     let metrics: GatewayMetrics
     /// How often the loop shows it is alive while it sleeps.
     let beatPeriod: Duration
-    private let plannedRun = Mutex<Date>.Box(Date())
 
     var heartbeatName: String { "pull:\(adapter.name)" }
 
@@ -59,17 +58,14 @@ struct PullService: Service {
                     logger.notice("pulls resume: the store has room again", metadata: ["adapter": "\(adapter.name)"])
                     paused = false
                 }
-                guard await pullWithRetries(schedule) else { return }
-                await sleepUntil(lastPlannedRun)
+                guard let nextRun = await pullWithRetries(schedule) else { return }
+                await sleepUntil(nextRun)
             }
         }
     }
 
-    /// Set by `pullWithRetries` to the next run it recorded, so `status` and the loop agree.
-    private var lastPlannedRun: Date { plannedRun.value.withLock { $0 } }
-
-    /// One scheduled pull and its retries; false when cancelled.
-    private func pullWithRetries(_ schedule: PullSchedule) async -> Bool {
+    /// One scheduled pull and its retries; the next run it recorded for `status`, or nil when cancelled.
+    private func pullWithRetries(_ schedule: PullSchedule) async -> Date? {
         var attempt = 0
         while true {
             let started = ContinuousClock.now
@@ -81,14 +77,14 @@ struct PullService: Service {
                     "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
                 ])
                 if summary.reports > 0 { doorbell.ring() }
-                let next = plan(schedule)
+                let next = schedule.nextRun(after: Date())
                 try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: nil, nextRun: next)
                 onPull?(.success(summary))
-                return true
+                return next
             } catch is CancellationError {
-                return false
+                return nil
             } catch {
-                if Task.isCancelled { return false }
+                if Task.isCancelled { return nil }
                 metrics.recordPull(adapter: adapter.name, result: .failure(error), duration: ContinuousClock.now - started)
                 attempt += 1
                 if attempt <= schedule.retries {
@@ -97,22 +93,16 @@ struct PullService: Service {
                         "adapter": "\(adapter.name)", "error": "\(error)", "retry": "\(attempt) of \(schedule.retries)", "in": "\(delay)",
                     ])
                     await sleepBeating(delay)
-                    if Task.isCancelled { return false }
+                    if Task.isCancelled { return nil }
                     continue
                 }
                 logger.error("pull failed", metadata: ["adapter": "\(adapter.name)", "error": "\(error)"])
-                let next = plan(schedule)
+                let next = schedule.nextRun(after: Date())
                 try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: next)
                 onPull?(.failure(error))
-                return true
+                return next
             }
         }
-    }
-
-    private func plan(_ schedule: PullSchedule) -> Date {
-        let next = schedule.nextRun(after: Date())
-        plannedRun.value.withLock { $0 = next }
-        return next
     }
 
     func sleepUntil(_ date: Date) async {

@@ -6,6 +6,7 @@ import GatewayContracts
 import GatewayDemo
 import GatewayHTTP
 import GatewaySigning
+import GatewayStore
 import MockSystems
 import Testing
 
@@ -59,27 +60,18 @@ struct MalformedAnswerTests {
                 try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Adapters/\(file)"), to: folder.appendingPathComponent(file))
             }
             try Self.adapterFile(name: "hong", kind: .html).write(to: folder.appendingPathComponent("hong.yaml"), atomically: true, encoding: .utf8)
-            let environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
-                overrides: ["LGSP_ADAPTERS": folder.path])
-            let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
-            let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger)
-            let group = runtime.makeServiceGroup(signals: [])
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await runtime.run(group: group) }
-                let reached = try await eventually(timeout: .seconds(60)) {
-                    let stats = try await runtime.store.outboxStats(now: Date())
-                    let broken = try await runtime.store.adapterStatuses().first { $0.adapter == "hong" }
-                    return stats.deliveredObservations == running.source.configuration.dataset.goodRecordCount && stats.undelivered == 0 && broken?.lastError != nil
-                }
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                #expect(reached)
+            let good = running.source.configuration.dataset.goodRecordCount
+            let result = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": folder.path], timeout: .seconds(60)) { runtime in
+                let stats = try await runtime.store.outboxStats(now: Date())
+                let broken = try await runtime.store.adapterStatuses().first { $0.adapter == "hong" }
+                return stats.deliveredObservations == good && stats.undelivered == 0 && broken?.lastError != nil
             }
-            let broken = try #require(try await runtime.store.adapterStatuses().first { $0.adapter == "hong" })
+            #expect(result.stats.deliveredObservations == good)
+            let store = try SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path, exclusive: false)
+            let broken = try #require(try await store.adapterStatuses().first { $0.adapter == "hong" })
             #expect(broken.lastError?.contains("adapter hong: source answered with content type text/html") == true, "\(String(describing: broken.lastError))")
             #expect(broken.lastSuccess == nil)
-            #expect(try await runtime.store.integrityCheck().isEmpty)
+            #expect(try await store.integrityCheck().isEmpty)
         }
     }
 }

@@ -4,6 +4,7 @@ import GatewayAdapters
 import GatewayConfig
 import GatewayDemo
 import GatewaySigning
+import GatewayStore
 import Logging
 import MockSystems
 import Testing
@@ -111,22 +112,15 @@ struct ScheduleTests {
                 response: { records: $.duLieu.banGhi }
                 mapping: { indicator: maChiTieu, level: capHanhChinh, area: maDonVi, period: kyBaoCao, value: giaTri, unit: donVi }
                 """.write(to: adapters.appendingPathComponent("refused.yaml"), atomically: true, encoding: .utf8)
-            let environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
-                overrides: ["LGSP_ADAPTERS": adapters.path])
-            let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
-            let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger)
-            let group = runtime.makeServiceGroup(signals: [])
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await runtime.run(group: group) }
-                #expect(try await eventually(timeout: .seconds(20)) { try await runtime.store.adapterStatuses().first?.lastError != nil })
-                // 100 ms and 200 ms of back-off are long past; the next run is an hour away.
+            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": adapters.path], timeout: .seconds(20)) { runtime in
+                guard try await runtime.store.adapterStatuses().first?.lastError != nil else { return false }
+                // 100 ms and 200 ms of back-off are long past after a second; the next run is an hour away.
                 try await Task.sleep(for: .seconds(1))
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
+                return true
             }
             #expect(running.source.statistics.unauthorizedRequests == 3)
-            let status = try #require(try await runtime.store.adapterStatuses().first)
+            let store = try SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path, exclusive: false)
+            let status = try #require(try await store.adapterStatuses().first)
             let nextRun = try #require(status.nextRun)
             #expect(abs(nextRun.timeIntervalSinceNow - 3600) < 60)
         }
