@@ -60,7 +60,8 @@ install -m 0755 "$binary" "$root/usr/bin/lgsp-gateway"
 rm -rf "$share/contracts" "$share/adapters"
 cp -R "$repository/Contracts" "$share/contracts"
 install -d -m 0755 "$share/adapters"
-install -m 0644 "$repository"/Adapters/*.yaml "$repository/Adapters/README.md" "$share/adapters/"
+# Each adapter file, and beside it a folder with its README and a sample of its source's answer.
+cp -R "$repository/Adapters/." "$share/adapters/"
 find "$share" -type d -exec chmod 0755 {} + && find "$share" -type f -exec chmod 0644 {} +
 install -m 0644 "$repository/README.md" "$doc/README.md"
 install -m 0644 "$repository/deploy/README.md" "$doc/operators-guide.md"

@@ -65,15 +65,19 @@ done
 step "configure it as the guide says, against the mocks outside"
 mock_directory="$root/srv/mock"
 mkdir -p "$mock_directory"
-"$mock_binary" serve --directory "$mock_directory" --source-port 0 --central-port 0 > "$root/srv/mock.out" 2>/dev/null &
+"$mock_binary" serve --directory "$mock_directory" --source-port 0 --central-port 0 --bank-port 0 > "$root/srv/mock.out" 2>/dev/null &
 mock_pid=$!
 for _ in $(seq 1 300); do grep -q "^mock central endpoint:" "$root/srv/mock.out" 2>/dev/null && break; sleep 0.1; done
 source_url="$(awk '/^mock LGSP source:/ { print $4 }' "$root/srv/mock.out")"
 central_url="$(awk '/^mock central endpoint:/ { print $4 }' "$root/srv/mock.out")"
-[ -n "$source_url" ] && [ -n "$central_url" ] || fail "the mocks did not start"
+bank_url="$(awk '/^mock bank:/ { print $3 }' "$root/srv/mock.out")"
+[ -n "$source_url" ] && [ -n "$central_url" ] && [ -n "$bank_url" ] || fail "the mocks did not start"
 chmod 0755 "$root/srv" "$mock_directory" && chmod 0644 "$mock_directory/ca.pem"
 install -m 600 "$mock_directory/gateway-signing-key.pem" "$root/etc/lgsp-gateway/credentials/signing-key"
 install -m 600 "$mock_directory/source-client-secret" "$root/etc/lgsp-gateway/credentials/lgsp-client-secret"
+# The bank's server wants the client certificate it issued; the key stays the gateway user's alone.
+install -m 644 "$mock_directory/client-certificate.pem" "$root/etc/lgsp-gateway/credentials/bank-client-certificate.pem"
+install -m 600 "$mock_directory/client-key.pem" "$root/etc/lgsp-gateway/credentials/bank-client-key.pem"
 inside chown -R lgsp-gateway:lgsp-gateway /etc/lgsp-gateway/credentials
 sed -i -E \
   -e 's|^(  id: )"".*|\1son-la-gw-01|' \
@@ -86,6 +90,13 @@ for adapter in "$root"/usr/share/lgsp-gateway/adapters/*.yaml; do
   sed -E -e "s|\\\$\\{LGSP_SOURCE_URL:-[^}]*\\}|$source_url|g" \
     -e 's|\$\{LGSP_SOURCE_CA:-[^}]*\}|/srv/mock/ca.pem|' \
     -e 's|\$\{LGSP_CLIENT_SECRET:-[^}]*\}|credential:lgsp-client-secret|' \
+    -e "s|\\\$\\{TELECOM_URL:-[^}]*\\}|$source_url|" \
+    -e 's|\$\{TELECOM_CA:-[^}]*\}|/srv/mock/ca.pem|' \
+    -e 's|\$\{BANK_CA:-[^}]*\}|/srv/mock/ca.pem|' \
+    -e 's|\$\{TELECOM_API_KEY:-[^}]*\}|credential:lgsp-client-secret|' \
+    -e "s|\\\$\\{BANK_URL:-[^}]*\\}|$bank_url|" \
+    -e 's|\$\{BANK_CLIENT_CERT:-[^}]*\}|/etc/lgsp-gateway/credentials/bank-client-certificate.pem|' \
+    -e 's|\$\{BANK_CLIENT_KEY:-[^}]*\}|/etc/lgsp-gateway/credentials/bank-client-key.pem|' \
     "$adapter" > "$root/etc/lgsp-gateway/adapters.d/$(basename "$adapter")"
 done
 mkdir -p "$root/etc/systemd/system/lgsp-gateway.service.d"

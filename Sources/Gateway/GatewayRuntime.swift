@@ -27,6 +27,8 @@ struct PullService: Service {
     let metrics: GatewayMetrics
     /// How often the loop shows it is alive while it sleeps.
     let beatPeriod: Duration
+    /// Seconds between looks at the store's room while pulls are paused.
+    let capacityRecheck: TimeInterval = 2
 
     var heartbeatName: String { "pull:\(adapter.name)" }
 
@@ -51,7 +53,9 @@ struct PullService: Service {
                 if let problem = capacityProblem() {
                     if !paused { logger.error("pulls paused to protect the store: \(problem)", metadata: ["adapter": "\(adapter.name)"]) }
                     paused = true
-                    await sleepUntil(schedule.nextRun(after: Date()))
+                    // Look again soon rather than at the next run, which for a nightly cron is a day
+                    // away: the run skipped for want of room is made as soon as there is room.
+                    await sleepUntil(min(schedule.nextRun(after: Date()), Date().addingTimeInterval(capacityRecheck)))
                     continue
                 }
                 if paused {
@@ -92,6 +96,9 @@ struct PullService: Service {
                     logger.warning("pull failed; trying again", metadata: [
                         "adapter": "\(adapter.name)", "error": "\(error)", "retry": "\(attempt) of \(schedule.retries)", "in": "\(delay)",
                     ])
+                    // `status` shows the failure now, not after the last retry minutes later.
+                    let retryAt = Date().addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                    try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: retryAt)
                     await sleepBeating(delay)
                     if Task.isCancelled { return nil }
                     continue

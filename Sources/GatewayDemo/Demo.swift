@@ -177,6 +177,9 @@ public enum Demo {
         var variables = [
             "LGSP_SOURCE_URL": running.sourceURL, "LGSP_SOURCE_CA": running.caBundlePath,
             "LGSP_CLIENT_ID": "lgsp-gateway-demo", "LGSP_CLIENT_SECRET": "file:" + running.clientSecretPath,
+            // The mock telecom operator takes the source's client secret as its API key.
+            "TELECOM_URL": running.sourceURL, "TELECOM_CA": running.caBundlePath, "TELECOM_API_KEY": "file:" + running.clientSecretPath,
+            "BANK_URL": running.bankURL, "BANK_CA": running.caBundlePath, "BANK_CLIENT_CERT": running.clientCertificatePath, "BANK_CLIENT_KEY": running.clientKeyPath,
             "LGSP_CENTRAL_URL": running.centralURL, "LGSP_CENTRAL_CA": running.caBundlePath,
             "LGSP_CENTRAL_RECEIPT_KEYS": running.receiptKeysPath,
             "LGSP_SIGNING_KEY": keyPath, "LGSP_STORE": storePath, "LGSP_PROVINCE": "14", "LGSP_GATEWAY_ID": "demo-son-la",
@@ -208,7 +211,7 @@ public enum Demo {
     /// A few readable lines for the operator.
     public static func describe(_ summary: Summary) -> String {
         var lines: [String] = []
-        lines.append("Pulled \(summary.pulled) records from the mock LGSP source: \(summary.valid) valid, \(summary.quarantined) quarantined.")
+        lines.append("Pulled \(summary.pulled) records from the mock provincial systems: \(summary.valid) valid, \(summary.quarantined) quarantined.")
         if !summary.quarantineByRule.isEmpty {
             lines.append("  Quarantined for: " + summary.quarantineByRule.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }

@@ -9,15 +9,35 @@ public struct MockDataset: Sendable {
         public var fields: [String: JSONValue]
         /// Why this record is deliberately bad, `nil` when it is good.
         public var defect: String?
+
+        /// The source's own identifier of the record, which the shipped adapters map to
+        /// `source_record_id`; the statistics export has none.
+        public var recordID: String? { (fields["id"] ?? fields["ma"] ?? fields["soHieu"])?.stringValue }
+    }
+
+    /// One row of the statistics office's CSV export: its text as the file holds it (quoting and
+    /// all), and when it was last updated, which the export can be filtered by.
+    public struct ExportRow: Sendable {
+        public var text: String
+        public var updated: String?
+        public var defect: String?
     }
 
     public let province: String
     public let portalRecords: [SourceRecord]
     public let documentRecords: [SourceRecord]
+    public let statisticsRows: [ExportRow]
+    public let telecomRecords: [SourceRecord]
+    public let bankRecords: [SourceRecord]
 
-    public var allRecords: [SourceRecord] { portalRecords + documentRecords }
+    /// Every record of every source the shipped adapters read, each pulled exactly once.
+    public var allRecords: [SourceRecord] {
+        portalRecords + documentRecords + statisticsRows.map { SourceRecord(fields: [:], defect: $0.defect) } + telecomRecords + bankRecords
+    }
     public var goodRecordCount: Int { allRecords.count { $0.defect == nil } }
     public var badRecordCount: Int { allRecords.count { $0.defect != nil } }
+    /// The `source_record_id` of every observation the centre should receive.
+    public var expectedSourceRecordIDs: Set<String> { Set(allRecords.filter { $0.defect == nil }.compactMap(\.recordID)) }
 
     /// Sample commune codes of the gateway's province: illustrative five-digit codes, not the
     /// official list (the commune list itself belongs to the contracts' code lists).
@@ -110,23 +130,24 @@ public struct MockDataset: Sendable {
         ], defect: "district level after 1 July 2025"))
         portalRecords = portal
         documentRecords = documents
+        statisticsRows = Self.statisticsRows(province: province, sequence: &sequence, timestamp: timestamp)
+        telecomRecords = Self.telecomRecords(province: province, communes: communes, sequence: &sequence, timestamp: timestamp)
+        bankRecords = Self.bankRecords(province: province, sequence: &sequence, timestamp: timestamp)
     }
 
     /// The statistics office's export as it comes: UTF-8 with a byte order mark, `;` between fields
     /// (the decimal comma takes `,`), CRLF line ends, quoted fields holding `;`, a doubled quote
-    /// and a line break, Vietnamese numbers; and two rows that must not pass: one with a field
-    /// missing, one with a value no percentage can have.
-    public var statisticsExport: (text: String, goodRows: Int, badRows: Int) {
-        let header = "ma_chi_tieu;ten_chi_tieu;ma_dia_ban;ky;gia_tri;don_vi;ghi_chu"
-        let rows = [
-            "KTS_GRDP;\"Tỷ trọng kinh tế số trong GRDP; giá hiện hành\";\(province);2023;\"8,41\";%;",
-            "KTS_GRDP;\"Tỷ trọng kinh tế số trong GRDP; giá hiện hành\";\(province);2024;9,87;%;\"Số liệu \"\"sơ bộ\"\"\"",
-            "NSLD_TANG;Tốc độ tăng năng suất lao động;\(province);2023;5,2;%;",
-            "NSLD_TANG;Tốc độ tăng năng suất lao động;\(province);2024;6,35;%;\"Ước tính,\r\ncập nhật quý 1/2025\"",
-            "KTS_GRDP;Tỷ trọng kinh tế số trong GRDP;\(province);2025",
-            "KTS_GRDP;Tỷ trọng kinh tế số trong GRDP;\(province);2022;\"1.234,5\";%;nhập sai",
-        ]
-        return ("\u{FEFF}" + ([header] + rows).joined(separator: "\r\n") + "\r\n", 4, 2)
+    /// and a line break, Vietnamese numbers; and two rows that must not pass: one with fields
+    /// missing, one with a value no percentage can have. With `updatedAfter`, only the rows updated
+    /// later, as the export's `cap_nhat_tu` parameter asks (a row without its date is then left out).
+    public func statisticsExport(updatedAfter: Date? = nil) -> (text: String, goodRows: Int, badRows: Int) {
+        let rows = statisticsRows.filter { row in
+            guard let updatedAfter else { return true }
+            return row.updated.flatMap(Timestamps.parse).map { $0 > updatedAfter } ?? false
+        }
+        let header = "ma_chi_tieu;ten_chi_tieu;ma_dia_ban;ky;gia_tri;don_vi;ghi_chu;cap_nhat"
+        let text = "\u{FEFF}" + ([header] + rows.map(\.text)).joined(separator: "\r\n") + "\r\n"
+        return (text, rows.count { $0.defect == nil }, rows.count { $0.defect != nil })
     }
 
     /// The portal's dossier counts per administrative procedure, two quarters of five procedures,

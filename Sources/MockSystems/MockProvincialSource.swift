@@ -97,10 +97,26 @@ public final class MockProvincialSource: Sendable {
                 }, updatedField: "capNhatLuc", sinceParameter: "tu_thoi_diem", credential: credential)
             }
         }
+        // A telecom operator's coverage report, outside the LGSP: an API key, pages of `size` records.
+        router.get("vienthong/api/v1/phu-cap-quang") { request, _ in
+            try self.serve(request, records: self.configuration.dataset.telecomRecords, envelope: { records in
+                ["data": .array(records), "count": .number(Double(records.count))]
+            }, updatedField: "capNhat", sinceParameter: "cap_nhat_tu", credential: .apiKey, pageParameters: ("page", "size"))
+        }
         router.get("qlvb/1.0.0/thong-ke-ho-so") { request, _ in
             try self.serve(request, records: self.configuration.dataset.documentRecords, envelope: { records in
                 ["ketQua": .object(["danhSach": .array(records)]), "soLuong": .number(Double(records.count))]
             }, updatedField: "capNhat", sinceParameter: "cap_nhat_tu")
+        }
+    }
+
+    /// The State Bank branch's report, on a server of its own that admits only clients with a
+    /// certificate from the test CA: the TLS handshake is the credential.
+    func addBankRoutes(to router: Router<BasicRequestContext>) {
+        router.get("nhnn/v1/bao-cao/tai-khoan-thanh-toan") { request, _ in
+            try self.serve(request, records: self.configuration.dataset.bankRecords, envelope: { records in
+                ["baoCao": .object(["duLieu": .array(records)])]
+            }, updatedField: "ngayCapNhat", sinceParameter: "tu_ngay", credential: .clientCertificate)
         }
     }
 
@@ -168,7 +184,8 @@ public final class MockProvincialSource: Sendable {
     /// The same bearer token check as the JSON routes; the answer is the CSV export as a file.
     private func serveCSV(_ request: Request) -> Response {
         guard isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
-        let export = configuration.dataset.statisticsExport
+        let since = request.uri.queryParameters["cap_nhat_tu"].flatMap { Timestamps.parse(String($0)) }
+        let export = configuration.dataset.statisticsExport(updatedAfter: since)
         state.withLock { $0.statistics.recordsServed += export.goodRows + export.badRows }
         return Response(
             status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"kinh-te-so.csv\""],
@@ -207,6 +224,8 @@ public final class MockProvincialSource: Sendable {
     /// HTTP basic (the client id and secret).
     enum Credential {
         case bearerToken, apiKey, basic
+        /// Checked by the server's TLS handshake before any request arrives.
+        case clientCertificate
     }
 
     private func isAuthorized(_ request: Request, by credential: Credential) -> Bool {
@@ -223,6 +242,8 @@ public final class MockProvincialSource: Sendable {
                 accepted = request.headers[HTTPField.Name("X-API-Key")!] == secret || request.uri.queryParameters["api_key"].map(String.init) == secret
             case .basic:
                 accepted = authorization == "Basic " + Data("\(configuration.clientID):\(secret)".utf8).base64EncodedString()
+            case .clientCertificate:
+                accepted = true
             }
             if !accepted { state.statistics.unauthorizedRequests += 1 }
             return accepted
@@ -231,7 +252,8 @@ public final class MockProvincialSource: Sendable {
 
     private func serve(
         _ request: Request, records: [MockDataset.SourceRecord], envelope: ([JSONValue]) -> [String: JSONValue],
-        updatedField: String, sinceParameter: String, credential: Credential = .bearerToken
+        updatedField: String, sinceParameter: String, credential: Credential = .bearerToken,
+        pageParameters: (page: String, size: String)? = nil
     ) throws -> Response {
         guard isAuthorized(request, by: credential) else {
             return Self.json(.unauthorized, ["fault": .object([
@@ -249,7 +271,16 @@ public final class MockProvincialSource: Sendable {
         }
         // Dates parsed once per record, not once per comparison.
         var selected = records.map { (updated($0), $0) }.filter { since == nil || $0.0 > since! }.sorted { $0.0 < $1.0 }.map(\.1)
-        if let limit = configuration.maxRecordsPerAnswer { selected = Array(selected.prefix(limit)) }
+        // A paged source is capped by its page size instead.
+        if let limit = configuration.maxRecordsPerAnswer, pageParameters == nil { selected = Array(selected.prefix(limit)) }
+        if let (pageName, sizeName) = pageParameters {
+            let page = request.uri.queryParameters[Substring(pageName)].flatMap { Int(String($0)) } ?? 1
+            let size = request.uri.queryParameters[Substring(sizeName)].flatMap { Int(String($0)) } ?? 50
+            guard page >= 1, (1...1000).contains(size) else {
+                return Self.json(.badRequest, ["error": .string("\(pageName) must be 1 or more, \(sizeName) 1 to 1000")])
+            }
+            selected = Array(selected.dropFirst((page - 1) * size).prefix(size))
+        }
         state.withLock { $0.statistics.recordsServed += selected.count }
         return Self.json(.ok, envelope(selected.map { .object($0.fields) }))
     }

@@ -18,6 +18,8 @@ public enum MockSystems {
         /// 0 picks a free port.
         public var sourcePort: Int
         public var centralPort: Int
+        /// The bank's reporting server, which asks every client for a certificate.
+        public var bankPort: Int = 0
         public var source: MockProvincialSource.Configuration
         public var trustedKeys: [VerificationKey]
         public var faults: MockCentral.FaultPlan
@@ -42,6 +44,8 @@ public enum MockSystems {
     public struct Running: Sendable {
         public let sourceURL: String
         public let centralURL: String
+        /// The State Bank branch's report server: mutual TLS with a client certificate from the test CA.
+        public let bankURL: String
         /// PEM of the CA that signed both servers' certificates.
         public let caBundlePath: String
         /// The source's client secret, in a file, as an operator would provide it.
@@ -80,6 +84,9 @@ public enum MockSystems {
             centralTLS.certificateVerification = .noHostnameVerification
             centralTLS.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(authority.certificatePEM.utf8)))
         }
+        var bankTLS = tls
+        bankTLS.certificateVerification = .noHostnameVerification
+        bankTLS.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(authority.certificatePEM.utf8)))
         let (clientCertificatePEM, clientKeyPEM) = try authority.issueClientCertificate()
         let clientCertificatePath = configuration.directory.appendingPathComponent("client-certificate.pem").path
         let clientKeyPath = configuration.directory.appendingPathComponent("client-key.pem").path
@@ -95,6 +102,8 @@ public enum MockSystems {
         source.addRoutes(to: sourceRouter)
         let centralRouter = Router()
         central.addRoutes(to: centralRouter)
+        let bankRouter = Router()
+        source.addBankRoutes(to: bankRouter)
 
         let ports = PortBoard()
         var quietLogger = logger
@@ -109,16 +118,23 @@ public enum MockSystems {
             configuration: .init(address: .hostname(configuration.host, port: configuration.centralPort), serverName: "mock-central"),
             onServerRunning: { ports.publish("central", $0.localAddress?.port) }, logger: quietLogger)
 
+        let bankApp = Application(
+            router: bankRouter, server: try .tls(.http1(), tlsConfiguration: bankTLS),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.bankPort), serverName: "mock-bank"),
+            onServerRunning: { ports.publish("bank", $0.localAddress?.port) }, logger: quietLogger)
+
         // The servers run in a service group so they stop gracefully (closing idle connections)
         // rather than being cancelled under open connections.
-        let servers = ServiceGroup(configuration: .init(services: [sourceApp, centralApp], logger: quietLogger))
+        let servers = ServiceGroup(configuration: .init(services: [sourceApp, centralApp, bankApp], logger: quietLogger))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await servers.run(); return nil }
             do {
                 let sourcePort = try await ports.wait(for: "source")
                 let centralPort = try await ports.wait(for: "central")
+                let bankPort = try await ports.wait(for: "bank")
                 let running = Running(
                     sourceURL: "https://\(configuration.host):\(sourcePort)", centralURL: "https://\(configuration.host):\(centralPort)",
+                    bankURL: "https://\(configuration.host):\(bankPort)",
                     caBundlePath: caPath, clientSecretPath: secretPath, clientCertificatePath: clientCertificatePath,
                     clientKeyPath: clientKeyPath, authority: authority, receiptKeysPath: receiptKeysPath, source: source, central: central)
                 let result = try await body(running)

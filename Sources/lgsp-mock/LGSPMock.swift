@@ -26,6 +26,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port of the mock central endpoint.")
     var centralPort = 9443
 
+    @Option(help: "Port of the mock bank report server (mutual TLS).")
+    var bankPort = 9442
+
     @Option(help: "Also trust this gateway signing key (PKCS#8 PEM); repeatable.")
     var trustKey: [String] = []
 
@@ -47,14 +50,17 @@ struct Serve: AsyncParsableCommand {
             ?? "trial-" + UUID().uuidString
 
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        let configuration = MockSystems.Configuration(
+        var configuration = MockSystems.Configuration(
             directory: directoryURL, sourcePort: sourcePort, centralPort: centralPort,
             source: .init(clientID: "lgsp-gateway-demo", clientSecret: secret), trustedKeys: trusted,
             faults: .init(failureRate: failureRate))
+        configuration.bankPort = bankPort
         try await MockSystems.withRunning(configuration) { running in
             print("""
                 mock LGSP source:        \(running.sourceURL)  (client id lgsp-gateway-demo, secret in \(running.clientSecretPath))
                 mock central endpoint:   \(running.centralURL)  (trusts \(trusted.map(\.thumbprint).joined(separator: ", ")))
+                mock bank:               \(running.bankURL)  (mutual TLS: client certificate \(running.clientCertificatePath), key \(running.clientKeyPath))
+                mock telecom operator:   \(running.sourceURL)/vienthong  (API key: the source's client secret)
                 CA certificate:          \(running.caBundlePath)
                 trial signing key:       \(trialKeyPath)
                 Run the gateway against them with:

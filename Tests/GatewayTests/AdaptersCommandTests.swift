@@ -18,7 +18,17 @@ struct AdaptersCommandTests {
             let list = try ChildProcess(["adapters", "list", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("list.out"))
             #expect(try await list.waitForExit(timeout: .seconds(30)) == 0, "\(list.output)")
             let names = list.output.split(separator: "\n").filter { !$0.hasPrefix(" ") }.compactMap { $0.split(separator: " ").first.map(String.init) }
-            #expect(names == ["dvc-portal", "qlvb-documents"], "\(list.output)")
+            // Each shipped adapter, and what the mock system it reads serves: good records, bad ones.
+            let dataset = MockDataset()
+            func split(_ defects: [String?]) -> (good: Int, bad: Int) { (defects.count { $0 == nil }, defects.count { $0 != nil }) }
+            let served: [String: (good: Int, bad: Int)] = [
+                "dvc-portal": split(dataset.portalRecords.map(\.defect)),
+                "qlvb-documents": split(dataset.documentRecords.map(\.defect)),
+                "thong-ke-kinh-te-so": split(dataset.statisticsRows.map(\.defect)),
+                "vien-thong-cap-quang": split(dataset.telecomRecords.map(\.defect)),
+                "ngan-hang-thanh-toan": split(dataset.bankRecords.map(\.defect)),
+            ]
+            #expect(names == served.keys.sorted(), "\(list.output)")
 
             var totalObservations = 0
             var totalQuarantined = 0
@@ -40,12 +50,13 @@ struct AdaptersCommandTests {
                     let observation = try JSONValue.parse(Data(line.dropFirst(4).utf8))
                     #expect(observation["province"]?.stringValue == "14")
                 }
+                #expect(Int(observations) == served[name]?.good && Int(quarantined) == served[name]?.bad, "\(name): \(test.output)")
                 totalObservations += Int(observations)
                 totalQuarantined += Int(quarantined)
                 #expect(!test.output.contains(running.source.configuration.clientSecret))
             }
             // The mock source serves good and bad records; the dry runs together see all of them.
-            #expect(totalObservations == MockDataset().goodRecordCount)
+            #expect(totalObservations == dataset.goodRecordCount)
             #expect(totalQuarantined > 0)
             // Nothing stored, nothing sent.
             #expect(!FileManager.default.fileExists(atPath: storePath))
@@ -53,7 +64,7 @@ struct AdaptersCommandTests {
 
             let unknown = try ChildProcess(["adapters", "test", "nope", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("nope.out"))
             #expect(try await unknown.waitForExit(timeout: .seconds(30)) == 2)
-            #expect(unknown.output.contains("there are: dvc-portal, qlvb-documents"), "\(unknown.output)")
+            #expect(unknown.output.contains("there are: \(served.keys.sorted().joined(separator: ", "))"), "\(unknown.output)")
 
             var unreachable = environment
             unreachable["LGSP_SOURCE_URL"] = "https://127.0.0.1:1"
@@ -66,14 +77,14 @@ struct AdaptersCommandTests {
 
 @Suite("The worked example of Adapters/README.md")
 struct WorkedExampleTests {
-    @Test("examples/thong-ke-kinh-te-so.yaml, tried with adapters test against the mocks, gives what the guide shows")
+    @Test("thong-ke-kinh-te-so.yaml, tried alone with adapters test against the mocks, gives what the guide shows")
     func workedExample() async throws {
         try await withSignedMocks { running, directory, keyPath in
-            // The operator's adapters directory: the shipped files and the new one.
+            // The operator's adapters directory, holding only the new file.
             let adapters = directory.appendingPathComponent("adapters.d")
             try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
             try FileManager.default.copyItem(
-                at: repositoryRoot.appendingPathComponent("Adapters/examples/thong-ke-kinh-te-so.yaml"),
+                at: repositoryRoot.appendingPathComponent("Adapters/thong-ke-kinh-te-so.yaml"),
                 to: adapters.appendingPathComponent("thong-ke-kinh-te-so.yaml"))
             var environment = Demo.environment(
                 for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
@@ -91,7 +102,7 @@ struct WorkedExampleTests {
             let lines = test.output.split(separator: "\n").map(String.init)
             #expect(lines.filter { $0.hasPrefix("ok  ") }.count == 4)
             // Word for word as Adapters/README.md shows them.
-            #expect(lines.contains("    (record): line 7 has 4 fields, the header has 7 [mapping.csv-row]"), "\(test.output)")
+            #expect(lines.contains("    (record): line 7 has 4 fields, the header has 8 [mapping.csv-row]"), "\(test.output)")
             #expect(lines.contains("    /value: value 1234.5 is outside KTS_GRDP's range 0–100 [indicator.range]"), "\(test.output)")
             #expect(lines.last == "adapter thong-ke-kinh-te-so: 6 records, 4 observations, 2 quarantined; nothing stored or sent")
         }

@@ -60,6 +60,7 @@ struct AdminTests {
         #expect(samples["lgsp_build_info{version=\(GatewayRuntime.version)}"] == 1)
         #expect(samples["lgsp_pulls_total{adapter=dvc-portal,outcome=success}"] == 1)
         #expect(samples["lgsp_pulls_total{adapter=qlvb-documents,outcome=success}"] == 1)
+        #expect(samples["lgsp_pulls_total{adapter=ngan-hang-thanh-toan,outcome=success}"] == 1)
         let valid = samples.filter { $0.key.hasPrefix("lgsp_records_total{") && $0.key.contains("outcome=valid") }.values.reduce(0, +)
         let quarantined = samples.filter { $0.key.hasPrefix("lgsp_records_total{") && $0.key.contains("outcome=quarantined") }.values.reduce(0, +)
         #expect(Int(valid) == dataset.goodRecordCount && Int(quarantined) == dataset.badRecordCount)

@@ -64,7 +64,7 @@ struct CSVTests {
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"))
             let (valid, quarantined) = await PullRunner.check(output, contracts: contracts, province: "14")
 
-            let export = running.source.configuration.dataset.statisticsExport
+            let export = running.source.configuration.dataset.statisticsExport()
             #expect(valid.count == export.goodRows)
             #expect(quarantined.count == export.badRows)
             #expect(valid.map(\.value) == [8.41, 9.87, 5.2, 6.35])

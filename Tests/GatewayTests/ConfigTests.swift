@@ -80,8 +80,8 @@ struct ConfigTests {
             environment: ConfigEnvironment(variables: [
                 "LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secretPath,
                 "LGSP_STORE": directory.appendingPathComponent("gateway.sqlite").path,
-                "LGSP_SOURCE_CA": try writeTestCA(in: directory), "LGSP_CENTRAL_CA": try writeTestCA(in: directory),
-            ]))
+                "LGSP_CENTRAL_CA": try writeTestCA(in: directory),
+            ].merging(try shippedAdapterVariables(in: directory)) { $1 }))
         let shipped = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path)
             .filter { $0.hasSuffix(".yaml") }
         #expect(loaded.adapters.count == shipped.count)
@@ -91,7 +91,7 @@ struct ConfigTests {
         // Shipped files hold no secret inline: client secrets are file:/credential:/env references.
         for file in shipped {
             let text = try String(contentsOf: repositoryRoot.appendingPathComponent("Adapters/\(file)"), encoding: .utf8)
-            for line in text.split(separator: "\n") where line.contains("client_secret:") || line.contains("token:") {
+            for line in text.split(separator: "\n") where ["client_secret:", "token:", "key:", "password:"].contains(where: { line.contains($0) }) {
                 #expect(line.contains("${") || line.contains("file:") || line.contains("credential:"), "\(file): \(line)")
             }
         }

@@ -76,7 +76,7 @@ struct CrashSafetyTests {
             #expect(try await last.waitForExit(timeout: .seconds(20)) == 0)
 
             let central = running.central.statistics
-            let expected = Set(dataset.allRecords.filter { $0.defect == nil }.compactMap { ($0.fields["id"] ?? $0.fields["ma"])?.stringValue })
+            let expected = dataset.expectedSourceRecordIDs
             #expect(try await reader.pullTotals().pulledRecords == total)  // each record committed exactly once
             #expect(central.acceptedObservations == dataset.goodRecordCount)
             let arrived = Set(running.central.acceptedObservations.compactMap(\.sourceRecordID))

@@ -94,9 +94,8 @@ struct HTTPSignatureAndRotationTests {
         let loaded = try LoadedGateway.load(
             file: config.path,
             environment: ConfigEnvironment(variables: [
-                "LGSP_CLIENT_SECRET": "file:" + secret.path, "LGSP_SOURCE_CA": try writeTestCA(in: directory),
-                "CREDENTIALS_DIRECTORY": credentials.path,
-            ]))
+                "LGSP_CLIENT_SECRET": "file:" + secret.path, "CREDENTIALS_DIRECTORY": credentials.path,
+            ].merging(try shippedAdapterVariables(in: directory)) { $1 }))
         #expect(loaded.signingKey.publicKey == new.publicKey)
         #expect(loaded.configuration.signingAlgorithm == .es256)
         #expect(loaded.jwks.keys.count == 2)

@@ -80,7 +80,7 @@ struct ProcessTests {
         let good = try ChildProcess(
             ["check", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
             environment: ["LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secret.path, "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
-                          "LGSP_SOURCE_CA": try writeTestCA(in: directory), "LGSP_CENTRAL_CA": try writeTestCA(in: directory)],
+                          "LGSP_CENTRAL_CA": try writeTestCA(in: directory)].merging(try shippedAdapterVariables(in: directory)) { $1 },
             outputPath: directory.appendingPathComponent("check-good.out"))
         #expect(try await good.waitForExit(timeout: .seconds(30)) == 0)
         #expect(good.output.contains(": ok"), "\(good.output)")
@@ -192,7 +192,7 @@ struct ProcessTests {
             """.write(to: config, atomically: true, encoding: .utf8)
         let secretPath = directory.appendingPathComponent("secret").path
         try "s".write(toFile: secretPath, atomically: true, encoding: .utf8)
-        let environment = ["PATH": "/usr/bin:/bin", "LGSP_CLIENT_SECRET": "file:" + secretPath, "LGSP_SOURCE_CA": try writeTestCA(in: directory)]
+        let environment = ["PATH": "/usr/bin:/bin", "LGSP_CLIENT_SECRET": "file:" + secretPath].merging(try shippedAdapterVariables(in: directory)) { $1 }
         let list = try ChildProcess(["keys", "list", "--config", config.path], environment: environment, outputPath: directory.appendingPathComponent("list.out"))
         #expect(try await list.waitForExit(timeout: .seconds(30)) == 0, "\(list.output)")
         let newKey = try SigningKey(contentsOf: URL(fileURLWithPath: newKeyPath))
@@ -275,7 +275,7 @@ struct ProcessTests {
         _ = FileManager.default.createFile(atPath: mockOutput.path, contents: nil)
         let mock = Process()
         mock.executableURL = mockBinary
-        mock.arguments = ["serve", "--directory", directory.appendingPathComponent("mock").path, "--source-port", "0", "--central-port", "0"]
+        mock.arguments = ["serve", "--directory", directory.appendingPathComponent("mock").path, "--source-port", "0", "--central-port", "0", "--bank-port", "0"]
         mock.standardOutput = try FileHandle(forWritingTo: mockOutput)
         mock.standardError = FileHandle.nullDevice
         try mock.run()
@@ -287,6 +287,7 @@ struct ProcessTests {
         #expect(try await eventually(timeout: .seconds(30)) { printed("mock central endpoint:") != nil })
         let sourceURL = try #require(printed("mock LGSP source:"))
         let centralURL = try #require(printed("mock central endpoint:"))
+        let bankURL = try #require(printed("mock bank:"))
         let mockDirectory = directory.appendingPathComponent("mock").path
         // Only the ports differ from the example's defaults; the paths are the mock's own files.
         let storePath = directory.appendingPathComponent("gateway.sqlite").path
@@ -297,13 +298,16 @@ struct ProcessTests {
                 "LGSP_SOURCE_CA": mockDirectory + "/ca.pem", "LGSP_CENTRAL_CA": mockDirectory + "/ca.pem",
                 "LGSP_CLIENT_SECRET": "file:" + mockDirectory + "/source-client-secret",
                 "LGSP_SIGNING_KEY": mockDirectory + "/gateway-signing-key.pem", "LGSP_STORE": storePath,
+                "TELECOM_URL": sourceURL, "TELECOM_CA": mockDirectory + "/ca.pem", "TELECOM_API_KEY": "file:" + mockDirectory + "/source-client-secret",
+                "BANK_URL": bankURL, "BANK_CA": mockDirectory + "/ca.pem",
+                "BANK_CLIENT_CERT": mockDirectory + "/client-certificate.pem", "BANK_CLIENT_KEY": mockDirectory + "/client-key.pem",
             ],
             outputPath: directory.appendingPathComponent("gateway.out"))
         let reader = try SQLiteStore(path: storePath, exclusive: false)
         #expect(try await eventually {
             let totals = try await reader.pullTotals()
             let stats = try await reader.outboxStats(now: Date())
-            return totals.pulls >= 2 && stats.undelivered == 0 && stats.delivered > 0
+            return totals.pulledRecords == MockDataset().allRecords.count && stats.undelivered == 0 && stats.delivered > 0
         }, "\(gateway.output)")
         gateway.process.interrupt()
         #expect(try await gateway.waitForExit(timeout: .seconds(20)) == 0)
@@ -324,16 +328,19 @@ struct ProcessTests {
 
             // First the source is unreachable: every pull fails.
             var unreachable = environment
-            unreachable["LGSP_SOURCE_URL"] = "https://127.0.0.1:1"
+            for variable in ["LGSP_SOURCE_URL", "TELECOM_URL", "BANK_URL"] { unreachable[variable] = "https://127.0.0.1:1" }
             let failing = try ChildProcess(["run", "--config", config], environment: unreachable, outputPath: directory.appendingPathComponent("failing.out"))
-            #expect(try await eventually { try await reader.adapterStatuses().filter { $0.lastError != nil }.count == 2 })
+            let shipped = Set(try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path)
+                .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) })
+            #expect(try await eventually { try await reader.adapterStatuses().filter { $0.lastError != nil }.count == shipped.count })
             failing.process.terminate()
             #expect(try await failing.waitForExit(timeout: .seconds(20)) == 0)
 
             let healthy = try ChildProcess(["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("healthy.out"))
             #expect(try await eventually {
                 let stats = try await reader.outboxStats(now: Date())
-                return stats.delivered > 0 && stats.undelivered == 0
+                let succeeded = try await reader.adapterStatuses().filter { $0.lastSuccess != nil }.count
+                return succeeded == shipped.count && stats.delivered > 0 && stats.undelivered == 0
             })
             healthy.process.terminate()
             #expect(try await healthy.waitForExit(timeout: .seconds(20)) == 0)
@@ -355,7 +362,7 @@ struct ProcessTests {
             #expect(try await status.waitForExit(timeout: .seconds(30)) == 0, "\(status.output)")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
             let adapters = try #require(object["adapters"] as? [[String: Any]])
-            #expect(Set(adapters.compactMap { $0["name"] as? String }) == ["dvc-portal", "qlvb-documents"])
+            #expect(Set(adapters.compactMap { $0["name"] as? String }) == shipped)
             for adapter in adapters {
                 #expect(adapter["last_success"] is String && adapter["next_run"] is String && adapter["last_pull"] is String, "\(adapter)")
                 // The failure before the success is still shown, with when it happened.

@@ -143,16 +143,16 @@ struct SecureDeliveryTests {
             trustedKeys: [key.publicKey], faults: .init(scripted: [.unavailable, .tooManyRequests, .connectionReset]))
         let capture = LogCapture()
         let (tokens, receipts) = try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
-            // Tokens are revoked once both adapters have one, and the portal pulls every second, so the
+            // Tokens are revoked once the three LGSP adapters have one, and the portal pulls every second, so the
             // 401 answer and the token refresh are in the logs too.
             let result = try await runGateway(
                 running, directory: directory, keyPath: keyPath, overrides: ["LGSP_RETRY_BASE": "50ms", "DVC_PORTAL_EVERY": "1s"],
                 logger: capture.logger
             ) { runtime in
                 let source = running.source.statistics
-                if source.tokensIssued == 2 && source.unauthorizedRequests == 0 { running.source.revokeAllTokens() }
+                if source.tokensIssued == 3 && source.unauthorizedRequests == 0 { running.source.revokeAllTokens() }
                 let done = try await allPulledAndDelivered(runtime)
-                return done && source.unauthorizedRequests >= 1 && running.source.statistics.tokensIssued >= 3
+                return done && source.unauthorizedRequests >= 1 && running.source.statistics.tokensIssued >= 4
             }
             #expect(running.source.statistics.unauthorizedRequests >= 1)
             return (running.source.issuedTokens, result.receipts)

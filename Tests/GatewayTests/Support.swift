@@ -49,6 +49,23 @@ func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -
 }
 
 /// A CA certificate file (from a fresh test CA) for configurations that must name one.
+/// What the shipped telecom and bank adapters need besides the LGSP's variables, for tests that
+/// load them without the mocks: a CA for each, and a client certificate and key for the bank.
+func shippedAdapterVariables(in directory: URL) throws -> [String: String] {
+    let authority = try TestCertificateAuthority()
+    let (certificate, key) = try authority.issueClientCertificate()
+    let caPath = directory.appendingPathComponent("adapters-ca.pem").path
+    let certificatePath = directory.appendingPathComponent("bank-client-certificate.pem").path
+    let keyPath = directory.appendingPathComponent("bank-client-key.pem").path
+    try authority.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
+    try certificate.write(toFile: certificatePath, atomically: true, encoding: .utf8)
+    try key.write(toFile: keyPath, atomically: true, encoding: .utf8)
+    let apiKeyPath = directory.appendingPathComponent("telecom-api-key").path
+    try "k-\(UUID().uuidString)".write(toFile: apiKeyPath, atomically: true, encoding: .utf8)
+    return ["LGSP_SOURCE_CA": caPath, "TELECOM_CA": caPath, "TELECOM_API_KEY": "file:" + apiKeyPath,
+            "BANK_CA": caPath, "BANK_CLIENT_CERT": certificatePath, "BANK_CLIENT_KEY": keyPath]
+}
+
 func writeTestCA(in directory: URL) throws -> String {
     let path = directory.appendingPathComponent("test-ca.pem").path
     try TestCertificateAuthority().certificatePEM.write(toFile: path, atomically: true, encoding: .utf8)
