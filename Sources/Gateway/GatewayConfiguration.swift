@@ -101,7 +101,7 @@ public struct GatewayConfiguration: Sendable {
         }
         let allowPlain = central?.bool("allow_plain_http", default: false) ?? false
         let centralURL = central?.url("url", allowPlainHTTP: allowPlain)
-        let centralTLS = central?.endpointTLS() ?? EndpointTLS()
+        let centralTLS = central?.endpointTLS(url: centralURL) ?? EndpointTLS()
         if let centralURL { warnings += centralTLS.warnings(endpoint: "central.url", url: centralURL) }
         let requestTimeout = central?.duration("timeout", default: .seconds(30)) ?? .seconds(30)
         let centralToken = central?["token"] != nil ? central?.secret("token") : nil

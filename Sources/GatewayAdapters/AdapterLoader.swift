@@ -111,7 +111,7 @@ public enum AdapterLoader {
             source.allowOnly(ConfigValue.tlsFields.union(["base_url", "timeout", "max_response_bytes", "auth", "allow_plain_http"]))
             let allowPlain = source.bool("allow_plain_http", default: false)
             baseURL = source.url("base_url", allowPlainHTTP: allowPlain)
-            tls = source.endpointTLS()
+            tls = source.endpointTLS(url: baseURL)
             timeout = source.duration("timeout", default: .seconds(30))
             maxResponseBytes = source.int("max_response_bytes", default: 16 << 20, range: 1024...(1 << 30))
             if let authValue = source["auth"] { auth = parseAuth(authValue, tls: tls, timeout: timeout, allowPlain: allowPlain) ?? .none }

@@ -367,20 +367,33 @@ extension ConfigValue {
 }
 
 extension ConfigValue {
-    /// Fields every endpoint shares: `ca_bundle`, `client_certificate`, `client_key` and
-    /// `insecure_skip_tls_verification`.
-    public static let tlsFields: Set<String> = ["ca_bundle", "client_certificate", "client_key", "insecure_skip_tls_verification"]
+    /// Fields every endpoint shares: `ca_bundle`, `client_certificate`, `client_key`,
+    /// `server_name` and `insecure_skip_tls_verification`.
+    public static let tlsFields: Set<String> = ["ca_bundle", "client_certificate", "client_key", "server_name", "insecure_skip_tls_verification"]
 
     /// The endpoint's TLS settings, checked by building them, so unreadable files fail `check`.
-    public func endpointTLS() -> EndpointTLS {
+    /// `url` is the endpoint's address, whose host `server_name` stands in for.
+    public func endpointTLS(url: String?) -> EndpointTLS {
         let certificate = path("client_certificate", required: false)
         let key = path("client_key", required: false)
         if (certificate == nil) != (key == nil) {
             (self["client_certificate"] ?? self["client_key"] ?? self).report("client_certificate and client_key go together")
         }
-        let tls = EndpointTLS(
+        var tls = EndpointTLS(
             caBundlePath: path("ca_bundle", required: false), clientCertificatePath: certificate, clientKeyPath: key,
             insecureSkipVerification: bool("insecure_skip_tls_verification", default: false))
+        if let serverName = optionalString("server_name") {
+            let labels = serverName.split(separator: ".", omittingEmptySubsequences: false)
+            let isHostName = !labels.isEmpty && labels.allSatisfy { label in
+                (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+                    && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+            }
+            if !isHostName || labels.last?.allSatisfy(\.isNumber) == true {
+                self["server_name"]?.report("\"\(serverName)\" is not a host name; server_name is the name the server's certificate carries, e.g. lgsp.sonla.gov.vn")
+            } else if let host = url.flatMap({ URLComponents(string: $0)?.host }) {
+                tls.serverNames = [host: serverName]
+            }
+        }
         for (field, message) in tls.problems() { (self[field] ?? self).report(message) }
         return tls
     }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// TLS settings for one endpoint: TLS 1.2 or later, certificates verified unless an option whose
 /// name says it is insecure turns that off.
@@ -16,6 +17,9 @@ public struct EndpointTLS: Sendable {
     public var clientKeyPath: String?
     /// Accept any server certificate. For a broken test system only; warned about at every start.
     public var insecureSkipVerification: Bool
+    /// The name to present (SNI, `Host`) and to verify the certificate against, by the host the
+    /// URL gives: for a server reached by an address or an internal name its certificate lacks.
+    public var serverNames: [String: String] = [:]
 
     public init(caBundlePath: String? = nil, clientCertificatePath: String? = nil, clientKeyPath: String? = nil, insecureSkipVerification: Bool = false) {
         self.caBundlePath = caBundlePath
@@ -92,23 +96,56 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
 /// TLS is chosen per request, so each endpoint keeps its own CA bundle.
 public final class HTTPTransport: Sendable {
     private let client: HTTPClient
+    /// Clients that connect to an address while naming another host, one per (name, address):
+    /// AsyncHTTPClient sets that per client (`dnsOverride`), not per request.
+    private let renamingClients = Mutex<[String: HTTPClient]>([:])
 
     public init() {
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: Self.configuration())
+    }
+
+    static func configuration(connectingTo overrides: [String: String] = [:]) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10))
         configuration.redirectConfiguration = .disallow
         configuration.httpVersion = .http1Only
-        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        configuration.dnsOverride = overrides
+        return configuration
     }
 
-    public func shutdown() async throws { try await client.shutdown() }
+    public func shutdown() async throws {
+        let renaming = renamingClients.withLock { clients in
+            defer { clients.removeAll() }
+            return Array(clients.values)
+        }
+        for client in renaming { try await client.shutdown() }
+        try await client.shutdown()
+    }
+
+    /// The client and URL for `url`: when `tls` names its host's server otherwise, the URL carries
+    /// that name and the client connects to the original host.
+    private func route(_ url: String, tls: EndpointTLS) -> (HTTPClient, String) {
+        guard !tls.serverNames.isEmpty, url.lowercased().hasPrefix("https://"), var components = URLComponents(string: url),
+              let host = components.host, let name = tls.serverNames[host], name != host
+        else { return (client, url) }
+        components.host = name
+        guard let renamed = components.string else { return (client, url) }
+        let client = renamingClients.withLock { clients in
+            if let existing = clients[name + " " + host] { return existing }
+            let made = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: Self.configuration(connectingTo: [name: host]))
+            clients[name + " " + host] = made
+            return made
+        }
+        return (client, renamed)
+    }
 
     /// Sends one request and reads the whole answer, at most `maxBodyBytes` of it.
     public func send(
         method: String, url: String, headers: [(String, String)] = [], body: Data? = nil, tls: EndpointTLS,
         timeout: Duration, maxBodyBytes: Int = 16 << 20
     ) async throws -> HTTPAnswer {
-        var request = HTTPClientRequest(url: url)
+        let (client, routedURL) = route(url, tls: tls)
+        var request = HTTPClientRequest(url: routedURL)
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {

@@ -20,6 +20,9 @@ public enum MockSystems {
         public var centralPort: Int
         /// The bank's reporting server, which asks every client for a certificate.
         public var bankPort: Int = 0
+        /// When set, the source's certificate carries these names only, not localhost or its
+        /// address: a client dialling 127.0.0.1 must then be told the name to expect.
+        public var sourceCertificateNames: [String]?
         public var source: MockProvincialSource.Configuration
         public var trustedKeys: [VerificationKey]
         public var faults: MockCentral.FaultPlan
@@ -79,6 +82,14 @@ public enum MockSystems {
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)))
         tls.minimumTLSVersion = .tlsv12
+        var sourceTLS = tls
+        if let names = configuration.sourceCertificateNames {
+            let (namedPEM, namedKeyPEM) = try authority.issueServerCertificate(hosts: names, onlyHosts: true)
+            sourceTLS = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(namedPEM.utf8)).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(namedKeyPEM.utf8), format: .pem)))
+            sourceTLS.minimumTLSVersion = .tlsv12
+        }
         var centralTLS = tls
         if configuration.centralRequiresClientCertificate {
             centralTLS.certificateVerification = .noHostnameVerification
@@ -109,7 +120,7 @@ public enum MockSystems {
         var quietLogger = logger
         quietLogger.logLevel = .warning
         let sourceApp = Application(
-            router: sourceRouter, server: try .tls(.http1(), tlsConfiguration: tls),
+            router: sourceRouter, server: try .tls(.http1(), tlsConfiguration: sourceTLS),
             configuration: .init(address: .hostname(configuration.host, port: configuration.sourcePort), serverName: "mock-lgsp-source"),
             onServerRunning: { ports.publish("source", $0.localAddress?.port) }, logger: quietLogger)
         let centralApp = Application(

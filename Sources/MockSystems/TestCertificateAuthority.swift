@@ -74,11 +74,12 @@ public struct TestCertificateAuthority: Sendable {
             issuerPrivateKey: .init(privateKey))
     }
 
-    /// A server certificate for `localhost` and 127.0.0.1 (and `hosts`), as PEM certificate and PKCS#8 key.
-    public func issueServerCertificate(hosts: [String] = []) throws -> (certificatePEM: String, privateKeyPEM: String) {
+    /// A server certificate for `localhost` and 127.0.0.1 (and `hosts`), as PEM certificate and PKCS#8 key;
+    /// for `hosts` alone when `onlyHosts`, as a server known by name only has.
+    public func issueServerCertificate(hosts: [String] = [], onlyHosts: Bool = false) throws -> (certificatePEM: String, privateKeyPEM: String) {
         let key = P256.Signing.PrivateKey()
-        let subject = try DistinguishedName { CommonName("localhost") }
-        var names: [GeneralName] = [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
+        let subject = try DistinguishedName { CommonName(onlyHosts ? hosts.first ?? "localhost" : "localhost") }
+        var names: [GeneralName] = onlyHosts ? [] : [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
         names += hosts.map { .dnsName($0) }
         let now = Date()
         let leaf = try Certificate(

@@ -7,7 +7,7 @@ import GatewayHTTP
 import MockSystems
 import Testing
 
-@Suite("Adapter credentials: API key in a header or the query, HTTP basic")
+@Suite("Adapter credentials: API key in a header or the query, HTTP basic, mutual TLS; the server's name")
 struct AdapterAuthTests {
     func adapter(named name: String, path: String, auth: String, in directory: URL, environment: ConfigEnvironment) throws -> HTTPAdapter.Definition {
         try loadHTTPAdapter("""
@@ -64,6 +64,90 @@ struct AdapterAuthTests {
             #expect(error?.description.contains("not-the-key") == false)
         }
         #expect(running.source.statistics.unauthorizedRequests == before + kinds.count)
+    }
+
+    @Test("mutual TLS: with the client certificate the bank's server answers; without it the handshake fails, naming the adapter")
+    func mutualTLS() async throws {
+        try await withSignedMocks { running, directory, _ in
+            let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
+            func bank(_ name: String, certificate: Bool) throws -> HTTPAdapter.Definition {
+                try loadHTTPAdapter("""
+                    name: \(name)
+                    schedule: { every: 1h }
+                    source:
+                      base_url: ${BANK_URL}
+                      ca_bundle: ${BANK_CA}
+                    \(certificate ? "  client_certificate: ${BANK_CLIENT_CERT}\n  client_key: ${BANK_CLIENT_KEY}" : "")
+                    request: { path: /nhnn/v1/bao-cao/tai-khoan-thanh-toan }
+                    response: { format: json, records: $.baoCao.duLieu }
+                    mapping:
+                      indicator: { path: chiTieu, lookup: { TKTT_DIEN_TU: TK_THANH_TOAN_DT } }
+                      level: { const: province }
+                      area: maTinh
+                      period: kyBaoCao
+                      value: tyLe
+                      unit: { const: percent }
+                    """, name: name, in: directory, environment: environment)
+            }
+            try await withTransport { transport in
+                let context = PullContext(province: "14", collectedAt: Date())
+                let output = try await HTTPAdapter(definition: try bank("with-certificate", certificate: true), transport: transport).pull(cursor: nil, context: context)
+                #expect(output.records.count == running.source.configuration.dataset.bankRecords.count)
+                let error = await #expect(throws: PullError.self) {
+                    try await HTTPAdapter(definition: try bank("without-certificate", certificate: false), transport: transport).pull(cursor: nil, context: context)
+                }
+                #expect(error?.description.contains("adapter without-certificate") == true, "\(String(describing: error))")
+            }
+        }
+    }
+
+    @Test("server_name: a source known by name only is dialled by address and its certificate checked against the name")
+    func serverName() async throws {
+        let directory = try makeTemporaryDirectory()
+        var mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "k-\(UUID())"), trustedKeys: [])
+        // The certificate names lgsp.sonla.example only: not localhost, not 127.0.0.1.
+        mocks.sourceCertificateNames = ["lgsp.sonla.example"]
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
+            func portal(_ name: String, serverName: String?) throws -> HTTPAdapter.Definition {
+                try loadHTTPAdapter("""
+                    name: \(name)
+                    schedule: { every: 1h }
+                    source:
+                      base_url: ${LGSP_SOURCE_URL}
+                      ca_bundle: ${LGSP_SOURCE_CA}
+                      \(serverName.map { "server_name: " + $0 } ?? "")
+                      auth:
+                        kind: api_key
+                        header: X-API-Key
+                        key: ${TELECOM_API_KEY}
+                    request: { path: /apikey/dvc/chi-tieu }
+                    response: { format: json, records: $.duLieu.banGhi }
+                    \(portalMappingYAML)
+                    """, name: name, in: directory, environment: environment)
+            }
+            #expect(running.sourceURL.hasPrefix("https://127.0.0.1:"))
+            try await withTransport { transport in
+                let context = PullContext(province: "14", collectedAt: Date())
+                let named = try await HTTPAdapter(definition: try portal("named", serverName: "lgsp.sonla.example"), transport: transport).pull(cursor: nil, context: context)
+                #expect(named.records.count == running.source.configuration.dataset.portalRecords.count)
+                for (name, serverName) in [("unnamed", nil), ("misnamed", "other.sonla.example")] as [(String, String?)] {
+                    let error = await #expect(throws: PullError.self) {
+                        try await HTTPAdapter(definition: try portal(name, serverName: serverName), transport: transport).pull(cursor: nil, context: context)
+                    }
+                    #expect(error?.description.contains("adapter \(name)") == true, "\(String(describing: error))")
+                    // The error says which name the certificate lacks (AsyncHTTPClient retries the handshake until its connect timeout first).
+                    #expect(error?.description.contains("failedToValidateHostname") == true, "\(String(describing: error))")
+                }
+            }
+            let broken = directory.appendingPathComponent("broken")
+            try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
+            try "name: b\nschedule: { every: 1h }\nsource:\n  base_url: https://10.0.0.5\n  server_name: 10.0.0.5\nrequest: { path: / }\nresponse: { format: json, records: $ }\nmapping: {}\n"
+                .write(to: broken.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
+            let issues = #expect(throws: ConfigIssues.self) { try AdapterLoader.definitions(directory: broken.path, environment: environment) }
+            #expect(issues?.issues.contains { $0.line == 5 && $0.field == "source.server_name" } == true, "\(String(describing: issues))")
+        }
     }
 
     @Test("an api_key must say where the key goes")

@@ -48,7 +48,7 @@ public struct DossierTotalsAdapter: Adapter, CompiledAdapterType {
         let baseURL = value.url("base_url")
         let path = value.optionalString("path") ?? "/dvc/1.0.0/ho-so-theo-thu-tuc"
         if !path.hasPrefix("/") { value["path"]?.report("must start with /") }
-        let tls = value.endpointTLS()
+        let tls = value.endpointTLS(url: baseURL)
         let timeout = value.duration("timeout", default: .seconds(30))
         let auth = value["auth"].flatMap { AdapterLoader.parseAuth($0, tls: tls, timeout: timeout, allowPlain: false) } ?? .none
         guard let baseURL else { return nil }
