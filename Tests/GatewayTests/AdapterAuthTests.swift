@@ -150,6 +150,29 @@ struct AdapterAuthTests {
         }
     }
 
+    @Test("a static bearer token is sent as it is: the LGSP's token works, a stale one is a 401 naming the adapter")
+    func staticBearer() async throws {
+        try await withSignedMocks { running, directory, _ in
+            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
+            try await withTransport { transport in
+                let secret = running.source.configuration.clientSecret
+                let answer = try await transport.send(
+                    method: "POST", url: running.sourceURL + "/token",
+                    headers: [("Authorization", "Basic " + Data("lgsp-gateway-demo:\(secret)".utf8).base64EncodedString())],
+                    body: Data("grant_type=client_credentials".utf8), tls: EndpointTLS(caBundlePath: running.caBundlePath), timeout: .seconds(10))
+                environment.variables["STATIC_TOKEN"] = try #require(try JSONValue.parse(answer.body)["access_token"]?.stringValue)
+                let definition = try adapter(named: "static", path: "/dvc/1.0.0/chi-tieu", auth: "kind: bearer\ntoken: ${STATIC_TOKEN}", in: directory, environment: environment)
+                let context = PullContext(province: "14", collectedAt: Date())
+                let output = try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: context)
+                #expect(output.records.count == running.source.configuration.dataset.portalRecords.count)
+
+                running.source.revokeAllTokens()
+                let error = await #expect(throws: PullError.self) { try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: context) }
+                #expect(error?.description.contains("adapter static") == true && error?.description.contains("HTTP 401") == true, "\(String(describing: error))")
+            }
+        }
+    }
+
     @Test("an api_key must say where the key goes")
     func apiKeyPlace() throws {
         let directory = try makeTemporaryDirectory()

@@ -125,4 +125,33 @@ struct ScheduleTests {
             #expect(abs(nextRun.timeIntervalSinceNow - 3600) < 60)
         }
     }
+
+    @Test("a cron adapter pulls once at start, then plans its next run at the cron's time in its zone, plus at most its jitter")
+    func cronInTheRuntime() async throws {
+        try await withSignedMocks { running, directory, keyPath in
+            let adapters = directory.appendingPathComponent("adapters")
+            try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+            try """
+                name: nightly
+                schedule: { cron: "0 2 * * *", time_zone: Asia/Ho_Chi_Minh, jitter: 30s }
+                \(mockSourceYAML)
+                request: { path: /dvc/1.0.0/chi-tieu }
+                response: { records: $.duLieu.banGhi }
+                \(portalMappingYAML)
+                """.write(to: adapters.appendingPathComponent("nightly.yaml"), atomically: true, encoding: .utf8)
+            let started = Date()
+            let result = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": adapters.path], timeout: .seconds(30)) { runtime in
+                try await runtime.store.adapterStatuses().first?.lastSuccess != nil
+            }
+            #expect(result.totals.pulls == 1)
+            #expect(result.totals.pulledRecords == running.source.configuration.dataset.portalRecords.count)
+            let store = try SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path, exclusive: false)
+            let nextRun = try #require(try await store.adapterStatuses().first?.nextRun)
+            // 02:00 in Hanoi is 19:00 UTC: the first one after the start.
+            var utc = Calendar(identifier: .gregorian)
+            utc.timeZone = TimeZone(identifier: "UTC")!
+            let nineteen = try #require(utc.nextDate(after: started, matching: DateComponents(hour: 19, minute: 0, second: 0), matchingPolicy: .strict))
+            #expect(nextRun >= nineteen && nextRun <= nineteen.addingTimeInterval(30), "next run \(nextRun), cron time \(nineteen)")
+        }
+    }
 }
