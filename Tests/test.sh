@@ -13,4 +13,9 @@ if ! python3 -c 'import joserfc, cryptography, prometheus_client' >/dev/null 2>&
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r Tests/interop/requirements.txt
 fi
 
+# The shared PostgreSQL store's tests run against a real server, started here and stopped after.
+source Tests/postgres.sh
+start_test_postgres
+trap stop_test_postgres EXIT
+
 swift test "$@"

@@ -13,7 +13,7 @@ struct AdminService: Service {
     let host: String
     let port: Int
     let token: Secret?
-    let store: SQLiteStore
+    let store: any GatewayStore
     let metrics: GatewayMetrics
     let contractVersion: @Sendable () -> String
     let breakerOpen: @Sendable () -> Bool

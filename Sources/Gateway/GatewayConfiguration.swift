@@ -5,6 +5,7 @@ import GatewayContracts
 import GatewayDelivery
 import GatewayHTTP
 import GatewaySigning
+import GatewayStore
 
 /// Everything `gateway.yaml` says, checked and resolved (paths absolute, secrets read).
 public struct GatewayConfiguration: Sendable {
@@ -149,7 +150,9 @@ public struct GatewayConfiguration: Sendable {
 
         let store = root.required("store")
         store?.allowOnly(["path", "min_free_space", "max_size"])
-        let storePath = store?.path("path")
+        // A postgres:// URL for several gateways on one database, otherwise the SQLite file's path.
+        let storeText = store?.optionalString("path")
+        let storePath = storeText.map { StoreLocation.isPostgres($0) } == true ? storeText : store?.path("path")
         let minimumFreeBytes = store?.size("min_free_space", default: 64 << 20) ?? 64 << 20
         let maximumStoreBytes = store?.size("max_size", default: 10 << 30) ?? 10 << 30
 

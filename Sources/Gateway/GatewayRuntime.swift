@@ -22,7 +22,7 @@ struct PullService: Service {
     /// Why pulls must wait (disk nearly full, store too large), checked before each pull.
     let capacityProblem: @Sendable () -> String?
     /// Where the outcome of each pull is kept for `status`.
-    let store: SQLiteStore
+    let store: any GatewayStore
     let heartbeats: Heartbeats
     let metrics: GatewayMetrics
     /// How often the loop shows it is alive while it sleeps.
@@ -46,25 +46,52 @@ struct PullService: Service {
     func run() async throws {
         // Cancelling a pull mid-way is safe: nothing is stored until its single commit.
         await cancelWhenGracefulShutdown {
-            let schedule = adapter.schedule
-            var paused = false
+            guard let shared = store as? PostgresStore else { return await pullLoop() }
+            // Several gateways on one database: one of them runs this adapter's schedule at a time.
+            var waitingLogged = false
             while !Task.isCancelled {
-                heartbeats.beat(heartbeatName)
-                if let problem = capacityProblem() {
-                    if !paused { logger.error("pulls paused to protect the store: \(problem)", metadata: ["adapter": "\(adapter.name)"]) }
-                    paused = true
-                    // Look again soon rather than at the next run, which for a nightly cron is a day
-                    // away: the run skipped for want of room is made as soon as there is room.
-                    await sleepUntil(min(schedule.nextRun(after: Date()), Date().addingTimeInterval(capacityRecheck)))
-                    continue
+                do {
+                    try await shared.withScheduleOwnership(of: adapter.name, whileWaiting: {
+                        heartbeats.beat(heartbeatName)
+                        if !waitingLogged {
+                            logger.info("another gateway runs this adapter's schedule; taking over if it stops", metadata: ["adapter": "\(adapter.name)"])
+                            waitingLogged = true
+                        }
+                    }) {
+                        logger.info("this gateway runs the adapter's schedule", metadata: ["adapter": "\(adapter.name)"])
+                        await pullLoop()
+                    }
+                    return
+                } catch is CancellationError {
+                    return
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.error("cannot reach the store to own the adapter's schedule; trying again", metadata: ["adapter": "\(adapter.name)", "error": "\(error)"])
+                    await sleepBeating(.seconds(5))
                 }
-                if paused {
-                    logger.notice("pulls resume: the store has room again", metadata: ["adapter": "\(adapter.name)"])
-                    paused = false
-                }
-                guard let nextRun = await pullWithRetries(schedule) else { return }
-                await sleepUntil(nextRun)
             }
+        }
+    }
+
+    private func pullLoop() async {
+        let schedule = adapter.schedule
+        var paused = false
+        while !Task.isCancelled {
+            heartbeats.beat(heartbeatName)
+            if let problem = capacityProblem() {
+                if !paused { logger.error("pulls paused to protect the store: \(problem)", metadata: ["adapter": "\(adapter.name)"]) }
+                paused = true
+                // Look again soon rather than at the next run, which for a nightly cron is a day
+                // away: the run skipped for want of room is made as soon as there is room.
+                await sleepUntil(min(schedule.nextRun(after: Date()), Date().addingTimeInterval(capacityRecheck)))
+                continue
+            }
+            if paused {
+                logger.notice("pulls resume: the store has room again", metadata: ["adapter": "\(adapter.name)"])
+                paused = false
+            }
+            guard let nextRun = await pullWithRetries(schedule) else { return }
+            await sleepUntil(nextRun)
         }
     }
 
@@ -120,7 +147,7 @@ struct PullService: Service {
 /// Prunes delivered reports past the retention period, hourly. Their audit links stay, so the
 /// chain still proves what was delivered when.
 struct RetentionService: Service {
-    let store: SQLiteStore
+    let store: any GatewayStore
     let retention: @Sendable () -> Duration
     let logger: Logger
 
@@ -161,7 +188,7 @@ public final class GatewayRuntime: Sendable {
         var runningLoops: [String] = []
     }
 
-    public let store: SQLiteStore
+    public let store: any GatewayStore
     public let transport: HTTPTransport
     public let doorbell = Doorbell()
     public let heartbeats = Heartbeats()
@@ -187,7 +214,7 @@ public final class GatewayRuntime: Sendable {
         self.logger = logger
         self.onPull = onPull
         self.onDelivery = onDelivery
-        store = try SQLiteStore(path: loaded.configuration.storePath)
+        store = try StoreLocation.open(loaded.configuration.storePath)
         let transport = HTTPTransport()
         self.transport = transport
         generations = Mutex(GenerationState(current: Generation(

@@ -14,6 +14,7 @@ public final class SQLiteStore: GatewayStore {
     private let pool: DatabasePool
     private let lockDescriptor: Int32?
     public let path: String
+    public var location: String { path }
 
     /// Opens (creating if needed) the store at `path`. `exclusive` takes the owner's lock; read-only
     /// tools such as status commands open it without.

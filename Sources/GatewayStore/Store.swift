@@ -121,4 +121,35 @@ public protocol GatewayStore: Sendable {
     func markReceipt(reportID: String, verified: Bool) async throws
     /// Makes deliveries left in flight by a previous process due now; returns how many.
     func recoverInterruptedDeliveries(now: Date) async throws -> Int
+    /// The audit chain in sequence order.
+    func auditLinks() async throws -> [AuditLink]
+    /// Deletes delivered reports older than `age`; their audit links stay. Returns how many.
+    func pruneDelivered(olderThan age: TimeInterval, now: Date) async throws -> Int
+    /// Why new pulls must wait, if they must (the store is too large, its disk nearly full).
+    /// Called before every pull, so it answers at once, from what the store last measured.
+    func capacityProblem(minimumFreeBytes: Int64, maximumBytes: Int64) -> String?
+    /// Records how a pull of `adapter` ended (`error` nil for success) and when the next one is due.
+    func recordPullOutcome(adapter: String, at time: Date, error: String?, nextRun: Date) async throws
+    /// What each adapter last did, as `status` shows it.
+    func adapterStatuses() async throws -> [AdapterStatus]
+    /// Whether the store can take writes now (for readiness checks); answers at once.
+    func isWritable() -> Bool
+    /// The store's own consistency check; its findings, empty when sound.
+    func integrityCheck() async throws -> [String]
+    /// Where the store is, fit to print (a PostgreSQL URL without its password).
+    var location: String { get }
+}
+
+/// Opens the store `location` names: a `postgres://` URL, or the path of a SQLite file.
+public enum StoreLocation {
+    public static func isPostgres(_ location: String) -> Bool {
+        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+    }
+
+    /// `exclusive` asks a SQLite store for its owner's lock; several gateways share a PostgreSQL
+    /// store, so it has none.
+    public static func open(_ location: String, exclusive: Bool = true) throws -> any GatewayStore {
+        if isPostgres(location) { return try PostgresStore(url: location) }
+        return try SQLiteStore(path: location, exclusive: exclusive)
+    }
 }

@@ -11,10 +11,10 @@ struct Outbox: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Retry.self, Purge.self, Stats.self])
 
     /// The store the configuration names, opened beside a running gateway (no exclusive lock).
-    static func store(_ options: ConfigOption) throws -> SQLiteStore {
+    static func store(_ options: ConfigOption) throws -> any GatewayStore {
         let configuration: GatewayConfiguration
         do { configuration = try GatewayConfiguration.load(file: options.config) } catch { throw failOnIssues(error) }
-        return try SQLiteStore(path: configuration.storePath, exclusive: false)
+        return try StoreLocation.open(configuration.storePath, exclusive: false)
     }
 
     static func date(_ date: Date?) -> String { date.map { Timestamps.format($0) } ?? "-" }
@@ -66,7 +66,7 @@ struct Outbox: AsyncParsableCommand {
         func validate() throws { guard all != !reportIDs.isEmpty else { throw ValidationError("give report ids or --all") } }
 
         /// Runs `action` on each selected report and says what was done.
-        func forEach(_ done: String, _ action: (SQLiteStore, String) async throws -> Void) async throws {
+        func forEach(_ done: String, _ action: (any GatewayStore, String) async throws -> Void) async throws {
             let store = try Outbox.store(options)
             let ids = all ? try await store.entries(state: .deadLettered, limit: .max).map(\.reportID) : reportIDs
             for id in ids {
@@ -143,7 +143,7 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let loaded: LoadedGateway
         do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
-        let store = try SQLiteStore(path: loaded.configuration.storePath, exclusive: false)
+        let store = try StoreLocation.open(loaded.configuration.storePath, exclusive: false)
         let statuses = Dictionary(uniqueKeysWithValues: try await store.adapterStatuses().map { ($0.adapter, $0) })
         let stats = try await store.outboxStats(now: Date())
         func text(_ date: Date?) -> JSONValue { date.map { .string(Timestamps.format($0)) } ?? .null }

@@ -1,0 +1,197 @@
+import Foundation
+import GatewayContracts
+import GatewayStore
+import Logging
+import Synchronization
+import Testing
+
+/// The two kinds of store the gateway runs on.
+enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+}
+
+/// A fresh database on the test server Tests/test.sh starts (LGSP_TEST_POSTGRES_URL), and its URL.
+func freshPostgresDatabase() async throws -> String {
+    guard let server = ProcessInfo.processInfo.environment["LGSP_TEST_POSTGRES_URL"], var components = URLComponents(string: server) else {
+        throw StoreError("LGSP_TEST_POSTGRES_URL is not set: run the tests with Tests/test.sh, which starts a PostgreSQL server for them")
+    }
+    let name = "lgsp_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+    // psql, PostgreSQL's own client, makes it: the store under test should not make its own database.
+    let (status, output) = try runTool(["psql", server, "--quiet", "--no-psqlrc", "-c", "CREATE DATABASE \(name)"])
+    guard status == 0 else { throw StoreError("psql could not create a test database: \(output)") }
+    components.path = "/" + name
+    return components.string!
+}
+
+func openStore(_ backend: StoreBackend) async throws -> any GatewayStore {
+    switch backend {
+    case .sqlite: try SQLiteStore(path: try makeTemporaryDirectory().appendingPathComponent("g.sqlite").path)
+    case .postgres: try PostgresStore(url: try await freshPostgresDatabase())
+    }
+}
+
+@Suite("The store protocol, on SQLite and on PostgreSQL")
+struct StoreContractTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func report(_ id: String, observations: Int = 3) -> SignedReport {
+        SignedReport(reportID: id, body: Data("{\"id\":\"\(id)\"}".utf8), contentDigest: "sha-256=:\(id):", observationCount: observations)
+    }
+
+    func pull(_ reports: [SignedReport], cursor: String?, quarantined: Int = 0, adapter: String = "a") -> PullCommit {
+        PullCommit(
+            adapter: adapter, startedAt: t0, pulledRecords: reports.reduce(0) { $0 + $1.observationCount } + quarantined, reports: reports,
+            quarantined: (0..<quarantined).map { QuarantinedRecord(record: .object(["n": .number(Double($0))]), reasons: [.init(pointer: "/value", rule: "indicator.range", message: "too big")]) },
+            cursor: cursor)
+    }
+
+    @Test("a pull's reports, quarantine and cursor are committed together; a repeated report id is kept once", arguments: StoreBackend.allCases)
+    func commit(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.commit(pull([report("r1"), report("r2")], cursor: "c1", quarantined: 2), now: t0)
+        try await store.commit(pull([report("r2"), report("r3")], cursor: "c2"), now: t0)
+        try await store.commit(pull([], cursor: nil), now: t0)
+        #expect(try await store.cursor(for: "a") == "c2")
+        #expect(try await store.cursor(for: "b") == nil)
+        let stats = try await store.outboxStats(now: t0.addingTimeInterval(60))
+        #expect(stats.pending == 3 && stats.inFlight == 0 && stats.delivered == 0)
+        #expect(stats.oldestUndeliveredAgeSeconds == 60)
+        let quarantined = try await store.quarantined(limit: 10)
+        #expect(quarantined.count == 2)
+        #expect(quarantined.first?.reasons == [.init(pointer: "/value", rule: "indicator.range", message: "too big")])
+        let totals = try await store.pullTotals()
+        #expect(totals.pulls == 3 && totals.pulledRecords == 14 && totals.reports == 4 && totals.quarantined == 2)
+        #expect(try await store.signedReport(reportID: "r2")?.body == Data("{\"id\":\"r2\"}".utf8))
+        #expect(try await store.integrityCheck().isEmpty)
+    }
+
+    @Test("lease, retry, deliver, dead-letter, requeue, purge; the audit chain and retention", arguments: StoreBackend.allCases)
+    func lifecycle(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.commit(pull([report("r1"), report("r2"), report("r3")], cursor: nil), now: t0)
+        let leased = try await store.leaseDue(now: t0, limit: 10, leaseDuration: 30)
+        #expect(leased.map(\.reportID) == ["r1", "r2", "r3"])
+        #expect(leased.allSatisfy { $0.attempt == 1 })
+        #expect(try await store.leaseDue(now: t0, limit: 10, leaseDuration: 30).isEmpty)
+        #expect(try await store.nextDueDate() == t0.addingTimeInterval(30))
+
+        let skipped = try await store.complete([
+            CompletedAttempt(reportID: "r1", attempt: 1, completion: .delivered(status: 202, receipt: "{\"ok\":1}"), receiptVerified: true),
+            CompletedAttempt(reportID: "r2", attempt: 1, completion: .retry(at: t0.addingTimeInterval(5), status: 503, error: "busy")),
+            CompletedAttempt(reportID: "r3", attempt: 1, completion: .deadLetter(status: 422, response: "{\"error\":\"bad\"}", reason: "refused")),
+            CompletedAttempt(reportID: "r1", attempt: 1, completion: .delivered(status: 202, receipt: nil)),
+            CompletedAttempt(reportID: "nope", attempt: 1, completion: .delivered(status: 202, receipt: nil)),
+        ], now: t0.addingTimeInterval(1))
+        #expect(skipped.map(\.reportID) == ["r1", "nope"])
+        #expect(try await store.entry(reportID: "r1")?.receiptVerified == true)
+        #expect(try await store.entries(state: .deadLettered, limit: 10).map(\.reportID) == ["r3"])
+        #expect(try await store.nextDueDate() == t0.addingTimeInterval(5))
+
+        let again = try await store.leaseDue(now: t0.addingTimeInterval(5), limit: 10, leaseDuration: 30)
+        #expect(again.map(\.reportID) == ["r2"] && again.first?.attempt == 2)
+        try await store.complete(reportID: "r2", attempt: 2, with: .delivered(status: 202, receipt: nil), now: t0.addingTimeInterval(6))
+        await #expect(throws: StoreError.self) { try await store.complete(reportID: "r2", attempt: 2, with: .delivered(status: 202, receipt: nil), now: t0) }
+
+        await #expect(throws: StoreError.self) { try await store.purge(reportID: "r1") }
+        try await store.requeue(reportID: "r3", now: t0.addingTimeInterval(7))
+        #expect(try await store.entry(reportID: "r3")?.state == .pending)
+        let third = try await store.leaseDue(now: t0.addingTimeInterval(7), limit: 10, leaseDuration: 30)
+        try await store.complete(reportID: "r3", attempt: third[0].attempt, with: .deadLetter(status: 422, response: "{}", reason: "refused"), now: t0.addingTimeInterval(8))
+        try await store.purge(reportID: "r3")
+        #expect(try await store.entry(reportID: "r3") == nil)
+
+        let links = try await store.auditLinks()
+        #expect(links.map(\.reportID) == ["r1", "r2"])
+        #expect(links.map(\.sequence) == [1, 2])
+        #expect(links[1].previousHash == links[0].hash)
+        #expect(try await store.pruneDelivered(olderThan: 60, now: t0.addingTimeInterval(120)) == 2)
+        #expect(try await store.auditLinks() == links)
+        let stats = try await store.outboxStats(now: t0.addingTimeInterval(120))
+        #expect(stats.pending == 0 && stats.delivered == 0 && stats.deadLettered == 0)
+        #expect(try await store.integrityCheck().isEmpty)
+        #expect(store.isWritable())
+    }
+
+    @Test("an adapter's last failure stays after later successes; its next run is kept", arguments: StoreBackend.allCases)
+    func adapterStatus(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.recordPullOutcome(adapter: "a", at: t0, error: "adapter a: HTTP 503", nextRun: t0.addingTimeInterval(60))
+        try await store.recordPullOutcome(adapter: "a", at: t0.addingTimeInterval(60), error: nil, nextRun: t0.addingTimeInterval(120))
+        try await store.recordPullOutcome(adapter: "b", at: t0, error: nil, nextRun: t0.addingTimeInterval(900))
+        let statuses = try await store.adapterStatuses()
+        #expect(statuses.map(\.adapter) == ["a", "b"])
+        #expect(statuses[0].lastError == "adapter a: HTTP 503" && statuses[0].lastErrorAt == t0)
+        #expect(statuses[0].lastSuccess == t0.addingTimeInterval(60) && statuses[0].nextRun == t0.addingTimeInterval(120))
+        #expect(statuses[1].lastError == nil && statuses[1].lastSuccess == t0)
+    }
+}
+
+@Suite("PostgreSQL store shared by several gateways")
+struct SharedPostgresStoreTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test("two instances leasing at once never take the same report (FOR UPDATE SKIP LOCKED); together they take all")
+    func skipLocked() async throws {
+        let url = try await freshPostgresDatabase()
+        let first = try PostgresStore(url: url), second = try PostgresStore(url: url)
+        let reports = (0..<200).map { SignedReport(reportID: String(format: "r%03d", $0), body: Data("{}".utf8), contentDigest: "d", observationCount: 1) }
+        try await first.commit(PullCommit(adapter: "a", startedAt: t0, pulledRecords: 200, reports: reports, quarantined: [], cursor: nil), now: t0)
+        let t0 = self.t0
+        async let fromFirst = Self.leaseAll(first, now: t0)
+        async let fromSecond = Self.leaseAll(second, now: t0)
+        let (a, b) = try await (fromFirst, fromSecond)
+        #expect(Set(a).isDisjoint(with: b), "\(Set(a).intersection(b).count) reports leased twice")
+        #expect(Set(a).union(b) == Set(reports.map(\.reportID)))
+        #expect(!a.isEmpty && !b.isEmpty, "one instance took everything: \(a.count) and \(b.count)")
+        #expect(try await first.outboxStats(now: t0).inFlight == 200)
+    }
+
+    static func leaseAll(_ store: PostgresStore, now: Date) async throws -> [String] {
+        var taken: [String] = []
+        while true {
+            let batch = try await store.leaseDue(now: now, limit: 7, leaseDuration: 600)
+            if batch.isEmpty { return taken }
+            taken += batch.map(\.reportID)
+        }
+    }
+
+    @Test("an adapter's schedule has one owner; the other instance takes it over when the owner lets go")
+    func scheduleOwnership() async throws {
+        let url = try await freshPostgresDatabase()
+        let first = try PostgresStore(url: url), second = try PostgresStore(url: url)
+        let events = OwnershipLog()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await first.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50)) {
+                    events.append("first owns")
+                    // Held until the other instance has been seen waiting for it, and owning another schedule.
+                    _ = try? await eventually(timeout: .seconds(20)) { Set(events.entries).isSuperset(of: ["second waits", "second owns qlvb"]) }
+                    events.append("first lets go")
+                }
+            }
+            #expect(try await eventually(timeout: .seconds(20)) { events.entries.contains("first owns") })
+            group.addTask {
+                try await second.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50), whileWaiting: { events.append("second waits") }) {
+                    events.append("second owns")
+                }
+            }
+            // Another adapter's schedule is free all along.
+            group.addTask {
+                try await second.withScheduleOwnership(of: "qlvb-documents", poll: .milliseconds(50)) { events.append("second owns qlvb") }
+            }
+            try await group.waitForAll()
+        }
+        let log = events.entries
+        let order = log.filter { ["first owns", "first lets go", "second owns"].contains($0) }
+        #expect(order == ["first owns", "first lets go", "second owns"], "\(log)")
+        #expect(log.contains("second waits"))
+        #expect(log.firstIndex(of: "second owns qlvb")! < log.firstIndex(of: "first lets go")!, "\(log)")
+    }
+}
+
+final class OwnershipLog: Sendable {
+    private let state = Mutex<[String]>([])
+    func append(_ event: String) { state.withLock { $0.append(event) } }
+    var entries: [String] { state.withLock { $0 } }
+}
