@@ -285,11 +285,6 @@ public final class PostgresStore: GatewayStore {
         }
     }
 
-    public func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws {
-        let skipped = try await complete([CompletedAttempt(reportID: reportID, attempt: attempt, completion: completion)], now: now)
-        if let first = skipped.first { throw StoreError(first.reason) }
-    }
-
     @discardableResult
     public func complete(_ attempts: [CompletedAttempt], now: Date) async throws -> [(reportID: String, reason: String)] {
         let logger = logger

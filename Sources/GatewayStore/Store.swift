@@ -97,7 +97,6 @@ public protocol GatewayStore: Sendable {
     func commit(_ pull: PullCommit, now: Date) async throws
     /// Leases up to `limit` reports that are due, oldest first.
     func leaseDue(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedReport]
-    func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws
     /// Records the outcomes of one batch request in one transaction. An outcome the report's state
     /// no longer admits (its lease was lost) is skipped, not allowed to undo the others; the ids
     /// skipped are returned with the reason.
@@ -138,6 +137,14 @@ public protocol GatewayStore: Sendable {
     func integrityCheck() async throws -> [String]
     /// Where the store is, fit to print (a PostgreSQL URL without its password).
     var location: String { get }
+}
+
+extension GatewayStore {
+    /// One attempt's outcome; a transition the report's state does not admit is an error.
+    public func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws {
+        let skipped = try await complete([CompletedAttempt(reportID: reportID, attempt: attempt, completion: completion)], now: now)
+        if let first = skipped.first { throw StoreError(first.reason) }
+    }
 }
 
 /// Opens the store `location` names: a `postgres://` URL, or the path of a SQLite file.

@@ -60,7 +60,7 @@ struct LGSPBench: AsyncParsableCommand {
             source: .init(clientID: "lgsp-gateway-demo", clientSecret: "bench-\(UUID().uuidString)", dataset: dataset),
             trustedKeys: [key.publicKey])
         let (observationsPerReport, reportsPerRequest, concurrency) = (self.observationsPerReport, self.reportsPerRequest, self.concurrency)
-        print("lgsp-bench: \(dataset.allRecords.count) source records, \(observationsPerReport) observations per report, \(reportsPerRequest) reports per request, \(concurrency) at once")
+        print("lgsp-bench: \(dataset.portalRecords.count + dataset.documentRecords.count) source records, \(observationsPerReport) observations per report, \(reportsPerRequest) reports per request, \(concurrency) at once")
 
         let summary = try await MockSystems.withRunning(mocks, logger: Logger(label: "lgsp-bench")) { running in
             func loaded(store: String, onlyDocuments: Bool) throws -> LoadedGateway {
@@ -152,7 +152,8 @@ struct LGSPBench: AsyncParsableCommand {
             let pipelineGateway = try loaded(store: "pipeline.sqlite", onlyDocuments: false)
             let pipeline = try GatewayRuntime(loaded: pipelineGateway, logger: Logger(label: "lgsp-bench"))
             let group = pipeline.makeServiceGroup(signals: [])
-            let expected = dataset.goodRecordCount
+            // The pipeline runs the portal's and the document system's adapters only.
+            let expected = (dataset.portalRecords + dataset.documentRecords).count { $0.defect == nil }
             let cpuBefore = Self.cpuSeconds()
             try await measure("pipeline", observations: expected) {
                 try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -21,12 +21,8 @@ struct CrashSafetyTests {
         let directory = try makeTemporaryDirectory()
         let key = SigningKey.generate()
         let keyPath = try writeKey(key, in: directory)
-        // Enough data that pulls go on for the whole run: the source answers 25 records at a time.
-        let dataset = MockDataset(province: "14", communes: 60)
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"),
-            source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s-\(UUID())", dataset: dataset, maxRecordsPerAnswer: 25),
-            trustedKeys: [key.publicKey],
+        let (mocks, dataset) = busyMocks(
+            in: directory, trusting: key,
             faults: .init(failureRate: 0.5, kinds: [.slowAnswer, .slowAnswer, .unavailable], slowAnswerDelay: .milliseconds(700), seed: 11))
         let seed = UInt64.random(in: 1...UInt64.max)
         print("crash test seed \(seed)")

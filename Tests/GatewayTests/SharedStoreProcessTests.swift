@@ -12,14 +12,9 @@ struct SharedStoreProcessTests {
         let directory = try makeTemporaryDirectory()
         let key = SigningKey.generate()
         let keyPath = try writeKey(key, in: directory)
-        // Enough data that the document system's pulls go on for a dozen rounds (25 records an answer),
-        // and slow answers from the centre, so the kill finds pulls and deliveries under way.
-        let dataset = MockDataset(province: "14", communes: 60)
-        let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"),
-            source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s-\(UUID())", dataset: dataset, maxRecordsPerAnswer: 25),
-            trustedKeys: [key.publicKey],
-            faults: .init(failureRate: 0.3, kinds: [.slowAnswer, .unavailable], slowAnswerDelay: .milliseconds(800), seed: 7))
+        // The kill must find pulls and deliveries under way.
+        let (mocks, dataset) = busyMocks(
+            in: directory, trusting: key, faults: .init(failureRate: 0.3, kinds: [.slowAnswer, .unavailable], slowAnswerDelay: .milliseconds(800), seed: 7))
         let storeURL = try await freshPostgresDatabase()
 
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in

@@ -49,6 +49,17 @@ func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -
 }
 
 /// A CA certificate file (from a fresh test CA) for configurations that must name one.
+/// Mocks that keep gateways busy for a while: 60 communes' figures, served 25 records an answer so
+/// pulls go on for a dozen rounds, and a centre that fails as `faults` says.
+func busyMocks(in directory: URL, trusting key: SigningKey, faults: MockCentral.FaultPlan) -> (MockSystems.Configuration, MockDataset) {
+    let dataset = MockDataset(province: "14", communes: 60)
+    let mocks = MockSystems.Configuration(
+        directory: directory.appendingPathComponent("mocks"),
+        source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s-\(UUID())", dataset: dataset, maxRecordsPerAnswer: 25),
+        trustedKeys: [key.publicKey], faults: faults)
+    return (mocks, dataset)
+}
+
 /// What the shipped telecom and bank adapters need besides the LGSP's variables, for tests that
 /// load them without the mocks: a CA for each, and a client certificate and key for the bank.
 func shippedAdapterVariables(in directory: URL) throws -> [String: String] {
