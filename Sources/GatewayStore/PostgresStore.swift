@@ -2,6 +2,7 @@ import Foundation
 import GatewayContracts
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
 import Synchronization
 
@@ -14,9 +15,13 @@ import Synchronization
 /// (`withScheduleOwnership`), which PostgreSQL releases when that instance's connection dies.
 public final class PostgresStore: GatewayStore {
     private let client: PostgresClient
+    /// The same server for one connection of its own: the schema is made over it, so a refused
+    /// login or an unreachable server is reported as such at once, not as the pool giving up.
+    private let direct: PostgresConnection.Configuration
     private let running: Task<Void, Never>
-    /// The schema, made once per process before the first query.
-    private let ready: Task<Void, any Error>
+    /// Whether the schema is known to exist; until then every operation first makes sure of it, so
+    /// a gateway started before its database comes up recovers when it does.
+    private let migrated = Mutex(false)
     private let logger: Logger
     public let location: String
     /// What the last size measurement and the last query said, for the synchronous checks.
@@ -33,17 +38,25 @@ public final class PostgresStore: GatewayStore {
         let password = components.password?.removingPercentEncoding
         let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
         var configuration: PostgresClient.Configuration
+        let databaseName = database.isEmpty ? nil : database
         if let socket = query["host"], socket.hasPrefix("/") {
-            configuration = .init(unixSocketPath: socket + "/.s.PGSQL.\(components.port ?? 5432)", username: username, password: password,
-                                  database: database.isEmpty ? nil : database)
+            let path = socket + "/.s.PGSQL.\(components.port ?? 5432)"
+            configuration = .init(unixSocketPath: path, username: username, password: password, database: databaseName)
+            direct = .init(unixSocketPath: path, username: username, password: password, database: databaseName)
         } else {
-            let tls: PostgresClient.Configuration.TLS = switch query["sslmode"] {
-            case "disable": .disable
-            case "require", "verify-full": .require(.makeClientConfiguration())
-            default: .prefer(.makeClientConfiguration())
+            let host = components.host ?? "localhost", port = components.port ?? 5432
+            let tls: PostgresClient.Configuration.TLS
+            let directTLS: PostgresConnection.Configuration.TLS
+            switch query["sslmode"] {
+            case "disable":
+                (tls, directTLS) = (.disable, .disable)
+            case "require", "verify-full":
+                (tls, directTLS) = (.require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration())))
+            default:
+                (tls, directTLS) = (.prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())))
             }
-            configuration = .init(host: components.host ?? "localhost", port: components.port ?? 5432, username: username,
-                                  password: password, database: database.isEmpty ? nil : database, tls: tls)
+            configuration = .init(host: host, port: port, username: username, password: password, database: databaseName, tls: tls)
+            direct = .init(host: host, port: port, username: username, password: password, database: databaseName, tls: directTLS)
         }
         configuration.options.minimumConnections = 0
         configuration.options.maximumConnections = 8
@@ -54,8 +67,13 @@ public final class PostgresStore: GatewayStore {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         running = Task { await client.run() }
-        let logger = logger
-        ready = Task { try await Self.migrate(client, logger: logger) }
+    }
+
+    private func ensureSchema() async throws {
+        guard !migrated.withLock({ $0 }) else { return }
+        // Idempotent and serialised by the database, so callers racing here do no harm.
+        try await Self.migrate(direct, logger: logger)
+        migrated.withLock { $0 = true }
     }
 
     deinit {
@@ -63,13 +81,20 @@ public final class PostgresStore: GatewayStore {
     }
 
     /// The schema, created by whichever instance comes first; the others wait on the lock.
-    private static func migrate(_ client: PostgresClient, logger: Logger) async throws {
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.schemaLock))", logger: logger)
-            for statement in Self.schema {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+    private static func migrate(_ configuration: PostgresConnection.Configuration, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        do {
+            try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.schemaLock))", logger: logger)
+                for statement in Self.schema {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
             }
+        } catch {
+            try? await connection.close()
+            throw error
         }
+        try? await connection.close()
     }
 
     static let schemaLock: Int64 = 0x4C47_5350_0001
@@ -120,14 +145,28 @@ public final class PostgresStore: GatewayStore {
     /// Every operation: waits for the schema, and notes whether the database answered.
     private func perform<T>(_ body: () async throws -> T) async throws -> T {
         do {
-            try await ready.value
+            try await ensureSchema()
             let result = try await body()
             health.withLock { $0.lastQueryFailed = false }
             return result
+        } catch let cancelled as CancellationError {
+            // A pull abandoned at shutdown is not a store failure.
+            throw cancelled
         } catch {
             health.withLock { $0.lastQueryFailed = true }
-            throw StoreError("PostgreSQL store \(location): \(String(reflecting: error))")
+            throw StoreError("PostgreSQL store \(location): \(Self.describe(error))")
         }
+    }
+
+    /// What went wrong in words an operator can act on: the server's message when it sent one,
+    /// the connection's error otherwise (PSQLError's own description is deliberately vague).
+    static func describe(_ error: any Error) -> String {
+        guard let psql = error as? PSQLError else { return "\(error)" }
+        var parts = ["\(psql.code)"]
+        if let message = psql.serverInfo?[.message] { parts.append(message) }
+        if let detail = psql.serverInfo?[.detail] { parts.append(detail) }
+        if let underlying = psql.underlying { parts.append("\(underlying)") }
+        return parts.joined(separator: ": ")
     }
 
     private func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
@@ -238,7 +277,7 @@ public final class PostgresStore: GatewayStore {
         of adapter: String, poll: Duration = .seconds(1), whileWaiting: () -> Void = {}, _ body: () async -> Void
     ) async throws {
         let key = Self.scheduleLockPrefix | Int64(Self.stableHash(adapter))
-        try await ready.value
+        try await perform { try await ensureSchema() }
         try await client.withConnection { connection in
             while true {
                 try Task.checkCancellation()

@@ -147,6 +147,23 @@ struct SharedPostgresStoreTests {
         #expect(try await first.outboxStats(now: t0).inFlight == 200)
     }
 
+    @Test("a wrong password is a clear error naming the store without its password; the right one then works")
+    func wrongPassword() async throws {
+        let url = try await freshPostgresDatabase()
+        var components = try #require(URLComponents(string: url))
+        let wrong = "wrong-\(UUID())"
+        components.password = wrong
+        let store = try PostgresStore(url: try #require(components.string))
+        let error = await #expect(throws: StoreError.self) { try await store.pullTotals() }
+        #expect(error?.description.contains("password authentication failed") == true, "\(String(describing: error))")
+        #expect(error?.description.contains(wrong) == false)
+        #expect(error?.description.contains("postgres://lgsp:***@") == true, "\(String(describing: error))")
+        #expect(!store.isWritable())
+        let right = try PostgresStore(url: url)
+        #expect(try await right.pullTotals().pulls == 0)
+        #expect(right.isWritable())
+    }
+
     static func leaseAll(_ store: PostgresStore, now: Date) async throws -> [String] {
         var taken: [String] = []
         while true {
