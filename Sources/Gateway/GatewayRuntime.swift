@@ -57,11 +57,14 @@ struct PullService: Service {
                             logger.info("another gateway runs this adapter's schedule; taking over if it stops", metadata: ["adapter": "\(adapter.name)"])
                             waitingLogged = true
                         }
-                    }) {
+                    }) { stillOwner in
                         logger.info("this gateway runs the adapter's schedule", metadata: ["adapter": "\(adapter.name)"])
-                        await pullLoop()
+                        await pullLoop(stillOwner: stillOwner)
                     }
-                    return
+                    if Task.isCancelled { return }
+                    logger.warning("this gateway no longer holds the adapter's schedule (the database connection was lost); seeking it again",
+                                   metadata: ["adapter": "\(adapter.name)"])
+                    waitingLogged = false
                 } catch is CancellationError {
                     return
                 } catch {
@@ -73,11 +76,14 @@ struct PullService: Service {
         }
     }
 
-    private func pullLoop() async {
+    /// Pulls on the schedule until cancelled, or until `stillOwner` says another gateway may now
+    /// run this adapter.
+    private func pullLoop(stillOwner: () async -> Bool = { true }) async {
         let schedule = adapter.schedule
         var paused = false
         while !Task.isCancelled {
             heartbeats.beat(heartbeatName)
+            guard await stillOwner() else { return }
             if let problem = capacityProblem() {
                 if !paused { logger.error("pulls paused to protect the store: \(problem)", metadata: ["adapter": "\(adapter.name)"]) }
                 paused = true

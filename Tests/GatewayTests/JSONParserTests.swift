@@ -45,9 +45,9 @@ struct JSONParserTests {
 
     @Test("agrees with JSONDecoder on every file of the JSON Schema Test Suite")
     func agreesOnTestSuite() throws {
-        let suite = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/json-schema-test-suite")
+        let suite = JSONSchemaSuiteTests.suiteDirectory
         let files = FileManager.default.enumerator(at: suite, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL }.filter { $0.pathExtension == "json" } ?? []
-        try #require(files.count > 50, "the suite is expected in ../shared/json-schema-test-suite")
+        try #require(files.count > 50, "the suite is expected in Tests/JSONSchemaTestSuite")
         for file in files {
             let data = try Data(contentsOf: file)
             #expect(try JSONValue.parse(data) == (try JSONDecoder().decode(ReferenceJSONValue.self, from: data).value), "\(file.path)")
@@ -79,7 +79,7 @@ struct CanonicalJSONTests {
 
     @Test("the same bytes as JSONEncoder for every file of the JSON Schema Test Suite")
     func sameBytesOnSuite() throws {
-        let suite = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/json-schema-test-suite")
+        let suite = JSONSchemaSuiteTests.suiteDirectory
         let files = FileManager.default.enumerator(at: suite, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL }.filter { $0.pathExtension == "json" } ?? []
         try #require(files.count > 50)
         for file in files {

@@ -147,6 +147,23 @@ struct SharedPostgresStoreTests {
         #expect(try await first.outboxStats(now: t0).inFlight == 200)
     }
 
+    @Test("when the database drops the owner's connection, its check says so, and ownership can be sought again")
+    func ownershipLostWithConnection() async throws {
+        let url = try await freshPostgresDatabase()
+        let store = try PostgresStore(url: url)
+        let checks = OwnershipLog()
+        try await store.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50)) { stillOwner in
+            checks.append("before: \(await stillOwner())")
+            // As a database restart or a network cut would: the server ends the session holding the lock.
+            let (status, output) = (try? runTool(["psql", url.replacingOccurrences(of: "?sslmode=disable", with: ""), "--quiet", "--no-psqlrc", "-c",
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"])) ?? (-1, "psql did not run")
+            checks.append(status == 0 ? "terminated" : "psql failed: \(output)")
+            checks.append("after: \(await stillOwner())")
+        }
+        try await store.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50)) { stillOwner in checks.append("again: \(await stillOwner())") }
+        #expect(checks.entries == ["before: true", "terminated", "after: false", "again: true"])
+    }
+
     @Test("a wrong password is a clear error naming the store without its password; the right one then works")
     func wrongPassword() async throws {
         let url = try await freshPostgresDatabase()
@@ -180,8 +197,9 @@ struct SharedPostgresStoreTests {
         let events = OwnershipLog()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await first.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50)) {
-                    events.append("first owns")
+                try await first.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50)) { stillOwner in
+                    // The check the pull loop makes before each pull sees the lock held.
+                    events.append(await stillOwner() ? "first owns" : "first's check says it does not own")
                     // Held until the other instance has been seen waiting for it, and owning another schedule.
                     _ = try? await eventually(timeout: .seconds(20)) { Set(events.entries).isSuperset(of: ["second waits", "second owns qlvb"]) }
                     events.append("first lets go")
@@ -189,13 +207,13 @@ struct SharedPostgresStoreTests {
             }
             #expect(try await eventually(timeout: .seconds(20)) { events.entries.contains("first owns") })
             group.addTask {
-                try await second.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50), whileWaiting: { events.append("second waits") }) {
+                try await second.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50), whileWaiting: { events.append("second waits") }) { _ in
                     events.append("second owns")
                 }
             }
             // Another adapter's schedule is free all along.
             group.addTask {
-                try await second.withScheduleOwnership(of: "qlvb-documents", poll: .milliseconds(50)) { events.append("second owns qlvb") }
+                try await second.withScheduleOwnership(of: "qlvb-documents", poll: .milliseconds(50)) { _ in events.append("second owns qlvb") }
             }
             try await group.waitForAll()
         }
