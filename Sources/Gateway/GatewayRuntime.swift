@@ -130,8 +130,7 @@ struct PullService: Service {
                         "adapter": "\(adapter.name)", "error": "\(error)", "retry": "\(attempt) of \(schedule.retries)", "in": "\(delay)",
                     ])
                     // `status` shows the failure now, not after the last retry minutes later.
-                    let retryAt = Date().addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
-                    try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: retryAt)
+                    try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: Date().addingTimeInterval(delay.timeInterval))
                     await sleepBeating(delay)
                     if Task.isCancelled { return nil }
                     continue

@@ -7,17 +7,18 @@ import GatewayContracts
 extension MockDataset {
     /// `KTS_GRDP` and `NSLD_TANG`, yearly, as the statistics office exports them.
     static func statisticsRows(province: String, sequence: inout Int, timestamp: (Int) -> String) -> [ExportRow] {
-        let rows: [(String, String?)] = [
-            ("KTS_GRDP;\"Tỷ trọng kinh tế số trong GRDP; giá hiện hành\";\(province);2023;\"8,41\";%;", nil),
-            ("KTS_GRDP;\"Tỷ trọng kinh tế số trong GRDP; giá hiện hành\";\(province);2024;9,87;%;\"Số liệu \"\"sơ bộ\"\"\"", nil),
-            ("NSLD_TANG;Tốc độ tăng năng suất lao động;\(province);2023;5,2;%;", nil),
-            ("NSLD_TANG;Tốc độ tăng năng suất lao động;\(province);2024;6,35;%;\"Ước tính,\r\ncập nhật quý 1/2025\"", nil),
+        // Each row's text without its last column, the date it was updated, which the row cut short lacks.
+        let rows: [(text: String, dated: Bool, defect: String?)] = [
+            ("KTS_GRDP;\"Tỷ trọng kinh tế số trong GRDP; giá hiện hành\";\(province);2023;\"8,41\";%;", true, nil),
+            ("KTS_GRDP;\"Tỷ trọng kinh tế số trong GRDP; giá hiện hành\";\(province);2024;9,87;%;\"Số liệu \"\"sơ bộ\"\"\"", true, nil),
+            ("NSLD_TANG;Tốc độ tăng năng suất lao động;\(province);2023;5,2;%;", true, nil),
+            ("NSLD_TANG;Tốc độ tăng năng suất lao động;\(province);2024;6,35;%;\"Ước tính,\r\ncập nhật quý 1/2025\"", true, nil),
             // Cut short by whoever typed it: no value, unit, note or date.
-            ("KTS_GRDP;Tỷ trọng kinh tế số trong GRDP;\(province);2025", "a row with fields missing"),
-            ("KTS_GRDP;Tỷ trọng kinh tế số trong GRDP;\(province);2022;\"1.234,5\";%;nhập sai", "value out of range"),
+            ("KTS_GRDP;Tỷ trọng kinh tế số trong GRDP;\(province);2025", false, "a row with fields missing"),
+            ("KTS_GRDP;Tỷ trọng kinh tế số trong GRDP;\(province);2022;\"1.234,5\";%;nhập sai", true, "value out of range"),
         ]
-        return rows.map { text, defect in
-            if text.hasSuffix(";2025") { return ExportRow(text: text, updated: nil, defect: defect) }
+        return rows.map { text, dated, defect in
+            guard dated else { return ExportRow(text: text, updated: nil, defect: defect) }
             sequence += 1
             let updated = timestamp(sequence)
             return ExportRow(text: text + ";" + updated, updated: updated, defect: defect)

@@ -9,13 +9,17 @@ import Testing
 
 @Suite("Adapter credentials: API key in a header or the query, HTTP basic, mutual TLS; the server's name")
 struct AdapterAuthTests {
-    func adapter(named name: String, path: String, auth: String, in directory: URL, environment: ConfigEnvironment) throws -> HTTPAdapter.Definition {
+    /// `serverName`, when given, goes into the source as `server_name`.
+    func adapter(
+        named name: String, path: String, auth: String, serverName: String? = nil, in directory: URL, environment: ConfigEnvironment
+    ) throws -> HTTPAdapter.Definition {
         try loadHTTPAdapter("""
             name: \(name)
             schedule: { every: 1h }
             source:
               base_url: ${LGSP_SOURCE_URL}
               ca_bundle: ${LGSP_SOURCE_CA}
+              \(serverName.map { "server_name: " + $0 } ?? "")
               auth:
             \(auth.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
             request: { path: \(path) }
@@ -111,21 +115,9 @@ struct AdapterAuthTests {
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
             func portal(_ name: String, serverName: String?) throws -> HTTPAdapter.Definition {
-                try loadHTTPAdapter("""
-                    name: \(name)
-                    schedule: { every: 1h }
-                    source:
-                      base_url: ${LGSP_SOURCE_URL}
-                      ca_bundle: ${LGSP_SOURCE_CA}
-                      \(serverName.map { "server_name: " + $0 } ?? "")
-                      auth:
-                        kind: api_key
-                        header: X-API-Key
-                        key: ${TELECOM_API_KEY}
-                    request: { path: /apikey/dvc/chi-tieu }
-                    response: { format: json, records: $.duLieu.banGhi }
-                    \(portalMappingYAML)
-                    """, name: name, in: directory, environment: environment)
+                try adapter(
+                    named: name, path: "/apikey/dvc/chi-tieu", auth: "kind: api_key\nheader: X-API-Key\nkey: ${TELECOM_API_KEY}",
+                    serverName: serverName, in: directory, environment: environment)
             }
             #expect(running.sourceURL.hasPrefix("https://127.0.0.1:"))
             try await withTransport { transport in

@@ -113,8 +113,11 @@ struct ScheduleTests {
                 mapping: { indicator: maChiTieu, level: capHanhChinh, area: maDonVi, period: kyBaoCao, value: giaTri, unit: donVi }
                 """.write(to: adapters.appendingPathComponent("refused.yaml"), atomically: true, encoding: .utf8)
             _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": adapters.path], timeout: .seconds(20)) { runtime in
-                guard try await runtime.store.adapterStatuses().first?.lastError != nil else { return false }
-                // 100 ms and 200 ms of back-off are long past after a second; the next run is an hour away.
+                // Each failed attempt shows in the status at once, its retry as the next run; after the
+                // last one the next run is the schedule's, an hour away. Then a second more, to see no
+                // further attempt is made.
+                guard let status = try await runtime.store.adapterStatuses().first, status.lastError != nil,
+                      let next = status.nextRun, next.timeIntervalSinceNow > 60 else { return false }
                 try await Task.sleep(for: .seconds(1))
                 return true
             }
