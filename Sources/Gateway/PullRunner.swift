@@ -127,8 +127,8 @@ public struct PullRunner: Sendable {
             observations: observations)
         let payload = envelope.jsonValue
         // Every observation passed already; a failure here is a bug in the gateway, never sent.
-        let violations = contracts.reportValidator.validate(payload)
-        guard violations.isEmpty else {
+        guard contracts.reportValidator.isValid(payload) else {
+            let violations = contracts.reportValidator.validate(payload)
             throw PipelineError("report envelope fails its own contract: \(violations.map(\.description).joined(separator: "; "))")
         }
         let jws = try signer.sign(payload: try payload.canonicalData())
@@ -146,11 +146,20 @@ public struct PullRunner: Sendable {
         hasher.update(data: Data(adapter.utf8))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        var identityBytes: [UInt8] = []
+        identityBytes.reserveCapacity(400)
         for observation in observations {
             var identity = observation
             identity.collectedAt = ""
-            hasher.update(data: Data([0]))
-            hasher.update(data: (try? encoder.encode(identity)) ?? Data(observation.factKey.utf8))
+            identityBytes.removeAll(keepingCapacity: true)
+            identityBytes.append(0)
+            // The same bytes as `JSONEncoder`, written without it: it was a third of signing.
+            if identity.sortedKeysJSONEncoderBytes(into: &identityBytes) {
+                hasher.update(data: identityBytes)
+            } else {
+                hasher.update(data: identityBytes)
+                hasher.update(data: (try? encoder.encode(identity)) ?? Data(observation.factKey.utf8))
+            }
         }
         var bytes = Array(hasher.finalize().prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x80

@@ -18,11 +18,16 @@ public struct PullContext: Sendable {
     /// The reporting province's code, filled into observations that do not map one.
     public var province: String
     /// Pull time, written as every observation's `collected_at`.
-    public var collectedAt: Date
+    public var collectedAt: Date {
+        didSet { collectedAtText = Timestamps.format(collectedAt) }
+    }
+    /// `collectedAt` as RFC 3339, formatted once per pull rather than once per record.
+    public private(set) var collectedAtText: String
 
     public init(province: String, collectedAt: Date) {
         self.province = province
         self.collectedAt = collectedAt
+        self.collectedAtText = Timestamps.format(collectedAt)
     }
 }
 

@@ -133,7 +133,7 @@ public struct ExecAdapter: Adapter {
                 continue
             }
             if members["province"] == nil { members["province"] = .string(context.province) }
-            if members["collected_at"] == nil { members["collected_at"] = .string(Timestamps.format(context.collectedAt)) }
+            if members["collected_at"] == nil { members["collected_at"] = .string(context.collectedAtText) }
             if members["source_system"] == nil { members["source_system"] = .string(sourceSystem) }
             records.append(.mapped(.object(members)))
         }

@@ -86,8 +86,12 @@ public struct FieldRule: Sendable, Equatable {
 /// Maps a source record to an observation's JSON form, field by field, collecting every failure.
 public struct RecordMapping: Sendable, Equatable {
     /// Observation field (as the contract names it) → rule.
-    public var fields: [String: FieldRule]
+    public var fields: [String: FieldRule] {
+        didSet { orderedFields = fields.sorted { $0.key < $1.key } }
+    }
     public var sourceSystem: String
+    /// `fields` in name order, so failures are listed the same way every time; sorted once, not per record.
+    private var orderedFields: [(key: String, value: FieldRule)]
 
     public static let mappableFields: [String: FieldRule.ValueType] = [
         "indicator": .string, "province": .string, "level": .string, "area": .string, "period": .period,
@@ -98,16 +102,21 @@ public struct RecordMapping: Sendable, Equatable {
     public init(fields: [String: FieldRule], sourceSystem: String) {
         self.fields = fields
         self.sourceSystem = sourceSystem
+        self.orderedFields = fields.sorted { $0.key < $1.key }
+    }
+
+    public static func == (lhs: RecordMapping, rhs: RecordMapping) -> Bool {
+        lhs.fields == rhs.fields && lhs.sourceSystem == rhs.sourceSystem
     }
 
     public func map(_ record: JSONValue, context: PullContext) -> PulledRecord {
         var output: [String: JSONValue] = [
             "province": .string(context.province),
             "source_system": .string(sourceSystem),
-            "collected_at": .string(Timestamps.format(context.collectedAt)),
+            "collected_at": .string(context.collectedAtText),
         ]
         var reasons: [QuarantineReason] = []
-        for (field, rule) in fields.sorted(by: { $0.key < $1.key }) {
+        for (field, rule) in orderedFields {
             switch extract(rule, from: record) {
             case .success(let value?): output[field] = value
             case .success(nil):
@@ -133,6 +142,14 @@ public struct RecordMapping: Sendable, Equatable {
         case .path(let path):
             guard let found = path.select(in: record), found != .null else { return .success(nil) }
             raw = found
+        }
+        if rule.lookup == nil {
+            // The common cases need no text form of the value.
+            switch (rule.type, raw) {
+            case (.number, .number(let n)): return .success(.number(n * (rule.scale ?? 1)))
+            case (.string, .string): return .success(raw)
+            default: break
+            }
         }
         var text: String?
         switch raw {
@@ -179,22 +196,38 @@ public struct RecordMapping: Sendable, Equatable {
 
 /// Numbers as Vietnamese sources write them: `37,87`, `1.234,5`, and plain `1234.5`.
 public enum NumberParsing {
+    /// Works on the UTF-8 bytes: Foundation's trimming and replacing bridge through NSString and
+    /// were most of the cost of mapping a record whose figures are written `37,87`.
     public static func parse(_ text: String) -> Double? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "%", with: "")
-            .trimmingCharacters(in: .whitespaces)
-        if let plain = Double(trimmed), !trimmed.contains(",") { return plain.isFinite ? plain : nil }
-        let hasComma = trimmed.contains(","), hasDot = trimmed.contains(".")
-        var normalized = trimmed
-        if hasComma && hasDot {
-            // The later of the two separators is the decimal one.
-            let lastComma = trimmed.lastIndex(of: ",")!, lastDot = trimmed.lastIndex(of: ".")!
-            normalized = lastComma > lastDot
-                ? trimmed.replacingOccurrences(of: ".", with: "").replacingOccurrences(of: ",", with: ".")
-                : trimmed.replacingOccurrences(of: ",", with: "")
-        } else if hasComma {
-            normalized = trimmed.replacingOccurrences(of: ",", with: ".")
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var commas = 0, dots = 0, lastComma = -1, lastDot = -1
+        for byte in text.utf8 where byte != UInt8(ascii: "%") {
+            if byte == UInt8(ascii: ",") { commas += 1; lastComma = bytes.count }
+            if byte == UInt8(ascii: ".") { dots += 1; lastDot = bytes.count }
+            bytes.append(byte)
         }
-        guard let value = Double(normalized), value.isFinite else { return nil }
+        // Spaces, tabs and no-break spaces (U+00A0, as spreadsheets write them) around the figure.
+        func isSpace(at index: Int) -> Int {
+            if bytes[index] == 0x20 || bytes[index] == 0x09 { return 1 }
+            if bytes[index] == 0xA0, index > 0, bytes[index - 1] == 0xC2 { return 2 }
+            if bytes[index] == 0xC2, index + 1 < bytes.count, bytes[index + 1] == 0xA0 { return 2 }
+            return 0
+        }
+        var start = 0, end = bytes.count
+        while start < end, case let width = isSpace(at: start), width > 0 { start += width }
+        while end > start, case let width = isSpace(at: end - 1), width > 0 { end -= width }
+        var figure = bytes[start..<end]
+        if commas > 0 && dots > 0 {
+            // The later of the two separators is the decimal one; the other groups thousands.
+            let (grouping, decimal) = lastComma > lastDot ? (UInt8(ascii: "."), UInt8(ascii: ",")) : (UInt8(ascii: ","), UInt8(ascii: "."))
+            figure = ArraySlice(figure.compactMap { $0 == grouping ? nil : $0 == decimal ? UInt8(ascii: ".") : $0 })
+        } else if commas > 0 {
+            figure = ArraySlice(figure.map { $0 == UInt8(ascii: ",") ? UInt8(ascii: ".") : $0 })
+        }
+        guard !figure.isEmpty, figure.allSatisfy({ $0 < 0x80 }), let value = Double(String(decoding: figure, as: UTF8.self)), value.isFinite else {
+            return nil
+        }
         return value
     }
 }
@@ -204,8 +237,11 @@ public enum PeriodNormalizer {
     /// `Quý 3/2025`, `Q3-2025`, `Q3/2025`, `2025-Q3` → `2025-Q3`; `11/2025`, `Tháng 11/2025`, `2025-11` → `2025-11`;
     /// `6 tháng đầu năm 2025`, `H1-2025`, `2025-H1` → `2025-H1`; `Năm 2025`, `2025` → `2025`.
     public static func normalize(_ text: String) -> String? {
-        let lowered = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if let period = ReportingPeriod(text.trimmingCharacters(in: .whitespaces).uppercased()) { return period.description }
+        // Already in the contract's form (the usual case): no trimming or case mapping needed.
+        if let period = ReportingPeriod(text) { return period.description }
+        let trimmed = text.trimmingHorizontalSpace
+        let lowered = trimmed.lowercased()
+        if let period = ReportingPeriod(trimmed.uppercased()) { return period.description }
         let numbers = lowered.split { !$0.isNumber }.compactMap { Int($0) }
         let year = numbers.first { $0 >= 1900 && $0 <= 2200 }
         guard let year else { return nil }
@@ -225,5 +261,17 @@ public enum PeriodNormalizer {
             return build(String(format: "%04d-%02d", year, others[0]))
         }
         return nil
+    }
+}
+
+extension String {
+    /// Without the spaces and tabs at either end (what `CharacterSet.whitespaces` holds: tab and
+    /// Unicode's space separators), without bridging to NSString.
+    var trimmingHorizontalSpace: String {
+        let scalars = unicodeScalars
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }), let last = scalars.lastIndex(where: { !isSpace($0) }) else { return "" }
+        if first == scalars.startIndex, last == scalars.index(before: scalars.endIndex) { return self }
+        return String(scalars[first...last])
     }
 }

@@ -6,6 +6,8 @@ import Foundation
 /// going through `Encodable` was a seventh of the cost of signing a report.
 struct CanonicalJSONWriter {
     var output: [UInt8] = []
+    /// `JSONEncoder` writes `/` as `\/`; set to write what it writes.
+    var escapesSlash = false
 
     mutating func write(_ value: JSONValue) {
         switch value {
@@ -22,11 +24,12 @@ struct CanonicalJSONWriter {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            for (index, key) in members.keys.sorted().enumerated() {
+            // Sorting the pairs, not the keys, saves hashing every key again to find its value.
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                writeString(key)
+                writeString(member.key)
                 output.append(UInt8(ascii: ":"))
-                write(members[key]!)
+                write(member.value)
             }
             output.append(UInt8(ascii: "}"))
         }
@@ -51,6 +54,7 @@ struct CanonicalJSONWriter {
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: #"\""#.utf8)
             case UInt8(ascii: "\\"): output.append(contentsOf: #"\\"#.utf8)
+            case UInt8(ascii: "/") where escapesSlash: output.append(contentsOf: #"\/"#.utf8)
             case 0x0A: output.append(contentsOf: #"\n"#.utf8)
             case 0x0D: output.append(contentsOf: #"\r"#.utf8)
             case 0x09: output.append(contentsOf: #"\t"#.utf8)

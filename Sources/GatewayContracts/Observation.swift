@@ -93,6 +93,41 @@ public struct Observation: Sendable, Hashable, Codable {
             collectedAt: try string("collected_at"))
     }
 
+    /// The bytes `JSONEncoder` with `.sortedKeys` writes for this observation, written directly
+    /// (report ids hash them, so they must stay exactly what they were); nil when a number is one
+    /// whose text `JSONEncoder` might write differently (-0, beyond ±10¹⁵, not finite), for the
+    /// caller to use `JSONEncoder` itself.
+    public func sortedKeysJSONEncoderBytes(into output: inout [UInt8]) -> Bool {
+        for number in [value, numerator ?? 0, denominator ?? 0]
+        where !number.isFinite || abs(number) >= 1e15 || (number == 0 && number.sign == .minus) {
+            return false
+        }
+        var writer = CanonicalJSONWriter(escapesSlash: true)
+        // Writes into the caller's buffer, whose capacity it reuses for every observation.
+        swap(&writer.output, &output)
+        defer { swap(&writer.output, &output) }
+        func member(_ key: String, first: Bool = false) {
+            if !first { writer.output.append(UInt8(ascii: ",")) }
+            writer.writeString(key)
+            writer.output.append(UInt8(ascii: ":"))
+        }
+        writer.output.append(UInt8(ascii: "{"))
+        member("area", first: true); writer.writeString(area)
+        member("collected_at"); writer.writeString(collectedAt)
+        if let denominator { member("denominator"); writer.writeNumber(denominator) }
+        member("indicator"); writer.writeString(indicator)
+        member("level"); writer.writeString(level.rawValue)
+        if let numerator { member("numerator"); writer.writeNumber(numerator) }
+        member("period"); writer.writeString(period)
+        member("province"); writer.writeString(province)
+        if let sourceRecordID { member("source_record_id"); writer.writeString(sourceRecordID) }
+        member("source_system"); writer.writeString(sourceSystem)
+        member("unit"); writer.writeString(unit)
+        member("value"); writer.writeNumber(value)
+        writer.output.append(UInt8(ascii: "}"))
+        return true
+    }
+
     /// The same value `Codable` gives (absent optionals left out), built directly: signing a
     /// report went through JSON text and back, the largest cost of the signing stage.
     public var jsonValue: JSONValue {

@@ -59,9 +59,13 @@ public struct ReportingPeriod: Sendable, Hashable, CustomStringConvertible {
         case .year: String(year)
         case .half: "\(year)-H\(index)"
         case .quarter: "\(year)-Q\(index)"
-        case .month: String(format: "%04d-%02d", year, index)
+        case .month: "\(year)-\(Self.twoDigits(index))"
         }
     }
+
+    /// `String(format:)` goes through Foundation's formatter, and these are built per observation;
+    /// years are 1900–2200, so only months need padding.
+    static func twoDigits(_ number: Int) -> String { number < 10 ? "0\(number)" : String(number) }
 
     /// The first and last month (1–12) the period covers.
     public var months: ClosedRange<Int> {
@@ -74,9 +78,9 @@ public struct ReportingPeriod: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The first day of the period, as `yyyy-mm-dd`, for comparing with validity dates.
-    public var startDay: String { String(format: "%04d-%02d-01", year, months.lowerBound) }
+    public var startDay: String { "\(year)-\(Self.twoDigits(months.lowerBound))-01" }
     /// The last month of the period, as `yyyy-mm`, for comparing with validity dates.
-    public var endMonth: String { String(format: "%04d-%02d", year, months.upperBound) }
+    public var endMonth: String { "\(year)-\(Self.twoDigits(months.upperBound))" }
 }
 
 enum PeriodCalendar {

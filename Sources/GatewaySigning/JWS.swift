@@ -43,9 +43,34 @@ public struct FlattenedJWS: Sendable, Hashable, Codable {
     public var detached: String { protected + ".." + signature }
 
     public func encoded() throws -> Data {
+        // The three members are base64url, which JSON never escapes: written directly, since
+        // `JSONEncoder` inspects each character of a payload that can be megabytes long.
+        if Self.isBase64URL(protected), Self.isBase64URL(payload), Self.isBase64URL(signature) {
+            var body = Data()
+            body.reserveCapacity(protected.utf8.count + payload.utf8.count + signature.utf8.count + 44)
+            body.append(contentsOf: #"{"payload":""#.utf8)
+            body.append(contentsOf: payload.utf8)
+            body.append(contentsOf: #"","protected":""#.utf8)
+            body.append(contentsOf: protected.utf8)
+            body.append(contentsOf: #"","signature":""#.utf8)
+            body.append(contentsOf: signature.utf8)
+            body.append(contentsOf: #""}"#.utf8)
+            return body
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
+    }
+
+    static func isBase64URL(_ text: String) -> Bool {
+        text.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"):
+                true
+            default: false
+            }
+        }
     }
 
     /// The body to send for `serialization`, and the detached signature header if any.

@@ -284,7 +284,7 @@ public final class MockCentral: Sendable {
             state.withLock { $0.statistics.digestFailures += 1 }
             return reject(.badRequest, "Content-Digest is missing or does not match the body")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let reports = object["reports"] as? [Any] else {
+        guard case .array(let reports)? = (try? JSONValue.parse(body))?["reports"] else {
             return reject(.badRequest, #"the body must be {"reports": [JWS, ...]}"#)
         }
         state.withLock { $0.statistics.maxReportsPerRequest = max($0.statistics.maxReportsPerRequest, reports.count) }
@@ -294,12 +294,19 @@ public final class MockCentral: Sendable {
             let serialization: JWSSerialization
             let itemBody: Data
             do {
-                if let compact = item as? String {
+                switch item {
+                case .string(let compact):
                     (serialization, itemBody) = (.compact, Data(compact.utf8))
                     jws = try FlattenedJWS.parse(compact: compact)
-                } else {
-                    (serialization, itemBody) = (.flattened, try JSONSerialization.data(withJSONObject: item))
-                    jws = try FlattenedJWS.decode(itemBody)
+                case .object(let members):
+                    guard case .string(let protected)? = members["protected"], case .string(let payload)? = members["payload"],
+                          case .string(let signature)? = members["signature"] else {
+                        throw JWSError("the body is not a flattened JWS JSON object with protected, payload and signature")
+                    }
+                    jws = FlattenedJWS(protected: protected, payload: payload, signature: signature)
+                    (serialization, itemBody) = (.flattened, try jws.encoded())
+                default:
+                    throw JWSError("a report must be a JWS: a compact string or a flattened object")
                 }
             } catch {
                 state.withLock { $0.statistics.signatureFailures += 1 }
@@ -328,10 +335,10 @@ public final class MockCentral: Sendable {
     static func minimalBatchAnswer(_ body: Data) -> Response {
         let marker = Array(#""report_id":""#.utf8)
         var results: [String] = []
-        if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let reports = object["reports"] as? [Any] {
+        if case .array(let reports)? = (try? JSONValue.parse(body))?["reports"] {
             for item in reports {
-                let payload = (item as? [String: Any])?["payload"] as? String
-                    ?? (item as? String).map { String($0.split(separator: ".", omittingEmptySubsequences: false).dropFirst().first ?? "") }
+                let payload = item["payload"]?.stringValue
+                    ?? item.stringValue.map { String($0.split(separator: ".", omittingEmptySubsequences: false).dropFirst().first ?? "") }
                 guard let decoded = payload.flatMap(Base64URL.decode) else { continue }
                 let bytes = [UInt8](decoded)
                 guard let start = bytes.indices.first(where: { bytes[$0...].starts(with: marker) }) else { continue }

@@ -48,6 +48,34 @@ struct ContractTests {
         #expect(try envelope.jsonValue.canonicalData() == (try JSONValue(encoding: envelope).canonicalData()))
     }
 
+    @Test("report ids hash exactly the bytes JSONEncoder wrote, written without it, or say they cannot")
+    func identityBytesMatchJSONEncoder() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var bare = good
+        (bare.numerator, bare.denominator, bare.sourceRecordID) = (nil, nil, nil)
+        var tricky = good
+        tricky.sourceRecordID = "QLVB/03646 \"Sơn La\" \\ \n\t\r\u{08}\u{0C}\u{01}\u{1F}\u{7F} é"
+        tricky.collectedAt = ""
+        var observations = [good, bare, tricky]
+        for value in [0, 1, 600, 61.67, 0.1, 1e-5, 1.5e-7, 2.0 / 3, -42.25, 999_999_999_999_999, 99_999_999_999_999.98] {
+            var observation = good
+            (observation.value, observation.numerator) = (value, value)
+            observations.append(observation)
+        }
+        for observation in observations {
+            var bytes: [UInt8] = [7]
+            #expect(observation.sortedKeysJSONEncoderBytes(into: &bytes))
+            #expect(bytes == [7] + [UInt8](try encoder.encode(observation)), "\(observation)")
+        }
+        for value in [-0.0, 1e15, -3e20, .infinity, .nan] {
+            var observation = good
+            observation.value = value
+            var bytes: [UInt8] = []
+            #expect(!observation.sortedKeysJSONEncoderBytes(into: &bytes), "\(value) must be left to JSONEncoder")
+        }
+    }
+
     @Test("a correct observation passes schema and rules")
     func goodObservation() throws {
         #expect(try reasons { _ in }.isEmpty)

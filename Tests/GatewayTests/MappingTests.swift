@@ -8,7 +8,8 @@ struct MappingTests {
     @Test("period forms people type become contract periods", arguments: [
         ("Quý 3/2025", "2025-Q3"), ("quý 4/2025", "2025-Q4"), ("Q3-2025", "2025-Q3"), ("Q1/2026", "2026-Q1"),
         ("11/2025", "2025-11"), ("Tháng 2/2026", "2026-02"), ("2025", "2025"), ("Năm 2025", "2025"),
-        ("6 tháng đầu năm 2025", "2025-H1"), ("2025-Q3", "2025-Q3"), ("2025-11", "2025-11"),
+        ("6 tháng đầu năm 2025", "2025-H1"), ("2025-Q3", "2025-Q3"), ("2025-11", "2025-11"), (" \u{A0}Quý 2/2025\t", "2025-Q2"),
+        ("6 tháng cuối năm 2025", "2025-H2"), ("Tháng 12/2025", "2025-12"),
     ])
     func periods(text: String, expected: String) {
         #expect(PeriodNormalizer.normalize(text) == expected)
@@ -19,9 +20,17 @@ struct MappingTests {
         #expect(PeriodNormalizer.normalize(text) == nil)
     }
 
-    @Test("numbers written the Vietnamese way", arguments: [("37,87", 37.87), ("1.234,5", 1234.5), ("1,234.5", 1234.5), ("100", 100.0), ("88,5 %", 88.5)])
+    @Test("numbers written the Vietnamese way", arguments: [
+        ("37,87", 37.87), ("1.234,5", 1234.5), ("1,234.5", 1234.5), ("100", 100.0), ("88,5 %", 88.5), (" 88,5\u{A0}%\t", 88.5),
+        ("-3,5", -3.5), ("1.234.567,25", 1_234_567.25), ("1e3", 1000), ("%12", 12),
+    ])
     func numbers(text: String, expected: Double) {
         #expect(NumberParsing.parse(text) == expected)
+    }
+
+    @Test("text that is not a number is refused", arguments: ["", " ", "%", "abc", "1.234.5", "1,2,3", "12 34", "inf", "nan", "1e999", "٣"])
+    func badNumbers(text: String) {
+        #expect(NumberParsing.parse(text) == nil)
     }
 
     @Test("record paths select nested fields and indices")

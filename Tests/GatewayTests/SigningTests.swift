@@ -33,6 +33,18 @@ struct SigningTests {
         #expect(!key.publicKey.isValidSignature(Base64URL.decode(Self.rfcSignature)!, for: tampered))
     }
 
+    @Test("the flattened JSON is written directly exactly as JSONEncoder writes it, and through it when a member needs escaping")
+    func flattenedBytes() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let signed = try JWSSigner(key: try rfcKey()).sign(payload: Data(#"{"report_id":"x/y"}"#.utf8))
+        #expect(try signed.encoded() == (try encoder.encode(signed)))
+        #expect(try FlattenedJWS.decode(try signed.encoded()) == signed)
+        let odd = FlattenedJWS(protected: "a\"b", payload: "c\\d", signature: "e/f\n")
+        #expect(try odd.encoded() == (try encoder.encode(odd)))
+        #expect(try FlattenedJWS.decode(try odd.encoded()) == odd)
+    }
+
     @Test("RFC 8037 A.3: kid is the RFC 7638 thumbprint")
     func thumbprint() throws {
         #expect(try rfcKey().publicKey.thumbprint == Self.rfcThumbprint)
