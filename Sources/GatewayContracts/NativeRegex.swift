@@ -53,6 +53,9 @@ struct NativeRegex: Sendable {
 
     let program: [Instruction]
     let anchoredAtStart: Bool
+    /// The same program as a deterministic automaton over ASCII, for texts that are all ASCII (codes,
+    /// dates, identifiers): one table lookup per byte instead of a set of threads per code point.
+    let ascii: ASCIIAutomaton?
 
     static let digits: [ClosedRange<UInt32>] = [48...57]
     static let word: [ClosedRange<UInt32>] = [48...57, 65...90, 95...95, 97...122]
@@ -77,6 +80,7 @@ struct NativeRegex: Sendable {
         } else {
             anchoredAtStart = false
         }
+        ascii = ASCIIAutomaton(program: program, anchoredAtStart: anchoredAtStart)
     }
 
     private static func emit(_ node: Node, into program: inout [Instruction]) -> Bool {
@@ -127,7 +131,8 @@ struct NativeRegex: Sendable {
         var text = text
         let count = program.count
         return text.withUTF8 { bytes in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * count) { storage in
+            if let ascii, let answer = ascii.matches(bytes) { return answer }
+            return withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * count) { storage in
                 storage.initialize(repeating: 0)
                 var current = ThreadList(dense: storage.baseAddress!, sparse: storage.baseAddress! + count)
                 var next = ThreadList(dense: storage.baseAddress! + 2 * count, sparse: storage.baseAddress! + 3 * count)
@@ -152,6 +157,112 @@ struct NativeRegex: Sendable {
                 }
                 return false
             }
+        }
+    }
+
+    /// The subset construction of the program, restricted to ASCII texts and built when the
+    /// pattern is compiled (the validator is shared between tasks, so nothing is built lazily).
+    /// Bytes that every instruction treats alike share a column of the table.
+    struct ASCIIAutomaton: Sendable {
+        /// Column of each ASCII byte.
+        let byteClass: [UInt8]
+        let classCount: Int
+        /// `transitions[state * classCount + class]`: the next state, `dead` or `accepted`.
+        let transitions: [Int16]
+        /// Whether the text may end in each state.
+        let acceptsAtEnd: [Bool]
+        let initialAccepts: Bool
+
+        static let dead: Int16 = -1
+        static let accepted: Int16 = -2
+        /// Beyond this many states (long counted repetitions) the thread machine is used instead.
+        static let maximumStates = 512
+
+        init?(program: [Instruction], anchoredAtStart: Bool) {
+            var signatures: [[Bool]: UInt8] = [:]
+            var byteClass = [UInt8](repeating: 0, count: 128)
+            let sets = program.compactMap { instruction -> CharacterSet? in if case .set(let set) = instruction { set } else { nil } }
+            for byte in 0..<128 {
+                let signature = sets.map { $0.contains(UInt32(byte)) }
+                if let existing = signatures[signature] { byteClass[byte] = existing } else {
+                    byteClass[byte] = UInt8(signatures.count)
+                    signatures[signature] = UInt8(signatures.count)
+                }
+            }
+            let classCount = signatures.count
+            let representatives = (0..<classCount).map { column in UInt32(byteClass.firstIndex(of: UInt8(column))!) }
+
+            /// The instructions reachable from `seeds` without reading, and whether `match` is among them.
+            func closure(_ seeds: [Int], atStart: Bool, atEnd: Bool) -> (threads: [Int], matched: Bool) {
+                var seen = Set<Int>()
+                var threads: [Int] = []
+                var stack = seeds.reversed() as [Int]
+                while let pc = stack.popLast() {
+                    guard seen.insert(pc).inserted else { continue }
+                    switch program[pc] {
+                    case .match: return ([], true)
+                    case .jump(let target): stack.append(target)
+                    case .split(let first, let second): stack.append(second); stack.append(first)
+                    case .start: if atStart { stack.append(pc + 1) }
+                    case .end: if atEnd { stack.append(pc + 1) } else { threads.append(pc) }
+                    case .set: threads.append(pc)
+                    }
+                }
+                return (threads.sorted(), false)
+            }
+            let start = closure([0], atStart: true, atEnd: false)
+            initialAccepts = start.matched
+            var states: [[Int]] = [start.threads]
+            var index: [[Int]: Int16] = [start.threads: 0]
+            var acceptsAtEnd = [closure([0], atStart: true, atEnd: true).matched]
+            var transitions: [Int16] = []
+            var state = 0
+            while state < states.count {
+                for code in representatives {
+                    var seeds: [Int] = []
+                    for pc in states[state] {
+                        if case .set(let set) = program[pc], set.contains(code) { seeds.append(pc + 1) }
+                    }
+                    if !anchoredAtStart { seeds.append(0) }
+                    let next = closure(seeds, atStart: false, atEnd: false)
+                    if next.matched {
+                        transitions.append(Self.accepted)
+                    } else if next.threads.isEmpty {
+                        transitions.append(Self.dead)
+                    } else if let known = index[next.threads] {
+                        transitions.append(known)
+                    } else {
+                        guard states.count < Self.maximumStates else { return nil }
+                        index[next.threads] = Int16(states.count)
+                        transitions.append(Int16(states.count))
+                        states.append(next.threads)
+                        acceptsAtEnd.append(closure(next.threads.filter { if case .end = program[$0] { true } else { false } },
+                                                    atStart: false, atEnd: true).matched)
+                    }
+                }
+                state += 1
+            }
+            self.byteClass = byteClass
+            self.classCount = classCount
+            self.transitions = transitions
+            self.acceptsAtEnd = acceptsAtEnd
+        }
+
+        /// nil when the text is not all ASCII.
+        func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool? {
+            if initialAccepts { return true }
+            var state = 0
+            for byte in bytes {
+                guard byte < 0x80 else { return nil }
+                let next = transitions[state &* classCount &+ Int(byteClass[Int(byte)])]
+                if next < 0 {
+                    if next == Self.accepted { return true }
+                    // No thread left; a later non-ASCII byte could not revive one either.
+                    return false
+                }
+                state = Int(next)
+            }
+            return acceptsAtEnd[state]
         }
     }
 

@@ -136,20 +136,28 @@ struct FormatAndPatternTests {
         ]
         let alphabet = Array("0123456789abcdefxyzABCZHQ_.-@é\n \u{2028}")
         var generator = SystemRandomNumberGenerator()
-        var tried = 0
+        var tried = 0, asciiTried = 0
         for pattern in patterns {
-            #expect(NativeRegex(pattern) != nil, "\(pattern) should take the native matcher")
+            let native = try #require(NativeRegex(pattern), "\(pattern) should take the native matcher")
+            // Every pattern here is small enough for the ASCII automaton; the thread machine still
+            // answers for texts with other characters.
+            let automaton = try #require(native.ascii, "\(pattern) should have an ASCII automaton")
             let icu = try NSRegularExpression(pattern: ECMARegex.translate(pattern))
             let regex = try ECMARegex(pattern)
             for _ in 0..<1500 {
                 let length = Int.random(in: 0...9, using: &generator)
-                let text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+                var text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
                 let expected = icu.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
                 #expect(regex.matches(text) == expected, "\(pattern) on \(text.debugDescription)")
+                if text.utf8.allSatisfy({ $0 < 0x80 }) {
+                    #expect(text.withUTF8 { automaton.matches($0) } == expected, "automaton: \(pattern) on \(text.debugDescription)")
+                    asciiTried += 1
+                }
                 tried += 1
             }
         }
         #expect(tried == patterns.count * 1500)
+        #expect(asciiTried > tried / 4)
         #expect(try ECMARegex("^[0-9]{4}(-(H[12]|Q[1-4]))?$").matches("2025-Q3"))
         // What it does not implement is left to ICU rather than guessed.
         for unsupported in ["(a)\\1", "a(?=b)", "\\bword", "\\p{Letter}", "[[:alpha:]]"] {
