@@ -156,6 +156,9 @@ final class SchemaNode: Sendable {
     let unevaluated: [Check]
     let unevaluatedNames: [String]
     let resource: SchemaResource
+    /// Only checks of the value itself (type, pattern, limits…), no subschemas: the yes-or-no path
+    /// needs neither the dynamic scope nor the depth guard nor annotations, and skips them.
+    let isLeaf: Bool
 
     init(resource: SchemaResource, constant: Bool?, keywords: [Keyword], unevaluated: [Keyword]) {
         self.resource = resource
@@ -165,11 +168,20 @@ final class SchemaNode: Sendable {
         self.unevaluated = unevaluated.map(\.check)
         self.unevaluatedNames = unevaluated.map(\.name)
         self.fastChecks = ObjectShape.fuse(keywords)
+        self.isLeaf = constant == nil && unevaluated.isEmpty && fastChecks.allSatisfy(\.isLeaf)
     }
 
     /// Evaluates `value`; with a `trace`, records every failure, otherwise stops at the first.
     /// When `evaluated` is non-nil the annotations of this schema are merged into it.
     func evaluate(_ value: JSONValue, _ state: inout EvaluationState, _ trace: Trace?, _ evaluated: inout Evaluated?) -> Bool {
+        if isLeaf, trace == nil {
+            // Iterated in place: a `for` loop copies each check out of the array, retaining its payload.
+            return fastChecks.withUnsafeBufferPointer { checks in
+                var none: Evaluated? = nil
+                for index in checks.indices where !checks[index].evaluate(value, &state, nil, nil, &none) { return false }
+                return true
+            }
+        }
         if let constant {
             if !constant { state.fail(trace, "no value is allowed here") }
             return constant
@@ -205,7 +217,11 @@ final class SchemaNode: Sendable {
                 valid = false
             }
         } else {
-            for check in fastChecks where !check.evaluate(value, &state, nil, nil, &annotations) { return false }
+            let passed = fastChecks.withUnsafeBufferPointer { checks in
+                for index in checks.indices where !checks[index].evaluate(value, &state, nil, nil, &annotations) { return false }
+                return true
+            }
+            if !passed { return false }
             for check in unevaluated where !check.evaluate(value, &state, nil, nil, &annotations) { return false }
         }
         if let annotations, evaluated != nil { evaluated!.merge(annotations) }
@@ -445,13 +461,18 @@ enum Check: Sendable {
             guard case .array(let a) = value else { return true }
             var valid = true
             if a.count > start {
-                for index in start..<a.count {
-                    var none: Evaluated? = nil
-                    if !schema.evaluate(a[index], &state, trace?.child(String(index)), &none) {
-                        valid = false
-                        if trace == nil { return false }
+                // Items read in place rather than copied out of the array, which retains each.
+                let allValid = a.withUnsafeBufferPointer { items in
+                    for index in start..<items.count {
+                        var none: Evaluated? = nil
+                        if !schema.evaluate(items[index], &state, trace?.child(String(index)), &none) {
+                            valid = false
+                            if trace == nil { return false }
+                        }
                     }
+                    return true
                 }
+                if !allValid { return false }
             }
             evaluated?.allItems = true
             return valid
@@ -574,8 +595,10 @@ enum Check: Sendable {
         case .objectShape(let shape):
             guard case .object(let o) = value else { return true }
             var requiredFound = 0
+            var present: UInt64 = 0
             for (property, member) in o {
                 if let entry = shape.members.find(property) {
+                    present |= entry.bit
                     if entry.required { requiredFound += 1 }
                     if let node = entry.node {
                         var none: Evaluated? = nil
@@ -590,6 +613,9 @@ enum Check: Sendable {
                 }
             }
             if requiredFound < shape.requiredCount { return false }
+            for dependency in shape.dependencies where present & dependency.trigger != 0 && present & dependency.required != dependency.required {
+                return false
+            }
             if shape.additional != nil { evaluated?.allProperties = true }
             return true
 
@@ -606,6 +632,17 @@ enum Check: Sendable {
             }
             if valid { evaluated?.allItems = true }
             return valid
+        }
+    }
+
+    /// Whether this check reads only the value itself, never a subschema.
+    var isLeaf: Bool {
+        switch self {
+        case .type, .enumeration, .constant, .multipleOf, .maximum, .minimum, .maxLength, .minLength, .pattern, .format,
+            .maxItems, .minItems, .uniqueItems, .maxProperties, .minProperties, .required, .dependentRequired:
+            true
+        default:
+            false
         }
     }
 
@@ -686,24 +723,34 @@ enum Check: Sendable {
 /// is absent, since it would change which members are additional.
 final class ObjectShape: Sendable {
     struct Entry: Sendable {
-        /// The `properties` subschema; nil for a required name that `properties` does not list.
+        /// The `properties` subschema; nil for a name only `required` or `dependentRequired` lists.
         let node: SchemaNode?
         let required: Bool
+        /// This name's bit in the set of names present, for `dependentRequired`.
+        var bit: UInt64 = 0
+    }
+    /// `dependentRequired` as bit sets: when the trigger's bit is present, every required bit must be.
+    struct Dependency: Sendable {
+        let trigger: UInt64
+        let required: UInt64
     }
     let members: PropertyTable<Entry>
     let requiredCount: Int
     let additional: SchemaNode?
+    let dependencies: [Dependency]
 
-    init(members: [String: Entry], requiredCount: Int, additional: SchemaNode?) {
+    init(members: [String: Entry], requiredCount: Int, additional: SchemaNode?, dependencies: [Dependency]) {
         self.members = PropertyTable(members)
         self.requiredCount = requiredCount
         self.additional = additional
+        self.dependencies = dependencies
     }
 
     static func fuse(_ keywords: [Keyword]) -> [Check] {
         var properties: [(String, SchemaNode)] = []
         var required: [String] = []
         var additional: SchemaNode? = nil
+        var dependentRequired: [(String, [String])]? = nil
         var fused = 0
         var rest: [Check] = []
         for keyword in keywords {
@@ -711,6 +758,7 @@ final class ObjectShape: Sendable {
             case .properties(let list): properties = list; fused += 1
             case .required(let names): required = names; fused += 1
             case .additionalProperties(let node, _, _): additional = node; fused += 1
+            case .dependentRequired(let list): dependentRequired = list; rest.append(keyword.check)
             case .patternProperties: return keywords.map(\.check)
             default: rest.append(keyword.check)
             }
@@ -720,7 +768,26 @@ final class ObjectShape: Sendable {
         for (name, node) in properties { members[name] = Entry(node: node, required: false) }
         let requiredNames = Set(required)
         for name in requiredNames { members[name] = Entry(node: members[name]?.node, required: true) }
-        return [.objectShape(ObjectShape(members: members, requiredCount: requiredNames.count, additional: additional))] + rest
+        // Names `dependentRequired` mentions join the table (without a subschema, so they are still
+        // additional where `properties` does not list them) and its check becomes bit tests.
+        var dependencies: [Dependency] = []
+        if let dependentRequired {
+            var withDependencies = members
+            for (trigger, names) in dependentRequired {
+                for name in [trigger] + names where withDependencies[name] == nil { withDependencies[name] = Entry(node: nil, required: false) }
+            }
+            if withDependencies.count <= 64 {
+                let names = withDependencies.keys.sorted()
+                for (index, name) in names.enumerated() { withDependencies[name]!.bit = 1 << UInt64(index) }
+                members = withDependencies
+                dependencies = dependentRequired.map { trigger, names in
+                    Dependency(trigger: members[trigger]!.bit, required: names.reduce(0) { $0 | members[$1]!.bit })
+                }
+                rest.removeAll { if case .dependentRequired = $0 { true } else { false } }
+            }
+        }
+        let shape = ObjectShape(members: members, requiredCount: requiredNames.count, additional: additional, dependencies: dependencies)
+        return [.objectShape(shape)] + rest
     }
 }
 
@@ -749,11 +816,14 @@ struct PropertyTable<Value: Sendable>: Sendable {
         self.slots = slots
     }
 
+    /// Length and the first two bytes: reading the last byte of a `String` walks its index
+    /// machinery and cost a fifth of the lookup.
     @inline(__always)
     static func key(_ name: String) -> Int {
-        let utf8 = name.utf8
-        guard let first = utf8.first, let last = utf8.last else { return 0 }
-        return utf8.count &* 31 &+ Int(first) &* 131 &+ Int(last) &* 7
+        var bytes = name.utf8.makeIterator()
+        guard let first = bytes.next() else { return 0 }
+        let second = bytes.next() ?? 0
+        return name.utf8.count &* 31 &+ Int(first) &* 131 &+ Int(second) &* 7
     }
 
     func find(_ name: String) -> Value? {

@@ -41,6 +41,39 @@ struct SchemaValidatorTests {
         #expect(try !violations(schema, invalid).isEmpty, "\(invalid) should be invalid against \(schema)")
     }
 
+    @Test("the yes-or-no path, which fuses properties, required, additionalProperties and dependentRequired, agrees with the reporting path")
+    func fusedObjectChecks() throws {
+        let schema = try json(#"""
+            {"type":"object","required":["a"],"additionalProperties":false,
+             "properties":{"a":{"type":"string"},"n":{"type":"number"},"d":{"type":"number"}},
+             "dependentRequired":{"n":["d"],"d":["n"],"a":["n"]}}
+            """#)
+        let validator = try JSONSchemaValidator(schema: schema)
+        let cases: [(String, Bool)] = [
+            (#"{"a":"s","n":1,"d":2}"#, true),
+            (#"{"a":"s","n":1}"#, false),  // n requires d
+            (#"{"a":"s"}"#, false),  // a requires n
+            (#"{"a":"s","n":1,"d":2,"x":1}"#, false),  // x is not allowed
+            (#"{"n":1,"d":2}"#, false),  // a is required
+        ]
+        for (instance, expected) in cases {
+            let value = try json(instance)
+            #expect(validator.isValid(value) == expected, "\(instance)")
+            #expect(validator.validate(value).isEmpty == expected, "\(instance)")
+        }
+        let open = try JSONSchemaValidator(schema: json(#"""
+            {"required":["a"],"properties":{"a":{"type":"string"},"n":{"type":"number"}},"dependentRequired":{"n":["d"]}}
+            """#))
+        for (instance, expected) in [
+            (#"{"a":"s"}"#, true), (#"{"a":"s","n":1}"#, false), (#"{"a":"s","n":1,"d":"any"}"#, true),
+            (#"{"a":"s","d":1}"#, true), (#"{"a":1,"n":1,"d":1}"#, false), (#"{"n":1,"d":1}"#, false),
+        ] {
+            let value = try json(instance)
+            #expect(open.isValid(value) == expected, "\(instance)")
+            #expect(open.validate(value).isEmpty == expected, "\(instance)")
+        }
+    }
+
     @Test("errors carry instance and keyword locations as JSON Pointers, through $ref")
     func basicOutput() throws {
         let schema = ##"{"$defs":{"obs":{"type":"object","properties":{"value":{"maximum":100}}}},"properties":{"observations":{"items":{"$ref":"#/$defs/obs"}}}}"##
