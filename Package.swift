@@ -171,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "lgsp-bench",
             dependencies: [
-                "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayDemo", "GatewaySigning", "GatewayStore", "MockSystems",
+                "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayDemo", "GatewayHTTP", "GatewaySigning", "GatewayStore", "MockSystems",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

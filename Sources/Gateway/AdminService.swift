@@ -9,7 +9,11 @@ import Synchronization
 
 /// `/healthz` (the process answers), `/readyz` (store writable, contracts loaded, central endpoint
 /// not behind an open breaker) and `/metrics` (Prometheus text), on a loopback address by default.
-struct AdminService: Service {
+struct AdminService: Service, CustomStringConvertible {
+    /// What ServiceLifecycle logs for this service. Without it, `ServiceGroupConfiguration` describes
+    /// the whole value by reflection, contracts and catalogue included: milliseconds per service at start.
+    var description: String { "AdminService" }
+
     let host: String
     let port: Int
     let token: Secret?

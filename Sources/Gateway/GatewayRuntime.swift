@@ -13,7 +13,11 @@ import UnixSignals
 
 /// Pulls one adapter on its interval until shutdown. One service per adapter, so pulls of one
 /// adapter never overlap and a slow source delays nobody else.
-struct PullService: Service {
+struct PullService: Service, CustomStringConvertible {
+    /// What ServiceLifecycle logs for this service. Without it, `ServiceGroupConfiguration` describes
+    /// the whole value by reflection, contracts and catalogue included: milliseconds per service at start.
+    var description: String { "PullService(\(adapter.name))" }
+
     let adapter: any Adapter
     let runner: PullRunner
     let doorbell: Doorbell
@@ -151,7 +155,11 @@ struct PullService: Service {
 
 /// Prunes delivered reports past the retention period, hourly. Their audit links stay, so the
 /// chain still proves what was delivered when.
-struct RetentionService: Service {
+struct RetentionService: Service, CustomStringConvertible {
+    /// What ServiceLifecycle logs for this service. Without it, `ServiceGroupConfiguration` describes
+    /// the whole value by reflection, contracts and catalogue included: milliseconds per service at start.
+    var description: String { "RetentionService" }
+
     let store: any GatewayStore
     let retention: @Sendable () -> Duration
     let logger: Logger

@@ -78,7 +78,11 @@ extension GatewayRuntime {
 
 /// Runs one generation of pull loops and forwarder after another: a reload stops the running one
 /// gracefully and this starts the next, so two forwarders never deliver at once.
-struct WorkerService: Service {
+struct WorkerService: Service, CustomStringConvertible {
+    /// What ServiceLifecycle logs for this service. Without it, `ServiceGroupConfiguration` describes
+    /// the whole value by reflection, contracts and catalogue included: milliseconds per service at start.
+    var description: String { "WorkerService" }
+
     let runtime: GatewayRuntime
 
     func run() async throws {
@@ -109,7 +113,11 @@ struct WorkerService: Service {
 }
 
 /// Reloads on SIGHUP, telling systemd (RELOADING=1, then READY=1) so `systemctl reload` waits for it.
-struct ReloadService: Service {
+struct ReloadService: Service, CustomStringConvertible {
+    /// What ServiceLifecycle logs for this service. Without it, `ServiceGroupConfiguration` describes
+    /// the whole value by reflection, contracts and catalogue included: milliseconds per service at start.
+    var description: String { "ReloadService" }
+
     let runtime: GatewayRuntime
     let notifier: SystemdNotifier?
 

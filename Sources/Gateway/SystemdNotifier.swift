@@ -68,7 +68,11 @@ public final class Heartbeats: Sendable {
 }
 
 /// Tells systemd the gateway is ready, feeds its watchdog while the loops beat, and says when it stops.
-struct SystemdService: Service {
+struct SystemdService: Service, CustomStringConvertible {
+    /// What ServiceLifecycle logs for this service. Without it, `ServiceGroupConfiguration` describes
+    /// the whole value by reflection, contracts and catalogue included: milliseconds per service at start.
+    var description: String { "SystemdService" }
+
     let notifier: SystemdNotifier
     let watchdog: Duration?
     let heartbeats: Heartbeats

@@ -10,7 +10,11 @@ import ServiceLifecycle
 /// Delivery is at-least-once: a report is leased, sent, then marked. A crash between sending and
 /// marking leaves the lease to expire and the report to be sent again with the same
 /// `Idempotency-Key`, which the centre answers with 200/409, counted as delivered.
-public struct Forwarder: Service {
+public struct Forwarder: Service, CustomStringConvertible {
+    /// What ServiceLifecycle logs for this service. Without it, `ServiceGroupConfiguration` describes
+    /// the whole value by reflection, contracts and catalogue included: milliseconds per service at start.
+    public var description: String { "Forwarder" }
+
     public struct Configuration: Sendable {
         /// The central endpoint's base URL; reports go to `{url}/v1/reports`.
         public var centralURL: String

@@ -4,6 +4,7 @@ import Gateway
 import GatewayAdapters
 import GatewayContracts
 import GatewayDemo
+import GatewayHTTP
 import GatewaySigning
 import GatewayStore
 import Logging
@@ -30,8 +31,12 @@ struct LGSPBench: AsyncParsableCommand {
     @Option(help: "Deliveries under way at once.")
     var concurrency = 4
 
+    @Option(help: "Stored observations a separate lgsp-gateway process drains to the mock central endpoint, and a tenth of it to compare peak memory (0: skip).")
+    var backlog = 1_000_000
+
     func validate() throws {
         guard observations >= 20 else { throw ValidationError("--observations must be at least 20") }
+        guard backlog == 0 || backlog >= 100 else { throw ValidationError("--backlog must be 0 or at least 100") }
     }
 
     struct Stage: Codable {
@@ -59,7 +64,7 @@ struct LGSPBench: AsyncParsableCommand {
             directory: directory.appendingPathComponent("mocks"),
             source: .init(clientID: "lgsp-gateway-demo", clientSecret: "bench-\(UUID().uuidString)", dataset: dataset),
             trustedKeys: [key.publicKey])
-        let (observationsPerReport, reportsPerRequest, concurrency) = (self.observationsPerReport, self.reportsPerRequest, self.concurrency)
+        let (observationsPerReport, reportsPerRequest, concurrency, backlog) = (self.observationsPerReport, self.reportsPerRequest, self.concurrency, self.backlog)
         print("lgsp-bench: \(dataset.portalRecords.count + dataset.documentRecords.count) source records, \(observationsPerReport) observations per report, \(reportsPerRequest) reports per request, \(concurrency) at once")
 
         let summary = try await MockSystems.withRunning(mocks, logger: Logger(label: "lgsp-bench")) { running in
@@ -177,9 +182,31 @@ struct LGSPBench: AsyncParsableCommand {
             guard central.duplicateObservations == 0, central.signatureFailures == 0 else {
                 throw MockError("the pipeline delivered duplicates (\(central.duplicateObservations)) or bad signatures (\(central.signatureFailures))")
             }
-            return (stages, cpu, expected)
+            var drains: [Drain] = []
+            if backlog > 0 {
+                // The second backlog's figures follow the first's: the centre would take repeats as replays.
+                for (size, offset) in [(backlog / 10, 0), (backlog, backlog / 10)] {
+                    let store = directory.appendingPathComponent("backlog-\(size).sqlite").path
+                    let filled = try await Self.fillBacklog(observations: size, from: offset, runner: runtime.runner, storePath: store)
+                    let drain = try await Self.drainBacklog(
+                        observations: size, storePath: store, running: running, repository: repository, keyPath: keyPath, directory: directory,
+                        overrides: [
+                            "LGSP_REPORT_MAX_OBSERVATIONS": "\(observationsPerReport)", "LGSP_CENTRAL_BATCH_MAX_REPORTS": "\(reportsPerRequest)",
+                            "LGSP_CENTRAL_MAX_CONCURRENT": "\(concurrency)", "LGSP_CENTRAL_BATCH_MAX_BYTES": "64MB", "LGSP_STORE_MAX_SIZE": "100GB",
+                        ])
+                    print(String(format: "backlog  %12.0f obs/s  (%d stored observations drained in %.3f s by lgsp-gateway; peak RSS %.1f MB; stored in %.1f s)",
+                                 Double(size) / drain.seconds, size, drain.seconds, drain.peakRSSMB, filled))
+                    fflush(nil)
+                    drains.append(drain)
+                }
+                let after = running.central.statistics
+                guard after.duplicateObservations == 0, after.signatureFailures == 0 else {
+                    throw MockError("the backlog drain delivered duplicates (\(after.duplicateObservations)) or bad signatures (\(after.signatureFailures))")
+                }
+            }
+            return (stages, cpu, expected, drains)
         }
-        let (stages, cpu, delivered) = summary
+        let (stages, cpu, delivered, drains) = summary
         // The idle daemon against the small demo dataset: what it costs while it waits.
         let small = MockSystems.Configuration(
             directory: directory.appendingPathComponent("mocks-idle"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "idle-\(UUID().uuidString)"),
@@ -201,6 +228,10 @@ struct LGSPBench: AsyncParsableCommand {
             "idle_rss_mb": idle.map { .number(($0.rssMB * 10).rounded() / 10) } ?? .null,
             "ready_s": idle.map { .number(($0.readySeconds * 1000).rounded() / 1000) } ?? .null,
             "stages_obs_per_s": .object(Dictionary(uniqueKeysWithValues: stages.map { ($0.name, .number($0.perSecond.rounded())) })),
+            "backlog_observations": drains.last.map { .number(Double($0.observations)) } ?? .null,
+            "backlog_obs_per_s": drains.last.map { .number((Double($0.observations) / $0.seconds).rounded()) } ?? .null,
+            "backlog_peak_rss_mb": drains.last.map { .number(($0.peakRSSMB * 10).rounded() / 10) } ?? .null,
+            "backlog_tenth_peak_rss_mb": drains.first.map { .number(($0.peakRSSMB * 10).rounded() / 10) } ?? .null,
         ]
         print(String(format: "pipeline / slowest stage (%@): %.3f; peak RSS %.1f MB; %.2f CPU s per million observations",
                      slowest.name as NSString, pipeline.perSecond / slowest.perSecond, peakRSS, cpu / Double(delivered) * 1_000_000))
@@ -249,6 +280,92 @@ struct LGSPBench: AsyncParsableCommand {
         let readySeconds = Double(ready.components.seconds) + Double(ready.components.attoseconds) / 1e18
         print(String(format: "idle     ready in %.3f s, %.1f MB resident after 5 s idle", readySeconds, kilobytes / 1024))
         return (readySeconds, kilobytes / 1024)
+    }
+
+    struct Drain {
+        let observations: Int
+        let seconds: Double
+        let peakRSSMB: Double
+    }
+
+    /// Signs and stores `count` observations as the gateway would have after an outage: distinct
+    /// figures (commune × month, numbered from `offset`) of one indicator, in reports of the
+    /// configured size. Returns seconds.
+    static func fillBacklog(observations count: Int, from offset: Int, runner: PullRunner, storePath: String) async throws -> Double {
+        let started = ContinuousClock.now
+        let store = try SQLiteStore(path: storePath)
+        var start = offset
+        while start < offset + count {
+            let end = min(start + runner.maxObservationsPerReport * 20, offset + count)
+            let observations = (start..<end).map { index -> Observation in
+                let (area, month) = (10_000 + index % 80_000, index / 80_000)
+                let denominator = Double(200 + index % 800)
+                return Observation(
+                    indicator: "TK_THANH_TOAN_DT", province: "14", level: .commune, area: String(area),
+                    period: String(format: "%04d-%02d", 2025 - month / 12, month % 12 + 1), value: 50, unit: "percent",
+                    numerator: denominator / 2, denominator: denominator, sourceSystem: "backlog", sourceRecordID: "B-\(index)",
+                    collectedAt: "2026-11-22T04:00:00.000Z")
+            }
+            let reports = try await runner.signReports(observations, adapter: "backlog", createdAt: Date())
+            for chunk in stride(from: 0, to: reports.count, by: 10) {
+                let part = Array(reports[chunk..<min(chunk + 10, reports.count)])
+                try await store.commit(
+                    PullCommit(adapter: "backlog", startedAt: Date(), pulledRecords: part.count, reports: part, quarantined: [], cursor: nil), now: Date())
+            }
+            start = end
+        }
+        return (ContinuousClock.now - started).timeInterval
+    }
+
+    /// Starts `lgsp-gateway run` on a store holding `count` undelivered observations, with one
+    /// adapter whose source refuses connections (so nothing new arrives), and times it until the mock
+    /// central endpoint has accepted them all; reads the process's peak resident memory then.
+    static func drainBacklog(
+        observations count: Int, storePath: String, running: MockSystems.Running, repository: URL, keyPath: String, directory: URL,
+        overrides: [String: String]
+    ) async throws -> Drain {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lgsp-gateway")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw MockError("no lgsp-gateway beside lgsp-bench: build it to measure the backlog drain, or pass --backlog 0")
+        }
+        let adapters = directory.appendingPathComponent("adapters-backlog")
+        try? FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: repository.appendingPathComponent("Adapters/qlvb-documents.yaml"), to: adapters.appendingPathComponent("qlvb-documents.yaml"))
+        defer { try? FileManager.default.removeItem(at: adapters) }
+        var variables = overrides
+        variables["LGSP_ADAPTERS"] = adapters.path
+        // Port 9 (discard) on loopback: nothing listens, so the adapter's pulls fail at once.
+        variables["LGSP_SOURCE_URL"] = "https://127.0.0.1:9"
+        let environment = Demo.environment(for: running, repository: repository, keyPath: keyPath, storePath: storePath, overrides: variables).variables
+        let before = running.central.statistics.acceptedObservations
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--config", repository.appendingPathComponent("deploy/examples/gateway.yaml").path, "--log-format", "json"]
+        process.environment = environment
+        let logPath = directory.appendingPathComponent("backlog-\(count).log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
+        process.standardOutput = log
+        process.standardError = log
+        let started = ContinuousClock.now
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        var last = (count: -1, at: ContinuousClock.now)
+        while case let accepted = running.central.statistics.acceptedObservations - before, accepted < count {
+            if accepted != last.count {
+                last = (accepted, ContinuousClock.now)
+            } else if ContinuousClock.now - last.at > .seconds(60) || !process.isRunning {
+                let tail = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").suffix(5).joined(separator: "\n")
+                throw MockError("the backlog drain stalled at \(accepted) of \(count) observations; the gateway's last log lines:\n\(tail)")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let seconds = (ContinuousClock.now - started).timeInterval
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let kilobytes = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        return Drain(observations: count, seconds: seconds, peakRSSMB: kilobytes / 1024)
     }
 
     static func cpuSeconds() -> Double {
