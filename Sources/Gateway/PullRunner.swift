@@ -66,7 +66,7 @@ public struct PullRunner: Sendable {
         let batches = stride(from: 0, to: observations.count, by: maxObservationsPerReport).map {
             Array(observations[$0..<min($0 + maxObservationsPerReport, observations.count)])
         }
-        return try await Self.inParallel(batches) { batch in Result { try sign(batch, adapter: adapter, createdAt: createdAt) } }.map { try $0.get() }
+        return try await ParallelWork.map(batches) { batch in Result { try sign(batch, adapter: adapter, createdAt: createdAt) } }.map { try $0.get() }
     }
 
     /// A pull's records checked against the contracts: what would be signed and what quarantined.
@@ -75,7 +75,7 @@ public struct PullRunner: Sendable {
         let rules = SemanticRules(catalogue: contracts.catalogue, province: province)
         var valid: [Observation] = []
         var quarantined: [QuarantinedRecord] = []
-        for verdict in await inParallel(output.records, { record in check(record, contracts: contracts, rules: rules) }) {
+        for verdict in await ParallelWork.map(output.records, { record in check(record, contracts: contracts, rules: rules) }) {
             switch verdict {
             case .valid(let observation): valid.append(observation)
             case .quarantined(let record): quarantined.append(record)
@@ -98,25 +98,6 @@ public struct PullRunner: Sendable {
             case .success(let observation): return .valid(observation)
             case .failure(let failure): return .quarantined(QuarantinedRecord(record: mapped, reasons: failure.reasons))
             }
-        }
-    }
-
-    /// `transform` over `items` on every core, results in the items' order. Checking and signing
-    /// a large pull are pure work per record and per report, and ran on one core of two before.
-    static func inParallel<Item: Sendable, Output: Sendable>(
-        _ items: [Item], _ transform: @escaping @Sendable (Item) -> Output
-    ) async -> [Output] {
-        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        guard items.count > 64, cores > 1 else { return items.map(transform) }
-        let chunk = (items.count + cores - 1) / cores
-        return await withTaskGroup(of: (Int, [Output]).self) { group in
-            for start in stride(from: 0, to: items.count, by: chunk) {
-                let slice = Array(items[start..<min(start + chunk, items.count)])
-                group.addTask { (start, slice.map(transform)) }
-            }
-            var parts: [(Int, [Output])] = []
-            for await part in group { parts.append(part) }
-            return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
         }
     }
 

@@ -104,7 +104,8 @@ public struct HTTPAdapter: Adapter {
         switch definition.format {
         case .json(let recordsPath), .xml(let recordsPath):
             let rawRecords = try await pullPages(cursor: cursor, recordsPath: recordsPath)
-            let records = rawRecords.map { definition.mapping.map($0, context: context) }
+            let mapping = definition.mapping
+            let records = await ParallelWork.map(rawRecords) { mapping.map($0, context: context) }
             return PullOutput(records: records, nextCursor: nextCursor(after: cursor, from: rawRecords))
         case .csv(let format):
             let answer = try await fetch(.first(cursor: cursor, page: []))

@@ -50,6 +50,12 @@ struct CanonicalJSONWriter {
 
     mutating func writeString(_ text: String) {
         output.append(UInt8(ascii: "\""))
+        // Most text needs no escape: copied whole, rather than appended byte by byte.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || ($0 == UInt8(ascii: "/") && escapesSlash) }) {
+            output.append(contentsOf: text.utf8)
+            output.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: #"\""#.utf8)

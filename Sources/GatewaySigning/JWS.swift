@@ -63,14 +63,8 @@ public struct FlattenedJWS: Sendable, Hashable, Codable {
     }
 
     static func isBase64URL(_ text: String) -> Bool {
-        text.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"):
-                true
-            default: false
-            }
-        }
+        var text = text
+        return text.withUTF8 { bytes in bytes.allSatisfy { Base64URL.values[Int($0)] != 0xFF } }
     }
 
     /// The body to send for `serialization`, and the detached signature header if any.
