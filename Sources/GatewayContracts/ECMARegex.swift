@@ -17,13 +17,18 @@ final class ECMARegex: @unchecked Sendable {
         case icu(NSRegularExpression)
     }
     private let engine: Engine
+    /// The native engine's automaton, which `engine` keeps alive; read without copying the
+    /// engine, whose arrays would each be retained and released on every call.
+    private unowned(unsafe) let ascii: NativeRegex.ASCIIAutomaton?
 
     init(_ source: String) throws(ContractError) {
         self.source = source
         if let native = NativeRegex(source) {
             engine = .native(native)
+            ascii = native.ascii
             return
         }
+        ascii = nil
         do {
             engine = .icu(try NSRegularExpression(pattern: ECMARegex.translate(source)))
         } catch {
@@ -32,7 +37,8 @@ final class ECMARegex: @unchecked Sendable {
     }
 
     func matches(_ text: String) -> Bool {
-        switch engine {
+        if let ascii, let answer = text.utf8.withContiguousStorageIfAvailable({ ascii.matches($0) }) ?? nil { return answer }
+        return switch engine {
         case .native(let native): native.matches(text)
         case .icu(let regex): regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
         }

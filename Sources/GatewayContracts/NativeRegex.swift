@@ -163,7 +163,7 @@ struct NativeRegex: Sendable {
     /// The subset construction of the program, restricted to ASCII texts and built when the
     /// pattern is compiled (the validator is shared between tasks, so nothing is built lazily).
     /// Bytes that every instruction treats alike share a column of the table.
-    struct ASCIIAutomaton: Sendable {
+    final class ASCIIAutomaton: Sendable {
         /// Column of each ASCII byte.
         let byteClass: [UInt8]
         let classCount: Int
