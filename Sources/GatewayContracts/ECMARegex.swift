@@ -19,13 +19,13 @@ final class ECMARegex: @unchecked Sendable {
     private let engine: Engine
     /// The native engine's automaton, which `engine` keeps alive; read without copying the
     /// engine, whose arrays would each be retained and released on every call.
-    private unowned(unsafe) let ascii: NativeRegex.ASCIIAutomaton?
+    private let ascii: Unmanaged<NativeRegex.ASCIIAutomaton>?
 
     init(_ source: String) throws(ContractError) {
         self.source = source
         if let native = NativeRegex(source) {
             engine = .native(native)
-            ascii = native.ascii
+            ascii = native.ascii.map { Unmanaged.passUnretained($0) }
             return
         }
         ascii = nil
@@ -37,7 +37,9 @@ final class ECMARegex: @unchecked Sendable {
     }
 
     func matches(_ text: String) -> Bool {
-        if let ascii, let answer = text.utf8.withContiguousStorageIfAvailable({ ascii.matches($0) }) ?? nil { return answer }
+        if let ascii, let answer = text.utf8.withContiguousStorageIfAvailable({ bytes in ascii._withUnsafeGuaranteedRef { $0.matches(bytes) } }) ?? nil {
+            return answer
+        }
         return switch engine {
         case .native(let native): native.matches(text)
         case .icu(let regex): regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil

@@ -162,7 +162,9 @@ final class SchemaNode: Sendable {
     /// The same checks of a leaf schema of scalars as plain fields, for the yes-or-no path: a
     /// property's type, pattern and limits are read in one function rather than one dispatch per
     /// keyword, which was most of the time spent on each member of an observation.
-    let scalarChecks: ScalarChecks?
+    private let scalarChecksStorage: ScalarChecks?
+    /// Read on every value: unmanaged, so that costs no reference count (the storage keeps it).
+    let scalarChecks: Unmanaged<ScalarChecks>?
 
     init(resource: SchemaResource, constant: Bool?, keywords: [Keyword], unevaluated: [Keyword]) {
         self.resource = resource
@@ -173,13 +175,14 @@ final class SchemaNode: Sendable {
         self.unevaluatedNames = unevaluated.map(\.name)
         self.fastChecks = ObjectShape.fuse(keywords)
         self.isLeaf = constant == nil && unevaluated.isEmpty && fastChecks.allSatisfy(\.isLeaf)
-        self.scalarChecks = isLeaf ? ScalarChecks(fastChecks) : nil
+        self.scalarChecksStorage = isLeaf ? ScalarChecks(fastChecks) : nil
+        self.scalarChecks = scalarChecksStorage.map { Unmanaged.passUnretained($0) }
     }
 
     /// Evaluates `value`; with a `trace`, records every failure, otherwise stops at the first.
     /// When `evaluated` is non-nil the annotations of this schema are merged into it.
     func evaluate(_ value: JSONValue, _ state: inout EvaluationState, _ trace: Trace?, _ evaluated: inout Evaluated?) -> Bool {
-        if trace == nil, let scalarChecks { return scalarChecks.isValid(value) }
+        if trace == nil, let scalarChecks { return scalarChecks._withUnsafeGuaranteedRef { $0.isValid(value) } }
         if isLeaf, trace == nil {
             // Iterated in place: a `for` loop copies each check out of the array, retaining its payload.
             return fastChecks.withUnsafeBufferPointer { checks in
@@ -248,7 +251,11 @@ struct Keyword {
 /// A `$ref` or `$dynamicRef` target, filled in once the whole schema is compiled.
 final class NodeReference: @unchecked Sendable {
     // Written once while compiling, read on every evaluation: no exclusivity check is needed.
-    @exclusivity(unchecked) var target: SchemaNode?
+    @exclusivity(unchecked) var target: SchemaNode? {
+        didSet { unretainedTarget = target.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `target`, read without touching its reference count (`target` keeps it alive).
+    @exclusivity(unchecked) var unretainedTarget: Unmanaged<SchemaNode>?
 }
 
 enum Check: Sendable {
@@ -581,7 +588,7 @@ enum Check: Sendable {
             return valid
 
         case .reference(let reference):
-            return reference.target!.evaluate(value, &state, trace, &evaluated)
+            return reference.unretainedTarget!._withUnsafeGuaranteedRef { $0.evaluate(value, &state, trace, &evaluated) }
 
         case .dynamicReference(let reference, let anchor):
             var target = reference.target!
@@ -608,7 +615,7 @@ enum Check: Sendable {
                     present |= shape.members.values[slot].bit
                     if shape.members.values[slot].required { requiredFound += 1 }
                     if let scalarChecks = shape.members.values[slot].scalarChecks {
-                        if !scalarChecks.isValid(member) { return false }
+                        if !scalarChecks._withUnsafeGuaranteedRef({ $0.isValid(member) }) { return false }
                         evaluated?.properties.insert(property)
                         continue
                     }
@@ -738,9 +745,9 @@ final class ScalarChecks: Sendable {
     let typeMask: UInt8
     let minLength: Int?
     let maxLength: Int?
-    /// One `pattern` keyword per schema. Unowned: the schema's `Check.pattern` keeps it alive, and
+    /// One `pattern` keyword per schema. Unmanaged: the schema's `Check.pattern` keeps it alive, and
     /// reading it here then costs no reference count per value.
-    unowned(unsafe) let pattern: ECMARegex?
+    let pattern: Unmanaged<ECMARegex>?
     let formats: [String]
     let lowerBounds: [(Double, exclusive: Bool)]
     let upperBounds: [(Double, exclusive: Bool)]
@@ -771,7 +778,8 @@ final class ScalarChecks: Sendable {
             default: return nil
             }
         }
-        (self.typeMask, self.minLength, self.maxLength, self.pattern, self.formats) = (typeMask, minLength, maxLength, pattern, formats)
+        (self.typeMask, self.minLength, self.maxLength, self.formats) = (typeMask, minLength, maxLength, formats)
+        self.pattern = pattern.map { Unmanaged.passUnretained($0) }
         (self.lowerBounds, self.upperBounds, self.divisors, self.allowed) = (lowerBounds, upperBounds, divisors, allowed)
     }
 
@@ -782,7 +790,7 @@ final class ScalarChecks: Sendable {
             // Lengths count code points; the byte count bounds them from both sides first.
             if let minLength, text.utf8.count < minLength * 4, text.unicodeScalars.count < minLength { return false }
             if let maxLength, text.utf8.count > maxLength, text.unicodeScalars.count > maxLength { return false }
-            if let pattern, !pattern.matches(text) { return false }
+            if let pattern, !pattern._withUnsafeGuaranteedRef({ $0.matches(text) }) { return false }
             for format in formats where Formats.check(format, text) == false { return false }
         case .number(let number):
             for (limit, exclusive) in lowerBounds where exclusive ? number <= limit : number < limit { return false }
@@ -811,9 +819,9 @@ final class ObjectShape: Sendable {
         let required: Bool
         /// This name's bit in the set of names present, for `dependentRequired`.
         var bit: UInt64 = 0
-        /// `node`'s scalar checks, which `node` keeps alive; unowned so reading it costs no
-        /// reference count on every member of every instance.
-        unowned(unsafe) let scalarChecks: ScalarChecks?
+        /// `node`'s scalar checks, which `node` keeps alive; unmanaged so that reading and calling
+        /// them costs no reference count on every member of every instance.
+        let scalarChecks: Unmanaged<ScalarChecks>?
 
         init(node: SchemaNode?, required: Bool) {
             self.node = node
@@ -888,6 +896,8 @@ final class ObjectShape: Sendable {
 /// string's hash), and that was a tenth of the time of checking an observation.
 struct PropertyTable<Value: Sendable>: Sendable {
     private let names: [String]
+    /// Each name's length in bytes when it is all ASCII, else -1.
+    private let asciiLengths: [Int]
     let values: [Value]
     private let slots: [Int]
     private let mask: Int
@@ -895,6 +905,7 @@ struct PropertyTable<Value: Sendable>: Sendable {
     init(_ dictionary: [String: Value]) {
         let pairs = dictionary.sorted { $0.key < $1.key }
         names = pairs.map(\.key)
+        asciiLengths = names.map { name in name.utf8.allSatisfy { $0 < 0x80 } ? name.utf8.count : -1 }
         values = pairs.map(\.value)
         var size = 8
         while size < pairs.count * 4 { size *= 2 }
@@ -908,8 +919,9 @@ struct PropertyTable<Value: Sendable>: Sendable {
         self.slots = slots
     }
 
-    /// Length and the first two bytes: reading the last byte of a `String` walks its index
-    /// machinery and cost a fifth of the lookup.
+    /// Length and the first two bytes, instead of hashing the whole name with SipHash as a
+    /// `Dictionary` would on every lookup (Python caches each string's hash; Swift does not).
+    /// Reading the last byte of a `String` walks its index machinery, and cost a fifth of a lookup.
     @inline(__always)
     static func key(_ name: String) -> Int {
         var bytes = name.utf8.makeIterator()
@@ -924,7 +936,12 @@ struct PropertyTable<Value: Sendable>: Sendable {
         while true {
             let index = slots[slot]
             if index < 0 { return nil }
-            if names[index] == name { return index }
+            // `==` is quick (two small strings compare as two words) but means canonical
+            // equivalence ("\u{212A}" == "K"); JSON names are equal only code point for code
+            // point. A string equivalent to an ASCII name is that name exactly when it is as long.
+            if names[index] == name, asciiLengths[index] >= 0 ? asciiLengths[index] == name.utf8.count : JSONValue.sameCodePoints(names[index], name) {
+                return index
+            }
             slot = (slot + 1) & mask
         }
     }
