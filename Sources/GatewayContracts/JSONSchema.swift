@@ -764,8 +764,8 @@ final class ScalarChecks: Sendable {
         for check in checks {
             switch check {
             case .type(_, let mask): typeMask &= mask
-            case .minLength(let limit): minLength = max(minLength ?? 0, limit)
-            case .maxLength(let limit): maxLength = min(maxLength ?? .max, limit)
+            case .minLength(let limit): minLength = limit
+            case .maxLength(let limit): maxLength = limit
             case .pattern(let regex):
                 guard pattern == nil else { return nil }
                 pattern = regex
@@ -799,8 +799,6 @@ final class ScalarChecks: Sendable {
                 let quotient = number / divisor
                 guard quotient.isFinite, abs(quotient - quotient.rounded()) < 1e-9 else { return false }
             }
-        case .object, .array:
-            break
         default:
             break
         }
