@@ -894,8 +894,7 @@ final class ObjectShape: Sendable {
 /// string's hash), and that was a tenth of the time of checking an observation.
 struct PropertyTable<Value: Sendable>: Sendable {
     private let names: [String]
-    /// Each name's length in bytes when it is all ASCII, else -1.
-    private let asciiLengths: [Int]
+    private let hasNonASCIIName: Bool
     let values: [Value]
     private let slots: [Int]
     private let mask: Int
@@ -903,7 +902,7 @@ struct PropertyTable<Value: Sendable>: Sendable {
     init(_ dictionary: [String: Value]) {
         let pairs = dictionary.sorted { $0.key < $1.key }
         names = pairs.map(\.key)
-        asciiLengths = names.map { name in name.utf8.allSatisfy { $0 < 0x80 } ? name.utf8.count : -1 }
+        hasNonASCIIName = names.contains { !$0.utf8.allSatisfy { $0 < 0x80 } }
         values = pairs.map(\.value)
         var size = 8
         while size < pairs.count * 4 { size *= 2 }
@@ -933,13 +932,15 @@ struct PropertyTable<Value: Sendable>: Sendable {
         var slot = Self.key(name) & mask
         while true {
             let index = slots[slot]
-            if index < 0 { return nil }
-            // `==` is quick (two small strings compare as two words) but means canonical
-            // equivalence ("\u{212A}" == "K"); JSON names are equal only code point for code
-            // point. A string equivalent to an ASCII name is that name exactly when it is as long.
-            if names[index] == name, asciiLengths[index] >= 0 ? asciiLengths[index] == name.utf8.count : JSONValue.sameCodePoints(names[index], name) {
-                return index
+            if index < 0 {
+                // Names compare with `String ==`, as the instance's own `Dictionary` keys do, so that
+                // both paths agree on which member a name is. That is canonical equivalence, under
+                // which a name can equal one of other bytes ("\u{212A}" and "K"), hashed elsewhere
+                // here; only when one of the two is not ASCII.
+                if hasNonASCIIName || !name.utf8.allSatisfy({ $0 < 0x80 }) { return names.firstIndex(of: name) }
+                return nil
             }
+            if names[index] == name { return index }
             slot = (slot + 1) & mask
         }
     }

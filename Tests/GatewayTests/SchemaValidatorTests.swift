@@ -72,6 +72,15 @@ struct SchemaValidatorTests {
             #expect(open.isValid(value) == expected, "\(instance)")
             #expect(open.validate(value).isEmpty == expected, "\(instance)")
         }
+        // Both paths take a member name the same way, even one only canonically equivalent to a
+        // listed name (the Kelvin sign and K): the yes-or-no answer never contradicts the report.
+        for name in ["K", "\\u212A"] {
+            let kelvin = try JSONSchemaValidator(schema: json(#"{"properties":{"\#(name)":{"type":"string"}},"additionalProperties":false}"#))
+            for instance in [#"{"\u212A":"x"}"#, #"{"\u212A":1}"#, #"{"K":"x"}"#, #"{"K":1}"#] {
+                let value = try json(instance)
+                #expect(kelvin.isValid(value) == kelvin.validate(value).isEmpty, "\(name): \(instance)")
+            }
+        }
     }
 
     @Test("errors carry instance and keyword locations as JSON Pointers, through $ref")
