@@ -30,7 +30,7 @@ public struct JSONLogHandler: LogHandler {
         fields["level"] = .string(event.level.rawValue)
         fields["label"] = .string(label)
         fields["message"] = .string("\(event.message)")
-        guard var line = try? JSONValue.object(fields).canonicalData() else { return }
+        guard var line = try? JSONValue.object(JSONObject(fields)).canonicalData() else { return }
         line.append(0x0A)
         // One write call per line, so lines from concurrent tasks never interleave.
         write(line)
@@ -41,7 +41,7 @@ public struct JSONLogHandler: LogHandler {
         case .string(let text): .string(text)
         case .stringConvertible(let convertible): .string(convertible.description)
         case .array(let items): .array(items.map(json))
-        case .dictionary(let members): .object(members.mapValues(json))
+        case .dictionary(let members): .object(JSONObject(members.mapValues(json)))
         }
     }
 }

@@ -65,7 +65,7 @@ public struct CSVTable: Sendable {
                     pointer: "", rule: "mapping.csv-row",
                     message: "line \(row.line) has \(row.fields.count) fields, the header has \(columns.count)"))
             }
-            var members: [String: JSONValue] = [:]
+            var members = JSONObject()
             for (name, value) in zip(columns, row.fields) { members[name] = .string(value) }
             return (.object(members), nil)
         }

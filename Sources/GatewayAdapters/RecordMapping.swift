@@ -110,7 +110,7 @@ public struct RecordMapping: Sendable, Equatable {
     }
 
     public func map(_ record: JSONValue, context: PullContext) -> PulledRecord {
-        var output: [String: JSONValue] = [
+        var output: JSONObject = [
             "province": .string(context.province),
             "source_system": .string(sourceSystem),
             "collected_at": .string(context.collectedAtText),

@@ -34,11 +34,16 @@ enum XMLRecords {
             let ownAttributes = attributes.filter { $0.0 != "xmlns" && !$0.0.hasPrefix("xmlns:") }
             let trimmedText = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if children.isEmpty && ownAttributes.isEmpty { return .string(trimmedText) }
-            var members: [String: JSONValue] = [:]
+            var members = JSONObject()
             for (name, value) in ownAttributes { members["@" + XMLRecords.localName(name)] = .string(value) }
+            // Repeated children become one array, placed where the first of them was.
             var byName: [String: [JSONValue]] = [:]
-            for (name, value) in children { byName[name, default: []].append(value) }
-            for (name, values) in byName { members[name] = values.count == 1 ? values[0] : .array(values) }
+            var names: [String] = []
+            for (name, value) in children {
+                if byName[name] == nil { names.append(name) }
+                byName[name, default: []].append(value)
+            }
+            for name in names { members[name] = byName[name]!.count == 1 ? byName[name]![0] : .array(byName[name]!) }
             if !trimmedText.isEmpty { members["#text"] = .string(trimmedText) }
             return .object(members)
         }

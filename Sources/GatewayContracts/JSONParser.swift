@@ -75,7 +75,7 @@ struct JSONParser {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var members: [String: JSONValue] = [:]
+        var members = JSONObject()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -89,7 +89,7 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue()
+            members.updateValue(try parseValue(), forKey: key)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of text in an object") }
             if bytes[index] == UInt8(ascii: ",") {

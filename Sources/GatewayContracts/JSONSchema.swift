@@ -38,6 +38,7 @@ public struct JSONSchemaValidator: Sendable {
     }
 
     private let root: SchemaNode
+    private let usesDynamicScope: Bool
 
     /// Compiles `schema`. `documents` are other schemas its `$ref`s may point to, by their `$id`;
     /// `remotes` are documents by the URI they would be retrieved from (nothing is fetched).
@@ -52,6 +53,7 @@ public struct JSONSchemaValidator: Sendable {
             ?? SchemaCompiler.anonymousBase
         try compiler.register(schema, uri: base)
         self.root = try compiler.compileRoot(SchemaLocation(document: base, pointer: JSONPointer()))
+        self.usesDynamicScope = compiler.usesDynamicScope
     }
 
     /// Compiles the subschema at `pointer` (e.g. `/$defs/observation`) of `schema`.
@@ -61,11 +63,12 @@ public struct JSONSchemaValidator: Sendable {
             ?? SchemaCompiler.anonymousBase
         try compiler.register(schema, uri: base)
         self.root = try compiler.compileRoot(SchemaLocation(document: base, pointer: pointer))
+        self.usesDynamicScope = compiler.usesDynamicScope
     }
 
     /// Every violation in `instance`, in the "basic" output's flat form; empty means valid.
     public func validate(_ instance: JSONValue) -> [SchemaViolation] {
-        var state = EvaluationState()
+        var state = EvaluationState(tracksScope: usesDynamicScope)
         var evaluated: Evaluated? = nil
         _ = root.evaluate(instance, &state, Trace(), &evaluated)
         return state.violations
@@ -73,7 +76,7 @@ public struct JSONSchemaValidator: Sendable {
 
     /// Whether `instance` is valid, stopping at the first failure and recording nothing.
     public func isValid(_ instance: JSONValue) -> Bool {
-        var state = EvaluationState()
+        var state = EvaluationState(tracksScope: usesDynamicScope)
         var evaluated: Evaluated? = nil
         return root.evaluate(instance, &state, nil, &evaluated)
     }
@@ -96,7 +99,7 @@ struct Trace {
 /// some successful subschema at the same instance location has looked at.
 struct Evaluated {
     var allProperties = false
-    var properties: Set<String> = []
+    var properties: Set<MemberName> = []
     var allItems = false
     /// Items before this index have been evaluated (`prefixItems`).
     var itemPrefix = 0
@@ -111,13 +114,15 @@ struct Evaluated {
         if !allItems { itemIndices.formUnion(other.itemIndices) }
     }
 
-    func covers(property name: String) -> Bool { allProperties || properties.contains(name) }
+    func covers(property name: String) -> Bool { allProperties || properties.contains(MemberName(name)) }
     func covers(item index: Int) -> Bool { allItems || index < itemPrefix || itemIndices.contains(index) }
 }
 
 struct EvaluationState {
     /// The schema resources entered so far, outermost first: the dynamic scope `$dynamicRef` searches.
     var scope: [SchemaResource] = []
+    /// False when no `$dynamicRef` would read `scope`: keeping it cost an array allocation per call.
+    let tracksScope: Bool
     /// The last of `scope`, compared on every node without touching reference counts.
     var innermost: ObjectIdentifier?
     var violations: [SchemaViolation] = []
@@ -196,7 +201,7 @@ final class SchemaNode: Sendable {
             return constant
         }
         let identity = ObjectIdentifier(resource)
-        let entered = state.innermost != identity
+        let entered = state.tracksScope && state.innermost != identity
         if entered {
             state.scope.append(resource)
             state.innermost = identity
@@ -275,7 +280,7 @@ enum Check: Sendable {
     case dependentRequired([(String, [String])])
     case properties([(String, SchemaNode)])
     case patternProperties([(ECMARegex, SchemaNode)])
-    case additionalProperties(SchemaNode, known: Set<String>, patterns: [ECMARegex])
+    case additionalProperties(SchemaNode, known: Set<MemberName>, patterns: [ECMARegex])
     case propertyNames(SchemaNode)
     case prefixItems([SchemaNode])
     case items(SchemaNode, from: Int)
@@ -419,7 +424,7 @@ enum Check: Sendable {
                     valid = false
                     if trace == nil { return false }
                 }
-                evaluated?.properties.insert(property)
+                evaluated?.properties.insert(MemberName(property))
             }
             return valid
 
@@ -433,14 +438,14 @@ enum Check: Sendable {
                         valid = false
                         if trace == nil { return false }
                     }
-                    evaluated?.properties.insert(property)
+                    evaluated?.properties.insert(MemberName(property))
                 }
             }
             return valid
 
         case .additionalProperties(let schema, let known, let patterns):
             guard case .object(let o) = value else { return true }
-            return Check.apply(schema, toMembersOf: o, where: { name in !known.contains(name) && !patterns.contains { $0.matches(name) } },
+            return Check.apply(schema, toMembersOf: o, where: { name in !known.contains(MemberName(name)) && !patterns.contains { $0.matches(name) } },
                                &state, trace, &evaluated)
 
         case .propertyNames(let schema):
@@ -609,29 +614,34 @@ enum Check: Sendable {
             guard case .object(let o) = value else { return true }
             var requiredFound = 0
             var present: UInt64 = 0
-            for (property, member) in o {
-                if let slot = shape.members.slot(of: property) {
-                    // The entry's fields are read in place: copying it out would retain its node.
-                    present |= shape.members.values[slot].bit
-                    if shape.members.values[slot].required { requiredFound += 1 }
-                    if let scalarChecks = shape.members.values[slot].scalarChecks {
-                        if !scalarChecks._withUnsafeGuaranteedRef({ $0.isValid(member) }) { return false }
-                        evaluated?.properties.insert(property)
-                        continue
+            // Members are read in place through the buffer: iterating copies each one, retaining
+            // its name and value.
+            let membersValid = o.storage.withUnsafeBufferPointer { members in
+                for position in members.indices {
+                    if let slot = shape.members.slot(of: members[position].key, key: members[position].nameKey) {
+                        // The entry's fields are read in place: copying it out would retain its node.
+                        present |= shape.members.values[slot].bit
+                        if shape.members.values[slot].required { requiredFound += 1 }
+                        if let scalarChecks = shape.members.values[slot].scalarChecks {
+                            if !scalarChecks._withUnsafeGuaranteedRef({ $0.isValid(members[position].value) }) { return false }
+                            evaluated?.properties.insert(MemberName(members[position].key))
+                            continue
+                        }
+                        if let node = shape.members.values[slot].node {
+                            var none: Evaluated? = nil
+                            if !node.evaluate(members[position].value, &state, nil, &none) { return false }
+                            evaluated?.properties.insert(MemberName(members[position].key))
+                            continue
+                        }
                     }
-                    if let node = shape.members.values[slot].node {
+                    if let additional = shape.additional {
                         var none: Evaluated? = nil
-                        if !node.evaluate(member, &state, nil, &none) { return false }
-                        evaluated?.properties.insert(property)
-                        continue
+                        if !additional.evaluate(members[position].value, &state, nil, &none) { return false }
                     }
                 }
-                if let additional = shape.additional {
-                    var none: Evaluated? = nil
-                    if !additional.evaluate(member, &state, nil, &none) { return false }
-                }
+                return true
             }
-            if requiredFound < shape.requiredCount { return false }
+            guard membersValid, requiredFound >= shape.requiredCount else { return false }
             for dependency in shape.dependencies where present & dependency.trigger != 0 && present & dependency.required != dependency.required {
                 return false
             }
@@ -691,7 +701,7 @@ enum Check: Sendable {
 
     /// `additionalProperties` and `unevaluatedProperties`: `schema` applies to the members `isLeftOver` picks.
     static func apply(
-        _ schema: SchemaNode, toMembersOf object: [String: JSONValue], where isLeftOver: (String) -> Bool,
+        _ schema: SchemaNode, toMembersOf object: JSONObject, where isLeftOver: (String) -> Bool,
         _ state: inout EvaluationState, _ trace: Trace?, _ evaluated: inout Evaluated?
     ) -> Bool {
         var valid = true
@@ -714,21 +724,8 @@ enum Check: Sendable {
 
     /// Members in name order when errors are reported, so the report is the same every time;
     /// in storage order otherwise, which costs nothing.
-    static func ordered(_ object: [String: JSONValue], tracing: Bool) -> Members {
-        tracing ? Members(sorted: object.sorted(by: { $0.key < $1.key }).makeIterator()) : Members(storage: object.makeIterator())
-    }
-
-    struct Members: Sequence, IteratorProtocol {
-        var storage: [String: JSONValue].Iterator?
-        var sorted: IndexingIterator<[(key: String, value: JSONValue)]>?
-
-        init(storage: [String: JSONValue].Iterator) { self.storage = storage }
-        init(sorted: IndexingIterator<[(key: String, value: JSONValue)]>) { self.sorted = sorted }
-
-        mutating func next() -> (key: String, value: JSONValue)? {
-            if storage != nil { return storage!.next() }
-            return sorted!.next()
-        }
+    static func ordered(_ object: JSONObject, tracing: Bool) -> [JSONObject.Element] {
+        tracing ? object.sorted(by: { $0.key < $1.key }) : Array(object)
     }
 
     static func show(_ value: JSONValue) -> String {
@@ -837,7 +834,7 @@ final class ObjectShape: Sendable {
     let additional: SchemaNode?
     let dependencies: [Dependency]
 
-    init(members: [String: Entry], requiredCount: Int, additional: SchemaNode?, dependencies: [Dependency]) {
+    init(members: [MemberName: Entry], requiredCount: Int, additional: SchemaNode?, dependencies: [Dependency]) {
         self.members = PropertyTable(members)
         self.requiredCount = requiredCount
         self.additional = additional
@@ -862,9 +859,9 @@ final class ObjectShape: Sendable {
             }
         }
         guard fused >= 2 else { return keywords.map(\.check) }
-        var members: [String: Entry] = [:]
-        for (name, node) in properties { members[name] = Entry(node: node, required: false) }
-        let requiredNames = Set(required)
+        var members: [MemberName: Entry] = [:]
+        for (name, node) in properties { members[MemberName(name)] = Entry(node: node, required: false) }
+        let requiredNames = Set(required.map(MemberName.init))
         for name in requiredNames { members[name] = Entry(node: members[name]?.node, required: true) }
         // Names `dependentRequired` mentions join the table (without a subschema, so they are still
         // additional where `properties` does not list them) and its check becomes bit tests.
@@ -872,14 +869,16 @@ final class ObjectShape: Sendable {
         if let dependentRequired {
             var withDependencies = members
             for (trigger, names) in dependentRequired {
-                for name in [trigger] + names where withDependencies[name] == nil { withDependencies[name] = Entry(node: nil, required: false) }
+                for name in ([trigger] + names).map(MemberName.init) where withDependencies[name] == nil {
+                    withDependencies[name] = Entry(node: nil, required: false)
+                }
             }
             if withDependencies.count <= 64 {
                 let names = withDependencies.keys.sorted()
                 for (index, name) in names.enumerated() { withDependencies[name]!.bit = 1 << UInt64(index) }
                 members = withDependencies
                 dependencies = dependentRequired.map { trigger, names in
-                    Dependency(trigger: members[trigger]!.bit, required: names.reduce(0) { $0 | members[$1]!.bit })
+                    Dependency(trigger: members[MemberName(trigger)]!.bit, required: names.reduce(0) { $0 | members[MemberName($1)]!.bit })
                 }
                 rest.removeAll { if case .dependentRequired = $0 { true } else { false } }
             }
@@ -889,58 +888,46 @@ final class ObjectShape: Sendable {
     }
 }
 
-/// A schema's few property names, found by length and first and last byte and then compared,
-/// instead of hashed: Swift hashes a `String` with SipHash on every lookup (Python caches each
-/// string's hash), and that was a tenth of the time of checking an observation.
+/// A schema's few property names, found by length and first two bytes and then compared, instead
+/// of hashed: Swift hashes a `String` with SipHash on every lookup (Python caches each string's
+/// hash), and that was a tenth of the time of checking an observation.
 struct PropertyTable<Value: Sendable>: Sendable {
     private let names: [String]
-    private let hasNonASCIIName: Bool
+    /// Per name: whether it is ASCII, so that `String ==` (canonical equivalence) with equal byte
+    /// counts is code point equality: a text canonically equal to ASCII with as many bytes is that ASCII.
+    private let asciiNames: [Bool]
     let values: [Value]
     private let slots: [Int]
     private let mask: Int
 
-    init(_ dictionary: [String: Value]) {
+    init(_ dictionary: [MemberName: Value]) {
         let pairs = dictionary.sorted { $0.key < $1.key }
-        names = pairs.map(\.key)
-        hasNonASCIIName = names.contains { !$0.utf8.allSatisfy { $0 < 0x80 } }
+        names = pairs.map(\.key.text)
+        asciiNames = names.map { $0.utf8.allSatisfy { $0 < 0x80 } }
         values = pairs.map(\.value)
         var size = 8
         while size < pairs.count * 4 { size *= 2 }
         mask = size - 1
         var slots = [Int](repeating: -1, count: size)
         for (index, name) in names.enumerated() {
-            var slot = Self.key(name) & mask
+            var slot = Int(MemberName.key(name)) & mask
             while slots[slot] >= 0 { slot = (slot + 1) & mask }
             slots[slot] = index
         }
         self.slots = slots
     }
 
-    /// Length and the first two bytes, instead of hashing the whole name with SipHash as a
-    /// `Dictionary` would on every lookup (Python caches each string's hash; Swift does not).
-    /// Reading the last byte of a `String` walks its index machinery, and cost a fifth of a lookup.
-    @inline(__always)
-    static func key(_ name: String) -> Int {
-        var bytes = name.utf8.makeIterator()
-        guard let first = bytes.next() else { return 0 }
-        let second = bytes.next() ?? 0
-        return name.utf8.count &* 31 &+ Int(first) &* 131 &+ Int(second) &* 7
-    }
-
-    /// The index in `values` of `name`'s entry.
-    func slot(of name: String) -> Int? {
-        var slot = Self.key(name) & mask
+    /// The index in `values` of `name`'s entry, names compared by code point.
+    func slot(of name: String, key: UInt32) -> Int? {
+        var slot = Int(key) & mask
         while true {
             let index = slots[slot]
-            if index < 0 {
-                // Names compare with `String ==`, as the instance's own `Dictionary` keys do, so that
-                // both paths agree on which member a name is. That is canonical equivalence, under
-                // which a name can equal one of other bytes ("\u{212A}" and "K"), hashed elsewhere
-                // here; only when one of the two is not ASCII.
-                if hasNonASCIIName || !name.utf8.allSatisfy({ $0 < 0x80 }) { return names.firstIndex(of: name) }
-                return nil
+            if index < 0 { return nil }
+            if asciiNames[index] {
+                if names[index] == name && names[index].utf8.count == name.utf8.count { return index }
+            } else if JSONValue.sameCodePoints(names[index], name) {
+                return index
             }
-            if names[index] == name { return index }
             slot = (slot + 1) & mask
         }
     }

@@ -10,7 +10,7 @@ public enum JSONValue: Sendable, Hashable {
     case number(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 
     public enum Kind: String, Sendable, CaseIterable {
         case null, boolean, number, integer, string, array, object
@@ -50,7 +50,7 @@ public enum JSONValue: Sendable, Hashable {
     public var numberValue: Double? { if case .number(let n) = self { n } else { nil } }
     public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
-    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    public var objectValue: JSONObject? { if case .object(let o) = self { o } else { nil } }
 }
 
 /// JSON Schema equality: numbers by value, objects by members in any order, and strings by their
@@ -64,12 +64,7 @@ extension JSONValue {
         case (.number(let a), .number(let b)): return a == b
         case (.string(let a), .string(let b)): return sameCodePoints(a, b)
         case (.array(let a), .array(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0 == $1 }
-        case (.object(let a), .object(let b)):
-            guard a.count == b.count else { return false }
-            for (key, value) in a {
-                guard let other = b[key], other == value else { return false }
-            }
-            return true
+        case (.object(let a), .object(let b)): return a == b
         default: return false
         }
     }
@@ -79,7 +74,9 @@ extension JSONValue {
     static func sameCodePoints(_ a: String, _ b: String) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }
         let contiguous = a.utf8.withContiguousStorageIfAvailable { first in
-            b.utf8.withContiguousStorageIfAvailable { second in first.elementsEqual(second) }
+            b.utf8.withContiguousStorageIfAvailable { second in
+                first.isEmpty || memcmp(first.baseAddress!, second.baseAddress!, first.count) == 0
+            }
         }
         return (contiguous ?? nil) ?? a.utf8.elementsEqual(b.utf8)
     }
@@ -95,17 +92,7 @@ extension JSONValue {
         case .array(let a):
             hasher.combine(a.count)
             for item in a { item.hash(into: &hasher) }
-        case .object(let o):
-            // Order-independent, as equality is.
-            var combined = 0
-            for (key, value) in o {
-                var member = Hasher()
-                for byte in key.utf8 { member.combine(byte) }
-                value.hash(into: &member)
-                combined ^= member.finalize()
-            }
-            hasher.combine(o.count)
-            hasher.combine(combined)
+        case .object(let o): o.hash(into: &hasher)
         }
     }
 }
@@ -123,7 +110,7 @@ extension JSONValue: Codable {
             self = .string(string)
         } else if let array = try? container.decode([JSONValue].self) {
             self = .array(array)
-        } else if let object = try? container.decode([String: JSONValue].self) {
+        } else if let object = try? container.decode(JSONObject.self) {
             self = .object(object)
         } else {
             throw DecodingError.dataCorruptedError(

@@ -131,7 +131,7 @@ public struct Observation: Sendable, Hashable, Codable {
     /// The same value `Codable` gives (absent optionals left out), built directly: signing a
     /// report went through JSON text and back, the largest cost of the signing stage.
     public var jsonValue: JSONValue {
-        var members: [String: JSONValue] = [
+        var members: JSONObject = [
             "indicator": .string(indicator), "province": .string(province), "level": .string(level.rawValue), "area": .string(area),
             "period": .string(period), "value": .number(value), "unit": .string(unit), "source_system": .string(sourceSystem),
             "collected_at": .string(collectedAt),

@@ -70,6 +70,8 @@ final class SchemaCompiler {
     private var pending: [(NodeReference, SchemaLocation)] = []
     /// Anchor names some `$dynamicRef` may resolve dynamically.
     private var dynamicNames: Set<String> = []
+    /// Whether some compiled `$dynamicRef` searches the dynamic scope: without one, evaluation need not keep it.
+    var usesDynamicScope: Bool { !dynamicNames.isEmpty }
     private var vocabularyCache: [String: Set<Vocabulary>] = [:]
 
     init(options: JSONSchemaValidator.Options, remotes: [String: JSONValue]) {
@@ -395,7 +397,7 @@ final class SchemaCompiler {
                 for (name, node) in try map(key) { pairs.append((try regex(name, key), node)) }
                 check = .patternProperties(pairs)
             case "additionalProperties":
-                let known = Set(members["properties"]?.objectValue?.keys.map { $0 } ?? [])
+                let known = Set(members["properties"]?.objectValue?.keys.map(MemberName.init) ?? [])
                 var patterns: [ECMARegex] = []
                 for name in (members["patternProperties"]?.objectValue ?? [:]).keys.sorted() { patterns.append(try regex(name, "patternProperties")) }
                 check = .additionalProperties(try sub(key), known: known, patterns: patterns)

@@ -318,7 +318,7 @@ public final class MockCentral: Sendable {
             let id = verifiedID ?? Base64URL.decode(jws.payload).flatMap { try? JSONValue.parse($0) }.flatMap { payload -> String? in
                 if case .object(let members) = payload, case .string(let id)? = members["report_id"] { id } else { nil }
             }
-            var result: [String: JSONValue] = ["status": .number(Double(status.code))]
+            var result: JSONObject = ["status": .number(Double(status.code))]
             if let id { result["report_id"] = .string(id) }
             result[status == .accepted || status == .ok ? "receipt" : "detail"] = .string(text)
             results.append(.object(result))

@@ -150,7 +150,7 @@ public final class MockProvincialSource: Sendable {
     /// page as a relative link or an opaque token; `foreign` links to another server.
     private func servePage(_ request: Request, kind: String) -> Response {
         guard isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
-        let records = configuration.dataset.portalRecords.map { JSONValue.object($0.fields) }
+        let records = configuration.dataset.portalRecords.map { JSONValue.object(JSONObject($0.fields)) }
         func parameter(_ name: String) -> Int? { request.uri.queryParameters[Substring(name)].flatMap { Int(String($0)) } }
         let start: Int, count: Int
         switch kind {
@@ -282,11 +282,11 @@ public final class MockProvincialSource: Sendable {
             selected = Array(selected.dropFirst((page - 1) * size).prefix(size))
         }
         state.withLock { $0.statistics.recordsServed += selected.count }
-        return Self.json(.ok, envelope(selected.map { .object($0.fields) }))
+        return Self.json(.ok, envelope(selected.map { .object(JSONObject($0.fields)) }))
     }
 
     static func json(_ status: HTTPResponse.Status, _ members: [String: JSONValue]) -> Response {
-        let data = (try? JSONValue.object(members).canonicalData()) ?? Data("{}".utf8)
+        let data = (try? JSONValue.object(JSONObject(members)).canonicalData()) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -104,7 +104,7 @@ struct LGSPBench: AsyncParsableCommand {
             let stagesGateway = try loaded(store: "stages.sqlite", onlyDocuments: true)
             guard case .http(let definition)? = stagesGateway.adapters.first else { throw MockError("the bench's adapter is not an HTTP adapter") }
             let page = try JSONValue.object([
-                "ketQua": .object(["danhSach": .array(dataset.documentRecords.map { .object($0.fields) })]),
+                "ketQua": .object(["danhSach": .array(dataset.documentRecords.map { .object(JSONObject($0.fields)) })]),
                 "soLuong": .number(Double(dataset.documentRecords.count)),
             ]).canonicalData()
             let records = try await measure("decode", observations: dataset.documentRecords.count) { () throws -> [JSONValue] in
@@ -227,7 +227,7 @@ struct LGSPBench: AsyncParsableCommand {
             "cpu_s_per_million": .number((cpu / Double(delivered) * 1_000_000 * 100).rounded() / 100),
             "idle_rss_mb": idle.map { .number(($0.rssMB * 10).rounded() / 10) } ?? .null,
             "ready_s": idle.map { .number(($0.readySeconds * 1000).rounded() / 1000) } ?? .null,
-            "stages_obs_per_s": .object(Dictionary(uniqueKeysWithValues: stages.map { ($0.name, .number($0.perSecond.rounded())) })),
+            "stages_obs_per_s": .object(JSONObject(Dictionary(uniqueKeysWithValues: stages.map { ($0.name, JSONValue.number($0.perSecond.rounded())) }))),
             "backlog_observations": drains.last.map { .number(Double($0.observations)) } ?? .null,
             "backlog_obs_per_s": drains.last.map { .number((Double($0.observations) / $0.seconds).rounded()) } ?? .null,
             "backlog_peak_rss_mb": drains.last.map { .number(($0.peakRSSMB * 10).rounded() / 10) } ?? .null,
@@ -235,7 +235,7 @@ struct LGSPBench: AsyncParsableCommand {
         ]
         print(String(format: "pipeline / slowest stage (%@): %.3f; peak RSS %.1f MB; %.2f CPU s per million observations",
                      slowest.name as NSString, pipeline.perSecond / slowest.perSecond, peakRSS, cpu / Double(delivered) * 1_000_000))
-        print(String(decoding: try JSONValue.object(result).canonicalData(), as: UTF8.self))
+        print(String(decoding: try JSONValue.object(JSONObject(result)).canonicalData(), as: UTF8.self))
     }
 
     /// Starts the `lgsp-gateway` beside this executable as systemd would (a notify socket), and

@@ -99,10 +99,10 @@ struct TestAdapter: AsyncParsableCommand {
             var summary: [String: JSONValue] = [
                 "adapter": .string(name), "records": .number(Double(output.records.count)), "observations": .number(Double(valid.count)),
                 "quarantined": .number(Double(quarantined.count)),
-                "quarantined_by_rule": .object(byRule.mapValues { .number(Double($0)) }),
+                "quarantined_by_rule": .object(JSONObject(byRule.mapValues { .number(Double($0)) })),
             ]
             if let next = output.nextCursor { summary["next_cursor"] = .string(next) }
-            print(String(decoding: try JSONValue.object(summary).canonicalData(), as: UTF8.self))
+            print(String(decoding: try JSONValue.object(JSONObject(summary)).canonicalData(), as: UTF8.self))
         }
     }
 }

@@ -22,6 +22,41 @@ struct JSONParserTests {
         #expect(try parse(String(repeating: "[", count: 500) + String(repeating: "]", count: 500)) != .null)
     }
 
+    @Test("objects keep members in document order, one per name by code point; large ones are indexed")
+    func objects() throws {
+        // A repeated name keeps its first place and its last value.
+        let repeated = try parse(#"{"b":1,"a":2,"b":3}"#).objectValue!
+        #expect(repeated.keys == ["b", "a"])
+        #expect(repeated["b"] == .number(3))
+        // Canonically equivalent names of other code points are other members (é precomposed, then e
+        // and a combining acute; the Kelvin sign and K).
+        let equivalent = try parse(#"{"\u00e9":1,"e\u0301":2,"\u212A":3,"K":4}"#).objectValue!
+        #expect(equivalent.count == 4)
+        #expect(equivalent["\u{e9}"] == .number(1) && equivalent["e\u{301}"] == .number(2))
+        #expect(equivalent["\u{212A}"] == .number(3) && equivalent["K"] == .number(4))
+
+        // Past the size searched in place: every member is still found, replaced and removed.
+        let names = (0..<300).map { "name\($0)" }
+        var large = try parse("{" + names.enumerated().map { "\"\($1)\":\($0)" }.joined(separator: ",") + "}").objectValue!
+        #expect(large.keys == names)
+        #expect(names.enumerated().allSatisfy { large[$1] == .number(Double($0)) })
+        #expect(large["name300"] == nil)
+        large["name7"] = .string("seven")
+        #expect(large.removeValue(forKey: "name3") == .number(3))
+        #expect(large.count == 299 && large["name3"] == nil && large["name7"] == .string("seven") && large["name299"] == .number(299))
+        while large.count > 2 { large.removeValue(forKey: large.keys[large.count / 2]) }
+        #expect(large.keys == ["name0", "name299"] && large["name299"] == .number(299))
+
+        // Equal and hashed alike in any order, and through Codable. (Foundation's coders key members
+        // by `String`, so through them the Kelvin sign and K would be one name; the gateway's own
+        // parser and writer are what contracts go through.)
+        let forward = try parse(#"{"a":1,"b":[true,{"c":null}]}"#)
+        let backward = try parse(#"{"b":[true,{"c":null}],"a":1}"#)
+        #expect(forward == backward && forward.hashValue == backward.hashValue)
+        #expect(forward != (try parse(#"{"a":1,"b":[true,{"c":0}]}"#)))
+        #expect(try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(forward)) == backward)
+    }
+
     @Test("refuses what RFC 8259 refuses, naming the byte", arguments: [
         "", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"",
         "\"a\u{1}b\"", "[1] 2", "{\"a\" 1}", "{1:2}", "NaN", "1e400",
