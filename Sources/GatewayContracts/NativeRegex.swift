@@ -167,14 +167,16 @@ struct NativeRegex: Sendable {
         /// Column of each ASCII byte.
         let byteClass: [UInt8]
         let classCount: Int
-        /// `transitions[state * classCount + class]`: the next state, `dead` or `accepted`.
-        let transitions: [Int16]
+        /// `transitions[row + class]`: the next state's row (its number times `classCount`), `dead` or
+        /// `accepted`. Rows rather than state numbers, so that each byte's step is an add and a load:
+        /// the steps depend on one another, and a multiply in between made them a third slower.
+        let transitions: [Int32]
         /// Whether the text may end in each state.
         let acceptsAtEnd: [Bool]
         let initialAccepts: Bool
 
-        static let dead: Int16 = -1
-        static let accepted: Int16 = -2
+        static let dead: Int32 = -1
+        static let accepted: Int32 = -2
         /// Beyond this many states (long counted repetitions) the thread machine is used instead.
         static let maximumStates = 512
 
@@ -226,9 +228,9 @@ struct NativeRegex: Sendable {
                     if !anchoredAtStart { seeds.append(0) }
                     let next = closure(seeds, atStart: false, atEnd: false)
                     if next.matched {
-                        transitions.append(Self.accepted)
+                        transitions.append(Int16(Self.accepted))
                     } else if next.threads.isEmpty {
-                        transitions.append(Self.dead)
+                        transitions.append(Int16(Self.dead))
                     } else if let known = index[next.threads] {
                         transitions.append(known)
                     } else {
@@ -244,25 +246,25 @@ struct NativeRegex: Sendable {
             }
             self.byteClass = byteClass
             self.classCount = classCount
-            self.transitions = transitions
+            self.transitions = transitions.map { $0 < 0 ? Int32($0) : Int32($0) * Int32(classCount) }
             self.acceptsAtEnd = acceptsAtEnd
         }
 
         /// nil when the text is not all ASCII.
         func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool? {
             if initialAccepts { return true }
-            var state = 0
+            var row = 0
             for byte in bytes {
                 guard byte < 0x80 else { return nil }
-                let next = transitions[state &* classCount &+ Int(byteClass[Int(byte)])]
+                let next = transitions[row &+ Int(byteClass[Int(byte)])]
                 if next < 0 {
                     if next == Self.accepted { return true }
                     // No thread left; a later non-ASCII byte could not revive one either.
                     return false
                 }
-                state = Int(next)
+                row = Int(next)
             }
-            return acceptsAtEnd[state]
+            return acceptsAtEnd[row / classCount]
         }
     }
 
