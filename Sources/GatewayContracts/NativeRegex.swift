@@ -80,7 +80,7 @@ struct NativeRegex: Sendable {
         } else {
             anchoredAtStart = false
         }
-        ascii = ASCIIAutomaton(program: program, anchoredAtStart: anchoredAtStart)
+        ascii = ASCIIAutomaton(program: program, anchoredAtStart: anchoredAtStart, node: node)
     }
 
     private static func emit(_ node: Node, into program: inout [Instruction]) -> Bool {
@@ -180,7 +180,16 @@ struct NativeRegex: Sendable {
         /// Beyond this many states (long counted repetitions) the thread machine is used instead.
         static let maximumStates = 512
 
-        init?(program: [Instruction], anchoredAtStart: Bool) {
+        /// The faster form of this automaton's patterns that are one run of classes; nil for others.
+        let run: ClassRun?
+
+        init?(program: [Instruction], anchoredAtStart: Bool, node: Node) {
+            if let run = ClassRun(node) {
+                self.run = run
+                (byteClass, classCount, transitions, acceptsAtEnd, initialAccepts) = ([], 0, [], [], false)
+                return
+            }
+            run = nil
             var signatures: [[Bool]: UInt8] = [:]
             var byteClass = [UInt8](repeating: 0, count: 128)
             let sets = program.compactMap { instruction -> CharacterSet? in if case .set(let set) = instruction { set } else { nil } }
@@ -252,6 +261,7 @@ struct NativeRegex: Sendable {
 
         /// nil when the text is not all ASCII.
         func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool? {
+            if let run { return run.matches(bytes) }
             if initialAccepts { return true }
             var row = 0
             for byte in bytes {
@@ -265,6 +275,68 @@ struct NativeRegex: Sendable {
                 row = Int(next)
             }
             return acceptsAtEnd[row / classCount]
+        }
+    }
+
+    /// A pattern that is one run of ASCII classes anchored at both ends, every class a fixed number
+    /// of times but at most one (`^[0-9]{2,5}$`, `^[A-Z][A-Z0-9_]{1,63}$`, a UUID's, `^[a-z.-]+$`).
+    /// On ASCII text the length alone says which class each byte must be in, so every byte is a bit
+    /// test independent of the others, where each step of the automaton waits for the one before.
+    struct ClassRun: Sendable {
+        /// Membership of the 128 ASCII code points, as `CharacterSet.ascii`.
+        typealias Members = (UInt64, UInt64)
+        let leading: [Members]
+        let repeated: Members
+        let minimumRepeats: Int
+        let maximumRepeats: Int
+        let trailing: [Members]
+
+        init?(_ node: Node) {
+            guard case .sequence(let items) = node, items.count >= 2, case .start = items.first!, case .end = items.last! else { return nil }
+            var leading: [Members] = [], trailing: [Members] = []
+            var repeated: (members: Members, minimum: Int, maximum: Int)?
+            func add(_ node: Node) -> Bool {
+                switch node {
+                case .set(let set):
+                    if repeated == nil { leading.append(set.ascii) } else { trailing.append(set.ascii) }
+                    return true
+                case .repetition(.set(let set), let minimum, let maximum) where minimum == maximum:
+                    for _ in 0..<minimum { _ = add(.set(set)) }
+                    return true
+                case .repetition(.set(let set), let minimum, let maximum):
+                    guard repeated == nil else { return false }
+                    repeated = (set.ascii, minimum, maximum)
+                    return true
+                case .sequence(let inner):
+                    return inner.allSatisfy(add)
+                default:
+                    return false
+                }
+            }
+            for item in items.dropFirst().dropLast() where !add(item) { return nil }
+            guard leading.count + trailing.count <= ASCIIAutomaton.maximumStates else { return nil }
+            self.leading = leading
+            self.trailing = trailing
+            (self.repeated, minimumRepeats, maximumRepeats) = repeated.map { ($0.members, $0.minimum, $0.maximum) } ?? ((0, 0), 0, 0)
+        }
+
+        /// nil when the text is not all ASCII: its length in code points is then not its byte count.
+        func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool? {
+            var any: UInt8 = 0
+            for byte in bytes { any |= byte }
+            guard any < 0x80 else { return nil }
+            let repeats = bytes.count - leading.count - trailing.count
+            guard repeats >= minimumRepeats, repeats <= maximumRepeats else { return false }
+            for index in leading.indices where !Self.contains(leading[index], bytes[index]) { return false }
+            for index in leading.count..<(leading.count + repeats) where !Self.contains(repeated, bytes[index]) { return false }
+            let trailingStart = leading.count + repeats
+            for index in trailing.indices where !Self.contains(trailing[index], bytes[trailingStart + index]) { return false }
+            return true
+        }
+
+        @inline(__always)
+        static func contains(_ members: Members, _ byte: UInt8) -> Bool {
+            byte < 64 ? members.0 >> UInt64(byte) & 1 != 0 : members.1 >> UInt64(byte &- 64) & 1 != 0
         }
     }
 

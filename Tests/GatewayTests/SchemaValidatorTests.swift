@@ -204,6 +204,10 @@ struct FormatAndPatternTests {
         }
         #expect(tried == patterns.count * 1500)
         #expect(asciiTried > tried / 4)
+        // Which of them the differential above checked as one run of classes rather than an automaton.
+        let runs = patterns.filter { NativeRegex($0)?.ascii?.run != nil }
+        #expect(runs == ["^[0-9]{2}$", "^[0-9]{2,5}$", "^[A-Z][A-Z0-9_]{1,63}$", "^[A-Za-z0-9._-]+$", "^[0-9a-f]{8}-[0-9a-f]{4}$",
+                         "^x\\.y$", "^\\d{4}-\\d{2}$", "^a*a$", "^[^0-9]+$", "^.{2}$"])
         #expect(try ECMARegex("^[0-9]{4}(-(H[12]|Q[1-4]))?$").matches("2025-Q3"))
         // What it does not implement is left to ICU rather than guessed.
         for unsupported in ["(a)\\1", "a(?=b)", "\\bword", "\\p{Letter}", "[[:alpha:]]"] {
