@@ -750,6 +750,10 @@ final class ScalarChecks: Sendable {
     let upperBounds: [(Double, exclusive: Bool)]
     let divisors: [Double]
     let allowed: [[JSONValue]]
+    /// `allowed` when every value in it is an ASCII string (`"level": {"enum": ["province", …]}`):
+    /// an ASCII name and a text of as many bytes are the same code points exactly when `String ==`
+    /// says they are equal (only non-ASCII can be canonically equal to ASCII, and it is longer).
+    let allowedASCIIStrings: [[String]]?
 
     init?(_ checks: [Check]) {
         var typeMask: UInt8 = 0x7F
@@ -778,18 +782,29 @@ final class ScalarChecks: Sendable {
         (self.typeMask, self.minLength, self.maxLength, self.formats) = (typeMask, minLength, maxLength, formats)
         self.pattern = pattern.map { Unmanaged.passUnretained($0) }
         (self.lowerBounds, self.upperBounds, self.divisors, self.allowed) = (lowerBounds, upperBounds, divisors, allowed)
+        let strings = allowed.map { values in values.compactMap { value in value.stringValue.flatMap { $0.utf8.allSatisfy { $0 < 0x80 } ? $0 : nil } } }
+        allowedASCIIStrings = !allowed.isEmpty && zip(strings, allowed).allSatisfy { $0.count == $1.count } ? strings : nil
     }
 
     func isValid(_ value: JSONValue) -> Bool {
-        guard typeMask & Check.typeBits(of: value) != 0 else { return false }
         switch value {
         case .string(let text):
+            guard typeMask & Check.typeBit(.string) != 0 else { return false }
             // Lengths count code points; the byte count bounds them from both sides first.
             if let minLength, text.utf8.count < minLength * 4, text.unicodeScalars.count < minLength { return false }
             if let maxLength, text.utf8.count > maxLength, text.unicodeScalars.count > maxLength { return false }
             if let pattern, !pattern._withUnsafeGuaranteedRef({ $0.matches(text) }) { return false }
             for format in formats where Formats.check(format, text) == false { return false }
+            if let allowedASCIIStrings {
+                let length = text.utf8.count
+                for names in allowedASCIIStrings where !names.contains(where: { $0.utf8.count == length && $0 == text }) { return false }
+                return true
+            }
         case .number(let number):
+            // Whether a number is an integer is asked only when "integer" is allowed and "number" is not.
+            if typeMask & Check.typeBit(.number) == 0 {
+                guard typeMask & Check.typeBit(.integer) != 0, number.isFinite, number.rounded(.towardZero) == number else { return false }
+            }
             for (limit, exclusive) in lowerBounds where exclusive ? number <= limit : number < limit { return false }
             for (limit, exclusive) in upperBounds where exclusive ? number >= limit : number > limit { return false }
             for divisor in divisors {
@@ -797,9 +812,11 @@ final class ScalarChecks: Sendable {
                 guard quotient.isFinite, abs(quotient - quotient.rounded()) < 1e-9 else { return false }
             }
         default:
-            break
+            guard typeMask & Check.typeBits(of: value) != 0 else { return false }
         }
-        for values in allowed where !values.contains(value) { return false }
+        if !allowed.isEmpty {
+            for values in allowed where !values.contains(value) { return false }
+        }
         return true
     }
 }

@@ -85,6 +85,16 @@ struct SchemaValidatorTests {
             #expect(kelvin.validate(value).isEmpty == expected, "\(name): \(instance)")
         }
         #expect(try json(#"{"K":"x","\u212A":"y"}"#).objectValue?.count == 2)
+        // The same for `enum` and `const` values, on the path for lists of ASCII strings and the general one.
+        for (schema, instance, expected) in [
+            (#"{"enum":["K","province"]}"#, #""K""#, true), (#"{"enum":["K","province"]}"#, #""\u212A""#, false),
+            (#"{"enum":["K","province"]}"#, #""provinc""#, false), (#"{"const":"K"}"#, #""\u212A""#, false),
+            (#"{"enum":["\u212A",1]}"#, #""K""#, false), (#"{"enum":["\u212A",1]}"#, #""\u212A""#, true), (#"{"enum":["K"]}"#, "1", false),
+        ] {
+            let validator = try JSONSchemaValidator(schema: json(schema))
+            #expect(validator.isValid(try json(instance)) == expected, "\(schema): \(instance)")
+            #expect(validator.validate(try json(instance)).isEmpty == expected, "\(schema): \(instance)")
+        }
     }
 
     @Test("errors carry instance and keyword locations as JSON Pointers, through $ref")
