@@ -17,7 +17,7 @@ public struct JSONObject: Sendable {
     static let indexedCount = 24
 
     struct Member: Sendable {
-        var key: String
+        let key: String
         var value: JSONValue
         /// The name's `MemberName.key`, computed once when the member is added rather than on every
         /// lookup of every validation (as Python keeps a string's hash); it fits in what would be

@@ -723,9 +723,9 @@ enum Check: Sendable {
     }
 
     /// Members in name order when errors are reported, so the report is the same every time;
-    /// in storage order otherwise, which costs nothing.
-    static func ordered(_ object: JSONObject, tracing: Bool) -> [JSONObject.Element] {
-        tracing ? object.sorted(by: { $0.key < $1.key }) : Array(object)
+    /// in document order otherwise, which costs nothing.
+    static func ordered(_ object: JSONObject, tracing: Bool) -> JSONObject {
+        tracing ? JSONObject(uniqueMembers: object.sorted(by: { $0.key < $1.key })) : object
     }
 
     static func show(_ value: JSONValue) -> String {
