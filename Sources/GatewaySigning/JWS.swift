@@ -45,7 +45,7 @@ public struct FlattenedJWS: Sendable, Hashable, Codable {
     public func encoded() throws -> Data {
         // The three members are base64url, which JSON never escapes: written directly, since
         // `JSONEncoder` inspects each character of a payload that can be megabytes long.
-        if Self.isBase64URL(protected), Self.isBase64URL(payload), Self.isBase64URL(signature) {
+        if Base64URL.isAlphabet(protected), Base64URL.isAlphabet(payload), Base64URL.isAlphabet(signature) {
             var body = Data()
             body.reserveCapacity(protected.utf8.count + payload.utf8.count + signature.utf8.count + 44)
             body.append(contentsOf: #"{"payload":""#.utf8)
@@ -60,11 +60,6 @@ public struct FlattenedJWS: Sendable, Hashable, Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
-    }
-
-    static func isBase64URL(_ text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { bytes in bytes.allSatisfy { Base64URL.values[Int($0)] != 0xFF } }
     }
 
     /// The body to send for `serialization`, and the detached signature header if any.
