@@ -24,14 +24,25 @@ struct CanonicalJSONWriter {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            // Sorting the pairs, not the keys, saves hashing every key again to find its value.
-            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
-                if index > 0 { output.append(UInt8(ascii: ",")) }
-                writeString(member.key)
-                output.append(UInt8(ascii: ":"))
-                write(member.value)
+            // Objects the gateway builds are mostly in order already: checked in one pass rather
+            // than sorted into a new array each time.
+            if members.indices.dropFirst().allSatisfy({ members[$0 - 1].key < members[$0].key }) {
+                writeMembers(members)
+            } else {
+                writeMembers(members.sorted(by: { $0.key < $1.key }))
             }
             output.append(UInt8(ascii: "}"))
+        }
+    }
+
+    mutating func writeMembers(_ members: some Collection<(key: String, value: JSONValue)>) {
+        var first = true
+        for member in members {
+            if !first { output.append(UInt8(ascii: ",")) }
+            first = false
+            writeString(member.key)
+            output.append(UInt8(ascii: ":"))
+            write(member.value)
         }
     }
 
@@ -50,9 +61,17 @@ struct CanonicalJSONWriter {
 
     mutating func writeString(_ text: String) {
         output.append(UInt8(ascii: "\""))
-        // Most text needs no escape: copied whole, rather than appended byte by byte.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || ($0 == UInt8(ascii: "/") && escapesSlash) }) {
-            output.append(contentsOf: text.utf8)
+        // Most text needs no escape: copied whole, rather than appended byte by byte. The scan
+        // runs over the contiguous bytes; through the generic `UTF8View` it was the largest item
+        // of signing a report.
+        var text = text
+        let slash = escapesSlash ? UInt8(ascii: "/") : UInt8(ascii: "\"")
+        let plain = text.withUTF8 { bytes in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == slash { return false }
+            output.append(contentsOf: bytes)
+            return true
+        }
+        if plain {
             output.append(UInt8(ascii: "\""))
             return
         }
