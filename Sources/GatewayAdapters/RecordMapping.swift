@@ -1,5 +1,6 @@
 import Foundation
 import GatewayContracts
+import Synchronization
 
 /// Path expressions over a source's JSON: `$.duLieu.banGhi`, `items[0].value`, `data.rows`.
 public struct RecordPath: Sendable, Equatable, CustomStringConvertible {
@@ -237,8 +238,21 @@ public enum PeriodNormalizer {
     /// `Quý 3/2025`, `Q3-2025`, `Q3/2025`, `2025-Q3` → `2025-Q3`; `11/2025`, `Tháng 11/2025`, `2025-11` → `2025-11`;
     /// `6 tháng đầu năm 2025`, `H1-2025`, `2025-H1` → `2025-H1`; `Năm 2025`, `2025` → `2025`.
     public static func normalize(_ text: String) -> String? {
-        // Already in the contract's form (the usual case): no trimming or case mapping needed.
-        if let period = ReportingPeriod(text) { return period.description }
+        // Already in the contract's form: no trimming or case mapping needed.
+        if ReportingPeriod(text) != nil { return text }
+        // A source writes its few periods the same way on every record, and reading a typed form
+        // (case mapping, grapheme splitting) was most of the cost of mapping a record; answers are
+        // kept for the texts seen first, up to a bound, so a source of odd texts costs no memory.
+        if let known = remembered.withLock({ $0[text] }) { return known }
+        let answer = read(text)
+        remembered.withLock { if $0.count < rememberedLimit { $0[text] = answer } }
+        return answer
+    }
+
+    static let rememberedLimit = 4096
+    private static let remembered = Mutex<[String: String?]>([:])
+
+    static func read(_ text: String) -> String? {
         let trimmed = text.trimmingHorizontalSpace
         let lowered = trimmed.lowercased()
         if let period = ReportingPeriod(trimmed.uppercased()) { return period.description }

@@ -4,11 +4,13 @@ import Foundation
 public enum Timestamps {
     /// Parses `2025-10-05T08:00:00+07:00`, `…Z`, with or without fractional seconds.
     public static func parse(_ text: String) -> Date? {
-        let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        let plain = Date.ISO8601FormatStyle()
         if let date = try? plain.parse(text) { return date }
         return try? withFraction.parse(text)
     }
+
+    // Made once: building a style was a quarter of parsing, and a pull parses one per record.
+    private static let plain = Date.ISO8601FormatStyle()
+    private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     /// Formats in UTC with millisecond precision, e.g. `2026-11-22T04:00:00.000Z`.
     public static func format(_ date: Date) -> String {
@@ -27,30 +29,31 @@ public struct ReportingPeriod: Sendable, Hashable, CustomStringConvertible {
     /// 1 for a year, 1–2 for a half, 1–4 for a quarter, 1–12 for a month.
     public let index: Int
 
+    /// Reads the UTF-8 bytes: split into substrings and `Int(_:)` was a twentieth of checking an
+    /// observation, and the forms are all ASCII digits and `-`, `H`, `Q`.
     public init?(_ text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard let first = parts.first, first.count == 4, let year = Int(first), year >= 1900, year <= 2200 else { return nil }
-        self.year = year
-        switch parts.count {
-        case 1:
-            kind = .year
-            index = 1
-        case 2:
-            let rest = parts[1]
-            if rest.hasPrefix("H"), let n = Int(rest.dropFirst()), rest.count == 2, (1...2).contains(n) {
-                kind = .half
-                index = n
-            } else if rest.hasPrefix("Q"), let n = Int(rest.dropFirst()), rest.count == 2, (1...4).contains(n) {
-                kind = .quarter
-                index = n
-            } else if rest.count == 2, let n = Int(rest), (1...12).contains(n) {
-                kind = .month
-                index = n
-            } else {
-                return nil
-            }
-        default:
-            return nil
+        var text = text
+        guard let (kind, year, index) = text.withUTF8({ Self.parse($0) }) else { return nil }
+        (self.kind, self.year, self.index) = (kind, year, index)
+    }
+
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> (Kind, Int, Int)? {
+        func digit(_ position: Int) -> Int? {
+            let value = Int(bytes[position]) - 48
+            return (0...9).contains(value) ? value : nil
+        }
+        guard bytes.count == 4 || bytes.count == 7, let a = digit(0), let b = digit(1), let c = digit(2), let d = digit(3) else { return nil }
+        let year = a * 1000 + b * 100 + c * 10 + d
+        guard (1900...2200).contains(year) else { return nil }
+        if bytes.count == 4 { return (.year, year, 1) }
+        guard bytes[4] == UInt8(ascii: "-"), let last = digit(6) else { return nil }
+        switch bytes[5] {
+        case UInt8(ascii: "H") where (1...2).contains(last): return (.half, year, last)
+        case UInt8(ascii: "Q") where (1...4).contains(last): return (.quarter, year, last)
+        case UInt8(ascii: "0")...UInt8(ascii: "1"):
+            let month = Int(bytes[5] - 48) * 10 + last
+            return (1...12).contains(month) ? (.month, year, month) : nil
+        default: return nil
         }
     }
 
