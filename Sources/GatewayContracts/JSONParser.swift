@@ -133,15 +133,21 @@ struct JSONParser {
         index += 1
         let start = index
         // The common case: no escapes, so the bytes are the string.
+        var bitsSeen: UInt8 = 0
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) else {
+                let content = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                index += 1
+                // ASCII needs no validation, and `String(validating:)` is generic over the encoding
+                // (metadata lookups on every call): most names and codes take this way.
+                if bitsSeen < 0x80 { return String(decoding: content, as: UTF8.self) }
+                guard let text = String(validating: content, as: UTF8.self) else {
                     throw JSONSyntaxError(offset: start, message: "a string is not valid UTF-8")
                 }
-                index += 1
                 return text
             }
+            bitsSeen |= byte
             if byte == UInt8(ascii: "\\") { break }
             guard byte >= 0x20 else { throw error("a control character inside a string") }
             index += 1
