@@ -111,13 +111,12 @@ struct PullService: Service, CustomStringConvertible {
         while true {
             let started = ContinuousClock.now
             do {
-                let summary = try await runner.pullOnce(adapter)
+                let summary = try await runner.pullOnce(adapter, whenStored: { [doorbell] in doorbell.ring() })
                 metrics.recordPull(adapter: adapter.name, result: .success(summary), duration: ContinuousClock.now - started)
                 logger.info("pull committed", metadata: [
                     "adapter": "\(summary.adapter)", "records": "\(summary.pulled)", "valid": "\(summary.valid)",
                     "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
                 ])
-                if summary.reports > 0 { doorbell.ring() }
                 let next = schedule.nextRun(after: Date())
                 try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: nil, nextRun: next)
                 onPull?(.success(summary))

@@ -41,23 +41,52 @@ public struct PullRunner: Sendable {
         self.now = now
     }
 
-    public func pullOnce(_ adapter: any Adapter) async throws -> PullSummary {
+    /// Reports a long pull signs and stores at a time before its commit, so that delivery runs
+    /// while the rest is checked and signed rather than after.
+    public static let reportsStoredAhead = 10
+
+    /// One pull: fetch and map, then check and sign in parts of `reportsStoredAhead` reports, each
+    /// part stored as soon as it is signed (`whenStored` is told, to wake delivery); the last part
+    /// goes with the commit that moves the cursor. Reports are cut from the valid observations in
+    /// order exactly as if all were cut at once, so their ids do not depend on the parts: a pull
+    /// that fails after storing some and runs again stores none of them twice.
+    public func pullOnce(_ adapter: any Adapter, whenStored: @Sendable () -> Void = {}) async throws -> PullSummary {
         let started = now()
         let cursor = try await store.cursor(for: adapter.name)
         let output = try await adapter.pull(cursor: cursor, context: PullContext(province: province, collectedAt: started))
-        let (valid, quarantined) = await Self.check(output, contracts: contracts, province: province)
+        let rules = SemanticRules(catalogue: contracts.catalogue, province: province)
+        var unreported: [Observation] = []
+        var quarantined: [QuarantinedRecord] = []
+        var storedAhead = ReportTally()
+        let recordsPerPart = maxObservationsPerReport * Self.reportsStoredAhead
+        var partStart = 0
+        repeat {
+            let part = output.records[partStart..<min(partStart + recordsPerPart, output.records.count)]
+            partStart = part.endIndex
+            await Self.check(part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined)
+            let whole = unreported.count - unreported.count % maxObservationsPerReport
+            guard partStart < output.records.count, whole > 0 else { continue }
+            let reports = try await signReports(Array(unreported[..<whole]), adapter: adapter.name, createdAt: started)
+            unreported.removeFirst(whole)
+            try Task.checkCancellation()
+            try await store.storeReports(reports, adapter: adapter.name, now: now())
+            storedAhead = storedAhead.adding(reports)
+            whenStored()
+        } while partStart < output.records.count
 
-        let reports = try await signReports(valid, adapter: adapter.name, createdAt: started)
+        let reports = try await signReports(unreported, adapter: adapter.name, createdAt: started)
         try Task.checkCancellation()
-        try await store.commit(
-            PullCommit(adapter: adapter.name, startedAt: started, pulledRecords: output.records.count, reports: reports,
-                       quarantined: quarantined, cursor: output.nextCursor),
-            now: now())
+        let commit = PullCommit(
+            adapter: adapter.name, startedAt: started, pulledRecords: output.records.count, reports: reports,
+            quarantined: quarantined, cursor: output.nextCursor, storedAhead: storedAhead)
+        try await store.commit(commit, now: now())
+        if !reports.isEmpty { whenStored() }
         var byClass: [String: Int] = [:]
         for record in quarantined { byClass[record.reasons.first.map { String($0.rule.prefix { $0 != "." }) } ?? "unknown", default: 0] += 1 }
+        let totals = commit.totals
         return PullSummary(
-            adapter: adapter.name, pulled: output.records.count, valid: valid.count, quarantined: quarantined.count, reports: reports.count,
-            quarantinedByClass: byClass)
+            adapter: adapter.name, pulled: output.records.count, valid: totals.observations, quarantined: quarantined.count,
+            reports: totals.reports, quarantinedByClass: byClass)
     }
 
     /// `observations` in reports of at most `maxObservationsPerReport`, each checked against the
@@ -72,16 +101,24 @@ public struct PullRunner: Sendable {
     /// A pull's records checked against the contracts: what would be signed and what quarantined.
     /// Touches no store, so `adapters test` can show an operator exactly what a pull would give.
     public static func check(_ output: PullOutput, contracts: ContractSet, province: String) async -> (valid: [Observation], quarantined: [QuarantinedRecord]) {
-        let rules = SemanticRules(catalogue: contracts.catalogue, province: province)
         var valid: [Observation] = []
         var quarantined: [QuarantinedRecord] = []
-        for verdict in await ParallelWork.map(output.records, { record in check(record, contracts: contracts, rules: rules) }) {
+        await check(
+            output.records[...], contracts: contracts, rules: SemanticRules(catalogue: contracts.catalogue, province: province),
+            valid: &valid, quarantined: &quarantined)
+        return (valid, quarantined)
+    }
+
+    /// `records` checked on every core, their verdicts appended in the records' order.
+    static func check(
+        _ records: ArraySlice<PulledRecord>, contracts: ContractSet, rules: SemanticRules, valid: inout [Observation], quarantined: inout [QuarantinedRecord]
+    ) async {
+        for verdict in await ParallelWork.map(Array(records), { record in check(record, contracts: contracts, rules: rules) }) {
             switch verdict {
             case .valid(let observation): valid.append(observation)
             case .quarantined(let record): quarantined.append(record)
             }
         }
-        return (valid, quarantined)
     }
 
     enum Checked: Sendable {

@@ -195,15 +195,7 @@ public final class PostgresStore: GatewayStore {
         }
         let time = now.timeIntervalSince1970, logger = logger
         try await transaction { connection in
-            for report in pull.reports {
-                try await connection.query("""
-                    INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
-                                        observation_count, state, created_at, next_attempt_at)
-                    VALUES (\(report.reportID), \(pull.adapter), \(report.body), \(report.contentType), \(report.detachedSignature),
-                            \(report.contentDigest), \(report.observationCount), 'pending', \(time), \(time))
-                    ON CONFLICT (report_id) DO NOTHING
-                    """, logger: logger)
-            }
+            try await Self.insert(pull.reports, adapter: pull.adapter, time: time, on: connection, logger: logger)
             for (record, reasons) in quarantineRows {
                 try await connection.query(
                     "INSERT INTO quarantine (adapter, quarantined_at, record, reasons) VALUES (\(pull.adapter), \(time), \(record), \(reasons))",
@@ -215,13 +207,36 @@ public final class PostgresStore: GatewayStore {
                     ON CONFLICT (adapter) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
                     """, logger: logger)
             }
-            let valid = pull.reports.reduce(0) { $0 + $1.observationCount }
+            let totals = pull.totals
             try await connection.query("""
                 INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports)
-                VALUES (\(pull.adapter), \(pull.startedAt.timeIntervalSince1970), \(time), \(pull.pulledRecords), \(valid),
-                        \(pull.quarantined.count), \(pull.reports.count))
+                VALUES (\(pull.adapter), \(pull.startedAt.timeIntervalSince1970), \(time), \(pull.pulledRecords), \(totals.observations),
+                        \(pull.quarantined.count), \(totals.reports))
                 """, logger: logger)
         }
+        await measureDatabaseSize()
+    }
+
+    public func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws {
+        let time = now.timeIntervalSince1970, logger = logger
+        try await transaction { connection in try await Self.insert(reports, adapter: adapter, time: time, on: connection, logger: logger) }
+        await measureDatabaseSize()
+    }
+
+    static func insert(_ reports: [SignedReport], adapter: String, time: Double, on connection: PostgresConnection, logger: Logger) async throws {
+        for report in reports {
+            try await connection.query("""
+                INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
+                                    observation_count, state, created_at, next_attempt_at)
+                VALUES (\(report.reportID), \(adapter), \(report.body), \(report.contentType), \(report.detachedSignature),
+                        \(report.contentDigest), \(report.observationCount), 'pending', \(time), \(time))
+                ON CONFLICT (report_id) DO NOTHING
+                """, logger: logger)
+        }
+    }
+
+    /// What `capacityProblem` answers from, measured after each write that adds reports.
+    private func measureDatabaseSize() async {
         if let size = try? await rows("SELECT pg_database_size(current_database()) AS size").first?["size"].decode(Int64.self) {
             health.withLock { $0.databaseBytes = size }
         }

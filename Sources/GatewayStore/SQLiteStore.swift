@@ -139,16 +139,7 @@ public final class SQLiteStore: GatewayStore {
              String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self))
         }
         try await pool.write { db in
-            for report in pull.reports {
-                try db.execute(
-                    sql: """
-                        INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
-                                            observation_count, state, created_at, next_attempt_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(report_id) DO NOTHING
-                        """,
-                    arguments: [report.reportID, pull.adapter, report.body, report.contentType, report.detachedSignature,
-                                report.contentDigest, report.observationCount, now.timeIntervalSince1970, now.timeIntervalSince1970])
-            }
+            try Self.insert(pull.reports, adapter: pull.adapter, now: now, in: db)
             for (record, reasons) in quarantineRows {
                 try db.execute(
                     sql: "INSERT INTO quarantine (adapter, quarantined_at, record, reasons) VALUES (?, ?, ?, ?)",
@@ -162,10 +153,28 @@ public final class SQLiteStore: GatewayStore {
                         """,
                     arguments: [pull.adapter, cursor, now.timeIntervalSince1970])
             }
+            let totals = pull.totals
             try db.execute(
                 sql: "INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [pull.adapter, pull.startedAt.timeIntervalSince1970, now.timeIntervalSince1970, pull.pulledRecords,
-                            pull.reports.reduce(0) { $0 + $1.observationCount }, pull.quarantined.count, pull.reports.count])
+                            totals.observations, pull.quarantined.count, totals.reports])
+        }
+    }
+
+    public func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws {
+        try await pool.write { db in try Self.insert(reports, adapter: adapter, now: now, in: db) }
+    }
+
+    static func insert(_ reports: [SignedReport], adapter: String, now: Date, in db: Database) throws {
+        for report in reports {
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
+                                        observation_count, state, created_at, next_attempt_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(report_id) DO NOTHING
+                    """,
+                arguments: [report.reportID, adapter, report.body, report.contentType, report.detachedSignature,
+                            report.contentDigest, report.observationCount, now.timeIntervalSince1970, now.timeIntervalSince1970])
         }
     }
 

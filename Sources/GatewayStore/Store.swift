@@ -36,7 +36,9 @@ public struct QuarantinedRecord: Sendable, Equatable {
     }
 }
 
-/// Everything one pull produced. Committed whole or not at all.
+/// The end of a pull: its last reports, its quarantined records, its new cursor and its line in
+/// the pull history, committed whole or not at all. A long pull stores its first reports ahead
+/// (`GatewayStore.storeReports`) so that delivery starts before it ends; the cursor moves only here.
 public struct PullCommit: Sendable {
     public let adapter: String
     public let startedAt: Date
@@ -45,14 +47,38 @@ public struct PullCommit: Sendable {
     public let quarantined: [QuarantinedRecord]
     /// The adapter's new cursor; `nil` leaves the stored one as it is.
     public let cursor: String?
+    /// What this pull stored ahead of this commit, for its line in the pull history.
+    public let storedAhead: ReportTally
 
-    public init(adapter: String, startedAt: Date, pulledRecords: Int, reports: [SignedReport], quarantined: [QuarantinedRecord], cursor: String?) {
+    public init(
+        adapter: String, startedAt: Date, pulledRecords: Int, reports: [SignedReport], quarantined: [QuarantinedRecord], cursor: String?,
+        storedAhead: ReportTally = ReportTally()
+    ) {
         self.adapter = adapter
         self.startedAt = startedAt
         self.pulledRecords = pulledRecords
         self.reports = reports
         self.quarantined = quarantined
         self.cursor = cursor
+        self.storedAhead = storedAhead
+    }
+
+    /// The pull's reports and observations in all, for the pull history.
+    public var totals: ReportTally { storedAhead.adding(reports) }
+}
+
+/// How many reports, and observations in them.
+public struct ReportTally: Sendable, Equatable {
+    public var reports = 0
+    public var observations = 0
+
+    public init(reports: Int = 0, observations: Int = 0) {
+        self.reports = reports
+        self.observations = observations
+    }
+
+    public func adding(_ more: [SignedReport]) -> ReportTally {
+        ReportTally(reports: reports + more.count, observations: observations + more.reduce(0) { $0 + $1.observationCount })
     }
 }
 
@@ -95,6 +121,11 @@ public protocol GatewayStore: Sendable {
     /// Stores a pull's reports, quarantined records and new cursor in one transaction.
     /// Reports whose id is already stored are not stored again.
     func commit(_ pull: PullCommit, now: Date) async throws
+    /// Stores reports of a pull still under way, in one transaction, so they can be delivered
+    /// before it ends; its cursor waits for its commit. Reports whose id is already stored are not
+    /// stored again, and report ids come from the reports' content: a pull that fails after this
+    /// and runs again from the old cursor stores nothing twice.
+    func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws
     /// Leases up to `limit` reports that are due, oldest first.
     func leaseDue(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedReport]
     /// Records the outcomes of one batch request in one transaction. An outcome the report's state

@@ -66,6 +66,27 @@ struct StoreContractTests {
         #expect(try await store.integrityCheck().isEmpty)
     }
 
+    @Test("reports stored ahead of a pull's commit are due at once, kept once, and counted in the pull's history", arguments: StoreBackend.allCases)
+    func storedAhead(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.storeReports([report("r1"), report("r2")], adapter: "a", now: t0)
+        #expect(try await store.outboxStats(now: t0).pending == 2)
+        #expect(try await store.leaseDue(now: t0, limit: 10, leaseDuration: 60).map(\.reportID).sorted() == ["r1", "r2"])
+        #expect(try await store.cursor(for: "a") == nil)
+        #expect(try await store.pullTotals().pulls == 0)
+        // The same report again (a pull run again after failing) is not stored twice.
+        try await store.storeReports([report("r2"), report("r3")], adapter: "a", now: t0)
+        let commit = PullCommit(
+            adapter: "a", startedAt: t0, pulledRecords: 13, reports: [report("r4", observations: 1)], quarantined: [], cursor: "c1",
+            storedAhead: ReportTally(reports: 3, observations: 9))
+        #expect(commit.totals == ReportTally(reports: 4, observations: 10))
+        try await store.commit(commit, now: t0)
+        #expect(try await store.entries(state: nil, limit: 10).map(\.reportID).sorted() == ["r1", "r2", "r3", "r4"])
+        #expect(try await store.cursor(for: "a") == "c1")
+        let totals = try await store.pullTotals()
+        #expect(totals.pulls == 1 && totals.pulledRecords == 13 && totals.validObservations == 10 && totals.reports == 4)
+    }
+
     @Test("lease, retry, deliver, dead-letter, requeue, purge; the audit chain and retention", arguments: StoreBackend.allCases)
     func lifecycle(backend: StoreBackend) async throws {
         let store = try await openStore(backend)
