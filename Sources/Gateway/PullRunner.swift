@@ -41,51 +41,55 @@ public struct PullRunner: Sendable {
         self.now = now
     }
 
-    /// Reports a long pull signs and stores at a time before its commit, so that delivery runs
-    /// while the rest is checked and signed rather than after.
+    /// Reports' worth of valid observations a long pull gathers before it signs and stores them
+    /// ahead of its commit, so that delivery runs while the rest is fetched, checked and signed.
     public static let reportsStoredAhead = 10
 
-    /// One pull: fetch and map, then check and sign in parts of `reportsStoredAhead` reports, each
-    /// part stored as soon as it is signed (`whenStored` is told, to wake delivery); the last part
-    /// goes with the commit that moves the cursor. Reports are cut from the valid observations in
-    /// order exactly as if all were cut at once, so their ids do not depend on the parts: a pull
-    /// that fails after storing some and runs again stores none of them twice.
+    /// One pull. Its records come a page at a time and are checked in parts; whenever a part
+    /// leaves `reportsStoredAhead` reports' worth of valid observations, those are signed and
+    /// stored at once (`whenStored` is told, to wake delivery). What is left, under that, goes
+    /// with the commit that moves the cursor and records the pull. Reports are cut from the valid
+    /// observations in order exactly as if all were cut at once, so their ids depend neither on
+    /// the pages nor on the parts: a pull that fails after storing some and runs again stores
+    /// none of them twice.
     public func pullOnce(_ adapter: any Adapter, whenStored: @Sendable () -> Void = {}) async throws -> PullSummary {
         let started = now()
         let cursor = try await store.cursor(for: adapter.name)
-        let output = try await adapter.pull(cursor: cursor, context: PullContext(province: province, collectedAt: started))
         let rules = SemanticRules(catalogue: contracts.catalogue, province: province)
+        var pulled = 0
         var unreported: [Observation] = []
         var quarantined: [QuarantinedRecord] = []
         var storedAhead = ReportTally()
         let recordsPerPart = maxObservationsPerReport * Self.reportsStoredAhead
-        var partStart = 0
-        repeat {
-            let part = output.records[partStart..<min(partStart + recordsPerPart, output.records.count)]
-            partStart = part.endIndex
-            await Self.check(part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined)
-            let whole = unreported.count - unreported.count % maxObservationsPerReport
-            guard partStart < output.records.count, whole > 0 else { continue }
-            let reports = try await signReports(Array(unreported[..<whole]), adapter: adapter.name, createdAt: started)
-            unreported.removeFirst(whole)
-            try Task.checkCancellation()
-            try await store.storeReports(reports, adapter: adapter.name, now: now())
-            storedAhead = storedAhead.adding(reports)
-            whenStored()
-        } while partStart < output.records.count
+        let context = PullContext(province: province, collectedAt: started)
+        let nextCursor = try await adapter.pullPages(cursor: cursor, context: context) { page in
+            pulled += page.count
+            for partStart in stride(from: 0, to: page.count, by: recordsPerPart) {
+                let part = page[partStart..<min(partStart + recordsPerPart, page.count)]
+                await Self.check(part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined)
+                guard unreported.count >= recordsPerPart else { continue }
+                let whole = unreported.count - unreported.count % maxObservationsPerReport
+                let reports = try await signReports(Array(unreported[..<whole]), adapter: adapter.name, createdAt: started)
+                unreported.removeFirst(whole)
+                try Task.checkCancellation()
+                try await store.storeReports(reports, adapter: adapter.name, now: now())
+                storedAhead = storedAhead.adding(reports)
+                whenStored()
+            }
+        }
 
         let reports = try await signReports(unreported, adapter: adapter.name, createdAt: started)
         try Task.checkCancellation()
         let commit = PullCommit(
-            adapter: adapter.name, startedAt: started, pulledRecords: output.records.count, reports: reports,
-            quarantined: quarantined, cursor: output.nextCursor, storedAhead: storedAhead)
+            adapter: adapter.name, startedAt: started, pulledRecords: pulled, reports: reports,
+            quarantined: quarantined, cursor: nextCursor, storedAhead: storedAhead)
         try await store.commit(commit, now: now())
         if !reports.isEmpty { whenStored() }
         var byClass: [String: Int] = [:]
         for record in quarantined { byClass[record.reasons.first.map { String($0.rule.prefix { $0 != "." }) } ?? "unknown", default: 0] += 1 }
         let totals = commit.totals
         return PullSummary(
-            adapter: adapter.name, pulled: output.records.count, valid: totals.observations, quarantined: quarantined.count,
+            adapter: adapter.name, pulled: pulled, valid: totals.observations, quarantined: quarantined.count,
             reports: totals.reports, quarantinedByClass: byClass)
     }
 

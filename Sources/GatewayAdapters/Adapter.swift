@@ -11,6 +11,19 @@ public protocol Adapter: Sendable {
     /// Fetches the records after `cursor` and maps them. Throws when the pull as a whole fails;
     /// records that fail one by one come back as `.failed` and are quarantined.
     func pull(cursor: String?, context: PullContext) async throws -> PullOutput
+    /// The same pull handed over a page at a time, each page as soon as it is mapped, so the
+    /// gateway checks, signs and stores one page while the source serves the next and holds no
+    /// more than a page or two of a long history at once. Returns the cursor for the next pull
+    /// (`nil` keeps the current one). By default the whole pull is one page.
+    func pullPages(cursor: String?, context: PullContext, eachPage: ([PulledRecord]) async throws -> Void) async throws -> String?
+}
+
+extension Adapter {
+    public func pullPages(cursor: String?, context: PullContext, eachPage: ([PulledRecord]) async throws -> Void) async throws -> String? {
+        let output = try await pull(cursor: cursor, context: context)
+        try await eachPage(output.records)
+        return output.nextCursor
+    }
 }
 
 /// What an adapter knows of the gateway while pulling.

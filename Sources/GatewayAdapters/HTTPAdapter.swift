@@ -101,12 +101,21 @@ public struct HTTPAdapter: Adapter {
     }
 
     public func pull(cursor: String?, context: PullContext) async throws -> PullOutput {
+        var records: [PulledRecord] = []
+        let nextCursor = try await pullPages(cursor: cursor, context: context) { records += $0 }
+        return PullOutput(records: records, nextCursor: nextCursor)
+    }
+
+    public func pullPages(cursor: String?, context: PullContext, eachPage: ([PulledRecord]) async throws -> Void) async throws -> String? {
         switch definition.format {
         case .json(let recordsPath), .xml(let recordsPath):
-            let rawRecords = try await pullPages(cursor: cursor, recordsPath: recordsPath)
             let mapping = definition.mapping
-            let records = await ParallelWork.map(rawRecords) { mapping.map($0, context: context) }
-            return PullOutput(records: records, nextCursor: nextCursor(after: cursor, from: rawRecords))
+            var latest = cursor.map { (text: $0, date: Timestamps.parse($0)) }
+            try await fetchPages(cursor: cursor, recordsPath: recordsPath) { rawRecords in
+                latest = latestCursor(in: rawRecords, after: latest)
+                try await eachPage(await ParallelWork.map(rawRecords) { mapping.map($0, context: context) })
+            }
+            return latest?.text == cursor ? nil : latest?.text
         case .csv(let format):
             let answer = try await fetch(.first(cursor: cursor, page: []))
             let contentType = (answer.header("Content-Type") ?? "none").lowercased()
@@ -120,38 +129,44 @@ public struct HTTPAdapter: Adapter {
                 throw PullError(adapter: name, "the answer is not readable CSV: \(error)")
             }
             let rows = table.records()
-            let records = rows.map { row in
+            try await eachPage(rows.map { row in
                 row.problem.map { PulledRecord.failed(record: row.record, reasons: [$0]) } ?? definition.mapping.map(row.record, context: context)
-            }
-            return PullOutput(records: records, nextCursor: nextCursor(after: cursor, from: rows.filter { $0.problem == nil }.map(\.record)))
+            })
+            return nextCursor(after: cursor, from: rows.filter { $0.problem == nil }.map(\.record))
         }
     }
 
-    /// Every page of a JSON answer, up to `maxPages`. Without pagination that is one request.
-    private func pullPages(cursor: String?, recordsPath: RecordPath) async throws -> [JSONValue] {
-        var rawRecords: [JSONValue] = []
-        var request = Request.first(cursor: cursor, page: definition.pagination?.firstPageQuery ?? [])
-        for pageNumber in 1...definition.maxPages {
-            let answer = try await fetch(request)
-            let document = try decode(answer, page: pageNumber)
-            guard let selected = recordsPath.select(in: document) else {
-                throw PullError(adapter: name, "the answer has nothing at \(recordsPath)")
+    /// Every page of a JSON or XML answer, up to `maxPages`, given to `body` in order; without
+    /// pagination that is one request. The next page is on its way while `body` works on one.
+    private func fetchPages(cursor: String?, recordsPath: RecordPath, body: ([JSONValue]) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: HTTPAnswer.self) { fetches in
+            var request = Request.first(cursor: cursor, page: definition.pagination?.firstPageQuery ?? [])
+            fetches.addTask { [request] in try await self.fetch(request) }
+            for pageNumber in 1...definition.maxPages {
+                guard let answer = try await fetches.next() else { return }
+                let document = try decode(answer, page: pageNumber)
+                guard let selected = recordsPath.select(in: document) else {
+                    throw PullError(adapter: name, "the answer has nothing at \(recordsPath)")
+                }
+                let records: [JSONValue]
+                switch (selected, definition.format) {
+                case (.array(let list), _): records = list
+                // XML cannot tell one record from a list of one.
+                case (.object, .xml), (.string, .xml): records = [selected]
+                default: throw PullError(adapter: name, "\(recordsPath) in the answer is a \(selected.kindName), not a list of records")
+                }
+                let next = try definition.pagination.flatMap {
+                    try nextPage(after: request, pagination: $0, document: document, records: records, pageNumber: pageNumber)
+                }
+                // At the cap, a pull with a cursor carries on after the last record taken next time.
+                if let next, pageNumber < definition.maxPages {
+                    fetches.addTask { try await self.fetch(next) }
+                    request = next
+                }
+                try await body(records)
+                if next == nil { return }
             }
-            let records: [JSONValue]
-            switch (selected, definition.format) {
-            case (.array(let list), _): records = list
-            // XML cannot tell one record from a list of one.
-            case (.object, .xml), (.string, .xml): records = [selected]
-            default: throw PullError(adapter: name, "\(recordsPath) in the answer is a \(selected.kindName), not a list of records")
-            }
-            rawRecords += records
-            guard let pagination = definition.pagination, let next = try nextPage(after: request, pagination: pagination, document: document, records: records, pageNumber: pageNumber) else {
-                return rawRecords
-            }
-            request = next
         }
-        // The cap is reached: with a cursor the next pull carries on after the last record taken.
-        return rawRecords
     }
 
     /// The answer as a document the records path applies to.
@@ -272,10 +287,17 @@ public struct HTTPAdapter: Adapter {
         return components.string!
     }
 
-    /// The largest cursor-field value among the records (compared as timestamps when they are).
+    /// The largest cursor-field value among the records, if it is not the current one.
     func nextCursor(after current: String?, from records: [JSONValue]) -> String? {
-        guard let field = definition.cursorField else { return nil }
-        var best: (text: String, date: Date?)? = current.map { ($0, Timestamps.parse($0)) }
+        guard definition.cursorField != nil else { return nil }
+        let best = latestCursor(in: records, after: current.map { ($0, Timestamps.parse($0)) })
+        return best?.text == current ? nil : best?.text
+    }
+
+    /// The largest cursor-field value among the records and `start` (compared as timestamps when they are).
+    func latestCursor(in records: [JSONValue], after start: (text: String, date: Date?)?) -> (text: String, date: Date?)? {
+        guard let field = definition.cursorField else { return start }
+        var best = start
         for record in records {
             guard let text = field.select(in: record)?.stringValue else { continue }
             let date = Timestamps.parse(text)
@@ -286,6 +308,6 @@ public struct HTTPAdapter: Adapter {
                 best = (text, date)
             }
         }
-        return best?.text == current ? nil : best?.text
+        return best
     }
 }

@@ -9,13 +9,22 @@ import Testing
 
 @Suite("A long pull stores its reports ahead of its commit")
 struct StoredAheadTests {
-    /// Records given as they are, so a test decides exactly which are valid.
+    /// Records given as they are, so a test decides exactly which are valid; in pages of
+    /// `pageSize` when it is set, or all as one.
     struct ListedRecords: Adapter {
         let name = "so-lieu"
         let schedule = PullSchedule.every(.seconds(3600))
         let records: [PulledRecord]
+        var pageSize: Int?
         func pull(cursor: String?, context: PullContext) async throws -> PullOutput {
             PullOutput(records: records, nextCursor: "after-\(records.count)")
+        }
+        func pullPages(cursor: String?, context: PullContext, eachPage: ([PulledRecord]) async throws -> Void) async throws -> String? {
+            let pageSize = pageSize ?? max(records.count, 1)
+            for start in stride(from: 0, to: records.count, by: pageSize) {
+                try await eachPage(Array(records[start..<min(start + pageSize, records.count)]))
+            }
+            return "after-\(records.count)"
         }
     }
 
@@ -34,8 +43,9 @@ struct StoredAheadTests {
         let count = Mutex(0)
     }
 
-    @Test("parts are stored as they are signed, cut as if all at once; after a pull that stopped part-way the next stores nothing twice and moves the cursor")
-    func storedAheadThenRunAgain() async throws {
+    @Test("parts are stored as they are signed, cut as if all at once; after a pull that stopped part-way the next stores nothing twice and moves the cursor",
+          arguments: [(nil, 19, 2), (7, 10, 3)] as [(Int?, Int, Int)])
+    func storedAheadThenRunAgain(pageSize: Int?, storedBeforeStop: Int, storeCalls: Int) async throws {
         let directory = try makeTemporaryDirectory()
         let store = try SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path)
         let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"))
@@ -46,7 +56,10 @@ struct StoredAheadTests {
             maxObservationsPerReport: 2)
         #expect(PullRunner.reportsStoredAhead == 10)
         // One bad record in each of the first two parts: a report then spans the parts' boundary.
-        let adapter = ListedRecords(records: Self.records(45, outOfRange: [3, 30]))
+        // Parts are stored once they hold 20 valid observations (ten reports): as one page, the
+        // first part leaves 19 for the second, which then stores 19 reports; in pages of 7, the
+        // third and the sixth page reach 20.
+        let adapter = ListedRecords(records: Self.records(45, outOfRange: [3, 30]), pageSize: pageSize)
         let (valid, quarantined) = await PullRunner.check(PullOutput(records: adapter.records, nextCursor: nil), contracts: contracts, province: "14")
         #expect(valid.count == 43 && quarantined.count == 2)
         let expectedIDs = Set(try await runner.signReports(valid, adapter: adapter.name, createdAt: Date()).map(\.reportID))
@@ -59,7 +72,7 @@ struct StoredAheadTests {
         }
         await #expect(throws: CancellationError.self) { try await stopped.value }
         let afterStop = try await store.entries(state: nil, limit: 100).map(\.reportID)
-        #expect(afterStop.count == 9, "19 valid records in the first part make 9 whole reports; the 19th waits for the next part")
+        #expect(afterStop.count == storedBeforeStop)
         #expect(Set(afterStop).isSubset(of: expectedIDs))
         #expect(try await store.cursor(for: adapter.name) == nil)
         #expect(try await store.pullTotals().pulls == 0)
@@ -67,7 +80,7 @@ struct StoredAheadTests {
         let calls = Calls()
         let summary = try await runner.pullOnce(adapter, whenStored: { calls.count.withLock { $0 += 1 } })
         #expect(summary.pulled == 45 && summary.valid == 43 && summary.quarantined == 2 && summary.reports == 22)
-        #expect(calls.count.withLock { $0 } == 3, "two parts stored ahead, then the commit")
+        #expect(calls.count.withLock { $0 } == storeCalls, "parts stored ahead, then the commit")
         let stored = try await store.entries(state: nil, limit: 100)
         #expect(stored.count == 22)
         #expect(Set(stored.map(\.reportID)) == expectedIDs)
