@@ -31,12 +31,16 @@ struct LGSPBench: AsyncParsableCommand {
     @Option(help: "Deliveries under way at once.")
     var concurrency = 4
 
+    @Option(help: "Records per page the pipeline's document source is asked for (0: the whole history in one answer).")
+    var pageSize = 5_000
+
     @Option(help: "Stored observations a separate lgsp-gateway process drains to the mock central endpoint, and a tenth of it to compare peak memory (0: skip).")
     var backlog = 1_000_000
 
     func validate() throws {
         guard observations >= 20 else { throw ValidationError("--observations must be at least 20") }
         guard backlog == 0 || backlog >= 100 else { throw ValidationError("--backlog must be 0 or at least 100") }
+        guard (0...10_000).contains(pageSize) else { throw ValidationError("--page-size must be 0 to 10000 (the mock source's largest page)") }
     }
 
     struct Stage: Codable {
@@ -64,19 +68,24 @@ struct LGSPBench: AsyncParsableCommand {
             directory: directory.appendingPathComponent("mocks"),
             source: .init(clientID: "lgsp-gateway-demo", clientSecret: "bench-\(UUID().uuidString)", dataset: dataset),
             trustedKeys: [key.publicKey])
-        let (observationsPerReport, reportsPerRequest, concurrency, backlog) = (self.observationsPerReport, self.reportsPerRequest, self.concurrency, self.backlog)
-        print("lgsp-bench: \(dataset.portalRecords.count + dataset.documentRecords.count) source records, \(observationsPerReport) observations per report, \(reportsPerRequest) reports per request, \(concurrency) at once")
+        let (observationsPerReport, reportsPerRequest, concurrency, backlog, pageSize) =
+            (self.observationsPerReport, self.reportsPerRequest, self.concurrency, self.backlog, self.pageSize)
+        let pages = pageSize > 0 ? "pages of \(pageSize)" : "one answer"
+        print("lgsp-bench: \(dataset.portalRecords.count + dataset.documentRecords.count) source records (\(pages)), \(observationsPerReport) observations per report, \(reportsPerRequest) reports per request, \(concurrency) at once")
 
         let summary = try await MockSystems.withRunning(mocks, logger: Logger(label: "lgsp-bench")) { running in
             func loaded(store: String, onlyDocuments: Bool) throws -> LoadedGateway {
                 let adapters = directory.appendingPathComponent(onlyDocuments ? "adapters-documents" : "adapters")
                 try? FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
                 for name in onlyDocuments ? ["qlvb-documents.yaml"] : ["qlvb-documents.yaml", "dvc-portal.yaml"] {
-                    // The shipped adapters as they are, but for the answer size: the mock serves the
-                    // whole history in one answer (the adapters do not page yet).
-                    let shipped = try String(contentsOf: repository.appendingPathComponent("Adapters/\(name)"), encoding: .utf8)
-                    try shipped.replacingOccurrences(of: "\n  timeout: 30s\n", with: "\n  timeout: 300s\n  max_response_bytes: 1073741824\n")
-                        .write(to: adapters.appendingPathComponent(name), atomically: true, encoding: .utf8)
+                    // The shipped adapters as they are, but for the answer size (a whole history
+                    // in one answer is large) and, in the pipeline, the document system's pages.
+                    var text = try String(contentsOf: repository.appendingPathComponent("Adapters/\(name)"), encoding: .utf8)
+                        .replacingOccurrences(of: "\n  timeout: 30s\n", with: "\n  timeout: 300s\n  max_response_bytes: 1073741824\n")
+                    if name == "qlvb-documents.yaml", !onlyDocuments, pageSize > 0 {
+                        text += "\npagination: { kind: page, page_param: trang, size_param: so_ban_ghi, size: \(pageSize), max_pages: 100000 }\n"
+                    }
+                    try text.write(to: adapters.appendingPathComponent(name), atomically: true, encoding: .utf8)
                 }
                 let environment = Demo.environment(
                     for: running, repository: repository, keyPath: keyPath, storePath: directory.appendingPathComponent(store).path,
