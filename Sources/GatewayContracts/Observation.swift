@@ -97,7 +97,7 @@ public struct Observation: Sendable, Hashable, Codable {
     /// (report ids hash them, so they must stay exactly what they were); nil when a number is one
     /// whose text `JSONEncoder` might write differently (-0, beyond ±10¹⁵, not finite), for the
     /// caller to use `JSONEncoder` itself.
-    public func sortedKeysJSONEncoderBytes(into output: inout [UInt8]) -> Bool {
+    public func sortedKeysJSONEncoderBytes(into output: inout [UInt8], collectedAt collectedAtShown: String? = nil) -> Bool {
         for number in [value, numerator ?? 0, denominator ?? 0]
         where !number.isFinite || abs(number) >= 1e15 || (number == 0 && number.sign == .minus) {
             return false
@@ -113,7 +113,7 @@ public struct Observation: Sendable, Hashable, Codable {
         }
         writer.output.append(UInt8(ascii: "{"))
         member("area", first: true); writer.writeString(area)
-        member("collected_at"); writer.writeString(collectedAt)
+        member("collected_at"); writer.writeString(collectedAtShown ?? collectedAt)
         if let denominator { member("denominator"); writer.writeNumber(denominator) }
         member("indicator"); writer.writeString(indicator)
         member("level"); writer.writeString(level.rawValue)
@@ -129,17 +129,24 @@ public struct Observation: Sendable, Hashable, Codable {
     }
 
     /// The same value `Codable` gives (absent optionals left out), built directly: signing a
-    /// report went through JSON text and back, the largest cost of the signing stage.
+    /// report went through JSON text and back, the largest cost of the signing stage. Members go
+    /// in key order, so the canonical writer finds them sorted and sorts no copy.
     public var jsonValue: JSONValue {
-        var members: JSONObject = [
-            "indicator": .string(indicator), "province": .string(province), "level": .string(level.rawValue), "area": .string(area),
-            "period": .string(period), "value": .number(value), "unit": .string(unit), "source_system": .string(sourceSystem),
-            "collected_at": .string(collectedAt),
-        ]
-        if let numerator { members["numerator"] = .number(numerator) }
-        if let denominator { members["denominator"] = .number(denominator) }
-        if let sourceRecordID { members["source_record_id"] = .string(sourceRecordID) }
-        return .object(members)
+        var members: [JSONObject.Element] = []
+        members.reserveCapacity(12)
+        members.append(("area", .string(area)))
+        members.append(("collected_at", .string(collectedAt)))
+        if let denominator { members.append(("denominator", .number(denominator))) }
+        members.append(("indicator", .string(indicator)))
+        members.append(("level", .string(level.rawValue)))
+        if let numerator { members.append(("numerator", .number(numerator))) }
+        members.append(("period", .string(period)))
+        members.append(("province", .string(province)))
+        if let sourceRecordID { members.append(("source_record_id", .string(sourceRecordID))) }
+        members.append(("source_system", .string(sourceSystem)))
+        members.append(("unit", .string(unit)))
+        members.append(("value", .number(value)))
+        return .object(JSONObject(uniqueMembers: members))
     }
 }
 
@@ -203,10 +210,11 @@ public struct ReportEnvelope: Sendable, Hashable, Codable {
 
     /// The same value `Codable` gives, built directly (see `Observation.jsonValue`).
     public var jsonValue: JSONValue {
+        // In key order, as for observations.
         .object([
-            "contract": .string(contract), "contract_version": .string(contractVersion), "report_id": .string(reportID),
-            "gateway_id": .string(gatewayID), "province": .string(province), "adapter": .string(adapter), "created_at": .string(createdAt),
-            "observations": .array(observations.map(\.jsonValue)),
+            "adapter": .string(adapter), "contract": .string(contract), "contract_version": .string(contractVersion),
+            "created_at": .string(createdAt), "gateway_id": .string(gatewayID), "observations": .array(observations.map(\.jsonValue)),
+            "province": .string(province), "report_id": .string(reportID),
         ])
     }
 
