@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHTTP
 import Logging
 import ServiceLifecycle
 
@@ -22,8 +23,9 @@ public struct IdleMemoryService: Service, CustomStringConvertible {
     let quietPeriod: Duration
     let logger: Logger
 
-    /// CPU seconds under which a period counts as quiet: timers and health checks, no pull.
-    static let quietCPUSeconds = 0.02
+    /// The share of one core under which a period counts as quiet: timers, polls and health
+    /// checks take a tenth of that here, a pull or a delivery far more.
+    static let quietShareOfCore = 0.01
 
     public init(quietPeriod: Duration, logger: Logger) {
         self.quietPeriod = quietPeriod
@@ -39,7 +41,7 @@ public struct IdleMemoryService: Service, CustomStringConvertible {
                 do { try await Task.sleep(for: quietPeriod) } catch { return }
                 let cpu = Self.cpuSeconds()
                 defer { lastCPU = cpu }
-                guard cpu - lastCPU < Self.quietCPUSeconds else {
+                guard cpu - lastCPU < quietPeriod.timeInterval * Self.quietShareOfCore else {
                     trimmed = false
                     continue
                 }
