@@ -24,10 +24,10 @@ public struct JSONObject: Sendable {
         /// padding after the value.
         let nameKey: UInt32
 
-        init(key: String, value: JSONValue) {
+        init(key: String, value: JSONValue, nameKey: UInt32? = nil) {
             self.key = key
             self.value = value
-            self.nameKey = MemberName.key(key)
+            self.nameKey = nameKey ?? MemberName.key(key)
         }
     }
 
@@ -53,8 +53,11 @@ public struct JSONObject: Sendable {
 
     /// The position of `name`'s member.
     public func index(forKey name: String) -> Int? {
+        index(forKey: name, nameKey: MemberName.key(name))
+    }
+
+    func index(forKey name: String, nameKey: UInt32) -> Int? {
         if let positions { return positions[MemberName(name)] }
-        let nameKey = MemberName.key(name)
         for position in storage.indices where storage[position].nameKey == nameKey {
             if JSONValue.sameCodePoints(storage[position].key, name) { return position }
         }
@@ -79,12 +82,14 @@ public struct JSONObject: Sendable {
     /// position and its last value, as most parsers do.
     @discardableResult
     public mutating func updateValue(_ value: JSONValue, forKey name: String) -> JSONValue? {
-        if let position = index(forKey: name) {
+        // The name's key once, for the search and the new member: parsing computed it twice.
+        let nameKey = MemberName.key(name)
+        if let position = index(forKey: name, nameKey: nameKey) {
             let old = storage[position].value
             storage[position].value = value
             return old
         }
-        storage.append(Member(key: name, value: value))
+        storage.append(Member(key: name, value: value, nameKey: nameKey))
         if positions != nil {
             positions![MemberName(name)] = storage.count - 1
         } else if storage.count > Self.indexedCount {
