@@ -52,7 +52,7 @@ public struct PullRunner: Sendable {
     /// observations in order exactly as if all were cut at once, so their ids depend neither on
     /// the pages nor on the parts: a pull that fails after storing some and runs again stores
     /// none of them twice.
-    public func pullOnce(_ adapter: any Adapter, whenStored: @Sendable () -> Void = {}) async throws -> PullSummary {
+    public func pullOnce(_ adapter: any Adapter, whenStored: @escaping @Sendable () -> Void = {}) async throws -> PullSummary {
         let started = now()
         let cursor = try await store.cursor(for: adapter.name)
         let rules = SemanticRules(catalogue: contracts.catalogue, province: province)
@@ -62,20 +62,33 @@ public struct PullRunner: Sendable {
         var storedAhead = ReportTally()
         let recordsPerPart = maxObservationsPerReport * Self.reportsStoredAhead
         let context = PullContext(province: province, collectedAt: started)
-        let nextCursor = try await adapter.pullPages(cursor: cursor, context: context) { page in
-            pulled += page.count
-            for partStart in stride(from: 0, to: page.count, by: recordsPerPart) {
-                let part = page[partStart..<min(partStart + recordsPerPart, page.count)]
-                await Self.check(part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined)
-                guard unreported.count >= recordsPerPart else { continue }
-                let whole = unreported.count - unreported.count % maxObservationsPerReport
-                let reports = try await signReports(Array(unreported[..<whole]), adapter: adapter.name, createdAt: started)
-                unreported.removeFirst(whole)
-                try Task.checkCancellation()
-                try await store.storeReports(reports, adapter: adapter.name, now: now())
-                storedAhead = storedAhead.adding(reports)
-                whenStored()
+        // One part is signed and stored while the next is checked; waiting for it before handing
+        // over another keeps parts in order and memory to two parts.
+        let nextCursor = try await withThrowingTaskGroup(of: ReportTally.self) { storing in
+            var partUnderWay = false
+            let nextCursor = try await adapter.pullPages(cursor: cursor, context: context) { page in
+                pulled += page.count
+                for partStart in stride(from: 0, to: page.count, by: recordsPerPart) {
+                    let part = page[partStart..<min(partStart + recordsPerPart, page.count)]
+                    await Self.check(part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined)
+                    guard unreported.count >= recordsPerPart else { continue }
+                    if partUnderWay, let stored = try await storing.next() { storedAhead = storedAhead.adding(stored) }
+                    try Task.checkCancellation()
+                    let whole = unreported.count - unreported.count % maxObservationsPerReport
+                    let observations = Array(unreported[..<whole])
+                    unreported.removeFirst(whole)
+                    storing.addTask {
+                        let reports = try await signReports(observations, adapter: adapter.name, createdAt: started)
+                        try Task.checkCancellation()
+                        try await store.storeReports(reports, adapter: adapter.name, now: now())
+                        whenStored()
+                        return ReportTally().adding(reports)
+                    }
+                    partUnderWay = true
+                }
             }
+            if partUnderWay, let stored = try await storing.next() { storedAhead = storedAhead.adding(stored) }
+            return nextCursor
         }
 
         let reports = try await signReports(unreported, adapter: adapter.name, createdAt: started)

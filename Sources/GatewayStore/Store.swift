@@ -80,6 +80,10 @@ public struct ReportTally: Sendable, Equatable {
     public func adding(_ more: [SignedReport]) -> ReportTally {
         ReportTally(reports: reports + more.count, observations: observations + more.reduce(0) { $0 + $1.observationCount })
     }
+
+    public func adding(_ other: ReportTally) -> ReportTally {
+        ReportTally(reports: reports + other.reports, observations: observations + other.observations)
+    }
 }
 
 public struct PullTotals: Sendable, Equatable {

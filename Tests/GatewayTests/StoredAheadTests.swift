@@ -67,9 +67,16 @@ struct StoredAheadTests {
 
         // A pull stopped (as a shutdown stops it) just after its first part was stored: the part
         // stays, ready to deliver; the cursor and the pull history wait for a whole pull.
+        // The pull starts only once it can be reached, so the first stored part surely stops it.
+        let (start, starting) = AsyncStream<Void>.makeStream()
+        let pull = Mutex<Task<PullSummary, any Error>?>(nil)
         let stopped = Task {
-            try await runner.pullOnce(adapter, whenStored: { withUnsafeCurrentTask { $0?.cancel() } })
+            for await _ in start { break }
+            return try await runner.pullOnce(adapter, whenStored: { pull.withLock { $0?.cancel() } })
         }
+        pull.withLock { $0 = stopped }
+        starting.yield()
+        starting.finish()
         await #expect(throws: CancellationError.self) { try await stopped.value }
         let afterStop = try await store.entries(state: nil, limit: 100).map(\.reportID)
         #expect(afterStop.count == storedBeforeStop)
