@@ -37,10 +37,14 @@ struct LGSPBench: AsyncParsableCommand {
     @Option(help: "Stored observations a separate lgsp-gateway process drains to the mock central endpoint, and a tenth of it to compare peak memory (0: skip).")
     var backlog = 1_000_000
 
+    @Option(help: "The lgsp-gateway the backlog and idle measurements start (default: the one beside lgsp-bench), e.g. the static build the Debian package ships.")
+    var gateway: String?
+
     func validate() throws {
         guard observations >= 20 else { throw ValidationError("--observations must be at least 20") }
         guard backlog == 0 || backlog >= 100 else { throw ValidationError("--backlog must be 0 or at least 100") }
         guard (0...10_000).contains(pageSize) else { throw ValidationError("--page-size must be 0 to 10000 (the mock source's largest page)") }
+        if let gateway, !FileManager.default.isExecutableFile(atPath: gateway) { throw ValidationError("--gateway \(gateway) is not an executable file") }
     }
 
     struct Stage: Codable {
@@ -68,6 +72,8 @@ struct LGSPBench: AsyncParsableCommand {
             directory: directory.appendingPathComponent("mocks"),
             source: .init(clientID: "lgsp-gateway-demo", clientSecret: "bench-\(UUID().uuidString)", dataset: dataset),
             trustedKeys: [key.publicKey])
+        let gatewayBinary = gateway.map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lgsp-gateway")
         let (observationsPerReport, reportsPerRequest, concurrency, backlog, pageSize) =
             (self.observationsPerReport, self.reportsPerRequest, self.concurrency, self.backlog, self.pageSize)
         let pages = pageSize > 0 ? "pages of \(pageSize)" : "one answer"
@@ -198,7 +204,7 @@ struct LGSPBench: AsyncParsableCommand {
                     let store = directory.appendingPathComponent("backlog-\(size).sqlite").path
                     let filled = try await Self.fillBacklog(observations: size, from: offset, runner: runtime.runner, storePath: store)
                     let drain = try await Self.drainBacklog(
-                        observations: size, storePath: store, running: running, repository: repository, keyPath: keyPath, directory: directory,
+                        binary: gatewayBinary, observations: size, storePath: store, running: running, repository: repository, keyPath: keyPath, directory: directory,
                         overrides: [
                             "LGSP_REPORT_MAX_OBSERVATIONS": "\(observationsPerReport)", "LGSP_CENTRAL_BATCH_MAX_REPORTS": "\(reportsPerRequest)",
                             "LGSP_CENTRAL_MAX_CONCURRENT": "\(concurrency)", "LGSP_CENTRAL_BATCH_MAX_BYTES": "64MB", "LGSP_STORE_MAX_SIZE": "100GB",
@@ -221,7 +227,7 @@ struct LGSPBench: AsyncParsableCommand {
             directory: directory.appendingPathComponent("mocks-idle"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "idle-\(UUID().uuidString)"),
             trustedKeys: [key.publicKey])
         let idle = try await MockSystems.withRunning(small, logger: Logger(label: "lgsp-bench")) { running in
-            try await Self.measureIdleDaemon(running: running, repository: repository, keyPath: keyPath, directory: directory)
+            try await Self.measureIdleDaemon(binary: gatewayBinary, running: running, repository: repository, keyPath: keyPath, directory: directory)
         }
         let pipeline = try require(stages.first { $0.name == "pipeline" })
         let slowest = try require(stages.filter { $0.name != "pipeline" }.min { $0.perSecond < $1.perSecond })
@@ -247,10 +253,11 @@ struct LGSPBench: AsyncParsableCommand {
         print(String(decoding: try JSONValue.object(JSONObject(result)).canonicalData(), as: UTF8.self))
     }
 
-    /// Starts the `lgsp-gateway` beside this executable as systemd would (a notify socket), and
-    /// reports how long it took to say READY=1 and how much it holds resident after idling 5 s.
-    static func measureIdleDaemon(running: MockSystems.Running, repository: URL, keyPath: String, directory: URL) async throws -> (readySeconds: Double, rssMB: Double)? {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lgsp-gateway")
+    /// Starts `binary` as systemd would (a notify socket), and reports how long it took to say
+    /// READY=1 and how much it holds resident 5 s and 15 s later.
+    static func measureIdleDaemon(
+        binary: URL, running: MockSystems.Running, repository: URL, keyPath: String, directory: URL
+    ) async throws -> (readySeconds: Double, rssMB: Double)? {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             print("idle: no lgsp-gateway beside lgsp-bench; build it to measure the idle daemon")
             return nil
@@ -294,7 +301,7 @@ struct LGSPBench: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(10))
         let kilobytes = try residentKilobytes()
         let readySeconds = Double(ready.components.seconds) + Double(ready.components.attoseconds) / 1e18
-        print(String(format: "idle     ready in %.3f s; %.1f MB resident after 5 s, %.1f MB after 15 s (its shared libraries are mapped by this benchmark too)",
+        print(String(format: "idle     ready in %.3f s; %.1f MB resident after 5 s, %.1f MB after 15 s (pages this benchmark maps too, such as shared Swift libraries, stay)",
                      readySeconds, early / 1024, kilobytes / 1024))
         return (readySeconds, kilobytes / 1024)
     }
@@ -338,10 +345,9 @@ struct LGSPBench: AsyncParsableCommand {
     /// adapter whose source refuses connections (so nothing new arrives), and times it until the mock
     /// central endpoint has accepted them all; reads the process's peak resident memory then.
     static func drainBacklog(
-        observations count: Int, storePath: String, running: MockSystems.Running, repository: URL, keyPath: String, directory: URL,
+        binary: URL, observations count: Int, storePath: String, running: MockSystems.Running, repository: URL, keyPath: String, directory: URL,
         overrides: [String: String]
     ) async throws -> Drain {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lgsp-gateway")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw MockError("no lgsp-gateway beside lgsp-bench: build it to measure the backlog drain, or pass --backlog 0")
         }
