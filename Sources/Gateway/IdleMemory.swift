@@ -35,11 +35,11 @@ public struct IdleMemoryService: Service, CustomStringConvertible {
     public func run() async throws {
         #if os(Linux)
         await cancelWhenGracefulShutdown {
-            var lastCPU = Self.cpuSeconds()
+            var lastCPU = ProcessUsage.cpuSeconds()
             var trimmed = false
             while !Task.isCancelled {
                 do { try await Task.sleep(for: quietPeriod) } catch { return }
-                let cpu = Self.cpuSeconds()
+                let cpu = ProcessUsage.cpuSeconds()
                 defer { lastCPU = cpu }
                 guard cpu - lastCPU < quietPeriod.timeInterval * Self.quietShareOfCore else {
                     trimmed = false
@@ -47,11 +47,11 @@ public struct IdleMemoryService: Service, CustomStringConvertible {
                 }
                 guard !trimmed else { continue }
                 trimmed = true
-                let before = Self.residentMegabytes()
+                let before = ProcessUsage.megabytes("VmRSS")
                 let pages = Self.trim()
                 logger.debug("idle: memory given back", metadata: [
                     "resident_mb_before": "\(before.map { String(format: "%.1f", $0) } ?? "?")",
-                    "resident_mb_after": "\(Self.residentMegabytes().map { String(format: "%.1f", $0) } ?? "?")",
+                    "resident_mb_after": "\(ProcessUsage.megabytes("VmRSS").map { String(format: "%.1f", $0) } ?? "?")",
                     "mappings": "\(pages)",
                 ])
             }
@@ -89,18 +89,5 @@ public struct IdleMemoryService: Service, CustomStringConvertible {
     /// `MADV_PAGEOUT` (Linux 5.4); an older kernel refuses it, and nothing changes.
     static let pageOut: Int32 = 21
 
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-    }
-
-    public static func residentMegabytes() -> Double? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
-        else { return nil }
-        return kilobytes / 1024
-    }
     #endif
 }

@@ -174,7 +174,7 @@ struct LGSPBench: AsyncParsableCommand {
             let group = pipeline.makeServiceGroup(signals: [])
             // The pipeline runs the portal's and the document system's adapters only.
             let expected = (dataset.portalRecords + dataset.documentRecords).count { $0.defect == nil }
-            let cpuBefore = Self.cpuSeconds()
+            let cpuBefore = ProcessUsage.cpuSeconds()
             try await measure("pipeline", observations: expected) {
                 try await withThrowingTaskGroup(of: Void.self) { tasks in
                     tasks.addTask { try await pipeline.run(group: group) }
@@ -192,7 +192,7 @@ struct LGSPBench: AsyncParsableCommand {
                     try await tasks.waitForAll()
                 }
             }
-            let cpu = Self.cpuSeconds() - cpuBefore
+            let cpu = ProcessUsage.cpuSeconds() - cpuBefore
             let central = running.central.statistics
             guard central.duplicateObservations == 0, central.signatureFailures == 0 else {
                 throw MockError("the pipeline delivered duplicates (\(central.duplicateObservations)) or bad signatures (\(central.signatureFailures))")
@@ -231,7 +231,7 @@ struct LGSPBench: AsyncParsableCommand {
         }
         let pipeline = try require(stages.first { $0.name == "pipeline" })
         let slowest = try require(stages.filter { $0.name != "pipeline" }.min { $0.perSecond < $1.perSecond })
-        let peakRSS = Self.peakResidentMegabytes()
+        let peakRSS = try require(ProcessUsage.megabytes("VmHWM"), "this process's peak memory is unreadable")
         let result: [String: JSONValue] = [
             "observations": .number(Double(delivered)),
             "pipeline_obs_per_s": .number(pipeline.perSecond.rounded()),
@@ -290,20 +290,19 @@ struct LGSPBench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(1))
         }
         guard let ready else { throw MockError("lgsp-gateway did not say READY=1 within 30 s") }
-        func residentKilobytes() throws -> Double {
-            let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
-            return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        func residentMegabytes() throws -> Double {
+            try require(ProcessUsage.megabytes("VmRSS", process: "\(process.processIdentifier)"), "lgsp-gateway's resident memory is unreadable")
         }
         // After its first pulls the daemon waits; once it has been quiet for a while it gives
         // memory back (IdleMemoryService), so both moments are read.
         try await Task.sleep(for: .seconds(5))
-        let early = try residentKilobytes()
+        let early = try residentMegabytes()
         try await Task.sleep(for: .seconds(10))
-        let kilobytes = try residentKilobytes()
+        let megabytes = try residentMegabytes()
         let readySeconds = Double(ready.components.seconds) + Double(ready.components.attoseconds) / 1e18
         print(String(format: "idle     ready in %.3f s; %.1f MB resident after 5 s, %.1f MB after 15 s (pages this benchmark maps too, such as shared Swift libraries, stay)",
-                     readySeconds, early / 1024, kilobytes / 1024))
-        return (readySeconds, kilobytes / 1024)
+                     readySeconds, early, megabytes))
+        return (readySeconds, megabytes)
     }
 
     struct Drain {
@@ -386,22 +385,8 @@ struct LGSPBench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(5))
         }
         let seconds = (ContinuousClock.now - started).timeInterval
-        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
-        let kilobytes = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
-        return Drain(observations: count, seconds: seconds, peakRSSMB: kilobytes / 1024)
-    }
-
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-    }
-
-    /// Linux reports the peak in kilobytes.
-    static func peakResidentMegabytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
+        let peak = try require(ProcessUsage.megabytes("VmHWM", process: "\(process.processIdentifier)"), "lgsp-gateway's peak memory is unreadable")
+        return Drain(observations: count, seconds: seconds, peakRSSMB: peak)
     }
 }
 
