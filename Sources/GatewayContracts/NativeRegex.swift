@@ -181,6 +181,8 @@ struct NativeRegex: Sendable {
         static let maximumStates = 512
 
         /// The faster form of this automaton's patterns that are one run of classes; nil for others.
+        /// It lives in the automaton, whose tables are then empty, so that `ECMARegex` reaches either
+        /// matcher through the one unretained reference it keeps on the hot path.
         let run: ClassRun?
 
         init?(program: [Instruction], anchoredAtStart: Bool, node: Node) {
