@@ -77,11 +77,21 @@ public final class MockCentral: Sendable {
         /// Answer at once without verifying or keeping anything: a receiver as cheap as can be,
         /// for measuring the gateway's own delivery ceiling.
         var minimal = false
-        var facts: [String: Int] = [:]
+        var facts: Set<Fact> = []
         var observations: [Observation] = []
         var acceptedBodies: [Data] = []
         var concurrentRequests = 0
         var statistics = Statistics()
+    }
+
+    /// One figure as the centre dedupes it: the same fact with the same value, the value compared
+    /// as a number rather than as text.
+    private struct Fact: Hashable {
+        let indicator: String, level: AdministrativeLevel, area: String, period: String, value: Double
+
+        init(_ observation: Observation) {
+            (indicator, level, area, period, value) = (observation.indicator, observation.level, observation.area, observation.period, observation.value)
+        }
     }
 
     private let verifier: JWSVerifier
@@ -243,26 +253,31 @@ public final class MockCentral: Sendable {
             return (.unprocessableContent, "report_id \(envelope.reportID) differs from Idempotency-Key \(idempotencyKey)", envelope.reportID)
         }
         let key = envelope.reportID
+        func replay(_ state: inout State) -> String? {
+            guard let existing = state.receipts[key] else { return nil }
+            state.statistics.idempotentReplays += 1
+            return existing
+        }
+        if let existing = state.withLock({ replay(&$0) }) { return (.ok, existing, key) }
+        // Signing the receipt and naming the facts happen outside the lock: inside it they kept
+        // the centre's concurrent requests waiting on one another.
+        let receiptID = UUID().uuidString.lowercased()
+        let receiptPayload = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
+        let signed = try? JWSSigner(key: receiptKey, type: "lgsp-receipt+jws").sign(payload: Data(receiptPayload.utf8)).encoded()
+        let receipt = signed.map { String(decoding: $0, as: UTF8.self) } ?? receiptPayload
+        let facts = envelope.observations.map(Fact.init)
         return state.withLock { state -> (status: HTTPResponse.Status, text: String, reportID: String?) in
-            if let existing = state.receipts[key] {
-                state.statistics.idempotentReplays += 1
-                return (.ok, existing, key)
-            }
-            let receiptID = UUID().uuidString.lowercased()
-            let receiptPayload = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
-            let signed = try? JWSSigner(key: receiptKey, type: "lgsp-receipt+jws").sign(payload: Data(receiptPayload.utf8)).encoded()
-            let receipt = signed.map { String(decoding: $0, as: UTF8.self) } ?? receiptPayload
+            // The same report may have arrived on another connection meanwhile.
+            if let existing = replay(&state) { return (.ok, existing, key) }
             state.receipts[key] = receipt
             state.acceptedBodies.append(body)
             state.statistics.serializations[serialization.rawValue, default: 0] += 1
             state.statistics.acceptedReports += 1
             state.statistics.acceptedObservations += envelope.observations.count
-            for observation in envelope.observations {
-                let fact = observation.factKey + "|" + String(observation.value)
-                state.facts[fact, default: 0] += 1
-                if state.facts[fact]! > 1 { state.statistics.duplicateObservations += 1 }
-                state.observations.append(observation)
+            for fact in facts where !state.facts.insert(fact).inserted {
+                state.statistics.duplicateObservations += 1
             }
+            state.observations += envelope.observations
             return (.accepted, receipt, key)
         }
     }
