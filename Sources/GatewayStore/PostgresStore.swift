@@ -394,7 +394,7 @@ public final class PostgresStore: GatewayStore {
             var skipped: [[String]] = []
             var holdsAuditLock = false
             for attempt in attempts {
-                guard let row = try await Self.rows("SELECT * FROM outbox WHERE report_id = \(attempt.reportID) FOR UPDATE", on: connection, logger: logger).first else {
+                guard let row = try await Self.rows("SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE report_id = \(attempt.reportID) FOR UPDATE", on: connection, logger: logger).first else {
                     skipped.append([attempt.reportID, "report \(attempt.reportID) is not in the outbox"])
                     continue
                 }
@@ -481,14 +481,14 @@ public final class PostgresStore: GatewayStore {
     }
 
     public func entry(reportID: String) async throws -> OutboxEntry? {
-        try await rows("SELECT * FROM outbox WHERE report_id = \(reportID)").first.map(Self.entry(from:))
+        try await rows("SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE report_id = \(reportID)").first.map(Self.entry(from:))
     }
 
     public func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry] {
         let found = if let state {
-            try await rows("SELECT * FROM outbox WHERE state = \(state.rawValue) ORDER BY created_at, report_id LIMIT \(limit)")
+            try await rows("SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE state = \(state.rawValue) ORDER BY created_at, report_id LIMIT \(limit)")
         } else {
-            try await rows("SELECT * FROM outbox ORDER BY created_at, report_id LIMIT \(limit)")
+            try await rows("SELECT \(unescaped: Self.entryColumns) FROM outbox ORDER BY created_at, report_id LIMIT \(limit)")
         }
         return try found.map(Self.entry(from:))
     }
@@ -496,7 +496,7 @@ public final class PostgresStore: GatewayStore {
     public func requeue(reportID: String, now: Date) async throws {
         let logger = logger
         try await transaction { connection in
-            guard let row = try await Self.rows("SELECT * FROM outbox WHERE report_id = \(reportID) FOR UPDATE", on: connection, logger: logger).first else {
+            guard let row = try await Self.rows("SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE report_id = \(reportID) FOR UPDATE", on: connection, logger: logger).first else {
                 throw StoreError("report \(reportID) is not in the outbox")
             }
             var entry = try Self.entry(from: row)
@@ -557,6 +557,13 @@ public final class PostgresStore: GatewayStore {
     }
 
     // MARK: Rows
+
+    /// Every outbox column but `body`: an entry read to be shown, completed or requeued does not
+    /// need the signed report, which is hundreds of kilobytes TOAST keeps out of the row.
+    private static let entryColumns = """
+        report_id, adapter, content_type, detached_signature, content_digest, observation_count, state, attempts, created_at,
+        next_attempt_at, lease_until, last_status, last_error, delivered_at, receipt, response, receipt_verified
+        """
 
     private static func entry(from row: PostgresRandomAccessRow) throws -> OutboxEntry {
         func date(_ column: String) throws -> Date? { try row[column].decode(Double?.self).map(Date.init(timeIntervalSince1970:)) }

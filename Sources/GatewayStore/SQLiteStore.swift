@@ -122,6 +122,21 @@ public final class SQLiteStore: GatewayStore {
                 )
                 """)
         }
+        // A signed report is hundreds of kilobytes, which SQLite keeps in a chain of overflow
+        // pages after the row's earlier columns and before its later ones. In the outbox row it
+        // was walked to read `state` or `created_at`, and rewritten whole by every lease and
+        // every completion; counting the outbox read every stored report. Bodies never change
+        // once stored, so they live in a table of their own.
+        migrator.registerMigration("v5-report-bodies") { db in
+            try db.execute(sql: """
+                CREATE TABLE report_bodies (
+                    report_id TEXT PRIMARY KEY NOT NULL,
+                    body BLOB NOT NULL
+                );
+                INSERT INTO report_bodies (report_id, body) SELECT report_id, body FROM outbox;
+                ALTER TABLE outbox DROP COLUMN body;
+                """)
+        }
         return migrator
     }
 
@@ -169,12 +184,15 @@ public final class SQLiteStore: GatewayStore {
         for report in reports {
             try db.execute(
                 sql: """
-                    INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
+                    INSERT INTO outbox (report_id, adapter, content_type, detached_signature, content_digest,
                                         observation_count, state, created_at, next_attempt_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(report_id) DO NOTHING
+                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(report_id) DO NOTHING
                     """,
-                arguments: [report.reportID, adapter, report.body, report.contentType, report.detachedSignature,
+                arguments: [report.reportID, adapter, report.contentType, report.detachedSignature,
                             report.contentDigest, report.observationCount, now.timeIntervalSince1970, now.timeIntervalSince1970])
+            // A report kept already keeps its body: the same id is the same content.
+            guard db.changesCount > 0 else { continue }
+            try db.execute(sql: "INSERT INTO report_bodies (report_id, body) VALUES (?, ?)", arguments: [report.reportID, report.body])
         }
     }
 
@@ -183,7 +201,7 @@ public final class SQLiteStore: GatewayStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM outbox
+                    SELECT outbox.*, report_bodies.body FROM outbox JOIN report_bodies USING (report_id)
                     WHERE (state = 'pending' AND next_attempt_at <= ?) OR (state = 'in_flight' AND lease_until <= ?)
                     ORDER BY created_at, report_id LIMIT ?
                     """,
@@ -257,7 +275,11 @@ public final class SQLiteStore: GatewayStore {
     /// Deletes delivered reports older than `age`; their audit links stay. Returns how many.
     public func pruneDelivered(olderThan age: TimeInterval, now: Date) async throws -> Int {
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?", arguments: [now.timeIntervalSince1970 - age])
+            let cutoff = now.timeIntervalSince1970 - age
+            try db.execute(
+                sql: "DELETE FROM report_bodies WHERE report_id IN (SELECT report_id FROM outbox WHERE state = 'delivered' AND delivered_at < ?)",
+                arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?", arguments: [cutoff])
             return db.changesCount
         }
     }
@@ -358,13 +380,17 @@ public final class SQLiteStore: GatewayStore {
             guard state == OutboxState.deadLettered.rawValue else {
                 throw StoreError("report \(reportID) is \(state); only dead letters can be purged")
             }
+            try db.execute(sql: "DELETE FROM report_bodies WHERE report_id = ?", arguments: [reportID])
             try db.execute(sql: "DELETE FROM outbox WHERE report_id = ?", arguments: [reportID])
         }
     }
 
     public func signedReport(reportID: String) async throws -> SignedReport? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [reportID]).map { row in
+            try Row.fetchOne(
+                db, sql: "SELECT outbox.*, report_bodies.body FROM outbox JOIN report_bodies USING (report_id) WHERE report_id = ?",
+                arguments: [reportID]
+            ).map { row in
                 SignedReport(reportID: row["report_id"], body: row["body"], contentType: row["content_type"],
                              detachedSignature: row["detached_signature"], contentDigest: row["content_digest"],
                              observationCount: row["observation_count"])

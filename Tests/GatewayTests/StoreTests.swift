@@ -77,4 +77,39 @@ struct StoreTests {
         _ = try SQLiteStore(path: path, exclusive: false)
         withExtendedLifetime(first) {}
     }
+
+    @Test("a store written before report bodies moved to a table of their own opens with every report, state and audit link kept")
+    func storeFromBeforeBodiesMoved() async throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory.appendingPathComponent("g.sqlite").path
+        func sqlite(_ statement: String) throws -> String {
+            let (status, output) = try runTool(["sqlite3", path, statement], includeStandardError: true)
+            guard status == 0 else { throw StoreError("sqlite3 failed: \(output)") }
+            return output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        _ = try sqlite(".read \(repositoryRoot.appendingPathComponent("Tests/fixtures/store-v4.sql").path)")
+        // A pending report whose body spans many overflow pages, as real ones do.
+        _ = try sqlite("""
+            INSERT INTO outbox (report_id, adapter, body, content_digest, observation_count, state, created_at, next_attempt_at)
+            VALUES ('r3', 'a', CAST(printf('%.*c', 300000, 'x') AS BLOB), 'sha-256=:y:', 500, 'pending', 1800000002.0, 1800000002.0)
+            """)
+        let store = try SQLiteStore(path: path)
+        #expect(try sqlite("SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'body'") == "0")
+        #expect(try await store.signedReport(reportID: "r1")?.body == Data(#"{"id":"r1"}"#.utf8))
+        #expect(try await store.entry(reportID: "r1")?.receipt == #"{"ok":true}"#)
+        #expect(try await store.auditLinks().map(\.reportID) == ["r1"])
+        #expect(try await store.recoverInterruptedDeliveries(now: t0.addingTimeInterval(3)) == 1)
+        let leased = try await store.leaseDue(now: t0.addingTimeInterval(3), limit: 10, leaseDuration: 30)
+        #expect(leased.map(\.reportID) == ["r2", "r3"])
+        #expect(leased.map(\.attempt) == [3, 1])
+        #expect(leased.first?.body == Data(#"{"id":"r2"}"#.utf8))
+        #expect(leased.last?.body == Data(repeating: UInt8(ascii: "x"), count: 300_000))
+        #expect(try await store.integrityCheck().isEmpty)
+
+        // Reports stored after the move are kept once, and go with their bodies when pruned.
+        try await store.commit(pull([report("r4"), report("r4")], cursor: "c"), now: t0.addingTimeInterval(4))
+        #expect(try await store.signedReport(reportID: "r4")?.body == report("r4").body)
+        #expect(try await store.pruneDelivered(olderThan: 60, now: t0.addingTimeInterval(3600)) == 1)
+        #expect(try sqlite("SELECT group_concat(report_id) FROM (SELECT report_id FROM report_bodies ORDER BY report_id)") == "r2,r3,r4")
+    }
 }
