@@ -83,7 +83,12 @@ public struct JSONObject: Sendable {
     @discardableResult
     public mutating func updateValue(_ value: JSONValue, forKey name: String) -> JSONValue? {
         // The name's key once, for the search and the new member: parsing computed it twice.
-        let nameKey = MemberName.key(name)
+        updateValue(value, forKey: name, nameKey: MemberName.key(name))
+    }
+
+    /// `updateValue` with `name`'s `MemberName.key` already known.
+    @discardableResult
+    mutating func updateValue(_ value: JSONValue, forKey name: String, nameKey: UInt32) -> JSONValue? {
         if let position = index(forKey: name, nameKey: nameKey) {
             let old = storage[position].value
             storage[position].value = value
@@ -130,8 +135,17 @@ struct MemberName: Hashable, Sendable, Comparable {
     static func key(_ name: String) -> UInt32 {
         var bytes = name.utf8.makeIterator()
         guard let first = bytes.next() else { return 0 }
-        let second = bytes.next() ?? 0
-        return UInt32(truncatingIfNeeded: name.utf8.count) &* 31 &+ UInt32(first) &* 131 &+ UInt32(second) &* 7
+        return key(byteCount: name.utf8.count, first: first, second: bytes.next() ?? 0)
+    }
+
+    /// The key of a name of `byteCount` UTF-8 bytes starting with `first` and `second` (either
+    /// ignored when the name is shorter).
+    static func key(byteCount: Int, first: UInt8, second: UInt8) -> UInt32 {
+        switch byteCount {
+        case 0: 0
+        case 1: UInt32(1) &* 31 &+ UInt32(first) &* 131
+        default: UInt32(truncatingIfNeeded: byteCount) &* 31 &+ UInt32(first) &* 131 &+ UInt32(second) &* 7
+        }
     }
     func hash(into hasher: inout Hasher) {
         hasher.combine(text.utf8.count)

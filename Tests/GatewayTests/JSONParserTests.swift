@@ -78,6 +78,28 @@ struct JSONParserTests {
         }
     }
 
+    @Test("numbers: the same Double, bit for bit, as Swift's own parsing for 20,000 random texts of every length and form")
+    func numbersAgreeWithSwift() throws {
+        var generator = SystemRandomNumberGenerator()
+        func digits(_ count: Int) -> String {
+            String((0..<count).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) })
+        }
+        var texts = ["0", "-0", "0.0", "-0.0", "9007199254740993", "123456789012345", "1234567890123456", "0.1", "0.30000000000000004",
+                     "999999999999999", "99999999999999.9", "0.000000000000001", "1.7976931348623157e308", "5e-324", "87.5", "-42"]
+        for _ in 0..<20_000 {
+            let integer = Int.random(in: 0...3, using: &generator) == 0 ? "0" : String(Int.random(in: 1...9, using: &generator)) + digits(Int.random(in: 0...19, using: &generator))
+            var text = (Bool.random(using: &generator) ? "-" : "") + integer
+            if Bool.random(using: &generator) { text += "." + digits(Int.random(in: 1...24, using: &generator)) }
+            if Int.random(in: 0...4, using: &generator) == 0 { text += ["e", "E", "e+", "e-"].randomElement(using: &generator)! + String(Int.random(in: 0...30, using: &generator)) }
+            texts.append(text)
+        }
+        for text in texts {
+            let expected = try #require(Double(text))
+            let parsed = try parse(text)
+            #expect(parsed.numberValue?.bitPattern == expected.bitPattern, "\(text): \(String(describing: parsed)) but Swift reads \(expected)")
+        }
+    }
+
     @Test("agrees with JSONDecoder on every file of the JSON Schema Test Suite")
     func agreesOnTestSuite() throws {
         let suite = JSONSchemaSuiteTests.suiteDirectory
