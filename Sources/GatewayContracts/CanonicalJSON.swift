@@ -63,15 +63,15 @@ struct CanonicalJSONWriter {
         output.append(UInt8(ascii: "\""))
         // Most text needs no escape: copied whole, rather than appended byte by byte. The scan
         // runs over the contiguous bytes; through the generic `UTF8View` it was the largest item
-        // of signing a report.
-        var text = text
+        // of signing a report. Read in place: `withUTF8` needs a mutable copy, a retain and a
+        // release of every string written.
         let slash = escapesSlash ? UInt8(ascii: "/") : UInt8(ascii: "\"")
-        let plain = text.withUTF8 { bytes in
+        let plain = text.utf8.withContiguousStorageIfAvailable { bytes in
             for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == slash { return false }
             output.append(contentsOf: bytes)
             return true
         }
-        if plain {
+        if plain == true {
             output.append(UInt8(ascii: "\""))
             return
         }
