@@ -51,7 +51,10 @@ struct LGSPBench: AsyncParsableCommand {
         let name: String
         let observations: Int
         let seconds: Double
+        /// This process's CPU time (every thread) while the stage ran.
+        let cpuSeconds: Double
         var perSecond: Double { Double(observations) / max(seconds, 1e-9) }
+        var cpuMicrosecondsPerObservation: Double { cpuSeconds / Double(max(observations, 1)) * 1e6 }
     }
 
     func run() async throws {
@@ -105,12 +108,16 @@ struct LGSPBench: AsyncParsableCommand {
             var stages: [Stage] = []
             func measure<T>(_ name: String, observations: Int, _ body: () async throws -> T) async rethrows -> T {
                 let started = ContinuousClock.now
+                let cpuBefore = ProcessUsage.cpuSeconds()
                 let result = try await body()
                 let elapsed = ContinuousClock.now - started
-                let stage = Stage(name: name, observations: observations, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                let stage = Stage(
+                    name: name, observations: observations, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                    cpuSeconds: ProcessUsage.cpuSeconds() - cpuBefore)
                 stages.append(stage)
                 let label = name.padding(toLength: 9, withPad: " ", startingAt: 0)
-                print(label + String(format: " %12.0f obs/s  (%d observations in %.3f s)", stage.perSecond, observations, stage.seconds))
+                print(label + String(format: " %12.0f obs/s  (%d observations in %.3f s; %.2f CPU µs each)",
+                                     stage.perSecond, observations, stage.seconds, stage.cpuMicrosecondsPerObservation))
                 fflush(nil)
                 return result
             }
@@ -232,6 +239,12 @@ struct LGSPBench: AsyncParsableCommand {
         let pipeline = try require(stages.first { $0.name == "pipeline" })
         let slowest = try require(stages.filter { $0.name != "pipeline" }.min { $0.perSecond < $1.perSecond })
         let peakRSS = try require(ProcessUsage.megabytes("VmHWM"), "this process's peak memory is unreadable")
+        // What the stages' CPU allows: if every core ran the stages back to back, with nothing
+        // waiting and the mocks costing nothing. When the stages cost about the same, the slowest
+        // one's ceiling is far above this bound, and the ratio to it says little on few cores.
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        let stagesCPU = stages.filter { $0.name != "pipeline" }.reduce(0) { $0 + $1.cpuMicrosecondsPerObservation }
+        let stagesBound = cores * 1e6 / max(stagesCPU, 1e-9)
         let result: [String: JSONValue] = [
             "observations": .number(Double(delivered)),
             "pipeline_obs_per_s": .number(pipeline.perSecond.rounded()),
@@ -243,6 +256,11 @@ struct LGSPBench: AsyncParsableCommand {
             "idle_rss_mb": idle.map { .number(($0.rssMB * 10).rounded() / 10) } ?? .null,
             "ready_s": idle.map { .number(($0.readySeconds * 1000).rounded() / 1000) } ?? .null,
             "stages_obs_per_s": .object(JSONObject(Dictionary(uniqueKeysWithValues: stages.map { ($0.name, JSONValue.number($0.perSecond.rounded())) }))),
+            "stages_cpu_us_per_obs": .object(JSONObject(Dictionary(uniqueKeysWithValues: stages.map {
+                ($0.name, JSONValue.number(($0.cpuMicrosecondsPerObservation * 100).rounded() / 100))
+            }))),
+            "stages_cpu_bound_obs_per_s": .number(stagesBound.rounded()),
+            "ratio_to_stages_cpu_bound": .number((pipeline.perSecond / stagesBound * 1000).rounded() / 1000),
             "backlog_observations": drains.last.map { .number(Double($0.observations)) } ?? .null,
             "backlog_obs_per_s": drains.last.map { .number((Double($0.observations) / $0.seconds).rounded()) } ?? .null,
             "backlog_peak_rss_mb": drains.last.map { .number(($0.peakRSSMB * 10).rounded() / 10) } ?? .null,
@@ -250,6 +268,8 @@ struct LGSPBench: AsyncParsableCommand {
         ]
         print(String(format: "pipeline / slowest stage (%@): %.3f; peak RSS %.1f MB; %.2f CPU s per million observations",
                      slowest.name as NSString, pipeline.perSecond / slowest.perSecond, peakRSS, cpu / Double(delivered) * 1_000_000))
+        print(String(format: "the stages' CPU, %.2f µs per observation, allows %.0f obs/s on %.0f cores; the pipeline (mocks included) reached %.3f of that",
+                     stagesCPU, stagesBound, cores, pipeline.perSecond / stagesBound))
         print(String(decoding: try JSONValue.object(JSONObject(result)).canonicalData(), as: UTF8.self))
     }
 
