@@ -5,7 +5,7 @@ import GatewayStore
 import Logging
 import ServiceLifecycle
 
-/// Sends stored reports to the central endpoint, one lease at a time, until shut down.
+/// Sends stored reports to the central endpoint, up to `maxConcurrent` requests at a time, until shut down.
 ///
 /// Delivery is at-least-once: a report is leased, sent, then marked. A crash between sending and
 /// marking leaves the lease to expire and the report to be sent again with the same
@@ -26,7 +26,7 @@ public struct Forwarder: Service, CustomStringConvertible {
         public var leaseDuration: Duration
         /// How long to sleep when nothing is due and nobody rings.
         public var idlePoll: Duration
-        /// How many reports one turn of the loop leases.
+        /// The fewest reports one lease takes (more when the free requests would carry more).
         public var batchSize: Int
         /// Reports per request: 1 sends each to `/v1/reports`; more sends up to this many together
         /// to `/v1/reports/batch`, for a centre that accepts batches.
@@ -89,76 +89,132 @@ public struct Forwarder: Service, CustomStringConvertible {
     }
 
     public func run() async throws {
-        // On graceful shutdown the attempt in progress is finished and recorded, and no new one
-        // starts. If it outlasts the shutdown timeout the group cancels it: the report stays
+        // On graceful shutdown the attempts in progress are finished and recorded, and no new one
+        // starts. If one outlasts the shutdown timeout the group cancels it: the report stays
         // leased and the next start sends it again under the same Idempotency-Key.
         await withGracefulShutdownHandler {
-            var breaker = CircuitBreaker(configuration: configuration.breaker)
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                onProgress?()
-                do {
-                    let limit: Int
-                    switch breaker.permission(now: now()) {
-                    case .proceed: limit = max(configuration.batchSize, configuration.maxReportsPerRequest * configuration.maxConcurrent)
-                    case .probe: limit = 1
-                    case .wait(let until):
-                        await doorbell.wait(timeout: .milliseconds(Int64(max(0, until.timeIntervalSince(now())) * 1000) + 1))
-                        continue
-                    }
-                    let leased = try await store.leaseDue(now: now(), limit: limit, leaseDuration: configuration.leaseDuration.timeInterval)
-                    if leased.isEmpty { breaker.cancelProbe() }
-                    await deliver(leased, concurrently: limit == 1 ? 1 : configuration.maxConcurrent, breaker: &breaker)
-                    if !leased.isEmpty { continue }
-                    let wait = try await store.nextDueDate().map { max(0, $0.timeIntervalSince(now())) }
-                    let sleep = wait.map { min(Duration.milliseconds(Int64($0 * 1000) + 1), configuration.idlePoll) } ?? configuration.idlePoll
-                    await doorbell.wait(timeout: sleep)
-                } catch {
-                    if Task.isCancelled { break }
-                    logger.error("outbox unavailable, retrying", metadata: ["error": "\(error)"])
-                    await doorbell.wait(timeout: configuration.idlePoll)
-                }
-            }
+            await deliverUntilStopped()
         } onGracefulShutdown: {
             doorbell.ring()
         }
     }
 
-    /// Delivers `reports`, at most `limit` requests at a time. No new request starts once the
-    /// gateway is stopping or the breaker opens; those reports are given back.
-    func deliver(_ reports: [LeasedReport], concurrently limit: Int, breaker: inout CircuitBreaker) async {
-        let requests = configuration.maxReportsPerRequest > 1
-            ? ReportBatch.split(reports, maxReports: configuration.maxReportsPerRequest, maxBytes: configuration.maxBytesPerRequest)
-            : reports.map { [$0] }
-        var waiting = requests[...]
-        await withTaskGroup(of: EndpointHealth.self) { group in
+    /// What ends one wait of the delivery loop.
+    enum Turn: Sendable {
+        case sent(EndpointHealth)
+        case rang
+    }
+
+    /// Keeps up to `maxConcurrent` requests under way: whenever one ends, the next starts, so a
+    /// backlog is not sent in waves that each wait for their slowest request. Waits for the
+    /// first of a request ending, the doorbell (reports stored) and the next due time.
+    func deliverUntilStopped() async {
+        await withTaskGroup(of: Turn.self) { group in
+            var breaker = CircuitBreaker(configuration: configuration.breaker)
+            // Requests leased but not started yet, in lease order.
+            var queue: [[LeasedReport]] = []
             var underWay = 0
-            while true {
-                while underWay < limit, let next = waiting.first, !Task.isShuttingDownGracefully, !Task.isCancelled,
-                    !(breaker.isOpen && underWay + (requests.count - waiting.count) > 0)
-                {
-                    waiting = waiting.dropFirst()
-                    group.addTask { await self.send(next) }
-                    underWay += 1
+            var listening = false
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                onProgress?()
+                var wait = configuration.idlePoll
+                var moreDue = false
+                if breaker.isOpen, !queue.isEmpty {
+                    // Leased before the breaker opened: given back rather than held through the outage.
+                    await release(queue.flatMap { $0 })
+                    queue = []
                 }
-                guard underWay > 0, let health = await group.next() else { break }
-                underWay -= 1
-                let wasOpen = breaker.isOpen
-                switch health {
-                case .up: breaker.recordSuccess()
-                case .down: breaker.recordFailure(now: now())
-                case .unknown: break
-                }
-                if breaker.isOpen != wasOpen {
-                    onBreakerChange?(breaker.isOpen)
-                    if breaker.isOpen {
-                        logger.error("central endpoint is failing; deliveries pause, probing every \(configuration.breaker.coolDown)")
-                    } else {
-                        logger.notice("central endpoint answers again; deliveries resume")
+                // A probe goes alone: while requests from before the breaker opened are still
+                // out, nothing is asked of it.
+                if underWay < configuration.maxConcurrent, queue.isEmpty, underWay == 0 || !breaker.isOpen {
+                    do {
+                        switch breaker.permission(now: now()) {
+                        case .proceed:
+                            let limit = max(configuration.batchSize, configuration.maxReportsPerRequest * (configuration.maxConcurrent - underWay))
+                            let leased = try await store.leaseDue(now: now(), limit: limit, leaseDuration: configuration.leaseDuration.timeInterval)
+                            queue = requests(leased)
+                            moreDue = leased.count == limit
+                            if leased.isEmpty, underWay == 0 { wait = try await untilNextDue() }
+                        case .probe:
+                            let leased = try await store.leaseDue(now: now(), limit: 1, leaseDuration: configuration.leaseDuration.timeInterval)
+                            if leased.isEmpty {
+                                breaker.cancelProbe()
+                                if underWay == 0 { wait = try await untilNextDue() }
+                            } else {
+                                group.addTask { .sent(await self.send(leased)) }
+                                underWay += 1
+                            }
+                        case .wait(let until):
+                            wait = .milliseconds(Int64(max(0, until.timeIntervalSince(now())) * 1000) + 1)
+                        }
+                    } catch {
+                        if Task.isCancelled { break }
+                        logger.error("outbox unavailable, retrying", metadata: ["error": "\(error)"])
                     }
                 }
+                while underWay < configuration.maxConcurrent, !breaker.isOpen, !queue.isEmpty {
+                    let next = queue.removeFirst()
+                    group.addTask { .sent(await self.send(next)) }
+                    underWay += 1
+                }
+                if moreDue, queue.isEmpty, underWay < configuration.maxConcurrent { continue }
+                if underWay == 0, listening, wait < configuration.idlePoll {
+                    // The doorbell's listener, the group's only task now, waits for the idle poll;
+                    // a retry or the breaker's cool-down falls due sooner. Woken, it is replaced.
+                    doorbell.ring()
+                    _ = await group.next()
+                    listening = false
+                }
+                if !listening {
+                    listening = true
+                    let timeout = underWay == 0 ? wait : configuration.idlePoll
+                    group.addTask { await self.doorbell.wait(timeout: timeout); return .rang }
+                }
+                switch await group.next() {
+                case .rang?: listening = false
+                case .sent(let health)?:
+                    underWay -= 1
+                    record(health, in: &breaker)
+                case nil: break
+                }
+            }
+            // Stopping: what was leased but not sent is given back; what is under way finishes.
+            if !queue.isEmpty { await release(queue.flatMap { $0 }) }
+            doorbell.ring()
+            for await turn in group {
+                if case .sent(let health) = turn { record(health, in: &breaker) }
             }
         }
-        if !waiting.isEmpty { await release(waiting.flatMap { $0 }) }
+    }
+
+    /// `reports` in requests: one each, or batches when the centre takes them.
+    func requests(_ reports: [LeasedReport]) -> [[LeasedReport]] {
+        configuration.maxReportsPerRequest > 1
+            ? ReportBatch.split(reports, maxReports: configuration.maxReportsPerRequest, maxBytes: configuration.maxBytesPerRequest)
+            : reports.map { [$0] }
+    }
+
+    /// How long until the earliest retry or lease expiry falls due, at most `idlePoll`.
+    func untilNextDue() async throws -> Duration {
+        let wait = try await store.nextDueDate().map { max(0, $0.timeIntervalSince(now())) }
+        return wait.map { min(Duration.milliseconds(Int64($0 * 1000) + 1), configuration.idlePoll) } ?? configuration.idlePoll
+    }
+
+    /// Moves the breaker by what a request showed of the endpoint, and says when it opens or closes.
+    func record(_ health: EndpointHealth, in breaker: inout CircuitBreaker) {
+        let wasOpen = breaker.isOpen
+        switch health {
+        case .up: breaker.recordSuccess()
+        case .down: breaker.recordFailure(now: now())
+        case .unknown: break
+        }
+        guard breaker.isOpen != wasOpen else { return }
+        onBreakerChange?(breaker.isOpen)
+        if breaker.isOpen {
+            logger.error("central endpoint is failing; deliveries pause, probing every \(configuration.breaker.coolDown)")
+        } else {
+            logger.notice("central endpoint answers again; deliveries resume")
+        }
     }
 
     /// Gives back reports leased but not sent because the gateway is stopping.
