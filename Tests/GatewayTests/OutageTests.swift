@@ -98,6 +98,27 @@ struct OutageTests {
         }
     }
 
+    @Test("a slow request holds up only its own reports: the others go out while it waits")
+    func slowRequestHoldsUpOnlyItself() async throws {
+        let (directory, _, keyPath, mocks) = try setUp("slowRequest", faults: .init(scripted: [.slowAnswer], slowAnswerDelay: .seconds(12)))
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            // One observation a report: more reports than one lease takes (32), in requests of 8,
+            // two under way at a time. The centre answers the first request only after 12 s.
+            let overrides = [
+                "LGSP_REPORT_MAX_OBSERVATIONS": "1", "LGSP_CENTRAL_BATCH_MAX_REPORTS": "8", "LGSP_CENTRAL_MAX_CONCURRENT": "2",
+                "LGSP_CENTRAL_TIMEOUT": "60s", "LGSP_SHUTDOWN_TIMEOUT": "1s",
+            ]
+            #expect(MockDataset().goodRecordCount > 32 + 8)
+            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: overrides, timeout: .seconds(10)) { runtime in
+                // Everything pulled and delivered but the slow request's reports, while it still waits.
+                let pulled = try await runtime.store.adapterStatuses().count { $0.lastSuccess != nil } == runtime.adapters.count
+                let stats = try await runtime.store.outboxStats(now: Date())
+                return pulled && stats.pending == 0 && (1...8).contains(stats.inFlight) && stats.delivered > 32
+            }
+            #expect(running.central.statistics.faultsInjected["slowAnswer"] == 1)
+        }
+    }
+
     @Test("past max_age a report becomes a dead letter; outbox list, show, stats, retry and purge handle it")
     func deadLettersThroughTheOutboxCommand() async throws {
         let (directory, _, keyPath, mocks) = try setUp("deadletters", faults: .init(failureRate: 1, kinds: [.unavailable]))
