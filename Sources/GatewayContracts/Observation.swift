@@ -98,32 +98,29 @@ public struct Observation: Sendable, Hashable, Codable {
     /// whose text `JSONEncoder` might write differently (-0, beyond ±10¹⁵, not finite), for the
     /// caller to use `JSONEncoder` itself.
     public func sortedKeysJSONEncoderBytes(into output: inout [UInt8], collectedAt collectedAtShown: String? = nil) -> Bool {
-        for number in [value, numerator ?? 0, denominator ?? 0]
-        where !number.isFinite || abs(number) >= 1e15 || (number == 0 && number.sign == .minus) {
-            return false
-        }
+        func writable(_ number: Double) -> Bool { number.isFinite && abs(number) < 1e15 && !(number == 0 && number.sign == .minus) }
+        guard writable(value), writable(numerator ?? 0), writable(denominator ?? 0) else { return false }
         var writer = CanonicalJSONWriter(escapesSlash: true)
         // Writes into the caller's buffer, whose capacity it reuses for every observation.
         swap(&writer.output, &output)
         defer { swap(&writer.output, &output) }
-        func member(_ key: String, first: Bool = false) {
-            if !first { writer.output.append(UInt8(ascii: ",")) }
-            writer.writeString(key)
-            writer.output.append(UInt8(ascii: ":"))
+        // Names with their quotes, colon and leading comma, written as they are: they need no
+        // escaping, and scanning a dozen names per observation was a fifth of the id's cost.
+        func member(_ text: StaticString) {
+            text.withUTF8Buffer { writer.output.append(contentsOf: $0) }
         }
-        writer.output.append(UInt8(ascii: "{"))
-        member("area", first: true); writer.writeString(area)
-        member("collected_at"); writer.writeString(collectedAtShown ?? collectedAt)
-        if let denominator { member("denominator"); writer.writeNumber(denominator) }
-        member("indicator"); writer.writeString(indicator)
-        member("level"); writer.writeString(level.rawValue)
-        if let numerator { member("numerator"); writer.writeNumber(numerator) }
-        member("period"); writer.writeString(period)
-        member("province"); writer.writeString(province)
-        if let sourceRecordID { member("source_record_id"); writer.writeString(sourceRecordID) }
-        member("source_system"); writer.writeString(sourceSystem)
-        member("unit"); writer.writeString(unit)
-        member("value"); writer.writeNumber(value)
+        member(#"{"area":"#); writer.writeString(area)
+        member(#","collected_at":"#); writer.writeString(collectedAtShown ?? collectedAt)
+        if let denominator { member(#","denominator":"#); writer.writeNumber(denominator) }
+        member(#","indicator":"#); writer.writeString(indicator)
+        member(#","level":"#); writer.writeString(level.rawValue)
+        if let numerator { member(#","numerator":"#); writer.writeNumber(numerator) }
+        member(#","period":"#); writer.writeString(period)
+        member(#","province":"#); writer.writeString(province)
+        if let sourceRecordID { member(#","source_record_id":"#); writer.writeString(sourceRecordID) }
+        member(#","source_system":"#); writer.writeString(sourceSystem)
+        member(#","unit":"#); writer.writeString(unit)
+        member(#","value":"#); writer.writeNumber(value)
         writer.output.append(UInt8(ascii: "}"))
         return true
     }
