@@ -56,7 +56,14 @@ public struct JSONObject: Sendable {
         index(forKey: name, nameKey: MemberName.key(name))
     }
 
-    func index(forKey name: String, nameKey: UInt32) -> Int? {
+    /// The key lookups compare before names, for callers that look the same names up many times
+    /// and compute it once.
+    package static func nameKey(_ name: String) -> UInt32 { MemberName.key(name) }
+
+    /// Room for `count` members without growing.
+    package mutating func reserveCapacity(_ count: Int) { storage.reserveCapacity(count) }
+
+    package func index(forKey name: String, nameKey: UInt32) -> Int? {
         if let positions { return positions[MemberName(name)] }
         for position in storage.indices where storage[position].nameKey == nameKey {
             if JSONValue.sameCodePoints(storage[position].key, name) { return position }
@@ -88,7 +95,7 @@ public struct JSONObject: Sendable {
 
     /// `updateValue` with `name`'s `MemberName.key` already known.
     @discardableResult
-    mutating func updateValue(_ value: JSONValue, forKey name: String, nameKey: UInt32) -> JSONValue? {
+    package mutating func updateValue(_ value: JSONValue, forKey name: String, nameKey: UInt32) -> JSONValue? {
         if let position = index(forKey: name, nameKey: nameKey) {
             let old = storage[position].value
             storage[position].value = value
