@@ -16,6 +16,17 @@ fi
 # The shared PostgreSQL store's tests run against a real server, started here and stopped after.
 source Tests/postgres.sh
 start_test_postgres
-trap stop_test_postgres EXIT
+
+# Each test makes its files in a directory of its own under this run's directory, which is kept
+# when a test fails (its files help to see why) and removed when all pass, so that runs on a
+# developer's machine do not fill /tmp (a package test alone writes 160 MB).
+export TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/lgsp-tests.XXXXXX")"
+finish() {
+  local status=$?
+  stop_test_postgres
+  if [ "$status" -eq 0 ]; then rm -rf "$TMPDIR"; else echo "the tests' files are kept in $TMPDIR" >&2; fi
+  return "$status"
+}
+trap finish EXIT
 
 swift test "$@"

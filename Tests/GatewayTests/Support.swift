@@ -14,8 +14,9 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// The seed documents the catalogue quotes, shipped with the contracts.
 let seedsDirectory = repositoryRoot.appendingPathComponent("Contracts/sources")
 
-/// A fresh directory for one test, removed by nobody: CI machines are thrown away, and a
-/// failed test's files help to see why it failed.
+/// A fresh directory for one test. Tests/test.sh points the temporary directory at one of its
+/// own for the run, and removes it only when every test passed: a failed test's files help to
+/// see why it failed.
 func makeTemporaryDirectory(_ name: String = #function) throws -> URL {
     let safe = name.filter { $0.isLetter || $0.isNumber }
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("lgsp-test-\(safe)-\(UUID().uuidString.prefix(8))")
