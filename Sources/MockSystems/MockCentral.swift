@@ -84,7 +84,7 @@ public final class MockCentral: Sendable {
         /// Each accepted report's observations: appending them one by one to a single array
         /// copied every observation under the lock.
         var observations: [[Observation]] = []
-        var acceptedBodies: [Data] = []
+        var acceptedBodies: [AcceptedBody] = []
         var concurrentRequests = 0
         var statistics = Statistics()
     }
@@ -116,7 +116,23 @@ public final class MockCentral: Sendable {
     /// Every observation accepted, in order of arrival.
     public var acceptedObservations: [Observation] { state.withLock { $0.observations }.flatMap { $0 } }
     /// The request bodies (flattened JWS) of every report accepted, as they arrived.
-    public var acceptedBodies: [Data] { state.withLock { $0.acceptedBodies } }
+    public var acceptedBodies: [Data] { state.withLock { $0.acceptedBodies }.map(\.bytes) }
+
+    /// A report as it arrived, written out as bytes only when asked for: writing out every
+    /// report of a batch as it arrived copied each one.
+    enum AcceptedBody: Sendable {
+        case bytes(Data)
+        case flattened(FlattenedJWS)
+        case compact(String)
+
+        var bytes: Data {
+            switch self {
+            case .bytes(let data): data
+            case .flattened(let jws): (try? jws.encoded()) ?? Data()
+            case .compact(let text): Data(text.utf8)
+            }
+        }
+    }
 
     /// Switches to answering every report 202 at once, verifying and keeping nothing (for benchmarks).
     public func setMinimal(_ minimal: Bool) { state.withLock { $0.minimal = minimal } }
@@ -248,7 +264,7 @@ public final class MockCentral: Sendable {
     private func accept(
         _ jws: FlattenedJWS, body: Data, serialization: JWSSerialization, idempotencyKey: String?
     ) -> (status: HTTPResponse.Status, text: String, reportID: String?) {
-        keep(examine(jws, idempotencyKey: idempotencyKey), body: body, serialization: serialization)
+        keep(examine(jws, idempotencyKey: idempotencyKey), body: .bytes(body), serialization: serialization)
     }
 
     /// A report verified and read, its receipt signed; or the answer it gets without being kept.
@@ -291,7 +307,7 @@ public final class MockCentral: Sendable {
 
     /// Keeps an examined report under the lock, briefly: the same report may have arrived on
     /// another connection since it was examined.
-    private func keep(_ examined: Examined, body: Data, serialization: JWSSerialization) -> (status: HTTPResponse.Status, text: String, reportID: String?) {
+    private func keep(_ examined: Examined, body: AcceptedBody, serialization: JWSSerialization) -> (status: HTTPResponse.Status, text: String, reportID: String?) {
         switch examined {
         case .answered(let status, let text, let reportID):
             return (status, text, reportID)
@@ -335,18 +351,18 @@ public final class MockCentral: Sendable {
         }
         state.withLock { $0.statistics.maxReportsPerRequest = max($0.statistics.maxReportsPerRequest, reports.count) }
         // Each item read as a JWS, or its answer when it is not one.
-        let items: [Result<(jws: FlattenedJWS, serialization: JWSSerialization, body: Data), any Error>] = reports.map { item in
+        let items: [Result<(jws: FlattenedJWS, serialization: JWSSerialization, body: AcceptedBody), any Error>] = reports.map { item in
             Result {
                 switch item {
                 case .string(let compact):
-                    return (try FlattenedJWS.parse(compact: compact), .compact, Data(compact.utf8))
+                    return (try FlattenedJWS.parse(compact: compact), .compact, .compact(compact))
                 case .object(let members):
                     guard case .string(let protected)? = members["protected"], case .string(let payload)? = members["payload"],
                           case .string(let signature)? = members["signature"] else {
                         throw JWSError("the body is not a flattened JWS JSON object with protected, payload and signature")
                     }
                     let jws = FlattenedJWS(protected: protected, payload: payload, signature: signature)
-                    return (jws, .flattened, try jws.encoded())
+                    return (jws, .flattened, .flattened(jws))
                 default:
                     throw JWSError("a report must be a JWS: a compact string or a flattened object")
                 }
@@ -359,7 +375,7 @@ public final class MockCentral: Sendable {
         for (item, examined) in zip(items, examined) {
             let jws: FlattenedJWS
             let serialization: JWSSerialization
-            let itemBody: Data
+            let itemBody: AcceptedBody
             switch item {
             case .success(let parsed): (jws, serialization, itemBody) = parsed
             case .failure(let error):
