@@ -26,7 +26,7 @@ public struct Forwarder: Service, CustomStringConvertible {
         public var leaseDuration: Duration
         /// How long to sleep when nothing is due and nobody rings.
         public var idlePoll: Duration
-        /// The fewest reports one lease takes (more when the free requests would carry more).
+        /// How many reports one lease takes at most, unless the requests free to start would carry more.
         public var batchSize: Int
         /// Reports per request: 1 sends each to `/v1/reports`; more sends up to this many together
         /// to `/v1/reports/batch`, for a centre that accepts batches.
@@ -149,6 +149,9 @@ public struct Forwarder: Service, CustomStringConvertible {
                         }
                     } catch {
                         if Task.isCancelled { break }
+                        // A probe reserved but never sent would leave the breaker waiting for its
+                        // outcome for good.
+                        breaker.cancelProbe()
                         logger.error("outbox unavailable, retrying", metadata: ["error": "\(error)"])
                     }
                 }

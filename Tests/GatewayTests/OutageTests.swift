@@ -5,6 +5,7 @@ import GatewayDemo
 import GatewaySigning
 import GatewayStore
 import MockSystems
+import Synchronization
 import Testing
 
 @Suite("Outages: circuit breaker, dead letters and the outbox command", .serialized)
@@ -119,6 +120,33 @@ struct OutageTests {
         }
     }
 
+    @Test("a store error while the breaker probes does not stall delivery once the centre is back")
+    func failedProbeLease() async throws {
+        let (directory, _, keyPath, mocks) = try setUp("failedProbeLease", faults: .init(failureRate: 1, kinds: [.unavailable]))
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            let environment = Demo.environment(
+                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                overrides: ["LGSP_BREAKER_FAILURES": "1", "LGSP_BREAKER_COOLDOWN": "200ms", "LGSP_RETRY_BASE": "20ms", "LGSP_RETRY_CAP": "50ms"])
+            let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+            let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger)
+            for adapter in runtime.adapters { _ = try await runtime.runner.pullOnce(adapter) }
+            let store = LeaseFailingStore(runtime.store)
+            var forwarder = Forwarder(
+                configuration: runtime.forwarder.configuration, store: store, transport: runtime.transport, doorbell: Doorbell(), logger: quietLogger)
+            // When the breaker opens, the lease of its first probe fails.
+            forwarder.onBreakerChange = { open in if open { store.failLeases(1) } }
+            let delivering = Task { try await forwarder.run() }
+            #expect(try await eventually(timeout: .seconds(20)) { store.failedLeases == 1 })
+            running.central.setFaults(.none)
+            let delivered = try await eventually(timeout: .seconds(20)) { try await runtime.store.outboxStats(now: Date()).undelivered == 0 }
+            delivering.cancel()
+            _ = await delivering.result
+            try await runtime.transport.shutdown()
+            #expect(delivered, "reports still waiting after the centre came back: the breaker kept waiting for a probe never sent")
+            #expect(running.central.statistics.duplicateObservations == 0)
+        }
+    }
+
     @Test("past max_age a report becomes a dead letter; outbox list, show, stats, retry and purge handle it")
     func deadLettersThroughTheOutboxCommand() async throws {
         let (directory, _, keyPath, mocks) = try setUp("deadletters", faults: .init(failureRate: 1, kinds: [.unavailable]))
@@ -174,4 +202,52 @@ struct OutageTests {
             #expect(refused != 0 && refusal.contains("only dead letters can be purged"), "\(refusal)")
         }
     }
+}
+
+/// A store whose next leases fail when told to, as a database briefly unreachable would.
+final class LeaseFailingStore: GatewayStore {
+    let base: any GatewayStore
+    private let failures = Mutex((pending: 0, failed: 0))
+
+    init(_ base: any GatewayStore) { self.base = base }
+
+    func failLeases(_ count: Int) { failures.withLock { $0.pending += count } }
+    var failedLeases: Int { failures.withLock { $0.failed } }
+
+    func leaseDue(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedReport] {
+        let fail = failures.withLock { state -> Bool in
+            guard state.pending > 0 else { return false }
+            state.pending -= 1
+            state.failed += 1
+            return true
+        }
+        if fail { throw StoreError("the database is unreachable (a test's failure)") }
+        return try await base.leaseDue(now: now, limit: limit, leaseDuration: leaseDuration)
+    }
+
+    func cursor(for adapter: String) async throws -> String? { try await base.cursor(for: adapter) }
+    func commit(_ pull: PullCommit, now: Date) async throws { try await base.commit(pull, now: now) }
+    func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws { try await base.storeReports(reports, adapter: adapter, now: now) }
+    func complete(_ attempts: [CompletedAttempt], now: Date) async throws -> [(reportID: String, reason: String)] { try await base.complete(attempts, now: now) }
+    func nextDueDate() async throws -> Date? { try await base.nextDueDate() }
+    func outboxStats(now: Date) async throws -> OutboxStats { try await base.outboxStats(now: now) }
+    func pullTotals() async throws -> PullTotals { try await base.pullTotals() }
+    func quarantined(limit: Int) async throws -> [StoredQuarantine] { try await base.quarantined(limit: limit) }
+    func entry(reportID: String) async throws -> OutboxEntry? { try await base.entry(reportID: reportID) }
+    func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry] { try await base.entries(state: state, limit: limit) }
+    func requeue(reportID: String, now: Date) async throws { try await base.requeue(reportID: reportID, now: now) }
+    func purge(reportID: String) async throws { try await base.purge(reportID: reportID) }
+    func signedReport(reportID: String) async throws -> SignedReport? { try await base.signedReport(reportID: reportID) }
+    func markReceipt(reportID: String, verified: Bool) async throws { try await base.markReceipt(reportID: reportID, verified: verified) }
+    func recoverInterruptedDeliveries(now: Date) async throws -> Int { try await base.recoverInterruptedDeliveries(now: now) }
+    func auditLinks() async throws -> [AuditLink] { try await base.auditLinks() }
+    func pruneDelivered(olderThan age: TimeInterval, now: Date) async throws -> Int { try await base.pruneDelivered(olderThan: age, now: now) }
+    func capacityProblem(minimumFreeBytes: Int64, maximumBytes: Int64) -> String? { base.capacityProblem(minimumFreeBytes: minimumFreeBytes, maximumBytes: maximumBytes) }
+    func recordPullOutcome(adapter: String, at time: Date, error: String?, nextRun: Date) async throws {
+        try await base.recordPullOutcome(adapter: adapter, at: time, error: error, nextRun: nextRun)
+    }
+    func adapterStatuses() async throws -> [AdapterStatus] { try await base.adapterStatuses() }
+    func isWritable() -> Bool { base.isWritable() }
+    func integrityCheck() async throws -> [String] { try await base.integrityCheck() }
+    var location: String { base.location }
 }
