@@ -183,6 +183,8 @@ public struct Forwarder: Service, CustomStringConvertible {
             }
             // Stopping: what was leased but not sent is given back; what is under way finishes.
             if !queue.isEmpty { await release(queue.flatMap { $0 }) }
+            // The doorbell's listener may still be waiting out its idle poll; the group would wait
+            // for it before returning.
             doorbell.ring()
             for await turn in group {
                 if case .sent(let health) = turn { record(health, in: &breaker) }
