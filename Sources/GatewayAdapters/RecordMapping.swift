@@ -143,7 +143,7 @@ public struct RecordMapping: Sendable, Equatable {
         output.updateValue(.string(context.collectedAtText), forKey: "collected_at", nameKey: Self.collectedAtKey)
         var reasons: [QuarantineReason] = []
         for field in orderedFields {
-            switch extract(field.rule, from: record) {
+            switch extract(field, from: record) {
             case .success(let value?): output.updateValue(value, forKey: field.name, nameKey: field.nameKey)
             case .success(nil):
                 if !field.rule.optional {
@@ -163,19 +163,21 @@ public struct RecordMapping: Sendable, Equatable {
         case failure(String)
     }
 
-    func extract(_ rule: FieldRule, from record: JSONValue) -> Extracted {
+    /// Reads the rule where the field holds it: passed by value, the rule (its path, lookup table
+    /// and strings) was copied for every field of every record.
+    private func extract(_ field: OrderedField, from record: JSONValue) -> Extracted {
         let raw: JSONValue
-        switch rule.origin {
+        switch field.rule.origin {
         case .constant(let text): raw = .string(text)
         case .path(let path):
             guard let found = path.select(in: record) else { return .success(nil) }
             if case .null = found { return .success(nil) }
             raw = found
         }
-        if rule.lookup == nil {
+        if field.rule.lookup == nil {
             // The common cases need no text form of the value.
-            switch (rule.type, raw) {
-            case (.number, .number(let n)): return .success(.number(n * (rule.scale ?? 1)))
+            switch (field.rule.type, raw) {
+            case (.number, .number(let n)): return .success(.number(n * (field.rule.scale ?? 1)))
             case (.string, .string): return .success(raw)
             default: break
             }
@@ -187,22 +189,22 @@ public struct RecordMapping: Sendable, Equatable {
         case .bool(let b): text = String(b)
         default: text = nil
         }
-        if let lookup = rule.lookup, let key = text {
+        if let lookup = field.rule.lookup, let key = text {
             if let mapped = lookup[key] {
                 text = mapped
-            } else if !rule.keepUnmatched {
+            } else if !field.rule.keepUnmatched {
                 return .failure("\"\(key)\" has no entry in the lookup table")
             }
         }
-        switch rule.type {
+        switch field.rule.type {
         case .string:
             guard let text else { return .failure("expected text, found \(raw.kindName)") }
             return .success(.string(text))
         case .number:
             var number: Double?
-            if case .number(let n) = raw, rule.lookup == nil { number = n } else if let text { number = NumberParsing.parse(text) }
+            if case .number(let n) = raw, field.rule.lookup == nil { number = n } else if let text { number = NumberParsing.parse(text) }
             guard let number else { return .failure("\(Self.show(raw)) is not a number") }
-            return .success(.number(number * (rule.scale ?? 1)))
+            return .success(.number(number * (field.rule.scale ?? 1)))
         case .period:
             guard let text, let period = PeriodNormalizer.normalize(text) else {
                 return .failure("\(Self.show(raw)) is not a recognised period (2025, 6 tháng đầu năm 2025, Quý 3/2025, Q3-2025, 11/2025)")
