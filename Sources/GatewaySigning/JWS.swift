@@ -36,7 +36,16 @@ public struct FlattenedJWS: Sendable, Hashable, Codable {
     }
 
     /// The JWS Signing Input: `BASE64URL(header) || '.' || BASE64URL(payload)`.
-    public var signingInput: Data { Data((protected + "." + payload).utf8) }
+    public var signingInput: Data { Self.signingInput(protected: protected, payload: payload) }
+
+    /// Copied once into its buffer: joining the strings first copied the payload twice.
+    static func signingInput(protected: String, payload: String) -> Data {
+        var input = Data(capacity: protected.utf8.count + 1 + payload.utf8.count)
+        input.append(contentsOf: protected.utf8)
+        input.append(UInt8(ascii: "."))
+        input.append(contentsOf: payload.utf8)
+        return input
+    }
 
     public var compact: String { protected + "." + payload + "." + signature }
     /// Appendix F: the compact form with the payload left out.
@@ -157,7 +166,7 @@ public struct JWSSigner: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let protected = Base64URL.encode(try encoder.encode(header))
         let encodedPayload = Base64URL.encode(payload)
-        let signature = try key.sign(Data((protected + "." + encodedPayload).utf8), algorithm: algorithm)
+        let signature = try key.sign(FlattenedJWS.signingInput(protected: protected, payload: encodedPayload), algorithm: algorithm)
         return FlattenedJWS(protected: protected, payload: encodedPayload, signature: Base64URL.encode(signature))
     }
 }

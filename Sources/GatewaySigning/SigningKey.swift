@@ -97,7 +97,8 @@ public struct SigningKey: Sendable {
         guard algorithm.keyType == keyType else {
             throw KeyError("\(algorithm.rawValue) needs \(algorithm.keyType.withArticle) key, but the key is \(keyType.rawValue)")
         }
-        let bytes = Data(message)
+        // A report's signing input is most of a megabyte: not copied when it is `Data` already.
+        let bytes = message as? Data ?? Data(message)
         switch (backing, algorithm) {
         case (.ed25519(let key), _): return try key.signature(for: bytes)
         case (.p256(let key), _): return try key.signature(for: bytes).rawRepresentation
@@ -269,7 +270,7 @@ public struct VerificationKey: Sendable, Hashable {
 
     public func isValidSignature(_ signature: some DataProtocol, for message: some DataProtocol, algorithm: JWSAlgorithm) -> Bool {
         guard algorithm.keyType == keyType else { return false }
-        let bytes = Data(message), signatureBytes = Data(signature)
+        let bytes = message as? Data ?? Data(message), signatureBytes = Data(signature)
         switch (backing, algorithm) {
         case (.ed25519(let key), _):
             return key.isValidSignature(signatureBytes, for: bytes)
