@@ -179,26 +179,9 @@ public struct PullRunner: Sendable {
     static func reportID(adapter: String, observations: [Observation]) -> String {
         var hasher = SHA256()
         hasher.update(data: Data(adapter.utf8))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         // All observations' bytes in one buffer and one update: an update per observation, and a
         // copy of each to blank its collection time, were most of the cost of the id.
-        var identityBytes: [UInt8] = []
-        identityBytes.reserveCapacity(observations.count * 320)
-        // Read in place: iterating the array copied each observation, a retain and a release of
-        // each of its strings.
-        observations.withUnsafeBufferPointer { observations in
-            for position in observations.indices {
-                identityBytes.append(0)
-                // The same bytes as `JSONEncoder`, written without it: it was a third of signing.
-                if !observations[position].sortedKeysJSONEncoderBytes(into: &identityBytes, collectedAt: "") {
-                    var identity = observations[position]
-                    identity.collectedAt = ""
-                    identityBytes += (try? encoder.encode(identity)) ?? Data(identity.factKey.utf8)
-                }
-            }
-        }
-        hasher.update(data: identityBytes)
+        hasher.update(data: Observation.identityBytes(of: observations))
         var bytes = Array(hasher.finalize().prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x80
         bytes[8] = (bytes[8] & 0x3F) | 0x80

@@ -48,12 +48,34 @@ struct CanonicalJSONWriter {
 
     mutating func writeNumber(_ number: Double) {
         if number.isFinite, number.rounded(.towardZero) == number, abs(number) < 1e15 {
-            output.append(contentsOf: String(Int64(number)).utf8)
+            writeInteger(Int64(number))
         } else {
             var text = number.description
             // Swift writes 1e-07 and 1.5e+20 as JSONEncoder does; only a trailing ".0" differs.
             if text.hasSuffix(".0") { text.removeLast(2) }
             output.append(contentsOf: text.utf8)
+        }
+    }
+
+    /// Text known to need no escaping, such as a member's name with its quotes and colon.
+    mutating func writeRaw(_ text: StaticString) {
+        text.withUTF8Buffer { output.append(contentsOf: $0) }
+    }
+
+    /// Digits written straight into the output: `String(Int64)` made a string of each number only
+    /// for its bytes to be copied out again, three times per observation.
+    mutating func writeInteger(_ number: Int64) {
+        if number < 0 { output.append(UInt8(ascii: "-")) }
+        var magnitude = number.magnitude
+        // Callers pass less than 10^15: at most 15 digits, written from the last.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
 

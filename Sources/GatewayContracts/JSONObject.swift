@@ -42,7 +42,11 @@ public struct JSONObject: Sendable {
 
     /// Members already known to have distinct names, as from a dictionary.
     init(uniqueMembers: [Element]) {
-        storage = uniqueMembers.map { Member(key: $0.key, value: $0.value) }
+        self.init(uniqueMembers: uniqueMembers.map { Member(key: $0.key, value: $0.value) })
+    }
+
+    init(uniqueMembers: [Member]) {
+        storage = uniqueMembers
         if storage.count > Self.indexedCount { rebuildPositions() }
     }
 

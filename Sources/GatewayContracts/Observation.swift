@@ -93,10 +93,39 @@ public struct Observation: Sendable, Hashable, Codable {
             collectedAt: try string("collected_at"))
     }
 
+    /// What a report id hashes: each observation as `JSONEncoder` with `.sortedKeys` writes it,
+    /// with `collected_at` blank and a zero byte before it.
+    public static func identityBytes(of observations: [Observation]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(observations.count * 320)
+        // Here rather than in the caller's module, where each observation was copied (a retain
+        // and a release of each of its strings) to be passed across.
+        observations.withUnsafeBufferPointer { observations in
+            for position in observations.indices {
+                bytes.append(0)
+                if !observations[position].sortedKeysJSONEncoderBytes(into: &bytes, collectedAt: "") {
+                    bytes += observations[position].identityFromJSONEncoder()
+                }
+            }
+        }
+        return bytes
+    }
+
+    @inline(never)
+    private func identityFromJSONEncoder() -> Data {
+        var identity = self
+        identity.collectedAt = ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(identity)) ?? Data(identity.factKey.utf8)
+    }
+
     /// The bytes `JSONEncoder` with `.sortedKeys` writes for this observation, written directly
     /// (report ids hash them, so they must stay exactly what they were); nil when a number is one
     /// whose text `JSONEncoder` might write differently (-0, beyond ±10¹⁵, not finite), for the
     /// caller to use `JSONEncoder` itself.
+    // Inlined where report ids loop over observations: called, each observation was first copied.
+    @inline(__always)
     public func sortedKeysJSONEncoderBytes(into output: inout [UInt8], collectedAt collectedAtShown: String? = nil) -> Bool {
         func writable(_ number: Double) -> Bool { number.isFinite && abs(number) < 1e15 && !(number == 0 && number.sign == .minus) }
         guard writable(value), writable(numerator ?? 0), writable(denominator ?? 0) else { return false }
@@ -106,21 +135,19 @@ public struct Observation: Sendable, Hashable, Codable {
         defer { swap(&writer.output, &output) }
         // Names with their quotes, colon and leading comma, written as they are: they need no
         // escaping, and scanning a dozen names per observation was a fifth of the id's cost.
-        func member(_ text: StaticString) {
-            text.withUTF8Buffer { writer.output.append(contentsOf: $0) }
-        }
-        member(#"{"area":"#); writer.writeString(area)
-        member(#","collected_at":"#); writer.writeString(collectedAtShown ?? collectedAt)
-        if let denominator { member(#","denominator":"#); writer.writeNumber(denominator) }
-        member(#","indicator":"#); writer.writeString(indicator)
-        member(#","level":"#); writer.writeString(level.rawValue)
-        if let numerator { member(#","numerator":"#); writer.writeNumber(numerator) }
-        member(#","period":"#); writer.writeString(period)
-        member(#","province":"#); writer.writeString(province)
-        if let sourceRecordID { member(#","source_record_id":"#); writer.writeString(sourceRecordID) }
-        member(#","source_system":"#); writer.writeString(sourceSystem)
-        member(#","unit":"#); writer.writeString(unit)
-        member(#","value":"#); writer.writeNumber(value)
+        writer.writeRaw(#"{"area":"#); writer.writeString(area)
+        writer.writeRaw(#","collected_at":"#)
+        if let collectedAtShown { writer.writeString(collectedAtShown) } else { writer.writeString(collectedAt) }
+        if let denominator { writer.writeRaw(#","denominator":"#); writer.writeNumber(denominator) }
+        writer.writeRaw(#","indicator":"#); writer.writeString(indicator)
+        writer.writeRaw(#","level":"#); writer.writeString(level.rawValue)
+        if let numerator { writer.writeRaw(#","numerator":"#); writer.writeNumber(numerator) }
+        writer.writeRaw(#","period":"#); writer.writeString(period)
+        writer.writeRaw(#","province":"#); writer.writeString(province)
+        if let sourceRecordID { writer.writeRaw(#","source_record_id":"#); writer.writeString(sourceRecordID) }
+        writer.writeRaw(#","source_system":"#); writer.writeString(sourceSystem)
+        writer.writeRaw(#","unit":"#); writer.writeString(unit)
+        writer.writeRaw(#","value":"#); writer.writeNumber(value)
         writer.output.append(UInt8(ascii: "}"))
         return true
     }
@@ -129,21 +156,36 @@ public struct Observation: Sendable, Hashable, Codable {
     /// report went through JSON text and back, the largest cost of the signing stage. Members go
     /// in key order, so the canonical writer finds them sorted and sorts no copy.
     public var jsonValue: JSONValue {
-        var members: [JSONObject.Element] = []
+        // The object's own members, with name keys computed once: an array of pairs converted
+        // into members took as long as the writing of them afterwards.
+        var members: [JSONObject.Member] = []
         members.reserveCapacity(12)
-        members.append(("area", .string(area)))
-        members.append(("collected_at", .string(collectedAt)))
-        if let denominator { members.append(("denominator", .number(denominator))) }
-        members.append(("indicator", .string(indicator)))
-        members.append(("level", .string(level.rawValue)))
-        if let numerator { members.append(("numerator", .number(numerator))) }
-        members.append(("period", .string(period)))
-        members.append(("province", .string(province)))
-        if let sourceRecordID { members.append(("source_record_id", .string(sourceRecordID))) }
-        members.append(("source_system", .string(sourceSystem)))
-        members.append(("unit", .string(unit)))
-        members.append(("value", .number(value)))
+        members.append(MemberNames.area(.string(area)))
+        members.append(MemberNames.collectedAt(.string(collectedAt)))
+        if let denominator { members.append(MemberNames.denominator(.number(denominator))) }
+        members.append(MemberNames.indicator(.string(indicator)))
+        members.append(MemberNames.level(.string(level.rawValue)))
+        if let numerator { members.append(MemberNames.numerator(.number(numerator))) }
+        members.append(MemberNames.period(.string(period)))
+        members.append(MemberNames.province(.string(province)))
+        if let sourceRecordID { members.append(MemberNames.sourceRecordID(.string(sourceRecordID))) }
+        members.append(MemberNames.sourceSystem(.string(sourceSystem)))
+        members.append(MemberNames.unit(.string(unit)))
+        members.append(MemberNames.value(.number(value)))
         return .object(JSONObject(uniqueMembers: members))
+    }
+
+    private enum MemberNames {
+        struct Name {
+            let text: String
+            let key: UInt32
+            init(_ text: String) { (self.text, self.key) = (text, MemberName.key(text)) }
+            func callAsFunction(_ value: JSONValue) -> JSONObject.Member { .init(key: text, value: value, nameKey: key) }
+        }
+        static let area = Name("area"), collectedAt = Name("collected_at"), denominator = Name("denominator")
+        static let indicator = Name("indicator"), level = Name("level"), numerator = Name("numerator"), period = Name("period")
+        static let province = Name("province"), sourceRecordID = Name("source_record_id"), sourceSystem = Name("source_system")
+        static let unit = Name("unit"), value = Name("value")
     }
 }
 

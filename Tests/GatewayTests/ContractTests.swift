@@ -58,7 +58,7 @@ struct ContractTests {
         tricky.sourceRecordID = "QLVB/03646 \"Sơn La\" \\ \n\t\r\u{08}\u{0C}\u{01}\u{1F}\u{7F} é"
         tricky.collectedAt = ""
         var observations = [good, bare, tricky]
-        for value in [0, 1, 600, 61.67, 0.1, 1e-5, 1.5e-7, 2.0 / 3, -42.25, 999_999_999_999_999, 99_999_999_999_999.98] {
+        for value in [0, 1, 600, -3, -1000, 61.67, 0.1, 1e-5, 1.5e-7, 2.0 / 3, -42.25, 999_999_999_999_999, 99_999_999_999_999.98] {
             var observation = good
             (observation.value, observation.numerator) = (value, value)
             observations.append(observation)
@@ -68,12 +68,22 @@ struct ContractTests {
             #expect(observation.sortedKeysJSONEncoderBytes(into: &bytes))
             #expect(bytes == [7] + [UInt8](try encoder.encode(observation)), "\(observation)")
         }
+        var leftToJSONEncoder: [Observation] = []
         for value in [-0.0, 1e15, -3e20, .infinity, .nan] {
             var observation = good
             observation.value = value
             var bytes: [UInt8] = []
             #expect(!observation.sortedKeysJSONEncoderBytes(into: &bytes), "\(value) must be left to JSONEncoder")
+            if value.isFinite { leftToJSONEncoder.append(observation) }
         }
+        // A report's identity: each observation, collection time blanked, after a zero byte.
+        let reported = observations + leftToJSONEncoder
+        var expected: [UInt8] = []
+        for var observation in reported {
+            observation.collectedAt = ""
+            expected += [0] + [UInt8](try encoder.encode(observation))
+        }
+        #expect(Observation.identityBytes(of: reported) == expected)
     }
 
     @Test("a correct observation passes schema and rules")

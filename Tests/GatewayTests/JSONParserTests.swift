@@ -123,7 +123,7 @@ struct CanonicalJSONTests {
 
     @Test("the same bytes as JSONEncoder: numbers, escapes, non-ASCII keys and values")
     func sameBytes() throws {
-        let numbers: [Double] = [0, -0.0, 1, -1, 62.5, 0.1, 1e-7, 123456.789, 999_999_999_999_999, 1e15, 1.5e20, -2.5e-300, 1e300, 37.87, 88.79]
+        let numbers: [Double] = [0, -0.0, 1, -1, 7, -7, 10, 100, -1000, 1_234_567_890_123, -999_999_999_999_999, 62.5, 0.1, 1e-7, 123456.789, 999_999_999_999_999, 1e15, 1.5e20, -2.5e-300, 1e300, 37.87, 88.79]
         for number in numbers {
             #expect(try JSONValue.number(number).canonicalData() == (try Self.reference(.number(number))), "\(number)")
         }
