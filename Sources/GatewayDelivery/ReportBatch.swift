@@ -39,6 +39,8 @@ public enum ReportBatch {
     /// and detached ones as the equivalent flattened JWS (same signature, payload attached).
     public static func request(_ reports: [LeasedReport]) -> Request {
         var body = Data(#"{"reports":["#.utf8)
+        // Twenty reports make megabytes: grown step by step, the body was copied at every step.
+        body.reserveCapacity(reports.reduce(16) { $0 + itemSize($1) })
         for (index, report) in reports.enumerated() {
             if index > 0 { body.append(UInt8(ascii: ",")) }
             body.append(item(report))
