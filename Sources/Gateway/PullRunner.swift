@@ -75,10 +75,9 @@ public struct PullRunner: Sendable {
                     if partUnderWay, let stored = try await storing.next() { storedAhead = storedAhead.adding(stored) }
                     try Task.checkCancellation()
                     let whole = unreported.count - unreported.count % maxObservationsPerReport
-                    let observations = Array(unreported[..<whole])
-                    unreported.removeFirst(whole)
+                    let batches = Self.takeReports(whole, of: &unreported, perReport: maxObservationsPerReport)
                     storing.addTask {
-                        let reports = try await signReports(observations, adapter: adapter.name, createdAt: started)
+                        let reports = try await signReports(batches: batches, adapter: adapter.name, createdAt: started)
                         try Task.checkCancellation()
                         try await store.storeReports(reports, adapter: adapter.name, now: now())
                         whenStored()
@@ -91,7 +90,9 @@ public struct PullRunner: Sendable {
             return nextCursor
         }
 
-        let reports = try await signReports(unreported, adapter: adapter.name, createdAt: started)
+        let reports = try await signReports(
+            batches: Self.takeReports(unreported.count, of: &unreported, perReport: maxObservationsPerReport), adapter: adapter.name,
+            createdAt: started)
         try Task.checkCancellation()
         let commit = PullCommit(
             adapter: adapter.name, startedAt: started, pulledRecords: pulled, reports: reports,
@@ -112,7 +113,34 @@ public struct PullRunner: Sendable {
         let batches = stride(from: 0, to: observations.count, by: maxObservationsPerReport).map {
             Array(observations[$0..<min($0 + maxObservationsPerReport, observations.count)])
         }
-        return try await ParallelWork.map(batches) { batch in Result { try sign(batch, adapter: adapter, createdAt: createdAt) } }.map { try $0.get() }
+        return try await signReports(batches: batches, adapter: adapter, createdAt: createdAt)
+    }
+
+    func signReports(batches: [[Observation]], adapter: String, createdAt: Date) async throws -> [SignedReport] {
+        try await ParallelWork.map(batches) { batch in Result { try sign(batch, adapter: adapter, createdAt: createdAt) } }.map { try $0.get() }
+    }
+
+    /// The first `count` of `observations`, moved out in reports' worth, in order; the rest stay.
+    /// Moved rather than copied: copying an observation retains and releases each of its strings.
+    static func takeReports(_ count: Int, of observations: inout [Observation], perReport: Int) -> [[Observation]] {
+        var taken: [Observation] = []
+        swap(&taken, &observations)
+        if count < taken.count {
+            observations = Array(taken[count...])  // under a report's worth
+            taken.removeSubrange(count...)
+        }
+        // Taken from the end (`popLast` gives each up), so the last report is filled first, from its end.
+        var reports: [[Observation]] = []
+        reports.reserveCapacity((count + perReport - 1) / perReport)
+        while !taken.isEmpty {
+            let size = taken.count % perReport == 0 ? perReport : taken.count % perReport
+            reports.append(Array(unsafeUninitializedCapacity: size) { report, initialized in
+                for position in (0..<size).reversed() { (report.baseAddress! + position).initialize(to: taken.popLast()!) }
+                initialized = size
+            })
+        }
+        reports.reverse()
+        return reports
     }
 
     /// A pull's records checked against the contracts: what would be signed and what quarantined.
@@ -130,7 +158,7 @@ public struct PullRunner: Sendable {
     static func check(
         _ records: ArraySlice<PulledRecord>, contracts: ContractSet, rules: SemanticRules, valid: inout [Observation], quarantined: inout [QuarantinedRecord]
     ) async {
-        for verdict in await ParallelWork.map(Array(records), { record in check(record, contracts: contracts, rules: rules) }) {
+        await ParallelWork.map(records, { record in check(record, contracts: contracts, rules: rules) }) { verdict in
             switch verdict {
             case .valid(let observation): valid.append(observation)
             case .quarantined(let record): quarantined.append(record)
