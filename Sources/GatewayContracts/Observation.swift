@@ -103,10 +103,8 @@ public struct Observation: Sendable, Hashable, Codable {
         observations.withUnsafeBufferPointer { observations in
             for position in observations.indices {
                 bytes.append(0)
-                // Through the element's address: read by subscript, each was copied first.
-                let observation = UnsafePointer(observations.baseAddress! + position)
-                if !observation.pointee.sortedKeysJSONEncoderBytes(into: &bytes, collectedAt: "") {
-                    bytes += observation.pointee.identityFromJSONEncoder()
+                if !observations[position].sortedKeysJSONEncoderBytes(into: &bytes, collectedAt: "") {
+                    bytes += observations[position].identityFromJSONEncoder()
                 }
             }
         }
@@ -254,7 +252,7 @@ public struct ReportEnvelope: Sendable, Hashable, Codable {
         // In key order, as for observations.
         .object([
             "adapter": .string(adapter), "contract": .string(contract), "contract_version": .string(contractVersion),
-            "created_at": .string(createdAt), "gateway_id": .string(gatewayID), "observations": .array(observations.map { $0.jsonValue }),
+            "created_at": .string(createdAt), "gateway_id": .string(gatewayID), "observations": .array(observations.map(\.jsonValue)),
             "province": .string(province), "report_id": .string(reportID),
         ])
     }
