@@ -22,6 +22,34 @@ struct JSONParserTests {
         #expect(try parse(String(repeating: "[", count: 500) + String(repeating: "]", count: 500)) != .null)
     }
 
+    @Test("strings read eight bytes at a time stop at a quote, escape, control or non-ASCII byte wherever it falls")
+    func stringsAtEveryOffset() throws {
+        let reference = JSONDecoder()
+        for length in 0..<40 {
+            let plain = String((0..<length).map { Character(UnicodeScalar(UInt8(ascii: "A") + UInt8($0 % 26))) })
+            #expect(try parse("\"\(plain)\"") == .string(plain))
+            for position in 0...length {
+                let before = String(plain.prefix(position)), after = String(plain.dropFirst(position))
+                for insert in [#"\""#, #"\\"#, #"\n"#, #"\u00e9"#, "é", "😀", "\u{7F}", "~"] {
+                    let text = "\"" + before + insert + after + "\""
+                    let expected = try reference.decode(ReferenceJSONValue.self, from: Data(text.utf8)).value
+                    #expect(try parse(text) == expected, "\(text)")
+                }
+                // A control character, or bytes that are not UTF-8, at this offset.
+                for bad in [[UInt8(0x01)], [UInt8(0x1F)], [UInt8(0xFF)], [UInt8(0xC3)]] {
+                    let bytes = Array("\"\(before)".utf8) + bad + Array("\(after)\"".utf8)
+                    #expect(throws: JSONSyntaxError.self, "\(bad) at \(position) of \(length)") { try JSONValue.parse(Data(bytes)) }
+                }
+                do {
+                    _ = try JSONValue.parse(Data(Array("\"\(before)".utf8) + [0x0A] + Array("\(after)\"".utf8)))
+                    Issue.record("a raw line feed at \(position) of \(length) was accepted")
+                } catch let error as JSONSyntaxError {
+                    #expect(error.offset == 1 + position && error.message.contains("control character"), "\(error)")
+                }
+            }
+        }
+    }
+
     @Test("objects keep members in document order, one per name by code point; large ones are indexed")
     func objects() throws {
         // A repeated name keeps its first place and its last value.
