@@ -11,7 +11,7 @@ import GatewayContracts
 /// One gateway process owns a store: an exclusive `flock` on `<path>.lock` refuses a second one,
 /// which is what makes it safe to reclaim in-flight deliveries at start-up.
 public final class SQLiteStore: GatewayStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let lockDescriptor: Int32?
     public let path: String
     public var location: String { path }
@@ -39,6 +39,9 @@ public final class SQLiteStore: GatewayStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        // Again on the writer: GRDB sets `synchronous = NORMAL` when it turns WAL mode on, after
+        // `prepareDatabase`, so the writer had run with NORMAL all along.
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
     }
 
