@@ -26,9 +26,33 @@ public struct SemanticRules: Sendable {
     /// The province this gateway reports for.
     public let province: String
 
+    /// The catalogue's indicators and provinces by code, built once per set of rules: a search
+    /// of the catalogue's arrays copied every definition it passed (its strings, levels, targets)
+    /// for every observation, most of the cost of these rules.
+    private let indicatorsByCode: [String: IndexedIndicator]
+    private let provinceValidity: [String: [(validFrom: String?, validTo: String?)]]
+
+    /// What the rules read of a definition, held once and read in place.
+    private final class IndexedIndicator: Sendable {
+        let code: String
+        let unit: String
+        let range: IndicatorDefinition.ClosedInterval
+        let levels: [AdministrativeLevel]
+        let periodicity: [ReportingPeriod.Kind]
+        let ratio: RatioDefinition?
+
+        init(_ definition: IndicatorDefinition) {
+            (code, unit, range, levels) = (definition.code, definition.unit, definition.range, definition.levels)
+            (periodicity, ratio) = (definition.periodicity, definition.ratio)
+        }
+    }
+
     public init(catalogue: IndicatorCatalogue, province: String) {
         self.catalogue = catalogue
         self.province = province
+        // The first definition of a code wins, as `catalogue.indicator(_:)` finds it.
+        indicatorsByCode = Dictionary(catalogue.indicators.map { ($0.code, IndexedIndicator($0)) }, uniquingKeysWith: { first, _ in first })
+        provinceValidity = Dictionary(grouping: catalogue.provinces, by: \.code).mapValues { $0.map { ($0.validFrom, $0.validTo) } }
     }
 
     public func check(_ observation: Observation) -> [QuarantineReason] {
@@ -45,11 +69,14 @@ public struct SemanticRules: Sendable {
             fail("/period", "period.format", "period \"\(observation.period)\" is not a year, half, quarter or month (2025, 2025-H1, 2025-Q3, 2025-11)")
         }
         if let period {
-            let provinceInForce = catalogue.provinces.contains { $0.code == observation.province && $0.isValid(on: period.startDay) }
+            let startDay = period.startDay
+            let provinceInForce = provinceValidity[observation.province]?.contains { validity in
+                (validity.validFrom.map { $0 <= startDay } ?? true) && (validity.validTo.map { startDay < $0 } ?? true)
+            } ?? false
             if !provinceInForce {
-                fail("/province", "province.in-force", "province code \(observation.province) is not in the code list in force on \(period.startDay)")
+                fail("/province", "province.in-force", "province code \(observation.province) is not in the code list in force on \(startDay)")
             }
-            if observation.level == .district, period.startDay >= Self.districtAbolishedOn {
+            if observation.level == .district, startDay >= Self.districtAbolishedOn {
                 fail("/level", "level.district-abolished", "district level does not exist for periods from \(Self.districtAbolishedOn) (Resolution 202/2025/QH15)")
             }
         }
@@ -72,9 +99,18 @@ public struct SemanticRules: Sendable {
             }
         }
 
-        guard let indicator = catalogue.indicator(observation.indicator) else {
+        guard let indexed = indicatorsByCode[observation.indicator] else {
             fail("/indicator", "indicator.known", "indicator \"\(observation.indicator)\" is not in catalogue \(catalogue.catalogueVersion)")
             return reasons
+        }
+        return check(observation, period: period, against: indexed, reasons: reasons)
+    }
+
+    /// The checks against the observation's indicator, reading its definition where it is held.
+    private func check(_ observation: Observation, period: ReportingPeriod?, against indicator: IndexedIndicator, reasons: [QuarantineReason]) -> [QuarantineReason] {
+        var reasons = reasons
+        func fail(_ pointer: String, _ rule: String, _ message: String) {
+            reasons.append(.init(pointer: pointer, rule: rule, message: message))
         }
         if observation.unit != indicator.unit {
             fail("/unit", "indicator.unit", "unit \"\(observation.unit)\" is not the indicator's unit \"\(indicator.unit)\"")

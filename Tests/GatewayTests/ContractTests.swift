@@ -213,6 +213,21 @@ struct ContractTests {
         #expect(Set(digitalEconomy.targets.map(\.province)).count == 5)
     }
 
+    @Test("a province code is in force exactly when the catalogue's code list says so, for every code and period")
+    func provinceInForceFollowsTheCodeList() throws {
+        let catalogue = contracts.catalogue
+        for code in Set(catalogue.provinces.map(\.code)).sorted() + ["99"] {
+            let rules = SemanticRules(catalogue: catalogue, province: code)
+            for period in ["2024", "2025-Q2", "2025-06", "2025-07", "2025-Q3", "2026"] {
+                var observation = good
+                (observation.province, observation.area, observation.level, observation.period) = (code, code, .province, period)
+                let flagged = rules.check(observation).contains { $0.rule == "province.in-force" }
+                let startDay = try #require(ReportingPeriod(period)).startDay
+                #expect(flagged == (catalogue.province(code, on: startDay) == nil), "\(code) for \(period)")
+            }
+        }
+    }
+
     @Test("63 provinces before 1 July 2025, 34 after, and a series followed across the merger")
     func provinceLists() throws {
         let catalogue = contracts.catalogue
