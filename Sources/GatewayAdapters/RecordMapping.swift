@@ -38,16 +38,17 @@ public struct RecordPath: Sendable, Equatable, CustomStringConvertible {
     }
 
     public func select(in value: JSONValue) -> JSONValue? {
+        // Switched on the step alone, with the value read by position: a tuple of the step and
+        // the value, and the member read as a pair, retained each name and value once more.
         var current = value
-        for step in steps {
-            switch (step, current) {
-            case (.key(let key, let nameKey), .object(let members)):
-                guard let position = members.index(forKey: key, nameKey: nameKey) else { return nil }
-                current = members[position].value
-            case (.index(let index), .array(let items)) where items.indices.contains(index):
+        for position in steps.indices {
+            switch steps[position] {
+            case .key(let key, let nameKey):
+                guard case .object(let members) = current, let found = members.index(forKey: key, nameKey: nameKey) else { return nil }
+                current = members.value(at: found)
+            case .index(let index):
+                guard case .array(let items) = current, items.indices.contains(index) else { return nil }
                 current = items[index]
-            default:
-                return nil
             }
         }
         return current

@@ -75,6 +75,9 @@ public struct JSONObject: Sendable {
         return nil
     }
 
+    /// The value at `position` alone: the collection's subscript also gives (and retains) the name.
+    package func value(at position: Int) -> JSONValue { storage[position].value }
+
     public subscript(name: String) -> JSONValue? {
         get {
             guard let position = index(forKey: name) else { return nil }
