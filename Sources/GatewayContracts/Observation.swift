@@ -98,8 +98,9 @@ public struct Observation: Sendable, Hashable, Codable {
     public static func identityBytes(of observations: [Observation]) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(observations.count * 320)
-        // Here rather than in the caller's module, where each observation was copied (a retain
-        // and a release of each of its strings) to be passed across.
+        // Each observation is still copied before it is written (a retain and a release of each
+        // of its strings): the compiler did so however it was read here, by the array's subscript,
+        // the buffer, a pointer or a `borrowing` parameter, and in the caller's module as well.
         observations.withUnsafeBufferPointer { observations in
             for position in observations.indices {
                 bytes.append(0)
@@ -124,7 +125,7 @@ public struct Observation: Sendable, Hashable, Codable {
     /// (report ids hash them, so they must stay exactly what they were); nil when a number is one
     /// whose text `JSONEncoder` might write differently (-0, beyond ±10¹⁵, not finite), for the
     /// caller to use `JSONEncoder` itself.
-    // Inlined where report ids loop over observations: called, each observation was first copied.
+    // Inlined into a report id's loop, which runs it for every observation of every report.
     @inline(__always)
     public func sortedKeysJSONEncoderBytes(into output: inout [UInt8], collectedAt collectedAtShown: String? = nil) -> Bool {
         func writable(_ number: Double) -> Bool { number.isFinite && abs(number) < 1e15 && !(number == 0 && number.sign == .minus) }

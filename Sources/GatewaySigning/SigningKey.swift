@@ -97,7 +97,7 @@ public struct SigningKey: Sendable {
         guard algorithm.keyType == keyType else {
             throw KeyError("\(algorithm.rawValue) needs \(algorithm.keyType.withArticle) key, but the key is \(keyType.rawValue)")
         }
-        // A report's signing input is most of a megabyte: not copied when it is `Data` already.
+        // A report's signing input is hundreds of kilobytes: not copied when it is `Data` already.
         let bytes = message as? Data ?? Data(message)
         switch (backing, algorithm) {
         case (.ed25519(let key), _): return try key.signature(for: bytes)
