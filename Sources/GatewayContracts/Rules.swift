@@ -30,7 +30,7 @@ public struct SemanticRules: Sendable {
     /// of the catalogue's arrays copied every definition it passed (its strings, levels, targets)
     /// for every observation, most of the cost of these rules.
     private let indicatorsByCode: [String: IndexedIndicator]
-    private let provinceValidity: [String: [(validFrom: String?, validTo: String?)]]
+    private let provincesByCode: [String: [ProvinceEntry]]
 
     /// What the rules read of a definition, held once and read in place.
     private final class IndexedIndicator: Sendable {
@@ -52,7 +52,7 @@ public struct SemanticRules: Sendable {
         self.province = province
         // The first definition of a code wins, as `catalogue.indicator(_:)` finds it.
         indicatorsByCode = Dictionary(catalogue.indicators.map { ($0.code, IndexedIndicator($0)) }, uniquingKeysWith: { first, _ in first })
-        provinceValidity = Dictionary(grouping: catalogue.provinces, by: \.code).mapValues { $0.map { ($0.validFrom, $0.validTo) } }
+        provincesByCode = Dictionary(grouping: catalogue.provinces, by: \.code)
     }
 
     public func check(_ observation: Observation) -> [QuarantineReason] {
@@ -70,9 +70,7 @@ public struct SemanticRules: Sendable {
         }
         if let period {
             let startDay = period.startDay
-            let provinceInForce = provinceValidity[observation.province]?.contains { validity in
-                (validity.validFrom.map { $0 <= startDay } ?? true) && (validity.validTo.map { startDay < $0 } ?? true)
-            } ?? false
+            let provinceInForce = provincesByCode[observation.province]?.contains { $0.isValid(on: startDay) } ?? false
             if !provinceInForce {
                 fail("/province", "province.in-force", "province code \(observation.province) is not in the code list in force on \(startDay)")
             }
