@@ -245,6 +245,9 @@ struct LGSPBench: AsyncParsableCommand {
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         let stagesCPU = stages.filter { $0.name != "pipeline" }.reduce(0) { $0 + $1.cpuMicrosecondsPerObservation }
         let stagesBound = cores * 1e6 / max(stagesCPU, 1e-9)
+        // The most `ratio_to_slowest_stage` could be at the pipeline's own CPU cost per observation,
+        // every core busy with nothing waiting: below a target ratio, no scheduling reaches it.
+        let pipelineAtFullCores = cores * 1e6 / max(pipeline.cpuMicrosecondsPerObservation, 1e-9)
         let result: [String: JSONValue] = [
             "observations": .number(Double(delivered)),
             "pipeline_obs_per_s": .number(pipeline.perSecond.rounded()),
@@ -261,6 +264,7 @@ struct LGSPBench: AsyncParsableCommand {
             }))),
             "stages_cpu_bound_obs_per_s": .number(stagesBound.rounded()),
             "ratio_to_stages_cpu_bound": .number((pipeline.perSecond / stagesBound * 1000).rounded() / 1000),
+            "ratio_to_slowest_stage_at_full_cores": .number((pipelineAtFullCores / slowest.perSecond * 1000).rounded() / 1000),
             "backlog_observations": drains.last.map { .number(Double($0.observations)) } ?? .null,
             "backlog_obs_per_s": drains.last.map { .number((Double($0.observations) / $0.seconds).rounded()) } ?? .null,
             "backlog_peak_rss_mb": drains.last.map { .number(($0.peakRSSMB * 10).rounded() / 10) } ?? .null,
@@ -270,6 +274,8 @@ struct LGSPBench: AsyncParsableCommand {
                      slowest.name as NSString, pipeline.perSecond / slowest.perSecond, peakRSS, cpu / Double(delivered) * 1_000_000))
         print(String(format: "the stages' CPU, %.2f µs per observation, allows %.0f obs/s on %.0f cores; the pipeline (mocks included) reached %.3f of that",
                      stagesCPU, stagesBound, cores, pipeline.perSecond / stagesBound))
+        print(String(format: "at its own %.2f CPU µs per observation the pipeline could reach at most %.0f obs/s on %.0f cores, %.3f of the slowest stage",
+                     pipeline.cpuMicrosecondsPerObservation, pipelineAtFullCores, cores, pipelineAtFullCores / slowest.perSecond))
         print(String(decoding: try JSONValue.object(JSONObject(result)).canonicalData(), as: UTF8.self))
     }
 
