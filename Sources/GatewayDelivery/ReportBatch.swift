@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatewayContracts
 import GatewaySigning
 import GatewayStore
 
@@ -49,7 +50,7 @@ public enum ReportBatch {
         // The reports' ids make the key, so the same batch sent again is recognisable as such;
         // each report is deduplicated by its own id in any case.
         let ids = reports.map(\.reportID).joined(separator: ",")
-        let key = SHA256.hash(data: Data(ids.utf8)).map { String(format: "%02x", $0) }.joined()
+        let key = Hex.lowercase(SHA256.hash(data: Data(ids.utf8)))
         let headers = [
             ("Content-Type", "application/json"),
             ("Accept", "application/json"),

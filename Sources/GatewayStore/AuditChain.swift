@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatewayContracts
 
 /// One link of the audit chain: a delivered report's digest bound to the link before it.
 ///
@@ -20,12 +21,12 @@ public struct AuditLink: Sendable, Equatable {
 
     public static func hash(previous: String, sequence: Int64, reportID: String, contentDigest: String, deliveredAt: Double, receiptDigest: String) -> String {
         let text = [previous, String(sequence), reportID, contentDigest, String(format: "%.6f", deliveredAt), receiptDigest].joined(separator: "\n")
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(SHA256.hash(data: Data(text.utf8)))
     }
 
     public static func digest(_ text: String?) -> String {
         guard let text else { return "" }
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(SHA256.hash(data: Data(text.utf8)))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayContracts
 import GatewayDemo
 import GatewaySigning
 import GatewayStore
@@ -7,6 +8,25 @@ import Testing
 
 @Suite("Audit chain and retention", .serialized)
 struct AuditTests {
+    @Test("a link's hash is the SHA-256 of its fields in lowercase hex, as links already stored were written")
+    func linkHashFormat() {
+        // Expected values from Python's hashlib over the same text, so chains written before keep verifying.
+        let receiptDigest = AuditLink.digest(#"{"receipt":"r-1"}"#)
+        #expect(receiptDigest == "ad2708e12d8f6b4dcada4106bb98e50304bc11c8bb2fd17791df0ed9fb0f3448")
+        #expect(AuditLink.digest(nil) == "")
+        let hash = AuditLink.hash(
+            previous: AuditLink.genesis, sequence: 7, reportID: "3571fb4e-1254-80dd-abac-e20b76b98599",
+            contentDigest: "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", deliveredAt: 1_795_939_200.25, receiptDigest: receiptDigest)
+        #expect(hash == "97f161cd7f1530345659f3c620a9ada125de61990764f2cd43f7f86d7855b6c0")
+    }
+
+    @Test("hex digits are what %02x writes, for every byte")
+    func hexDigits() {
+        let bytes = (0...255).map(UInt8.init)
+        #expect(Hex.lowercase(bytes) == bytes.map { String(format: "%02x", $0) }.joined())
+        #expect(Hex.lowercase([UInt8]()) == "")
+    }
+
     func sqlite(_ path: String, _ statement: String) throws {
         let (status, output) = try runTool(["sqlite3", path, statement])
         guard status == 0 else { throw StoreError("sqlite3 failed: \(output)") }
