@@ -180,19 +180,23 @@ public final class SQLiteStore: GatewayStore {
         try await pool.write { db in try Self.insert(reports, adapter: adapter, now: now, in: db) }
     }
 
+    // Statements run for every report (here, in `save`, `complete` and the audit chain) are
+    // prepared once per connection: preparing them each time, with GRDB's authorizer, was near 1%
+    // of the pipeline's CPU.
     static func insert(_ reports: [SignedReport], adapter: String, now: Date, in db: Database) throws {
         for report in reports {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
                                         observation_count, state, created_at, next_attempt_at)
                     VALUES (?, ?, X'', ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(report_id) DO NOTHING
-                    """,
+                    """
+            ).execute(
                 arguments: [report.reportID, adapter, report.contentType, report.detachedSignature,
                             report.contentDigest, report.observationCount, now.timeIntervalSince1970, now.timeIntervalSince1970])
             // A report kept already keeps its body: the same id is the same content.
             guard db.changesCount > 0 else { continue }
-            try db.execute(sql: "INSERT INTO report_bodies (report_id, body) VALUES (?, ?)", arguments: [report.reportID, report.body])
+            try db.cachedStatement(sql: "INSERT INTO report_bodies (report_id, body) VALUES (?, ?)").execute(arguments: [report.reportID, report.body])
         }
     }
 
@@ -229,7 +233,7 @@ public final class SQLiteStore: GatewayStore {
         try await pool.write { db in
             var skipped: [(reportID: String, reason: String)] = []
             for attempt in attempts {
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [attempt.reportID]) else {
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM outbox WHERE report_id = ?"), arguments: [attempt.reportID]) else {
                     skipped.append((attempt.reportID, "report \(attempt.reportID) is not in the outbox"))
                     continue
                 }
@@ -253,15 +257,16 @@ public final class SQLiteStore: GatewayStore {
 
     /// Links a delivered report into the audit chain, in the transaction that records the delivery.
     private static func appendAuditLink(reportID: String, contentDigest: String, deliveredAt: Date, receipt: String?, in db: Database) throws {
-        let last = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1")
+        let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1"))
         let sequence: Int64 = (last?["sequence"] ?? 0) + 1
         let previous: String = last?["hash"] ?? AuditLink.genesis
         let receiptDigest = AuditLink.digest(receipt)
         let hash = AuditLink.hash(
             previous: previous, sequence: sequence, reportID: reportID, contentDigest: contentDigest,
             deliveredAt: deliveredAt.timeIntervalSince1970, receiptDigest: receiptDigest)
-        try db.execute(
-            sql: "INSERT INTO audit (sequence, report_id, content_digest, delivered_at, receipt_digest, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        try db.cachedStatement(
+            sql: "INSERT INTO audit (sequence, report_id, content_digest, delivered_at, receipt_digest, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ).execute(
             arguments: [sequence, reportID, contentDigest, deliveredAt.timeIntervalSince1970, receiptDigest, previous, hash])
     }
 
@@ -494,11 +499,12 @@ public final class SQLiteStore: GatewayStore {
     }
 
     private static func save(_ entry: OutboxEntry, in db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = ?, last_status = ?,
                     last_error = ?, delivered_at = ?, receipt = ?, response = ? WHERE report_id = ?
-                """,
+                """
+        ).execute(
             arguments: [entry.state.rawValue, entry.attempts, entry.nextAttemptAt.timeIntervalSince1970,
                         entry.leaseUntil?.timeIntervalSince1970, entry.lastStatus, entry.lastError,
                         entry.deliveredAt?.timeIntervalSince1970, entry.receipt, entry.response, entry.reportID])
