@@ -79,7 +79,6 @@ struct CanonicalJSONWriter {
         }
     }
 
-    static let hex = Array("0123456789abcdef".utf8)
 
     mutating func writeString(_ text: String) {
         output.append(UInt8(ascii: "\""))
@@ -109,8 +108,8 @@ struct CanonicalJSONWriter {
             case 0x0C: output.append(contentsOf: #"\f"#.utf8)
             case 0..<0x20:
                 output.append(contentsOf: #"\u00"#.utf8)
-                output.append(Self.hex[Int(byte >> 4)])
-                output.append(Self.hex[Int(byte & 0x0F)])
+                output.append(Hex.digit(byte >> 4))
+                output.append(Hex.digit(byte & 0x0F))
             default: output.append(byte)
             }
         }

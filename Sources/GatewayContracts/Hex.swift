@@ -8,7 +8,6 @@ public enum Hex {
     public static func lowercase(_ bytes: some ContiguousBytes) -> String {
         bytes.withUnsafeBytes { bytes in
             String(unsafeUninitializedCapacity: bytes.count * 2) { text in
-                func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
                 for (index, byte) in bytes.enumerated() {
                     text[2 * index] = digit(byte >> 4)
                     text[2 * index + 1] = digit(byte & 0x0F)
@@ -17,4 +16,7 @@ public enum Hex {
             }
         }
     }
+
+    /// The lowercase digit of a value below 16.
+    static func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
 }
