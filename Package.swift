@@ -86,6 +86,7 @@ let package = Package(
                 "GatewayContracts",
                 "GatewayHTTP",
                 "GatewayConfig",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

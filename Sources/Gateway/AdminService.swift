@@ -21,6 +21,8 @@ struct AdminService: Service, CustomStringConvertible {
     let metrics: GatewayMetrics
     let contractVersion: @Sendable () -> String
     let breakerOpen: @Sendable () -> Bool
+    /// Deliveries under way for longer than any request may take.
+    let stalledDeliveries: @Sendable () -> Int
     let boundPort: Mutex<Int?>.Box
     let logger: Logger
 
@@ -32,6 +34,8 @@ struct AdminService: Service, CustomStringConvertible {
             var problems: [String] = []
             if !store.isWritable() { problems.append("store is not writable") }
             if breakerOpen() { problems.append("central endpoint is failing (circuit breaker open)") }
+            let stalled = stalledDeliveries()
+            if stalled > 0 { problems.append("deliveries make no progress: \(stalled) under way for longer than any request may take") }
             let body = problems.isEmpty ? "ready: store writable, contracts \(contractVersion()), central endpoint answering\n" : problems.joined(separator: "\n") + "\n"
             return Response(status: problems.isEmpty ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: body)))
         }

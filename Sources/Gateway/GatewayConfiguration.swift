@@ -83,6 +83,9 @@ public struct GatewayConfiguration: Sendable {
         if gatewayID?.trimmingCharacters(in: .whitespaces).isEmpty == true {
             gateway?["id"]?.report("must name this gateway (it is sent with every report), e.g. son-la-gw-01")
         }
+        if let gatewayID, let control = SemanticRules.firstControlCharacter(in: gatewayID) {
+            gateway?["id"]?.report("holds the control character U+\(String(format: "%04X", control)); it is signed into every report")
+        }
         let province = gateway?.string("province")
         if let province, !(province.count == 2 && province.allSatisfy(\.isNumber)) {
             gateway?["province"]?.report("expected a two-digit province code (Decision 19/2025/QĐ-TTg), e.g. \"14\" for Sơn La")
@@ -92,8 +95,7 @@ public struct GatewayConfiguration: Sendable {
         central?.allowOnly(ConfigValue.tlsFields.union(["url", "timeout", "token", "allow_plain_http", "http_signatures", "receipt_keys", "max_concurrent", "batch_max_reports", "batch_max_bytes"]))
         let maxConcurrent = central?.int("max_concurrent", default: 4, range: 1...64) ?? 4
         let maxReportsPerRequest = central?.int("batch_max_reports", default: 1, range: 1...10_000) ?? 1
-        let maxBytesPerRequest = Int(central?.size("batch_max_bytes", default: 8 << 20) ?? (8 << 20))
-        if maxBytesPerRequest < 64 << 10 { central?["batch_max_bytes"]?.report("must be at least 64KB") }
+        let maxBytesPerRequest = Int(central?.size("batch_max_bytes", default: 8 << 20, range: (64 << 10)...(1 << 30)) ?? (8 << 20))
         var receiptKeys: [String: VerificationKey]?
         if let path = central?.path("receipt_keys", required: false) {
             do { receiptKeys = try JSONDecoder().decode(JWKS.self, from: Data(contentsOf: URL(fileURLWithPath: path))).verificationKeys() } catch {
@@ -104,7 +106,7 @@ public struct GatewayConfiguration: Sendable {
         let centralURL = central?.url("url", allowPlainHTTP: allowPlain)
         let centralTLS = central?.endpointTLS(url: centralURL) ?? EndpointTLS()
         if let centralURL { warnings += centralTLS.warnings(endpoint: "central.url", url: centralURL) }
-        let requestTimeout = central?.duration("timeout", default: .seconds(30)) ?? .seconds(30)
+        let requestTimeout = central?.duration("timeout", default: .seconds(30), range: .milliseconds(100)...(.seconds(3600))) ?? .seconds(30)
         let centralToken = central?["token"] != nil ? central?.secret("token") : nil
         let httpSignatures = central?.bool("http_signatures", default: false) ?? false
 
@@ -153,8 +155,8 @@ public struct GatewayConfiguration: Sendable {
         // A postgres:// URL for several gateways on one database, otherwise the SQLite file's path.
         let storeText = store?.optionalString("path")
         let storePath = storeText.map { StoreLocation.isPostgres($0) } == true ? storeText : store?.path("path")
-        let minimumFreeBytes = store?.size("min_free_space", default: 64 << 20) ?? 64 << 20
-        let maximumStoreBytes = store?.size("max_size", default: 10 << 30) ?? 10 << 30
+        let minimumFreeBytes = store?.size("min_free_space", default: 64 << 20, range: 0...(1 << 40)) ?? 64 << 20
+        let maximumStoreBytes = store?.size("max_size", default: 10 << 30, range: (1 << 20)...(1 << 50)) ?? 10 << 30
 
         let contracts = root.required("contracts")
         contracts?.allowOnly(["directory"])
@@ -169,8 +171,12 @@ public struct GatewayConfiguration: Sendable {
         var retention = Duration.seconds(365 * 86400)
         var poll = Duration.seconds(5)
         if let delivery = root["delivery"] {
-            delivery.allowOnly(["retry_base", "retry_cap", "max_age", "retry_statuses", "breaker_failures", "breaker_cooldown", "poll", "retention"])
-            retention = delivery.duration("retention", default: .seconds(365 * 86400))
+            delivery.allowOnly([
+                "retry_base", "retry_cap", "max_age", "retry_after_max", "retry_statuses", "breaker_failures", "breaker_cooldown", "poll",
+                "retention",
+            ])
+            let day = 86_400
+            retention = delivery.duration("retention", default: .seconds(365 * day), range: .seconds(3600)...(.seconds(36_500 * day)))
             var statuses = RetryPolicy.defaultRetryableStatuses
             if let list = delivery["retry_statuses"] {
                 statuses = []
@@ -183,12 +189,18 @@ public struct GatewayConfiguration: Sendable {
                 }
             }
             retry = RetryPolicy(
-                baseDelay: delivery.duration("retry_base", default: .seconds(1)), maxDelay: delivery.duration("retry_cap", default: .seconds(300)),
-                maxAge: delivery.duration("max_age", default: .seconds(30 * 86400)), retryableStatuses: statuses)
+                baseDelay: delivery.duration("retry_base", default: .seconds(1), range: .milliseconds(1)...(.seconds(3600))),
+                maxDelay: delivery.duration("retry_cap", default: .seconds(300), range: .seconds(1)...(.seconds(7 * day))),
+                maxAge: delivery.duration("max_age", default: .seconds(30 * day), range: .seconds(60)...(.seconds(3650 * day))),
+                retryableStatuses: statuses,
+                retryAfterMax: delivery.duration("retry_after_max", default: .seconds(3600), range: .seconds(1)...(.seconds(7 * day))))
+            if retry.maxDelay < retry.baseDelay {
+                delivery["retry_cap"]?.report("must be at least retry_base (\(ConfigUnits.duration(retry.baseDelay)))")
+            }
             breaker = CircuitBreaker.Configuration(
                 failureThreshold: delivery.int("breaker_failures", default: 5, range: 1...1000),
-                coolDown: delivery.duration("breaker_cooldown", default: .seconds(30)))
-            poll = delivery.duration("poll", default: .seconds(5))
+                coolDown: delivery.duration("breaker_cooldown", default: .seconds(30), range: .seconds(1)...(.seconds(day))))
+            poll = delivery.duration("poll", default: .seconds(5), range: .milliseconds(10)...(.seconds(3600)))
         }
         var maxObservations = 500
         if let reports = root["reports"] {
@@ -198,7 +210,7 @@ public struct GatewayConfiguration: Sendable {
         var shutdownTimeout = Duration.seconds(30)
         if let shutdown = root["shutdown"] {
             shutdown.allowOnly(["timeout"])
-            shutdownTimeout = shutdown.duration("timeout", default: .seconds(30))
+            shutdownTimeout = shutdown.duration("timeout", default: .seconds(30), range: .seconds(1)...(.seconds(3600)))
         }
 
         guard reader.issues.isEmpty, let gatewayID, let province, let centralURL, let keyPath, let signingKey, let storePath,

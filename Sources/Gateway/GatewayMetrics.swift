@@ -1,5 +1,6 @@
 import Foundation
 import GatewayDelivery
+import GatewayHTTP
 import GatewayStore
 import Prometheus
 
@@ -51,7 +52,10 @@ public final class GatewayMetrics: Sendable {
         counter("delivery_attempts", "Delivery attempts by answer class (2xx, 4xx, 5xx, network).", [("status_class", statusClass)]).increment()
         if case .retry = event.completion { counter("delivery_retries", "Attempts that will be retried.", []).increment() }
         if case .deadLetter = event.completion { counter("dead_letters", "Reports given up on (dead letters made).", []).increment() }
-        histogram("delivery_duration", "Time one delivery attempt took.", []).record(.nanoseconds(Int64(event.duration * 1e9)))
+        if event.receiptVerified == false {
+            counter("receipts_unverified", "Receipts from the centre that did not verify against central.receipt_keys.", []).increment()
+        }
+        histogram("delivery_duration", "Time one delivery attempt took.", []).record(Duration(clampingSeconds: event.duration))
     }
 
     func recordBreaker(open: Bool) {
@@ -64,5 +68,6 @@ public final class GatewayMetrics: Sendable {
             gauge("outbox", unit: "reports", "Reports in the outbox by state.", [("state", state)]).set(to: Double(count))
         }
         gauge("outbox_oldest_undelivered_age", unit: "seconds", "Age of the oldest report not yet delivered.").set(to: Double(stats.oldestUndeliveredAgeSeconds))
+        gauge("outbox_unverified_receipts", unit: "reports", "Reports whose receipt from the centre did not verify.").set(to: Double(stats.unverifiedReceipts))
     }
 }

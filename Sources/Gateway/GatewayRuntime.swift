@@ -117,6 +117,10 @@ struct PullService: Service, CustomStringConvertible {
                     "adapter": "\(summary.adapter)", "records": "\(summary.pulled)", "valid": "\(summary.valid)",
                     "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
                 ])
+                if summary.duplicates > 0 {
+                    logger.warning("the source served records this pull had already met (pages shifted or repeated); each was reported once",
+                                   metadata: ["adapter": "\(summary.adapter)", "duplicates": "\(summary.duplicates)"])
+                }
                 let next = schedule.nextRun(after: Date())
                 try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: nil, nextRun: next)
                 onPull?(.success(summary))
@@ -148,7 +152,7 @@ struct PullService: Service, CustomStringConvertible {
     }
 
     func sleepUntil(_ date: Date) async {
-        await sleepBeating(.milliseconds(max(0, Int64(date.timeIntervalSinceNow * 1000))))
+        await sleepBeating(Duration(clampingSeconds: date.timeIntervalSinceNow))
     }
 }
 
@@ -204,6 +208,8 @@ public final class GatewayRuntime: Sendable {
     public let transport: HTTPTransport
     public let doorbell = Doorbell()
     public let heartbeats = Heartbeats()
+    /// The forwarder's deliveries under way, across reloads, for the watchdog and `/readyz`.
+    public let deliveryWatch = DeliveryWatch()
     public let metrics = GatewayMetrics(version: GatewayRuntime.version)
     let generations: Mutex<GenerationState>
     /// Reads the configuration again for a reload.
@@ -270,7 +276,7 @@ public final class GatewayRuntime: Sendable {
             events: { event in
                 metrics.recordDelivery(event)
                 onDelivery?(event)
-            })
+            }, watch: deliveryWatch)
     }
 
     /// How often loops beat: three times per watchdog interval (at most every 5 s), so a healthy
@@ -316,10 +322,13 @@ public final class GatewayRuntime: Sendable {
         let settings = loaded.configuration
         let notifier = SystemdNotifier.fromEnvironment()
         var services: [any Service] = [WorkerService(runtime: self)]
-        let breakerOpen = self.breakerOpen
+        let (breakerOpen, deliveryWatch) = (self.breakerOpen, self.deliveryWatch)
         services.append(AdminService(
             host: settings.adminHost, port: settings.adminPort, token: settings.adminToken, store: store, metrics: metrics,
             contractVersion: { self.loaded.contracts.version }, breakerOpen: { breakerOpen.value.withLock { $0 } },
+            stalledDeliveries: {
+                deliveryWatch.stalled(longerThan: Forwarder.Configuration.leaseDuration(forRequestTimeout: self.loaded.configuration.requestTimeout))
+            },
             boundPort: boundAdminPort, logger: logger))
         if let notifier {
             services.append(SystemdService(

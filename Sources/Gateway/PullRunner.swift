@@ -12,6 +12,8 @@ public struct PullSummary: Sendable, Equatable {
     public var valid: Int
     public var quarantined: Int
     public var reports: Int
+    /// Records the pull met again after one just like them (shifted or repeated pages), reported once.
+    public var duplicates: Int = 0
     /// Quarantined records by the class of their first reason (`schema`, `mapping`, `indicator`, …).
     public var quarantinedByClass: [String: Int] = [:]
 }
@@ -59,6 +61,7 @@ public struct PullRunner: Sendable {
         var pulled = 0
         var unreported: [Observation] = []
         var quarantined: [QuarantinedRecord] = []
+        var unique = UniqueObservations()
         var storedAhead = ReportTally()
         let recordsPerPart = maxObservationsPerReport * Self.reportsStoredAhead
         let context = PullContext(province: province, collectedAt: started)
@@ -70,7 +73,7 @@ public struct PullRunner: Sendable {
                 pulled += page.count
                 for partStart in stride(from: 0, to: page.count, by: recordsPerPart) {
                     let part = page[partStart..<min(partStart + recordsPerPart, page.count)]
-                    await Self.check(part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined)
+                    await Self.check(part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined, unique: &unique)
                     guard unreported.count >= recordsPerPart else { continue }
                     if partUnderWay, let stored = try await storing.next() { storedAhead = storedAhead.adding(stored) }
                     try Task.checkCancellation()
@@ -104,7 +107,7 @@ public struct PullRunner: Sendable {
         let totals = commit.totals
         return PullSummary(
             adapter: adapter.name, pulled: pulled, valid: totals.observations, quarantined: quarantined.count,
-            reports: totals.reports, quarantinedByClass: byClass)
+            reports: totals.reports, duplicates: unique.duplicates, quarantinedByClass: byClass)
     }
 
     /// `observations` in reports of at most `maxObservationsPerReport`, each checked against the
@@ -148,26 +151,42 @@ public struct PullRunner: Sendable {
     public static func check(_ output: PullOutput, contracts: ContractSet, province: String) async -> (valid: [Observation], quarantined: [QuarantinedRecord]) {
         var valid: [Observation] = []
         var quarantined: [QuarantinedRecord] = []
+        var unique = UniqueObservations()
         await check(
             output.records[...], contracts: contracts, rules: SemanticRules(catalogue: contracts.catalogue, province: province),
-            valid: &valid, quarantined: &quarantined)
+            valid: &valid, quarantined: &quarantined, unique: &unique)
         return (valid, quarantined)
     }
 
-    /// `records` checked on every core, their verdicts appended in the records' order.
+    /// `records` checked on every core, their verdicts appended in the records' order; a valid
+    /// observation the pull already met is counted and dropped, so no report holds a record twice.
     static func check(
-        _ records: ArraySlice<PulledRecord>, contracts: ContractSet, rules: SemanticRules, valid: inout [Observation], quarantined: inout [QuarantinedRecord]
+        _ records: ArraySlice<PulledRecord>, contracts: ContractSet, rules: SemanticRules, valid: inout [Observation], quarantined: inout [QuarantinedRecord],
+        unique: inout UniqueObservations
     ) async {
         await ParallelWork.map(records, { record in check(record, contracts: contracts, rules: rules) }) { verdict in
             switch verdict {
-            case .valid(let observation): valid.append(observation)
+            case .valid(let observation, let fingerprint): if unique.isNew(fingerprint) { valid.append(observation) }
             case .quarantined(let record): quarantined.append(record)
             }
         }
     }
 
+    /// The observations a pull has met, by fingerprint (16 bytes each, not the observations).
+    struct UniqueObservations {
+        private var seen = Set<Observation.Fingerprint>()
+        private(set) var duplicates = 0
+
+        mutating func isNew(_ fingerprint: Observation.Fingerprint) -> Bool {
+            if seen.insert(fingerprint).inserted { return true }
+            duplicates += 1
+            return false
+        }
+    }
+
     enum Checked: Sendable {
-        case valid(Observation)
+        /// With its fingerprint, computed on the core that checked it.
+        case valid(Observation, Observation.Fingerprint)
         case quarantined(QuarantinedRecord)
     }
 
@@ -177,7 +196,7 @@ public struct PullRunner: Sendable {
             return .quarantined(QuarantinedRecord(record: raw, reasons: reasons))
         case .mapped(let mapped):
             switch contracts.check(mapped, rules: rules) {
-            case .success(let observation): return .valid(observation)
+            case .success(let observation): return .valid(observation, observation.fingerprint)
             case .failure(let failure): return .quarantined(QuarantinedRecord(record: mapped, reasons: failure.reasons))
             }
         }

@@ -36,6 +36,9 @@ public enum AdapterLoader {
     }
 
     static func parse(_ root: ConfigValue) -> AdapterSpec? {
+        if let sourceSystem = root.optionalString("source_system"), let control = SemanticRules.firstControlCharacter(in: sourceSystem) {
+            root["source_system"]?.report("holds the control character U+\(String(format: "%04X", control)); it is signed into every observation")
+        }
         let name = root.string("name")
         if let name, !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             root["name"]?.report("use letters, digits, - and _ only")
@@ -87,7 +90,7 @@ public enum AdapterLoader {
             // Values may be secrets (`file:`, `credential:`); they reach only the program.
             if let secret = exec["environment"]?.secret(key) { environment[key] = secret }
         }
-        let timeout = exec.duration("timeout", default: .seconds(60))
+        let timeout = exec.duration("timeout", default: .seconds(60), range: .seconds(1)...(.seconds(86_400)))
         let maxOutputBytes = exec.int("max_output_bytes", default: 64 << 20, range: 1024...(1 << 30))
         guard let name, let command, let sourceSystem else { return nil }
         return ExecAdapter.Definition(
@@ -112,7 +115,7 @@ public enum AdapterLoader {
             let allowPlain = source.bool("allow_plain_http", default: false)
             baseURL = source.url("base_url", allowPlainHTTP: allowPlain)
             tls = source.endpointTLS(url: baseURL)
-            timeout = source.duration("timeout", default: .seconds(30))
+            timeout = source.duration("timeout", default: .seconds(30), range: .milliseconds(100)...(.seconds(3600)))
             maxResponseBytes = source.int("max_response_bytes", default: 16 << 20, range: 1024...(1 << 30))
             if let authValue = source["auth"] { auth = parseAuth(authValue, tls: tls, timeout: timeout, allowPlain: allowPlain) ?? .none }
         }
@@ -131,8 +134,14 @@ public enum AdapterLoader {
         }
 
         var format: HTTPAdapter.ResponseFormat?
+        var numberFormat = NumberFormat.inferred
         if let response = root.required("response") {
-            response.allowOnly(["format", "records", "csv"])
+            response.allowOnly(["format", "records", "csv", "number_format"])
+            if let text = response.optionalString("number_format") {
+                if let declared = NumberFormat(rawValue: text) { numberFormat = declared } else {
+                    response["number_format"]?.report("expected vi (1.234,5), en (1,234.5) or auto, found \"\(ConfigUnits.shown(text))\"")
+                }
+            }
             switch response.optionalString("format") ?? "json" {
             case let kind where kind == "json" || kind == "xml":
                 if response["csv"] != nil { response["csv"]?.report("applies to format: csv only") }
@@ -183,7 +192,7 @@ public enum AdapterLoader {
         guard let name, let baseURL, let format, let sourceSystem else { return nil }
         return HTTPAdapter.Definition(
             name: name, warnings: tls.warnings(endpoint: "adapter \(name)", url: baseURL), schedule: schedule, baseURL: baseURL, path: path, query: query, cursorParameter: cursorParameter,
-            cursorField: cursorField, format: format, pagination: pagination, maxPages: maxPages, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem),
+            cursorField: cursorField, format: format, pagination: pagination, maxPages: maxPages, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem, numberFormat: numberFormat),
             tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth)
     }
 
@@ -205,16 +214,15 @@ public enum AdapterLoader {
                 cron.report("must be a cron expression such as \"0 2 * * *\"")
             }
         case (_?, nil):
-            let interval = value.duration("every", default: .seconds(300))
-            if interval < .seconds(1) { value["every"]?.report("must be at least 1s") }
+            let interval = value.duration("every", default: .seconds(300), range: .seconds(1)...(.seconds(366 * 86_400)))
             if value["time_zone"] != nil { value["time_zone"]?.report("applies to cron only") }
             timing = .every(interval)
         case (nil, nil):
             value.report("give every (e.g. 15m) or cron (e.g. \"0 2 * * *\")")
         }
-        let jitter = value.duration("jitter", default: .zero)
+        let jitter = value.duration("jitter", default: .zero, range: .zero...(.seconds(86_400)))
         let retries = value.int("retries", default: 0, range: 0...20)
-        let backoff = value.duration("retry_backoff", default: .seconds(10))
+        let backoff = value.duration("retry_backoff", default: .seconds(10), range: .zero...(.seconds(86_400)))
         return PullSchedule(timing: timing, jitter: jitter, retries: retries, retryBackoff: backoff)
     }
 
@@ -291,7 +299,7 @@ public enum AdapterLoader {
             else { return nil }
             return .oauth2ClientCredentials(.init(
                 tokenURL: tokenURL, clientID: clientID, clientSecret: secret, scope: value.optionalString("scope"), tls: tls,
-                refreshMargin: value.duration("refresh_margin", default: .seconds(60)), timeout: timeout))
+                refreshMargin: value.duration("refresh_margin", default: .seconds(60), range: .zero...(.seconds(86_400))), timeout: timeout))
         case "basic":
             value.allowOnly(["kind", "username", "password"])
             guard let username = value.string("username"), let password = value.secret("password") else { return nil }
@@ -353,8 +361,8 @@ public enum AdapterLoader {
         }
         var scale: Double?
         if let text = spec.optionalString("scale") {
-            scale = Double(text)
-            if scale == nil { spec["scale"]?.report("expected a number, found \"\(text)\"") }
+            scale = ConfigUnits.plainNumber(Substring(text)).flatMap { (1e-9...1e9).contains($0) ? $0 : nil }
+            if scale == nil { spec["scale"]?.report("expected a number from 0.000000001 to 1000000000 written with digits and a point, such as 0.01 or 100, found \"\(ConfigUnits.shown(text))\"") }
         }
         return FieldRule(origin: origin, type: type, lookup: lookup, keepUnmatched: keepUnmatched, scale: scale,
                          optional: spec.bool("optional", default: false))

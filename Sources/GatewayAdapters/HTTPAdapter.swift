@@ -1,6 +1,7 @@
 import Foundation
 import GatewayConfig
 import GatewayContracts
+import Crypto
 import GatewayHTTP
 
 /// A source system reached over HTTPS and described entirely by one YAML file.
@@ -142,8 +143,16 @@ public struct HTTPAdapter: Adapter {
         try await withThrowingTaskGroup(of: HTTPAnswer.self) { fetches in
             var request = Request.first(cursor: cursor, page: definition.pagination?.firstPageQuery ?? [])
             fetches.addTask { [request] in try await self.fetch(request) }
+            // Each page asked for, and each page's content, by the page that first had it: a link
+            // back to a page already read, or a source that ignores the page parameter, would
+            // otherwise put the same records in the pull up to `max_pages` times.
+            var requested = [request.identity: 1]
+            var contents: [SHA256Digest: Int] = [:]
             for pageNumber in 1...definition.maxPages {
                 guard let answer = try await fetches.next() else { return }
+                if definition.pagination != nil, let earlier = contents.updateValue(pageNumber, forKey: SHA256.hash(data: answer.body)) {
+                    throw PullError(adapter: name, "the source's pagination loops: page \(pageNumber) is the same as page \(earlier); the pull stops so that no record is reported twice")
+                }
                 let document = try decode(answer, page: pageNumber)
                 guard let selected = recordsPath.select(in: document) else {
                     throw PullError(adapter: name, "the answer has nothing at \(recordsPath)")
@@ -157,6 +166,9 @@ public struct HTTPAdapter: Adapter {
                 }
                 let next = try definition.pagination.flatMap {
                     try nextPage(after: request, pagination: $0, document: document, records: records, pageNumber: pageNumber)
+                }
+                if let next, let earlier = requested.updateValue(pageNumber + 1, forKey: next.identity) {
+                    throw PullError(adapter: name, "the source's pagination loops: page \(pageNumber) points to \(next.shown), already followed as page \(earlier); the pull stops so that no record is reported twice")
                 }
                 // At the cap, a pull with a cursor carries on after the last record taken next time.
                 if let next, pageNumber < definition.maxPages {
@@ -194,6 +206,22 @@ public struct HTTPAdapter: Adapter {
     enum Request {
         case first(cursor: String?, page: [(String, String)])
         case link(String)
+
+        /// What makes two requests the same page.
+        var identity: String {
+            switch self {
+            case .first(let cursor, let page): "first \(cursor ?? "") " + page.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+            case .link(let url): "link " + url
+            }
+        }
+
+        /// For an error message: the link without its query's values, which may carry a key.
+        var shown: String {
+            switch self {
+            case .first(_, let page): page.isEmpty ? "the first page" : page.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+            case .link(let url): String(url.prefix { $0 != "?" }) + (url.contains("?") ? "?…" : "")
+            }
+        }
     }
 
     private func nextPage(after request: Request, pagination: Pagination, document: JSONValue, records: [JSONValue], pageNumber: Int) throws -> Request? {

@@ -32,6 +32,15 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         daysOfWeek = Set(try Self.field(fields[4], name: "day of week", range: 0...7).map { $0 % 7 })
         dayOfMonthRestricted = fields[2] != "*"
         dayOfWeekRestricted = fields[4] != "*"
+        // Days of the month alone decide only when the day of the week is `*` (crontab(5) takes
+        // either when both are restricted, and every week has each weekday). February's 29th
+        // counts: it comes every four years.
+        if dayOfMonthRestricted && !dayOfWeekRestricted {
+            let longest = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+            guard months.contains(where: { month in daysOfMonth.contains { $0 <= longest[month - 1] } }) else {
+                throw ParseError(description: "\"\(text)\" never fires: none of the months it names has a day \(daysOfMonth.sorted().map(String.init).joined(separator: ","))")
+            }
+        }
     }
 
     static func field(_ text: String, name: String, range: ClosedRange<Int>) throws(ParseError) -> Set<Int> {
@@ -137,9 +146,10 @@ public struct PullSchedule: Sendable {
         return nextRun(after: date, random: &generator)
     }
 
-    /// The wait before retry `attempt` (1, 2, …) of a failed pull.
+    /// The wait before retry `attempt` (1, 2, …) of a failed pull: doubling from `retryBackoff`,
+    /// at most a day.
     public func retryDelay(attempt: Int) -> Duration {
-        retryBackoff * Int(pow(2.0, Double(max(0, attempt - 1))).rounded())
+        Duration(clampingSeconds: min(retryBackoff.timeInterval * pow(2.0, Double(min(max(0, attempt - 1), 62))), 86_400))
     }
 
     public var summary: String {

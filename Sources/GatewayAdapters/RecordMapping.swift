@@ -93,6 +93,8 @@ public struct RecordMapping: Sendable, Equatable {
         didSet { orderedFields = Self.ordered(fields) }
     }
     public var sourceSystem: String
+    /// How the source writes the separators of figures given as text.
+    public var numberFormat: NumberFormat
     /// `fields` in name order, so failures are listed the same way every time; sorted once, not per record.
     private var orderedFields: [OrderedField]
 
@@ -124,15 +126,18 @@ public struct RecordMapping: Sendable, Equatable {
     ]
     public static let requiredFields: Set<String> = ["indicator", "level", "area", "period", "value", "unit"]
 
-    public init(fields: [String: FieldRule], sourceSystem: String) {
+    public init(fields: [String: FieldRule], sourceSystem: String, numberFormat: NumberFormat = .inferred) {
         self.fields = fields
         self.sourceSystem = sourceSystem
+        self.numberFormat = numberFormat
         self.orderedFields = Self.ordered(fields)
     }
 
     public static func == (lhs: RecordMapping, rhs: RecordMapping) -> Bool {
-        lhs.fields == rhs.fields && lhs.sourceSystem == rhs.sourceSystem
+        lhs.fields == rhs.fields && lhs.sourceSystem == rhs.sourceSystem && lhs.numberFormat == rhs.numberFormat
     }
+
+    static let percentUnit = JSONValue.string("percent")
 
     public func map(_ record: JSONValue, context: PullContext) -> PulledRecord {
         // Built member by member with keys computed once: a dictionary literal and a copy of each
@@ -143,9 +148,13 @@ public struct RecordMapping: Sendable, Equatable {
         output.updateValue(.string(sourceSystem), forKey: "source_system", nameKey: Self.sourceSystemKey)
         output.updateValue(.string(context.collectedAtText), forKey: "collected_at", nameKey: Self.collectedAtKey)
         var reasons: [QuarantineReason] = []
+        var percentSigns: [(field: OrderedField, raw: JSONValue)] = []
         for field in orderedFields {
             switch extract(field, from: record) {
             case .success(let value?): output.updateValue(value, forKey: field.name, nameKey: field.nameKey)
+            case .percentage(let value, let raw):
+                output.updateValue(value, forKey: field.name, nameKey: field.nameKey)
+                percentSigns.append((field, raw))
             case .success(nil):
                 if !field.rule.optional {
                     reasons.append(.init(
@@ -156,11 +165,20 @@ public struct RecordMapping: Sendable, Equatable {
                 reasons.append(.init(pointer: "/\(field.name)", rule: "mapping.\(field.rule.type == .period ? "period" : "convert")", message: message))
             }
         }
+        // A percent sign is a unit, and only a percentage's value may carry it: `45%` read as 45
+        // beside a unit of `households` would be signed as a count.
+        for (field, raw) in percentSigns where field.name != "value" || output["unit"] != Self.percentUnit {
+            reasons.append(.init(
+                pointer: "/\(field.name)", rule: "mapping.convert",
+                message: "\(Self.show(raw)) carries a percent sign, but \(field.name == "value" ? "the unit is \(output["unit"].map(Self.show) ?? "not given"), not percent" : "only a percentage's value may")"))
+        }
         return reasons.isEmpty ? .mapped(.object(output)) : .failed(record: record, reasons: reasons)
     }
 
     enum Extracted {
         case success(JSONValue?)
+        /// A figure written with a trailing `%`, read from `raw`.
+        case percentage(JSONValue, raw: JSONValue)
         case failure(String)
     }
 
@@ -178,7 +196,7 @@ public struct RecordMapping: Sendable, Equatable {
         if field.rule.lookup == nil {
             // The common cases need no text form of the value.
             switch (field.rule.type, raw) {
-            case (.number, .number(let n)): return .success(.number(n * (field.rule.scale ?? 1)))
+            case (.number, .number(let n)): return Self.scaled(n, by: field.rule.scale, raw: raw)
             case (.string, .string): return .success(raw)
             default: break
             }
@@ -202,16 +220,25 @@ public struct RecordMapping: Sendable, Equatable {
             guard let text else { return .failure("expected text, found \(raw.kindName)") }
             return .success(.string(text))
         case .number:
-            var number: Double?
-            if case .number(let n) = raw, field.rule.lookup == nil { number = n } else if let text { number = NumberParsing.parse(text) }
-            guard let number else { return .failure("\(Self.show(raw)) is not a number") }
-            return .success(.number(number * (field.rule.scale ?? 1)))
+            if case .number(let n) = raw, field.rule.lookup == nil { return Self.scaled(n, by: field.rule.scale, raw: raw) }
+            guard let text, let parsed = NumberParsing.parse(text, format: numberFormat) else {
+                return .failure("\(Self.show(raw)) is not a number as this source writes them (\(numberFormat.example))")
+            }
+            let scaled = Self.scaled(parsed.value, by: field.rule.scale, raw: raw)
+            guard parsed.percent, case .success(let number?) = scaled else { return scaled }
+            return .percentage(number, raw: raw)
         case .period:
             guard let text, let period = PeriodNormalizer.normalize(text) else {
                 return .failure("\(Self.show(raw)) is not a recognised period (2025, 6 tháng đầu năm 2025, Quý 3/2025, Q3-2025, 11/2025)")
             }
             return .success(.string(period))
         }
+    }
+
+    /// `value × scale`, unless that leaves the numbers a `Double` holds.
+    static func scaled(_ value: Double, by scale: Double?, raw: JSONValue) -> Extracted {
+        let scaled = value * (scale ?? 1)
+        return scaled.isFinite ? .success(.number(scaled)) : .failure("\(show(raw)) scaled by \(scale ?? 1) is too large to be a figure")
     }
 
     static func describe(_ origin: FieldRule.Origin) -> String {
@@ -226,48 +253,163 @@ public struct RecordMapping: Sendable, Equatable {
     }
 }
 
-/// Numbers as Vietnamese sources write them: `37,87`, `1.234,5`, and plain `1234.5`.
+/// How a source writes the separators of its figures: declared by the adapter
+/// (`response.number_format`), or inferred from each figure.
+public enum NumberFormat: String, Sendable, Equatable, CaseIterable {
+    /// Vietnamese: `1.234.567,25` (a point groups thousands, a comma is the decimal mark).
+    case vietnamese = "vi"
+    /// English: `1,234,567.25`.
+    case english = "en"
+    /// Each figure on its own: with both marks the later one is decimal; with one mark written
+    /// once it is decimal (`37,87`, `37.87`); written more than once, it groups (`1.234.567`).
+    case inferred = "auto"
+}
+
+extension NumberFormat {
+    /// How figures look in this format, for messages.
+    var example: String {
+        switch self {
+        case .vietnamese: "number_format vi: 1.234,5 or 37,87"
+        case .english: "number_format en: 1,234.5 or 37.87"
+        case .inferred: "digits with an optional sign, separators, decimal part, exponent and one trailing %"
+        }
+    }
+}
+
+/// A figure read from a source's text, and whether it carried a trailing `%`.
+public struct ParsedNumber: Sendable, Equatable {
+    public let value: Double
+    public let percent: Bool
+}
+
+/// Numbers as provincial sources write them, by one strict grammar:
+///
+/// ```
+/// figure   = *space [ "+" / "-" ] integer [ decimal fraction ] [ exponent ] *space [ "%" ] *space
+/// integer  = 1*DIGIT / 1*3DIGIT 1*( group 3DIGIT )       ; groups only as the format allows
+/// exponent = ( "e" / "E" ) [ "+" / "-" ] 1*DIGIT
+/// ```
+///
+/// Spaces are ASCII spaces, tabs and no-break spaces (U+00A0, as spreadsheets write them).
+/// Anything else is refused: hexadecimal (`0x1Fp1`, which `Double(String)` would read as 62),
+/// `inf`, `nan`, two percent signs, letters, digits of other scripts.
 public enum NumberParsing {
-    /// Works on the UTF-8 bytes: Foundation's trimming and replacing bridge through NSString and
-    /// were most of the cost of mapping a record whose figures are written `37,87`. The bytes are
-    /// cleaned in a buffer on the stack: arrays here cost two allocations per figure.
-    public static func parse(_ text: String) -> Double? {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: text.utf8.count) { bytes in
-            var count = 0
-            var commas = 0, dots = 0, lastComma = -1, lastDot = -1
-            for byte in text.utf8 where byte != UInt8(ascii: "%") {
-                if byte == UInt8(ascii: ",") { commas += 1; lastComma = count }
-                if byte == UInt8(ascii: ".") { dots += 1; lastDot = count }
-                bytes[count] = byte
-                count += 1
-            }
-            // Spaces, tabs and no-break spaces (U+00A0, as spreadsheets write them) around the figure.
-            func isSpace(at index: Int) -> Int {
-                if bytes[index] == 0x20 || bytes[index] == 0x09 { return 1 }
-                if bytes[index] == 0xA0, index > 0, bytes[index - 1] == 0xC2 { return 2 }
-                if bytes[index] == 0xC2, index + 1 < count, bytes[index + 1] == 0xA0 { return 2 }
+    public static func parse(_ text: String) -> Double? { parse(text, format: .inferred)?.value }
+
+    /// Works on the UTF-8 bytes in a buffer on the stack: Foundation's trimming and replacing
+    /// bridge through NSString, and arrays here cost two allocations per figure.
+    public static func parse(_ text: String, format: NumberFormat) -> ParsedNumber? {
+        let count = text.utf8.count
+        guard count > 0, count <= 64 else { return nil }
+        // The text's bytes in the first half, the figure as Swift's parser reads it in the second.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * count) { buffer -> ParsedNumber? in
+            let raw = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+            let clean = UnsafeMutableBufferPointer(rebasing: buffer[count..<(2 * count)])
+            let filled = raw.initialize(fromContentsOf: text.utf8)
+            // The figure's bytes without surrounding space and its one trailing percent sign.
+            var source = (start: 0, end: 0)
+            func spaceWidth(at index: Int, backwards: Bool) -> Int {
+                let byte = raw[index]
+                if byte == 0x20 || byte == 0x09 { return 1 }
+                if backwards, byte == 0xA0, index > 0, raw[index - 1] == 0xC2 { return 2 }
+                if !backwards, byte == 0xC2, index + 1 < filled, raw[index + 1] == 0xA0 { return 2 }
                 return 0
             }
-            var start = 0, end = count
-            while start < end, case let width = isSpace(at: start), width > 0 { start += width }
-            while end > start, case let width = isSpace(at: end - 1), width > 0 { end -= width }
-            if commas > 0 && dots > 0 {
-                // The later of the two separators is the decimal one; the other groups thousands.
-                let (grouping, decimal) = lastComma > lastDot ? (UInt8(ascii: "."), UInt8(ascii: ",")) : (UInt8(ascii: ","), UInt8(ascii: "."))
-                var kept = start
-                for index in start..<end where bytes[index] != grouping {
-                    bytes[kept] = bytes[index] == decimal ? UInt8(ascii: ".") : bytes[index]
-                    kept += 1
+            source.end = filled
+            while source.start < source.end, case let width = spaceWidth(at: source.start, backwards: false), width > 0 { source.start += width }
+            while source.end > source.start, case let width = spaceWidth(at: source.end - 1, backwards: true), width > 0 { source.end -= width }
+            var percent = false
+            if source.end > source.start, raw[source.end - 1] == UInt8(ascii: "%") {
+                percent = true
+                source.end -= 1
+                while source.end > source.start, case let width = spaceWidth(at: source.end - 1, backwards: true), width > 0 { source.end -= width }
+            }
+            guard source.end > source.start else { return nil }
+            let figure = UnsafeBufferPointer(rebasing: raw[source.start..<source.end])
+            guard let (grouping, decimal) = marks(in: figure, format: format) else { return nil }
+            // Sign, digits, point and exponent, as Swift's parser reads them.
+            var written = 0
+            var position = 0
+            func digit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+            if figure[position] == UInt8(ascii: "+") || figure[position] == UInt8(ascii: "-") {
+                if figure[position] == UInt8(ascii: "-") { clean[written] = UInt8(ascii: "-"); written += 1 }
+                position += 1
+            }
+            // The integer part: plain digits, or groups of three after one to three digits.
+            var run = 0, groups = 0, leading = 0
+            while position < figure.count {
+                let byte = figure[position]
+                if digit(byte) {
+                    clean[written] = byte
+                    written += 1
+                    run += 1
+                } else if let grouping, byte == grouping {
+                    if groups == 0 { leading = run } else if run != 3 { return nil }
+                    guard run > 0 else { return nil }
+                    groups += 1
+                    run = 0
+                } else {
+                    break
                 }
-                end = kept
-            } else if commas > 0 {
-                for index in start..<end where bytes[index] == UInt8(ascii: ",") { bytes[index] = UInt8(ascii: ".") }
+                position += 1
             }
-            let figure = UnsafeBufferPointer(rebasing: bytes[start..<end])
-            guard !figure.isEmpty, figure.allSatisfy({ $0 < 0x80 }), let value = Double(String(decoding: figure, as: UTF8.self)), value.isFinite else {
-                return nil
+            guard run > 0, groups == 0 || (run == 3 && (1...3).contains(leading)) else { return nil }
+            if position < figure.count, let decimal, figure[position] == decimal {
+                position += 1
+                clean[written] = UInt8(ascii: ".")
+                written += 1
+                let start = position
+                while position < figure.count, digit(figure[position]) {
+                    clean[written] = figure[position]
+                    written += 1
+                    position += 1
+                }
+                guard position > start else { return nil }
             }
-            return value
+            if position < figure.count, figure[position] | 0x20 == UInt8(ascii: "e") {
+                clean[written] = UInt8(ascii: "e")
+                written += 1
+                position += 1
+                if position < figure.count, figure[position] == UInt8(ascii: "+") || figure[position] == UInt8(ascii: "-") {
+                    clean[written] = figure[position]
+                    written += 1
+                    position += 1
+                }
+                let start = position
+                while position < figure.count, digit(figure[position]) {
+                    clean[written] = figure[position]
+                    written += 1
+                    position += 1
+                }
+                guard position > start else { return nil }
+            }
+            guard position == figure.count,
+                  let value = Double(String(decoding: UnsafeBufferPointer(rebasing: clean[0..<written]), as: UTF8.self)), value.isFinite
+            else { return nil }
+            return ParsedNumber(value: value, percent: percent)
+        }
+    }
+
+    /// The grouping and decimal marks of `figure` under `format`; nil when its marks cannot be
+    /// read under it (an inferred figure with two kinds of mark in the wrong order is still read,
+    /// and judged by the grammar).
+    static func marks(in figure: UnsafeBufferPointer<UInt8>, format: NumberFormat) -> (grouping: UInt8?, decimal: UInt8?)? {
+        let comma = UInt8(ascii: ","), point = UInt8(ascii: ".")
+        switch format {
+        case .vietnamese: return (point, comma)
+        case .english: return (comma, point)
+        case .inferred:
+            var commas = 0, points = 0, lastComma = -1, lastPoint = -1
+            for (index, byte) in figure.enumerated() {
+                if byte == comma { commas += 1; lastComma = index }
+                if byte == point { points += 1; lastPoint = index }
+            }
+            switch (commas, points) {
+            case (0, 0): return (nil, nil)
+            case (_, 0): return commas == 1 ? (nil, comma) : (comma, nil)
+            case (0, _): return points == 1 ? (nil, point) : (point, nil)
+            default: return lastComma > lastPoint ? (point, comma) : (comma, point)
+            }
         }
     }
 }

@@ -182,9 +182,13 @@ public struct ConfigValue {
         for (key, _) in mapping {
             let name = key.string ?? "?"
             if !keys.contains(name) {
-                let suggestion = keys.min { Self.distance($0, name) < Self.distance($1, name) }
+                // Only a name a typo away from a known one can be a typo of it: the edit distance of
+                // a 2 MiB key would take a minute of CPU to say nothing.
+                let longest = keys.map(\.count).max() ?? 0
+                let suggestion = name.utf8.count > longest + 3 ? "" : keys.min { Self.distance($0, name) < Self.distance($1, name) }
                     .flatMap { Self.distance($0, name) <= 3 ? " (did you mean \($0)?)" : nil } ?? ""
-                reader.report(line: key.mark?.line, field: path.isEmpty ? name : path + "." + name,
+                let shownName = ConfigUnits.shown(name)
+                reader.report(line: key.mark?.line, field: path.isEmpty ? shownName : path + "." + shownName,
                               "unknown field\(suggestion); known fields: \(keys.sorted().joined(separator: ", "))")
             }
         }
@@ -244,35 +248,40 @@ public struct ConfigValue {
         return number
     }
 
-    /// A size in bytes: `512KB`, `64MB`, `10GB` (powers of 1024), or a plain number of bytes.
-    public func size(_ key: String, default fallback: Int64) -> Int64 {
+    /// A size in bytes within `range`: `512KB`, `64MB`, `10GB` (powers of 1024), or a plain number
+    /// of bytes. Out of range, or not a size, is a located issue and the default stands.
+    public func size(_ key: String, default fallback: Int64, range: ClosedRange<Int64>) -> Int64 {
         guard let value = self[key], let text = value.text else { return fallback }
-        let units: [(String, Int64)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("TB", 1 << 40), ("B", 1)]
-        for (suffix, factor) in units where text.uppercased().hasSuffix(suffix) {
-            if let amount = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), amount >= 0 { return Int64(amount * Double(factor)) }
-        }
-        if let bytes = Int64(text), bytes >= 0 { return bytes }
-        value.report("expected a size such as 512KB, 64MB or 10GB, found \"\(text)\"")
-        return fallback
-    }
-
-    /// `250ms`, `30s`, `5m`, `1h`, `1d`.
-    public func duration(_ key: String, default fallback: Duration) -> Duration {
-        guard let value = self[key], let text = value.text else { return fallback }
-        guard let duration = Self.parseDuration(text) else {
-            value.report("expected a duration such as 250ms, 30s, 5m or 1h, found \"\(text)\"")
+        let shownRange = "from \(ConfigUnits.size(range.lowerBound)) to \(ConfigUnits.size(range.upperBound))"
+        guard let bytes = ConfigUnits.parseSize(text) else {
+            value.report("expected a size such as 512KB, 64MB or 10GB (\(shownRange)), found \"\(ConfigUnits.shown(text))\"")
             return fallback
         }
-        return duration
+        guard bytes >= Double(range.lowerBound), bytes <= Double(range.upperBound) else {
+            value.report("expected a size \(shownRange), found \(ConfigUnits.shown(text))")
+            return fallback
+        }
+        return Int64(bytes)
+    }
+
+    /// A duration within `range`: `250ms`, `30s`, `5m`, `1h`, `1d`. Out of range, or not a duration,
+    /// is a located issue and the default stands.
+    public func duration(_ key: String, default fallback: Duration, range: ClosedRange<Duration>) -> Duration {
+        guard let value = self[key], let text = value.text else { return fallback }
+        let shownRange = "from \(ConfigUnits.duration(range.lowerBound)) to \(ConfigUnits.duration(range.upperBound))"
+        guard let seconds = ConfigUnits.parseDurationSeconds(text) else {
+            value.report("expected a duration such as 250ms, 30s, 5m or 1h (\(shownRange)), found \"\(ConfigUnits.shown(text))\"")
+            return fallback
+        }
+        guard seconds >= range.lowerBound.timeInterval, seconds <= range.upperBound.timeInterval else {
+            value.report("expected a duration \(shownRange), found \(ConfigUnits.shown(text))")
+            return fallback
+        }
+        return Duration(clampingSeconds: seconds)
     }
 
     public static func parseDuration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        for (suffix, seconds) in units where text.hasSuffix(suffix) {
-            guard let amount = Double(text.dropLast(suffix.count)), amount >= 0, amount.isFinite else { return nil }
-            return .milliseconds(Int64((amount * seconds * 1000).rounded()))
-        }
-        return nil
+        ConfigUnits.parseDurationSeconds(text).map(Duration.init(clampingSeconds:))
     }
 
     /// A URL that must be `https://` unless plain HTTP was allowed for this endpoint.
@@ -317,6 +326,12 @@ public struct ConfigValue {
 
     /// The file of credential `name`: in `$CREDENTIALS_DIRECTORY` under systemd, else in the host's credentials directory.
     private func credentialFile(_ name: Substring) -> String? {
+        // A credential is a name in one directory, as systemd's LoadCredential= makes it, never a
+        // path: `credential:../elsewhere/secret` would read outside it.
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != "..", !name.contains(where: \.isControlCharacter) else {
+            report("credential:\(ConfigUnits.shown(String(name))) is not a credential name: give the name systemd's LoadCredential= uses, without / (e.g. credential:lgsp-client-secret)")
+            return nil
+        }
         let environment = reader.environment
         if let directory = environment.credentialsDirectory { return directory + "/" + name }
         let onHost = environment.hostCredentialsDirectory + "/" + name
@@ -352,6 +367,74 @@ public struct ConfigValue {
         }
         return a.isEmpty ? b.count : previous[b.count]
     }
+}
+
+/// Reading and writing the units of configuration values, strictly: a number is digits with an
+/// optional decimal part, so `1e17s`, `0x10s`, `inf` and `nan` are not durations.
+public enum ConfigUnits {
+    static let durationUnits: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
+    static let sizeUnits: [(suffix: String, bytes: Double)] = [("KB", 1024), ("MB", 1_048_576), ("GB", 1_073_741_824), ("TB", 1_099_511_627_776), ("B", 1)]
+
+    /// `250ms` → 0.25; nil for anything but digits, an optional decimal part and a unit.
+    public static func parseDurationSeconds(_ text: String) -> Double? {
+        for (suffix, seconds) in durationUnits where text.hasSuffix(suffix) {
+            return plainNumber(text.dropLast(suffix.count)).map { $0 * seconds }
+        }
+        return nil
+    }
+
+    /// `64MB` → 67108864, `512` → 512; nil for anything else. A space may stand before the unit.
+    public static func parseSize(_ text: String) -> Double? {
+        let upper = text.uppercased()
+        for (suffix, bytes) in sizeUnits where upper.hasSuffix(suffix) {
+            var amount = text.dropLast(suffix.count)
+            if amount.last == " " { amount = amount.dropLast() }
+            return plainNumber(amount).map { $0 * bytes }
+        }
+        return plainNumber(Substring(text))
+    }
+
+    /// `1`, `2.5`, `0.25`: at most 15 digits before the point and 9 after, so every value is exact
+    /// enough and no product overflows what a `Double` compares.
+    public static func plainNumber(_ text: Substring) -> Double? {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, (1...15).contains(whole.count), whole.allSatisfy(\.isASCIIDigit) else { return nil }
+        if parts.count == 2 { guard (1...9).contains(parts[1].count), parts[1].allSatisfy(\.isASCIIDigit) else { return nil } }
+        return Double(text)
+    }
+
+    /// The shortest exact spelling: `250ms`, `30s`, `5m`, `1h`, `7d`.
+    public static func duration(_ duration: Duration) -> String {
+        let milliseconds = Int64((duration.timeInterval * 1000).rounded())
+        for (suffix, seconds) in durationUnits.reversed() {
+            let unit = Int64(seconds * 1000)
+            if milliseconds >= unit, milliseconds % unit == 0 { return "\(milliseconds / unit)\(suffix)" }
+        }
+        return "\(milliseconds)ms"
+    }
+
+    public static func size(_ bytes: Int64) -> String {
+        for (suffix, unit) in sizeUnits.reversed() where suffix != "B" {
+            let factor = Int64(unit)
+            if bytes >= factor, bytes % factor == 0 { return "\(bytes / factor)\(suffix)" }
+        }
+        return "\(bytes)B"
+    }
+
+    /// A value quoted back to an operator: at most 80 characters, control characters escaped, so
+    /// neither a huge value nor a terminal escape reaches the screen whole.
+    public static func shown(_ text: String) -> String {
+        var shown = ""
+        for scalar in text.unicodeScalars.prefix(80) {
+            shown += scalar.properties.generalCategory == .control ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
+        }
+        return text.unicodeScalars.count > 80 ? shown + "… (\(text.utf8.count) bytes)" : shown
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+    var isControlCharacter: Bool { unicodeScalars.contains { $0.properties.generalCategory == .control } }
 }
 
 extension ConfigReader {

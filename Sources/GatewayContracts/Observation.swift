@@ -55,6 +55,36 @@ public struct Observation: Sendable, Hashable, Codable {
         case collectedAt = "collected_at"
     }
 
+    /// 128 bits that differ between any two observations that differ in anything but their
+    /// collection time: for telling a record a pull met twice (a page served again, offset pages
+    /// that shifted under the pull) without keeping every observation of the pull.
+    public struct Fingerprint: Hashable, Sendable {
+        let high: Int
+        let low: Int
+    }
+
+    public var fingerprint: Fingerprint {
+        func add(_ hasher: inout Hasher) {
+            hasher.combine(indicator)
+            hasher.combine(province)
+            hasher.combine(level)
+            hasher.combine(area)
+            hasher.combine(period)
+            hasher.combine(value)
+            hasher.combine(unit)
+            hasher.combine(numerator)
+            hasher.combine(denominator)
+            hasher.combine(sourceSystem)
+            hasher.combine(sourceRecordID)
+        }
+        // Two halves from two differently started hashers: the process's random seed keys both.
+        var high = Hasher(), low = Hasher()
+        low.combine(0x9E37_79B9)
+        add(&high)
+        add(&low)
+        return Fingerprint(high: high.finalize(), low: low.finalize())
+    }
+
     /// What the central side counts as "the same figure": the same indicator, area and period.
     public var factKey: String { "\(indicator)|\(level.rawValue)|\(area)|\(period)" }
 

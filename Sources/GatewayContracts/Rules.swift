@@ -61,6 +61,20 @@ public struct SemanticRules: Sendable {
             reasons.append(.init(pointer: pointer, rule: rule, message: message))
         }
 
+        // Identifiers are signed and shown to people: a NUL or an escape sequence in one would be
+        // signed into the payload, end C strings early and reach terminals and log viewers raw.
+        // Field by field rather than over an array of them: an array per observation allocates.
+        func controlFree(_ field: String, _ text: String) {
+            guard let control = Self.firstControlCharacter(in: text) else { return }
+            fail("/" + field, "identifier.control-character", "\(field) holds the control character U+\(String(format: "%04X", control)); identifiers in a signed report may not")
+        }
+        controlFree("indicator", observation.indicator)
+        controlFree("province", observation.province)
+        controlFree("area", observation.area)
+        controlFree("period", observation.period)
+        controlFree("unit", observation.unit)
+        controlFree("source_system", observation.sourceSystem)
+        if let id = observation.sourceRecordID { controlFree("source_record_id", id) }
         if observation.province != province {
             fail("/province", "province.matches-gateway", "province \(observation.province) is not this gateway's province \(province)")
         }
@@ -131,6 +145,18 @@ public struct SemanticRules: Sendable {
             }
         }
         return reasons
+    }
+
+    /// The first C0 or C1 control character (or DEL) in `text`, read as bytes: C1 controls are
+    /// U+0080–U+009F, two bytes in UTF-8 starting 0xC2.
+    public static func firstControlCharacter(in text: String) -> UInt32? {
+        var afterC2 = false
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F { return UInt32(byte) }
+            if afterC2, (0x80...0x9F).contains(byte) { return UInt32(byte) }
+            afterC2 = byte == 0xC2
+        }
+        return nil
     }
 
     /// Exactly `count` ASCII digits. Read as bytes: counting and classifying `Character`s (grapheme

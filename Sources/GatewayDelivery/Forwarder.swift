@@ -1,4 +1,5 @@
 import Foundation
+import GatewayContracts
 import GatewayHTTP
 import GatewaySigning
 import GatewayStore
@@ -38,8 +39,17 @@ public struct Forwarder: Service, CustomStringConvertible {
         public var breaker: CircuitBreaker.Configuration
         /// How many deliveries may be under way at once.
         public var maxConcurrent: Int = 4
-        /// The centre's receipt keys: when set, signed receipts are verified before they are kept as proof.
+        /// The centre's receipt keys: when set, signed receipts are verified before they are kept as
+        /// proof, and a report whose receipt does not verify becomes a dead letter for an operator.
         public var receiptVerifier: JWSVerifier?
+
+        /// An attempt under way longer than this is stalled: the watchdog is no longer fed and
+        /// `/readyz` says so. Each request's own deadline is `requestTimeout`, so only a wait
+        /// that escaped every deadline gets here.
+        public var stallLimit: Duration { leaseDuration }
+
+        /// Twice the request's deadline and ten seconds for recording its outcome.
+        public static func leaseDuration(forRequestTimeout requestTimeout: Duration) -> Duration { requestTimeout * 2 + .seconds(10) }
 
         public init(
             centralURL: String, tls: EndpointTLS, authentication: Authentication = .none, retry: RetryPolicy = .init(),
@@ -54,7 +64,7 @@ public struct Forwarder: Service, CustomStringConvertible {
             self.authentication = authentication
             self.retry = retry
             self.requestTimeout = requestTimeout
-            self.leaseDuration = leaseDuration ?? requestTimeout * 2 + .seconds(10)
+            self.leaseDuration = leaseDuration ?? Self.leaseDuration(forRequestTimeout: requestTimeout)
             self.idlePoll = idlePoll
             self.batchSize = batchSize
         }
@@ -68,7 +78,10 @@ public struct Forwarder: Service, CustomStringConvertible {
     let now: @Sendable () -> Date
     let random: @Sendable () -> Double
     let events: (@Sendable (DeliveryEvent) -> Void)?
-    /// Called on every turn of the loop, so a watchdog can tell the forwarder is not stuck.
+    /// The attempts under way, shared with the readiness check.
+    public let watch: DeliveryWatch
+    /// Called on every turn of the loop while no attempt is stalled, so a watchdog can tell the
+    /// forwarder is not stuck.
     public var onProgress: (@Sendable () -> Void)?
     /// Called when the circuit breaker opens (true) or closes (false).
     public var onBreakerChange: (@Sendable (Bool) -> Void)?
@@ -76,8 +89,9 @@ public struct Forwarder: Service, CustomStringConvertible {
     public init(
         configuration: Configuration, store: any GatewayStore, transport: HTTPTransport, doorbell: Doorbell, logger: Logger,
         now: @escaping @Sendable () -> Date = Date.init, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-        events: (@Sendable (DeliveryEvent) -> Void)? = nil
+        events: (@Sendable (DeliveryEvent) -> Void)? = nil, watch: DeliveryWatch = DeliveryWatch()
     ) {
+        self.watch = watch
         self.configuration = configuration
         self.store = store
         self.transport = transport
@@ -116,7 +130,7 @@ public struct Forwarder: Service, CustomStringConvertible {
             var underWay = 0
             var listening = false
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                onProgress?()
+                if watch.stalled(longerThan: configuration.stallLimit) == 0 { onProgress?() }
                 var wait = configuration.idlePoll
                 var moreDue = false
                 if breaker.isOpen, !queue.isEmpty {
@@ -145,7 +159,7 @@ public struct Forwarder: Service, CustomStringConvertible {
                                 underWay += 1
                             }
                         case .wait(let until):
-                            wait = .milliseconds(Int64(max(0, until.timeIntervalSince(now())) * 1000) + 1)
+                            wait = Duration(clampingSeconds: until.timeIntervalSince(now())) + .milliseconds(1)
                         }
                     } catch {
                         if Task.isCancelled { break }
@@ -201,8 +215,8 @@ public struct Forwarder: Service, CustomStringConvertible {
 
     /// How long until the earliest retry or lease expiry falls due, at most `idlePoll`.
     func untilNextDue() async throws -> Duration {
-        let wait = try await store.nextDueDate().map { max(0, $0.timeIntervalSince(now())) }
-        return wait.map { min(Duration.milliseconds(Int64($0 * 1000) + 1), configuration.idlePoll) } ?? configuration.idlePoll
+        let wait = try await store.nextDueDate().map { Duration(clampingSeconds: $0.timeIntervalSince(now())) + .milliseconds(1) }
+        return wait.map { min($0, configuration.idlePoll) } ?? configuration.idlePoll
     }
 
     /// Moves the breaker by what a request showed of the endpoint, and says when it opens or closes.
@@ -237,6 +251,8 @@ public struct Forwarder: Service, CustomStringConvertible {
     /// its outcome recorded for every report in one store transaction whatever happens.
     @discardableResult
     func send(_ reports: [LeasedReport]) async -> EndpointHealth {
+        let attempt = watch.begin()
+        defer { watch.end(attempt) }
         let started = now()
         let batched = configuration.maxReportsPerRequest > 1
         let request = batched ? ReportBatch.request(reports) : ReportBatch.single(reports[0])
@@ -296,16 +312,22 @@ public struct Forwarder: Service, CustomStringConvertible {
             answeredAt = now()
             completions = reports.map { ($0, retryOrGiveUp($0, retryAfter: nil, status: nil, error: "\(error)")) }
         }
-        let attempts = completions.map { report, completion -> CompletedAttempt in
-            var verified: Bool?
-            if case .delivered(_, let receipt) = completion, let verifier = configuration.receiptVerifier {
-                verified = Self.receiptHolds(receipt, for: report.reportID, verifier: verifier)
-                if verified == false {
-                    logger.error("the centre's receipt does not verify; the report counts as delivered but the receipt proves nothing",
-                                 metadata: ["report_id": "\(report.reportID)"])
+        var verifiedReceipts: [String: Bool] = [:]
+        if let verifier = configuration.receiptVerifier {
+            completions = completions.map { report, completion in
+                guard case .delivered(let itemStatus, let receipt) = completion else { return (report, completion) }
+                guard let problem = Self.receiptProblem(receipt, for: report.reportID, verifier: verifier) else {
+                    verifiedReceipts[report.reportID] = true
+                    return (report, completion)
                 }
+                verifiedReceipts[report.reportID] = false
+                logger.error("the centre's receipt does not verify; the report is a dead letter until an operator judges it",
+                             metadata: ["report_id": "\(report.reportID)", "problem": "\(problem)"])
+                return (report, .deadLetter(status: itemStatus, response: receipt, reason: Self.unverifiedReceiptReason(status: itemStatus, problem: problem)))
             }
-            return CompletedAttempt(reportID: report.reportID, attempt: report.attempt, completion: completion, receiptVerified: verified)
+        }
+        let attempts = completions.map { report, completion in
+            CompletedAttempt(reportID: report.reportID, attempt: report.attempt, completion: completion, receiptVerified: verifiedReceipts[report.reportID])
         }
         do {
             for skipped in try await store.complete(attempts, now: now()) {
@@ -328,17 +350,31 @@ public struct Forwarder: Service, CustomStringConvertible {
             }
             events?(DeliveryEvent(
                 reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, startedAt: started,
-                answeredAt: answeredAt))
+                answeredAt: answeredAt, receiptVerified: verifiedReceipts[report.reportID]))
         }
         return health
     }
 
-    /// Whether a receipt is a JWS by a trusted centre key that acknowledges this very report.
-    static func receiptHolds(_ receipt: String?, for reportID: String, verifier: JWSVerifier) -> Bool {
-        guard let receipt, let jws = try? FlattenedJWS.parse(any: Data(receipt.utf8)), let verified = try? verifier.verify(jws),
-            let object = try? JSONSerialization.jsonObject(with: verified.payload) as? [String: Any]
-        else { return false }
-        return object["report_id"] as? String == reportID
+    /// Why a receipt is not a JWS by a trusted centre key that acknowledges this very report; nil
+    /// when it is.
+    static func receiptProblem(_ receipt: String?, for reportID: String, verifier: JWSVerifier) -> String? {
+        guard let receipt, !receipt.isEmpty else { return "the answer carried no receipt" }
+        let jws: FlattenedJWS
+        do { jws = try FlattenedJWS.parse(any: Data(receipt.utf8)) } catch { return "the receipt is not a signed JWS (\(error.message))" }
+        let verified: JWSVerifier.Verified
+        do { verified = try verifier.verify(jws) } catch { return "the receipt's signature does not verify with central.receipt_keys (\(error.message))" }
+        guard case .object(let members)? = try? JSONValue.parse(verified.payload), case .string(let acknowledged)? = members["report_id"] else {
+            return "the signed receipt names no report_id"
+        }
+        return acknowledged == reportID ? nil : "the signed receipt acknowledges report \(acknowledged), not this one"
+    }
+
+    /// What an operator reads on a report whose receipt did not verify. A dead letter rather than
+    /// a retry: the centre said it holds the report, so sending it again would only fetch the same
+    /// receipt, and an auditor must be able to tell a proven delivery from a claimed one.
+    static func unverifiedReceiptReason(status: Int, problem: String) -> String {
+        "the centre answered \(status) but its receipt proves nothing: \(problem). The centre may hold the report; "
+            + "ask it, then `outbox retry` (to be answered with a valid receipt) or `outbox purge`"
     }
 
     /// Another try, unless the report has waited longer than the policy's maximum age.
@@ -352,9 +388,12 @@ public struct Forwarder: Service, CustomStringConvertible {
         return .retry(at: nextAttempt(report, retryAfter: retryAfter), status: status, error: error)
     }
 
+    /// After the policy's delay, but never past the report's `max_age`: the attempt made then is
+    /// its last, and its failure makes it a dead letter.
     func nextAttempt(_ report: LeasedReport, retryAfter: Duration?) -> Date {
         let delay = configuration.retry.delay(afterAttempt: report.attempt, retryAfter: retryAfter, unitRandom: random())
-        return now().addingTimeInterval(delay.timeInterval)
+        let giveUp = report.createdAt.addingTimeInterval(configuration.retry.maxAge.timeInterval)
+        return max(now(), min(now().addingTimeInterval(delay.timeInterval), giveUp))
     }
 }
 
@@ -367,5 +406,15 @@ public struct DeliveryEvent: Sendable {
     /// When the attempt began, and when the centre's answer (or the failure) came.
     public let startedAt: Date
     public let answeredAt: Date
+    /// Whether the centre's receipt verified, when receipts are checked.
+    public var receiptVerified: Bool?
     public var duration: TimeInterval { answeredAt.timeIntervalSince(startedAt) }
+
+    public init(
+        reportID: String, attempt: Int, status: Int?, completion: DeliveryCompletion, startedAt: Date, answeredAt: Date,
+        receiptVerified: Bool? = nil
+    ) {
+        (self.reportID, self.attempt, self.status, self.completion) = (reportID, attempt, status, completion)
+        (self.startedAt, self.answeredAt, self.receiptVerified) = (startedAt, answeredAt, receiptVerified)
+    }
 }

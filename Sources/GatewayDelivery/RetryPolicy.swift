@@ -11,12 +11,20 @@ import GatewayHTTP
 /// |---|---|---|---|---|---|---|---|---|---|---|
 /// | ceiling (s) | 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256 | 300 |
 ///
-/// A `Retry-After` from the server is a floor: the delay is never shorter than what it asked.
+/// A `Retry-After` from the server is a floor: the delay is never shorter than what it asked, up
+/// to `retryAfterMax`. Beyond that ceiling the server's wish is not honoured: one header saying
+/// "in ten years" must not park a province's reports for ten years. The forwarder also never
+/// schedules an attempt past a report's `maxAge`, after which it is a dead letter.
+///
+/// Every delay is computed in floating point and clamped (`Duration(clampingSeconds:)`), so no
+/// base, cap, attempt number or header value can trap.
 public struct RetryPolicy: Sendable, Equatable {
     public var baseDelay: Duration
     public var maxDelay: Duration
     /// A report still undelivered this long after it was stored is dead-lettered instead of retried.
     public var maxAge: Duration
+    /// The most of a server's `Retry-After` that is honoured.
+    public var retryAfterMax: Duration
     /// Answers worth retrying; the wire contract's 408, 425, 429 and 5xx by default.
     public var retryableStatuses: Set<Int>
 
@@ -24,8 +32,9 @@ public struct RetryPolicy: Sendable, Equatable {
 
     public init(
         baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300), maxAge: Duration = .seconds(30 * 86400),
-        retryableStatuses: Set<Int> = RetryPolicy.defaultRetryableStatuses
+        retryableStatuses: Set<Int> = RetryPolicy.defaultRetryableStatuses, retryAfterMax: Duration = .seconds(3600)
     ) {
+        self.retryAfterMax = retryAfterMax
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.maxAge = maxAge
@@ -34,30 +43,17 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// The upper bound of the jittered delay after failed attempt `attempt` (1-based).
     public func ceiling(forAttempt attempt: Int) -> Duration {
-        let exponent = min(max(attempt - 1, 0), 40)
+        let exponent = min(max(attempt - 1, 0), 62)
         let grown = baseDelay.timeInterval * pow(2, Double(exponent))
-        return .milliseconds(Int64(min(grown, maxDelay.timeInterval) * 1000))
+        return Duration(clampingSeconds: min(grown, maxDelay.timeInterval))
     }
 
     /// The delay before the next attempt. `unitRandom` is in `[0, 1)`; injected for tests.
     public func delay(afterAttempt attempt: Int, retryAfter: Duration? = nil, unitRandom: Double) -> Duration {
-        let jittered = ceiling(forAttempt: attempt).timeInterval * min(max(unitRandom, 0), 1)
-        let floor = retryAfter?.timeInterval ?? 0
-        return .milliseconds(Int64(max(jittered, floor) * 1000))
-    }
-}
-
-/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
-public enum RetryAfter {
-    public static func parse(_ value: String, now: Date) -> Duration? {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Int(trimmed), seconds >= 0 { return .seconds(seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: trimmed) else { return nil }
-        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+        let unit = unitRandom.isNaN ? 0 : min(max(unitRandom, 0), 1)
+        let jittered = ceiling(forAttempt: attempt).timeInterval * unit
+        let floor = min(retryAfter ?? .zero, retryAfterMax).timeInterval
+        return Duration(clampingSeconds: max(jittered, floor))
     }
 }
 

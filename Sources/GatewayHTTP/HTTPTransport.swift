@@ -139,7 +139,10 @@ public final class HTTPTransport: Sendable {
         return (client, renamed)
     }
 
-    /// Sends one request and reads the whole answer, at most `maxBodyBytes` of it.
+    /// Sends one request and reads the whole answer, at most `maxBodyBytes` of it, within
+    /// `timeout` for the whole exchange: connecting, TLS, sending, the answer's head and every
+    /// byte of its body. AsyncHTTPClient's own deadline ends at the head, so a peer that sends its
+    /// headers and then a byte every few seconds would otherwise hold the request for ever.
     public func send(
         method: String, url: String, headers: [(String, String)] = [], body: Data? = nil, tls: EndpointTLS,
         timeout: Duration, maxBodyBytes: Int = 16 << 20
@@ -156,26 +159,39 @@ public final class HTTPTransport: Sendable {
             }
         }
         if url.lowercased().hasPrefix("https://") { request.tlsConfiguration = try tls.makeConfiguration() }
-        let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.nanosecondsClamped)))
-        let buffer: ByteBuffer
-        do { buffer = try await response.body.collect(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
-            // Without the query: it may carry an API key.
-            throw TransportError("the answer from \(url.prefix { $0 != "?" }) is larger than \(maxBodyBytes) bytes")
+        // Without the query: it may carry an API key.
+        let shown = String(url.prefix { $0 != "?" })
+        let outgoing = request
+        return try await Self.within(timeout, describing: shown) {
+            // A second later than ours, so that the error an operator reads is always the same one.
+            let response = try await client.execute(outgoing, timeout: .nanoseconds((timeout + .seconds(1)).nanosecondsClamped))
+            let buffer: ByteBuffer
+            do { buffer = try await response.body.collect(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
+                throw TransportError("the answer from \(shown) is larger than \(maxBodyBytes) bytes")
+            }
+            return HTTPAnswer(
+                status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                body: Data(buffer.readableBytesView))
         }
-        return HTTPAnswer(
-            status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
-            body: Data(buffer.readableBytesView))
-    }
-}
-
-extension Duration {
-    var nanosecondsClamped: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds > 1_000_000 ? Int64.max / 2 : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
-    public var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
+    /// `exchange`, or a `TransportError` once `limit` has passed. The exchange is cancelled then,
+    /// which closes its connection (AsyncHTTPClient cancels a request whose task or body reader is
+    /// cancelled), so its slot is free when this returns.
+    static func within<T: Sendable>(
+        _ limit: Duration, describing url: String, _ exchange: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await exchange() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard case let answer?? = try await group.next() else {
+                throw TransportError("request to \(url) failed: no complete answer within \(limit) (the deadline covers the whole exchange, body included)")
+            }
+            return answer
+        }
     }
 }

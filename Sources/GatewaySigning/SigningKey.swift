@@ -159,17 +159,35 @@ public struct SigningKey: Sendable {
 
     /// Loads a key file, refusing one that other users can read. `credential:NAME` is read from
     /// systemd's `$CREDENTIALS_DIRECTORY`, which systemd itself keeps private to the service.
+    ///
+    /// The file is opened once and judged by what was opened (`fstat`), so a symlink is judged by
+    /// its target's mode and owner, not by the link's own `lrwxrwxrwx`, and the file cannot be
+    /// swapped between the check and the read. The owner must be the gateway's user or root.
     public init(contentsOf url: URL) throws(KeyError) {
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
-            let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0
-        {
-            throw KeyError("\(url.path): the key file can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 on it")
-        }
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw KeyError("\(url.path): cannot be read")
-        }
+        let text = try Self.readPrivateFile(url.path)
         do { try self.init(pem: text) } catch { throw KeyError("\(url.path): \(error.message)") }
+    }
+
+    static func readPrivateFile(_ path: String) throws(KeyError) -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw KeyError("\(path): cannot be read (\(String(cString: strerror(errno))))") }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw KeyError("\(path): cannot be read") }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw KeyError("\(path): is not a regular file") }
+        let mode = Int(status.st_mode & 0o7777)
+        if mode & 0o077 != 0 {
+            throw KeyError("\(path): the key file can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 on it")
+        }
+        if status.st_uid != geteuid() && status.st_uid != 0 {
+            throw KeyError("\(path): the key file belongs to user id \(status.st_uid), not to the gateway's user (\(geteuid())) or root; chown it")
+        }
+        let limit = 1 << 20
+        let contents = try? FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).read(upToCount: limit + 1)
+        guard let contents, contents.count <= limit, let text = String(validating: contents, as: UTF8.self) else {
+            throw KeyError("\(path): cannot be read as a key (text of at most 1 MiB)")
+        }
+        return text
     }
 
     /// The key as a PKCS#8 `PRIVATE KEY` PEM.

@@ -99,12 +99,24 @@ public struct OutboxEntry: Sendable, Equatable {
         lastError = "interrupted: the gateway stopped during delivery"
     }
 
-    /// An operator sends a dead letter again (after fixing what the centre objected to).
-    public mutating func requeue(now: Date) throws(OutboxTransitionError) {
-        guard state == .deadLettered else { throw OutboxTransitionError(reportID: reportID, from: state, attempted: "requeue") }
-        state = .pending
+    /// An operator sends a dead letter again (after fixing what the centre objected to), or, with
+    /// `includingPending`, a report waiting for its next retry now: for an operator who knows the
+    /// centre is back, or whose reports a far `Retry-After` parked before it was bounded.
+    public mutating func requeue(now: Date, includingPending: Bool = false) throws(OutboxTransitionError) {
+        switch state {
+        case .deadLettered:
+            state = .pending
+            lastError = "requeued by the operator after: " + (lastError ?? "unknown")
+        case .pending where includingPending:
+            lastError = "sent now by the operator, instead of at \(Self.format(nextAttemptAt)), after: " + (lastError ?? "unknown")
+        default:
+            throw OutboxTransitionError(reportID: reportID, from: state, attempted: includingPending ? "send now" : "requeue")
+        }
         nextAttemptAt = now
-        lastError = "requeued by the operator after: " + (lastError ?? "unknown")
+    }
+
+    private static func format(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
     }
 
     public mutating func complete(_ completion: DeliveryCompletion, attempt: Int, now: Date) throws(OutboxTransitionError) {
@@ -179,6 +191,17 @@ public struct OutboxStats: Sendable, Equatable, Codable {
     public var deadLettered: Int
     public var deliveredObservations: Int
     public var oldestUndeliveredAgeSeconds: Int
+    /// Reports whose receipt from the centre did not verify against its receipt keys.
+    public var unverifiedReceipts: Int
+
+    public init(
+        pending: Int = 0, inFlight: Int = 0, delivered: Int = 0, deadLettered: Int = 0, deliveredObservations: Int = 0,
+        oldestUndeliveredAgeSeconds: Int = 0, unverifiedReceipts: Int = 0
+    ) {
+        (self.pending, self.inFlight, self.delivered, self.deadLettered) = (pending, inFlight, delivered, deadLettered)
+        (self.deliveredObservations, self.oldestUndeliveredAgeSeconds) = (deliveredObservations, oldestUndeliveredAgeSeconds)
+        self.unverifiedReceipts = unverifiedReceipts
+    }
 
     enum CodingKeys: String, CodingKey {
         case pending
@@ -187,6 +210,7 @@ public struct OutboxStats: Sendable, Equatable, Codable {
         case deadLettered = "dead_lettered"
         case deliveredObservations = "delivered_observations"
         case oldestUndeliveredAgeSeconds = "oldest_undelivered_age_s"
+        case unverifiedReceipts = "unverified_receipts"
     }
 
     public var undelivered: Int { pending + inFlight }

@@ -461,9 +461,10 @@ public final class PostgresStore: GatewayStore {
     }
 
     public func outboxStats(now: Date) async throws -> OutboxStats {
-        var stats = OutboxStats(pending: 0, inFlight: 0, delivered: 0, deadLettered: 0, deliveredObservations: 0, oldestUndeliveredAgeSeconds: 0)
-        for row in try await rows("SELECT state, COUNT(*)::BIGINT AS n, COALESCE(SUM(observation_count), 0)::BIGINT AS o FROM outbox GROUP BY state") {
+        var stats = OutboxStats()
+        for row in try await rows("SELECT state, COUNT(*)::BIGINT AS n, COALESCE(SUM(observation_count), 0)::BIGINT AS o, COUNT(*) FILTER (WHERE receipt_verified = FALSE)::BIGINT AS u FROM outbox GROUP BY state") {
             let count = Int(try row["n"].decode(Int64.self))
+            stats.unverifiedReceipts += Int(try row["u"].decode(Int64.self))
             switch OutboxState(rawValue: try row["state"].decode(String.self)) {
             case .pending: stats.pending = count
             case .inFlight: stats.inFlight = count
@@ -493,14 +494,14 @@ public final class PostgresStore: GatewayStore {
         return try found.map(Self.entry(from:))
     }
 
-    public func requeue(reportID: String, now: Date) async throws {
+    public func requeue(reportID: String, now: Date, includingPending: Bool) async throws {
         let logger = logger
         try await transaction { connection in
             guard let row = try await Self.rows("SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE report_id = \(reportID) FOR UPDATE", on: connection, logger: logger).first else {
                 throw StoreError("report \(reportID) is not in the outbox")
             }
             var entry = try Self.entry(from: row)
-            try entry.requeue(now: now)
+            try entry.requeue(now: now, includingPending: includingPending)
             try await Self.save(entry, on: connection, logger: logger)
         }
     }

@@ -311,9 +311,10 @@ public final class SQLiteStore: GatewayStore {
 
     public func outboxStats(now: Date) async throws -> OutboxStats {
         try await pool.read { db in
-            var stats = OutboxStats(pending: 0, inFlight: 0, delivered: 0, deadLettered: 0, deliveredObservations: 0, oldestUndeliveredAgeSeconds: 0)
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n, SUM(observation_count) AS o FROM outbox GROUP BY state") {
+            var stats = OutboxStats()
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n, SUM(observation_count) AS o, SUM(receipt_verified = 0) AS u FROM outbox GROUP BY state") {
                 let count: Int = row["n"]
+                stats.unverifiedReceipts += row["u"] ?? 0
                 switch OutboxState(rawValue: row["state"]) {
                 case .pending: stats.pending = count
                 case .inFlight: stats.inFlight = count
@@ -369,13 +370,13 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    public func requeue(reportID: String, now: Date) async throws {
+    public func requeue(reportID: String, now: Date, includingPending: Bool) async throws {
         try await pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE report_id = ?", arguments: [reportID]) else {
                 throw StoreError("report \(reportID) is not in the outbox")
             }
             var entry = Self.entry(from: row)
-            try entry.requeue(now: now)
+            try entry.requeue(now: now, includingPending: includingPending)
             try Self.save(entry, in: db)
         }
     }

@@ -145,8 +145,9 @@ public protocol GatewayStore: Sendable {
     func entry(reportID: String) async throws -> OutboxEntry?
     /// Reports in `state` (every state when nil), oldest first.
     func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry]
-    /// Dead letter → pending, for `outbox retry`.
-    func requeue(reportID: String, now: Date) async throws
+    /// Dead letter → pending, for `outbox retry`; with `includingPending`, a pending report is also
+    /// made due now (`outbox retry --now`).
+    func requeue(reportID: String, now: Date, includingPending: Bool) async throws
     /// Deletes a dead letter for good, for `outbox purge`; other states are refused.
     func purge(reportID: String) async throws
     /// The report exactly as it was (or will be) sent, for verification and export.
@@ -175,6 +176,11 @@ public protocol GatewayStore: Sendable {
 }
 
 extension GatewayStore {
+    /// Dead letter → pending.
+    public func requeue(reportID: String, now: Date) async throws {
+        try await requeue(reportID: reportID, now: now, includingPending: false)
+    }
+
     /// One attempt's outcome; a transition the report's state does not admit is an error.
     public func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws {
         let skipped = try await complete([CompletedAttempt(reportID: reportID, attempt: attempt, completion: completion)], now: now)

@@ -54,6 +54,11 @@ struct Outbox: AsyncParsableCommand {
             if let reason = entry.lastError { print("  reason: \(reason)") }
             if let response = entry.response, !response.isEmpty { print("  answer body: \(response)") }
             if let receipt = entry.receipt { print("  receipt: \(receipt)") }
+            switch entry.receiptVerified {
+            case true?: print("  receipt verified: yes, with central.receipt_keys")
+            case false?: print("  receipt verified: NO — the centre's receipt does not prove delivery (see the reason)")
+            case nil: break
+            }
         }
     }
 
@@ -61,28 +66,42 @@ struct Outbox: AsyncParsableCommand {
     struct DeadLetterSelection: ParsableArguments {
         @OptionGroup var options: ConfigOption
         @Argument(help: "Report ids.") var reportIDs: [String] = []
-        @Flag(help: "Every dead letter.") var all = false
+        @Flag(help: "Every dead letter (with retry --now, every pending report as well).") var all = false
 
         func validate() throws { guard all != !reportIDs.isEmpty else { throw ValidationError("give report ids or --all") } }
 
         /// Runs `action` on each selected report and says what was done.
-        func forEach(_ done: String, _ action: (any GatewayStore, String) async throws -> Void) async throws {
+        func forEach(_ done: String, including states: [OutboxState] = [.deadLettered], _ action: (any GatewayStore, String) async throws -> Void) async throws {
             let store = try Outbox.store(options)
-            let ids = all ? try await store.entries(state: .deadLettered, limit: .max).map(\.reportID) : reportIDs
+            var ids = reportIDs
+            if all {
+                ids = []
+                for state in states { ids += try await store.entries(state: state, limit: .max).map(\.reportID) }
+            }
             for id in ids {
                 try await action(store, id)
                 print("\(id): \(done)")
             }
-            if ids.isEmpty { print("no dead letters") }
+            if ids.isEmpty { print(states.count > 1 ? "no dead letters and no pending reports" : "no dead letters") }
         }
     }
 
     struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send dead letters again (the running gateway picks them up).")
+        static let configuration = CommandConfiguration(
+            abstract: "Send dead letters again (the running gateway picks them up); with --now, pending reports too, at once.",
+            discussion: """
+                A pending report waits for its next attempt, which backoff and the centre's Retry-After (up to \
+                delivery.retry_after_max) may have put hours away. When you know the centre is back, --now makes \
+                those reports due at once as well.
+                """)
         @OptionGroup var selection: DeadLetterSelection
+        @Flag(help: "Also send pending reports now rather than at their scheduled attempt.") var now = false
 
         func run() async throws {
-            try await selection.forEach("queued again") { store, id in try await store.requeue(reportID: id, now: Date()) }
+            let states: [OutboxState] = now ? [.deadLettered, .pending] : [.deadLettered]
+            try await selection.forEach(now ? "due now" : "queued again", including: states) { store, id in
+                try await store.requeue(reportID: id, now: Date(), includingPending: now)
+            }
         }
     }
 
@@ -166,5 +185,8 @@ struct Status: AsyncParsableCommand {
             if let error = status?.lastError { print("  last error (\(Outbox.date(status?.lastErrorAt))): \(error)") }
         }
         print("outbox: pending \(stats.pending), in flight \(stats.inFlight), delivered \(stats.delivered), dead letters \(stats.deadLettered), oldest undelivered \(stats.undelivered == 0 ? "none" : "\(stats.oldestUndeliveredAgeSeconds) s")")
+        if stats.unverifiedReceipts > 0 {
+            print("receipts that do not verify: \(stats.unverifiedReceipts) (dead letters for you to judge: outbox list, then outbox show ID)")
+        }
     }
 }

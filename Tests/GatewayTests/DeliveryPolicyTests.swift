@@ -1,5 +1,6 @@
 import Foundation
 import GatewayDelivery
+import GatewayHTTP
 import GatewayStore
 import Testing
 
@@ -30,6 +31,67 @@ struct DeliveryPolicyTests {
         #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:00:00 GMT", now: now) == .zero)
         #expect(RetryAfter.parse("soon", now: now) == nil)
         #expect(RetryAfter.parse("-5", now: now) == nil)
+        #expect(RetryAfter.parse("+5", now: now) == nil)
+        #expect(RetryAfter.parse(" 7\t", now: now) == .seconds(7))
+    }
+
+    @Test("absurd Retry-After values are read without a trap, and honoured only up to retry_after_max", arguments: [
+        "99999999999999999", "315360000", "9223372036854775807", "99999999999999999999999999999999", String(repeating: "9", count: 5000),
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ])
+    func absurdRetryAfter(header: String) {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let parsed = RetryAfter.parse(header, now: now)
+        #expect(parsed != nil && parsed! > .seconds(86_400 * 365))
+        let policy = RetryPolicy(baseDelay: .seconds(1), maxDelay: .seconds(300), retryAfterMax: .seconds(3600))
+        for attempt in [1, 5, 40, 1000, Int.max] {
+            #expect(policy.delay(afterAttempt: attempt, retryAfter: parsed, unitRandom: 0.5) == .seconds(3600))
+        }
+        let verdict = DeliveryVerdict.classify(status: 503, body: Data(), retryAfter: header, now: now)
+        guard case .retry(let after?, _) = verdict else {
+            Issue.record("a 503 with Retry-After \(header.prefix(40)) is \(verdict)")
+            return
+        }
+        #expect(policy.delay(afterAttempt: 1, retryAfter: after, unitRandom: 0) == .seconds(3600))
+    }
+
+    @Test("no base, cap or random value makes a delay trap or go negative")
+    func extremePolicies() {
+        let policy = RetryPolicy(baseDelay: .seconds(Int64.max / 2), maxDelay: .seconds(Int64.max / 2))
+        #expect(policy.ceiling(forAttempt: .max) == .longest)
+        #expect(policy.delay(afterAttempt: 3, unitRandom: .nan) == .zero)
+        #expect(policy.delay(afterAttempt: 3, unitRandom: .infinity) == .longest)
+        #expect(Duration(clampingSeconds: -.infinity) == .zero)
+        #expect(Duration(clampingSeconds: 1.5) == .milliseconds(1500))
+    }
+
+    @Test("HTTP-date in its three forms (RFC 9110 §5.6.7), and nothing looser")
+    func httpDates() {
+        let expected = Date(timeIntervalSince1970: 784_111_777)  // Sun, 06 Nov 1994 08:49:37 GMT
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT", now: now) == expected)
+        #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT", now: now) == expected)
+        #expect(HTTPDate.parse("Sun Nov  6 08:49:37 1994", now: now) == expected)
+        #expect(HTTPDate.parse("Tue, 29 Feb 2028 00:00:00 GMT") == Date(timeIntervalSince1970: 1_835_395_200))
+        for bad in ["Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC",
+                    "Sun, 30 Feb 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT ",
+                    "Sunday, 06 Nov 1994 08:49:37 GMT", "Sun Nov 06 08:49:37 94", "", "Sun,", "١٢٣"] {
+            #expect(HTTPDate.parse(bad, now: now) == nil, "\(bad)")
+        }
+    }
+
+    @Test("an operator can send a pending report now; a delivered one cannot be requeued")
+    func sendPendingNow() throws {
+        var entry = OutboxEntry(reportID: "r", nextAttemptAt: t0)
+        try entry.lease(now: t0, duration: 60)
+        try entry.complete(.retry(at: t0.addingTimeInterval(315_360_000), status: 503, error: "central endpoint answered 503"), attempt: 1, now: t0)
+        #expect(throws: OutboxTransitionError.self) { try entry.requeue(now: t0) }
+        try entry.requeue(now: t0.addingTimeInterval(5), includingPending: true)
+        #expect(entry.isDue(at: t0.addingTimeInterval(5)))
+        #expect(entry.lastError?.hasPrefix("sent now by the operator") == true)
+        try entry.lease(now: t0.addingTimeInterval(5), duration: 60)
+        try entry.complete(.delivered(status: 202, receipt: nil), attempt: 2, now: t0.addingTimeInterval(6))
+        #expect(throws: OutboxTransitionError.self) { try entry.requeue(now: t0, includingPending: true) }
     }
 
     @Test("answers are classified per the wire contract", arguments: [

@@ -235,7 +235,9 @@ final class LeaseFailingStore: GatewayStore {
     func quarantined(limit: Int) async throws -> [StoredQuarantine] { try await base.quarantined(limit: limit) }
     func entry(reportID: String) async throws -> OutboxEntry? { try await base.entry(reportID: reportID) }
     func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry] { try await base.entries(state: state, limit: limit) }
-    func requeue(reportID: String, now: Date) async throws { try await base.requeue(reportID: reportID, now: now) }
+    func requeue(reportID: String, now: Date, includingPending: Bool) async throws {
+        try await base.requeue(reportID: reportID, now: now, includingPending: includingPending)
+    }
     func purge(reportID: String) async throws { try await base.purge(reportID: reportID) }
     func signedReport(reportID: String) async throws -> SignedReport? { try await base.signedReport(reportID: reportID) }
     func markReceipt(reportID: String, verified: Bool) async throws { try await base.markReceipt(reportID: reportID, verified: verified) }

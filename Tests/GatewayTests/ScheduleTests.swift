@@ -40,6 +40,8 @@ struct ScheduleTests {
     @Test("bad expressions say what is wrong", arguments: [
         ("0 2 * *", "has 4 fields"), ("61 * * * *", "minute \"61\" is outside 0–59"), ("* * * 13 *", "month \"13\" is outside 1–12"),
         ("*/0 * * * *", "step \"0\""), ("a * * * *", "minute \"a\" is not a number"),
+        ("0 0 31 2 *", "never fires: none of the months it names has a day 31"), ("0 0 30,31 2 *", "never fires"),
+        ("0 0 31 4,6,9,11 *", "never fires"),
     ])
     func badExpressions(expression: String, message: String) {
         let error = #expect(throws: CronExpression.ParseError.self) { try CronExpression(expression) }
@@ -67,6 +69,7 @@ struct ScheduleTests {
         }
         #expect(seen.count > 20)  // spread, not a constant
         #expect([1, 2, 3].map(schedule.retryDelay) == [.seconds(10), .seconds(20), .seconds(40)])
+        #expect(PullSchedule(timing: .every(.seconds(60)), retries: 20, retryBackoff: .seconds(86_400)).retryDelay(attempt: .max) == .seconds(86_400))
     }
 
     @Test("an adapter file's schedule is checked with its line: every or cron, a real time zone")
@@ -93,6 +96,15 @@ struct ScheduleTests {
         #expect(try issues(#"{ every: 15m, cron: "0 2 * * *" }"#).contains { $0.contains(":2: schedule: give every or cron, not both") })
         #expect(try issues(#"{ cron: "0 25 * * *" }"#).contains { $0.contains("hour \"25\" is outside 0–23") })
         #expect(try issues(#"{ cron: "0 2 * * *", time_zone: Asia/Hanoi_City }"#).contains { $0.contains("not a time zone name") })
+        #expect(try issues(#"{ cron: "0 0 31 2 *" }"#).contains { $0.contains(":2: schedule.cron: \"0 0 31 2 *\" never fires") })
+        // Rare is not never: the 29th of February, and the 31st of a month that has one, or a weekday.
+        #expect(try issues(#"{ cron: "0 0 29 2 *" }"#).isEmpty)
+        #expect(try issues(#"{ cron: "0 0 31 2,3 *" }"#).isEmpty)
+        #expect(try issues(#"{ cron: "0 0 31 2 1" }"#).isEmpty)
+        #expect(try issues("{ every: 1e17s }").contains { $0.contains("schedule.every: expected a duration such as 250ms") })
+        #expect(try issues("{ every: 400d }").contains { $0.contains("schedule.every: expected a duration from 1s to 366d, found 400d") })
+        #expect(try issues("{ every: 0.5s }").contains { $0.contains("from 1s to 366d") })
+        #expect(try issues("{ every: 15m, retries: 3, retry_backoff: 1e300s }").contains { $0.contains("schedule.retry_backoff: expected a duration") })
     }
 
     @Test("a failed pull is tried again `retries` times, backing off, then waits for its next run")
