@@ -199,7 +199,7 @@ public struct GatewayConfiguration: Sendable {
             }
             breaker = CircuitBreaker.Configuration(
                 failureThreshold: delivery.int("breaker_failures", default: 5, range: 1...1000),
-                coolDown: delivery.duration("breaker_cooldown", default: .seconds(30), range: .seconds(1)...(.seconds(day))))
+                coolDown: delivery.duration("breaker_cooldown", default: .seconds(30), range: .milliseconds(10)...(.seconds(day))))
             poll = delivery.duration("poll", default: .seconds(5), range: .milliseconds(10)...(.seconds(3600)))
         }
         var maxObservations = 500

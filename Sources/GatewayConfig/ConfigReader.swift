@@ -404,14 +404,7 @@ public enum ConfigUnits {
     }
 
     /// The shortest exact spelling: `250ms`, `30s`, `5m`, `1h`, `7d`.
-    public static func duration(_ duration: Duration) -> String {
-        let milliseconds = Int64((duration.timeInterval * 1000).rounded())
-        for (suffix, seconds) in durationUnits.reversed() {
-            let unit = Int64(seconds * 1000)
-            if milliseconds >= unit, milliseconds % unit == 0 { return "\(milliseconds / unit)\(suffix)" }
-        }
-        return "\(milliseconds)ms"
-    }
+    public static func duration(_ duration: Duration) -> String { duration.configurationText }
 
     public static func size(_ bytes: Int64) -> String {
         for (suffix, unit) in sizeUnits.reversed() where suffix != "B" {

@@ -388,12 +388,9 @@ public struct Forwarder: Service, CustomStringConvertible {
         return .retry(at: nextAttempt(report, retryAfter: retryAfter), status: status, error: error)
     }
 
-    /// After the policy's delay, but never past the report's `max_age`: the attempt made then is
-    /// its last, and its failure makes it a dead letter.
     func nextAttempt(_ report: LeasedReport, retryAfter: Duration?) -> Date {
-        let delay = configuration.retry.delay(afterAttempt: report.attempt, retryAfter: retryAfter, unitRandom: random())
-        let giveUp = report.createdAt.addingTimeInterval(configuration.retry.maxAge.timeInterval)
-        return max(now(), min(now().addingTimeInterval(delay.timeInterval), giveUp))
+        configuration.retry.nextAttempt(
+            afterAttempt: report.attempt, retryAfter: retryAfter, unitRandom: random(), now: now(), storedAt: report.createdAt)
     }
 }
 

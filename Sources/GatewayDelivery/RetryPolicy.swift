@@ -55,6 +55,14 @@ public struct RetryPolicy: Sendable, Equatable {
         let floor = min(retryAfter ?? .zero, retryAfterMax).timeInterval
         return Duration(clampingSeconds: max(jittered, floor))
     }
+
+    /// When to try a report stored at `storedAt` again: after `delay(…)`, but never past its
+    /// `maxAge`. The attempt made then is its last; its failure makes the report a dead letter.
+    public func nextAttempt(afterAttempt attempt: Int, retryAfter: Duration?, unitRandom: Double, now: Date, storedAt: Date) -> Date {
+        let delay = delay(afterAttempt: attempt, retryAfter: retryAfter, unitRandom: unitRandom)
+        let lastChance = storedAt.addingTimeInterval(maxAge.timeInterval)
+        return max(now, min(now.addingTimeInterval(delay.timeInterval), lastChance))
+    }
 }
 
 /// What an answer from the central endpoint means for the report, per the wire contract.

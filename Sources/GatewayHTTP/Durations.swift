@@ -29,6 +29,16 @@ extension Duration {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
+    /// The shortest exact spelling in the units configuration files use: `250ms`, `30s`, `5m`,
+    /// `1h`, `7d`; what an operator wrote is what an error says back.
+    public var configurationText: String {
+        let milliseconds = Int64((min(self, .longest).timeInterval * 1000).rounded())
+        for (suffix, unit) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where milliseconds >= unit && milliseconds % unit == 0 {
+            return "\(milliseconds / unit)\(suffix)"
+        }
+        return "\(milliseconds)ms"
+    }
+
     public var timeInterval: TimeInterval {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18

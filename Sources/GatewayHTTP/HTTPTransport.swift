@@ -189,7 +189,7 @@ public final class HTTPTransport: Sendable {
             }
             defer { group.cancelAll() }
             guard case let answer?? = try await group.next() else {
-                throw TransportError("request to \(url) failed: no complete answer within \(limit) (the deadline covers the whole exchange, body included)")
+                throw TransportError("request to \(url) failed: no complete answer within \(limit.configurationText) (the deadline covers the whole exchange, body included)")
             }
             return answer
         }

@@ -21,6 +21,25 @@ public enum CentralFault: Sendable, Equatable, CaseIterable {
     case slowAnswer
 }
 
+/// How a hostile centre answers every report while it is set: what the gateway must survive.
+public enum CentralHostility: Sendable, Equatable {
+    /// 503 with this `Retry-After`, however absurd.
+    case retryAfter(String)
+    /// 201 at once, then the body one byte every `interval`, for about two minutes.
+    case trickle(interval: Duration)
+    /// The report is accepted and kept, but the receipt answered proves nothing.
+    case forgedReceipt(ForgedReceipt)
+
+    public enum ForgedReceipt: String, Sendable, CaseIterable {
+        /// Signed by a key the gateway does not trust, under the trusted key's `kid`.
+        case untrustedKey = "untrusted-key"
+        /// The receipt's JSON with no signature at all.
+        case unsigned
+        /// A genuine signed receipt, for another report.
+        case anotherReport = "another-report"
+    }
+}
+
 /// The central reporting endpoint, implementing the wire contract: verifies each JWS and
 /// Content-Digest, deduplicates by Idempotency-Key, issues receipts, counts, injects failures.
 public final class MockCentral: Sendable {
@@ -87,6 +106,7 @@ public final class MockCentral: Sendable {
         var acceptedBodies: [AcceptedBody] = []
         var concurrentRequests = 0
         var statistics = Statistics()
+        var hostility: CentralHostility?
     }
 
     /// One figure as the centre dedupes it, by the hash of the same fact with the same value
@@ -133,6 +153,9 @@ public final class MockCentral: Sendable {
             }
         }
     }
+
+    /// Answers every report as `hostility` says, until set back to nil.
+    public func setHostility(_ hostility: CentralHostility?) { state.withLock { $0.hostility = hostility } }
 
     /// Switches to answering every report 202 at once, verifying and keeping nothing (for benchmarks).
     public func setMinimal(_ minimal: Bool) { state.withLock { $0.minimal = minimal } }
@@ -192,7 +215,48 @@ public final class MockCentral: Sendable {
     }
 
     private func receive(_ request: Request) async throws -> Response {
-        try await counted(request, batch: false) { fault in try await receiveReport(request, fault: fault) }
+        try await counted(request, batch: false) { fault in
+            switch state.withLock({ $0.hostility }) {
+            case nil:
+                return try await receiveReport(request, fault: fault)
+            case .retryAfter(let value)?:
+                var response = Self.problem(.serviceUnavailable, "Service temporarily unavailable")
+                response.headers[.retryAfter] = value
+                return response
+            case .trickle(let interval)?:
+                return Response(status: .created, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "{"))
+                    for _ in 0..<120 {
+                        try await Task.sleep(for: interval)
+                        try await writer.write(ByteBuffer(string: " "))
+                    }
+                    try await writer.write(ByteBuffer(string: "}"))
+                    try await writer.finish(nil)
+                })
+            case .forgedReceipt(let kind)?:
+                var response = try await receiveReport(request, fault: fault)
+                guard response.status == .accepted || response.status == .ok else { return response }
+                let reportID = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
+                response.body = .init(byteBuffer: ByteBuffer(string: forged(kind, for: reportID)))
+                return response
+            }
+        }
+    }
+
+    /// A receipt of `kind` for `reportID` that a gateway checking receipts must not accept.
+    private func forged(_ kind: CentralHostility.ForgedReceipt, for reportID: String) -> String {
+        let payload = #"{"observations":1,"receipt_id":"\#(UUID().uuidString.lowercased())","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(reportID)","status":"accepted"}"#
+        let genuine = JWSSigner(key: receiptKey, type: "lgsp-receipt+jws")
+        switch kind {
+        case .unsigned:
+            return payload
+        case .untrustedKey:
+            let impostor = JWSSigner(key: SigningKey.generate(), keyID: genuine.keyID, type: "lgsp-receipt+jws")
+            return (try? impostor.sign(payload: Data(payload.utf8)).encoded()).map { String(decoding: $0, as: UTF8.self) } ?? payload
+        case .anotherReport:
+            let other = payload.replacingOccurrences(of: reportID, with: UUID().uuidString.lowercased())
+            return (try? genuine.sign(payload: Data(other.utf8)).encoded()).map { String(decoding: $0, as: UTF8.self) } ?? payload
+        }
     }
 
     private func receiveReport(_ request: Request, fault: String?) async throws -> Response {

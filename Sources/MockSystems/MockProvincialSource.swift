@@ -131,8 +131,21 @@ public final class MockProvincialSource: Sendable {
         // The portal's figures again, as a WSO2 Data Services endpoint answers: XML in its namespace.
         router.get("dss/services/ChiTieuDataService/chi-tieu") { request, _ in self.serveXML(request) }
         // The portal's figures again, a page at a time, in each way sources split their answers.
-        for kind in ["page", "offset", "link", "token", "foreign"] {
+        // And two that page wrongly: `self` links back to the page it is on, `shifted` serves each
+        // later page from one record earlier (as when a record is inserted during a pull).
+        for kind in ["page", "offset", "link", "token", "foreign", "self", "shifted", "ignore"] {
             router.get(RouterPath("paged/\(kind)/dvc/chi-tieu")) { request, _ in self.servePage(request, kind: kind) }
+        }
+        // The portal's figures again, the first record's id carrying a NUL and an escape: what a
+        // careless export from a C program or a terminal paste can leave in a field.
+        router.get("hong/ky-tu-dieu-khien/dvc/chi-tieu") { request, _ in
+            guard self.isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, [:]) }
+            var records = self.configuration.dataset.portalRecords.map { JSONValue.object(JSONObject($0.fields)) }
+            if case .object(var first)? = records.first {
+                first["id"] = .string((first["id"]?.stringValue ?? "") + "\u{0}\u{1B}[2J")
+                records[0] = .object(first)
+            }
+            return Self.json(.ok, ["duLieu": .object(["banGhi": .array(records)])])
         }
         // The portal's figures again, behind the other kinds of credential adapters support.
         for (prefix, credential) in [("apikey", Credential.apiKey), ("basic", .basic)] {
@@ -205,6 +218,12 @@ public final class MockProvincialSource: Sendable {
         case "offset":
             count = parameter("limit") ?? 10
             start = parameter("offset") ?? 0
+        case "shifted":
+            count = parameter("limit") ?? 10
+            start = max(0, (parameter("offset") ?? 0) - 1)
+        case "ignore":
+            count = parameter("so_ban_ghi") ?? 10
+            start = 0
         case "token":
             count = 4
             start = request.uri.queryParameters["pageToken"].flatMap { Int(String($0).dropFirst(4)) } ?? 0
@@ -221,6 +240,7 @@ public final class MockProvincialSource: Sendable {
         case "link": body["lienKet"] = .object(["tiepTheo": .null])
         case "token" where more: body["trangSau"] = .string("tok-\(start + count)")
         case "foreign": body["lienKet"] = .object(["tiepTheo": .string("https://lgsp.example.net/paged/link/dvc/chi-tieu?p=2")])
+        case "self": body["lienKet"] = .object(["tiepTheo": .string("/paged/self/dvc/chi-tieu?p=1")])
         default: break
         }
         return Self.json(.ok, body)
@@ -338,9 +358,10 @@ public final class MockProvincialSource: Sendable {
 }
 
 /// What broken sources send: cut-off JSON, a wrong content type, an HTML error page, more than
-/// an adapter accepts, bytes that are not UTF-8, and an answer slower than any sane timeout.
+/// an adapter accepts, bytes that are not UTF-8, an answer slower than any sane timeout, and one
+/// whose headers come at once and whose body then trickles a byte a second for two minutes.
 public enum MalformedAnswer: String, CaseIterable, Sendable {
-    case truncated, wrongType = "wrong-type", html, oversized, invalidUTF8 = "invalid-utf8", slow
+    case truncated, wrongType = "wrong-type", html, oversized, invalidUTF8 = "invalid-utf8", slow, trickle
 
     func response() async throws -> Response {
         func answer(_ type: String, _ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
@@ -356,6 +377,23 @@ public enum MalformedAnswer: String, CaseIterable, Sendable {
         case .slow:
             try await Task.sleep(for: .seconds(5))
             return answer("application/json", Array(#"{"duLieu":{"banGhi":[]}}"#.utf8))
+        case .trickle:
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: Self.trickle(#"{"duLieu":{"banGhi":[]}}"#))
+        }
+    }
+
+    /// `text`'s first byte at once, then one byte a second with spaces in the middle, for about
+    /// two minutes: never idle long enough for a read timeout, never done within a deadline.
+    static func trickle(_ text: String) -> ResponseBody {
+        ResponseBody { writer in
+            let bytes = Array(text.utf8)
+            try await writer.write(ByteBuffer(bytes: bytes.prefix(bytes.count - 1)))
+            for _ in 0..<120 {
+                try await Task.sleep(for: .seconds(1))
+                try await writer.write(ByteBuffer(string: " "))
+            }
+            try await writer.write(ByteBuffer(bytes: bytes.suffix(1)))
+            try await writer.finish(nil)
         }
     }
 }

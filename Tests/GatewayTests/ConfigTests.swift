@@ -46,6 +46,65 @@ struct ConfigTests {
         ])
     }
 
+    @Test("absurd durations and sizes are located errors, never a trap", arguments: [
+        ("timeout: 1e17s", "a.timeout: expected a duration such as 250ms, 30s, 5m or 1h (from 100ms to 1h), found \"1e17s\""),
+        ("timeout: 999999999999999s", "a.timeout: expected a duration from 100ms to 1h, found 999999999999999s"),
+        ("timeout: 99999999999999999999999d", "a.timeout: expected a duration such as"),
+        ("timeout: 0x10s", "a.timeout: expected a duration such as"),
+        ("timeout: infs", "a.timeout: expected a duration such as"),
+        ("timeout: 2h", "a.timeout: expected a duration from 100ms to 1h, found 2h"),
+        ("max_size: 1e30GB", "a.max_size: expected a size such as 512KB, 64MB or 10GB (from 1MB to 1024TB), found \"1e30GB\""),
+        ("max_size: 999999999999999TB", "a.max_size: expected a size from 1MB to 1024TB, found 999999999999999TB"),
+        ("max_size: -5MB", "a.max_size: expected a size such as"),
+    ])
+    func absurdValues(line: String, message: String) {
+        let config = reader("a:\n  \(line)\n")
+        let a = config.root?["a"]
+        _ = a?.duration("timeout", default: .seconds(30), range: .milliseconds(100)...(.seconds(3600)))
+        _ = a?.size("max_size", default: 10 << 30, range: (1 << 20)...(1 << 50))
+        #expect(config.issues.count == 1)
+        #expect(config.issues.first?.description.hasPrefix("/etc/lgsp-gateway/test.yaml:2: " + message) == true, "\(config.issues)")
+    }
+
+    @Test("the gateway's file: absurd values in check are located, as a reload would refuse them")
+    func gatewayFileAbsurdValues() throws {
+        let directory = try makeTemporaryDirectory()
+        let keyPath = try writeKey(SigningKey.generate(), in: directory)
+        let environment = ConfigEnvironment(variables: [
+            "LGSP_SIGNING_KEY": keyPath, "LGSP_CENTRAL_CA": try writeTestCA(in: directory), "LGSP_STORE": directory.appendingPathComponent("g.sqlite").path,
+            "LGSP_CONTRACTS": repositoryRoot.appendingPathComponent("Contracts").path, "LGSP_ADAPTERS": directory.path,
+            "LGSP_CENTRAL_TIMEOUT": "1e17s", "LGSP_STORE_MAX_SIZE": "1e30GB", "LGSP_RETRY_CAP": "1e300s", "LGSP_RETRY_AFTER_MAX": "99999d",
+            "LGSP_GATEWAY_ID": "son-la\u{0}gw",
+        ])
+        let file = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+        let error = #expect(throws: ConfigIssues.self) { try GatewayConfiguration.load(file: file, environment: environment) }
+        let fields = Set(error?.issues.map(\.field) ?? [])
+        #expect(fields == ["gateway.id", "central.timeout", "store.max_size", "delivery.retry_cap", "delivery.retry_after_max"], "\(String(describing: error))")
+        #expect(error?.issues.allSatisfy { $0.line != nil } == true)
+        #expect(error?.issues.first { $0.field == "gateway.id" }?.message.contains("U+0000") == true)
+    }
+
+    @Test("an unknown key of 2 MiB is reported in a line of its own size, without a suggestion search")
+    func hugeUnknownKey() {
+        let huge = String(repeating: "k", count: 2 << 20)
+        // An explicit key: YAML limits implicit ones to 1024 characters.
+        let config = reader("a:\n  ? \(huge)\n  : 1\n")
+        config.root?["a"]?.allowOnly(["timeout", "url"])
+        #expect(config.issues.count == 1)
+        #expect((config.issues.first?.description.utf8.count ?? .max) < 400, "\(config.issues.first?.description.prefix(200) ?? "")")
+        #expect(config.issues.first?.field.hasSuffix("… (2097152 bytes)") == true, "\(config.issues.first?.description.prefix(300) ?? "")")
+    }
+
+    @Test("a credential is a name, never a path out of the credentials directory", arguments: [
+        "credential:../elsewhere/secret", "credential:/etc/shadow", "credential:..", "credential:", "credential:a/b",
+    ])
+    func credentialNames(value: String) throws {
+        let directory = try makeTemporaryDirectory()
+        let config = ConfigReader(file: "/x.yaml", text: "a: \"\(value)\"\n", environment: ConfigEnvironment(variables: ["CREDENTIALS_DIRECTORY": directory.path]))
+        #expect(config.root?.secret("a") == nil)
+        #expect(config.issues.first?.description.contains("is not a credential name") == true, "\(config.issues)")
+    }
+
     @Test("unknown fields are reported with a suggestion; plain http is refused")
     func strictness() {
         let config = reader("""

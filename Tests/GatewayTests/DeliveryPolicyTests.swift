@@ -1,5 +1,5 @@
 import Foundation
-import GatewayDelivery
+@testable import GatewayDelivery
 import GatewayHTTP
 import GatewayStore
 import Testing
@@ -53,6 +53,18 @@ struct DeliveryPolicyTests {
             return
         }
         #expect(policy.delay(afterAttempt: 1, retryAfter: after, unitRandom: 0) == .seconds(3600))
+    }
+
+    @Test("the next attempt is never later than max_age after the report was stored")
+    func nextAttemptWithinMaxAge() {
+        let policy = RetryPolicy(baseDelay: .seconds(1), maxDelay: .seconds(300), maxAge: .seconds(600), retryAfterMax: .seconds(3600))
+        let stored = Date(timeIntervalSince1970: 1_800_000_000)
+        let now = stored.addingTimeInterval(500)
+        // The centre asks for an hour; the report has 100 s left, so it is tried once more then.
+        #expect(policy.nextAttempt(afterAttempt: 3, retryAfter: .seconds(3600), unitRandom: 0.5, now: now, storedAt: stored) == stored.addingTimeInterval(600))
+        #expect(policy.nextAttempt(afterAttempt: 3, retryAfter: .seconds(10), unitRandom: 0, now: now, storedAt: stored) == now.addingTimeInterval(10))
+        // Already past it: at once, and that attempt's failure makes it a dead letter.
+        #expect(policy.nextAttempt(afterAttempt: 9, retryAfter: nil, unitRandom: 1, now: stored.addingTimeInterval(700), storedAt: stored) == stored.addingTimeInterval(700))
     }
 
     @Test("no base, cap or random value makes a delay trap or go negative")
@@ -161,5 +173,21 @@ struct DeliveryPolicyTests {
         try entry.lease(now: t0, duration: 300)
         try entry.abandonLease(now: t0.addingTimeInterval(1))
         #expect(entry.state == .pending && entry.isDue(at: t0.addingTimeInterval(1)))
+    }
+}
+
+@Suite("The delivery watch, without I/O")
+struct DeliveryWatchTests {
+    @Test("an attempt under way past the limit is stalled until it ends")
+    func stalls() {
+        let watch = DeliveryWatch()
+        let start = ContinuousClock.now
+        let first = watch.begin(at: start)
+        _ = watch.begin(at: start + .seconds(50))
+        #expect(watch.stalled(longerThan: .seconds(70), now: start + .seconds(60)) == 0)
+        #expect(watch.stalled(longerThan: .seconds(70), now: start + .seconds(71)) == 1)
+        #expect(watch.stalled(longerThan: .seconds(70), now: start + .seconds(121)) == 2)
+        watch.end(first)
+        #expect(watch.stalled(longerThan: .seconds(70), now: start + .seconds(121)) == 1)
     }
 }

@@ -19,6 +19,7 @@ struct MalformedAnswerTests {
         (.oversized, "is larger than 4096 bytes"),
         (.invalidUTF8, "the answer is not valid JSON"),
         (.slow, "failed"),
+        (.trickle, "no complete answer within 1s (the deadline covers the whole exchange, body included)"),
     ])
     func named(kind: MalformedAnswer, message: String) async throws {
         try await withSignedMocks { running, directory, _ in
@@ -34,7 +35,7 @@ struct MalformedAnswerTests {
             #expect(error?.description.hasPrefix("adapter hong-\(kind.rawValue): ") == true, "\(String(describing: error))")
             #expect(error?.description.contains(message) == true, "\(String(describing: error))")
             // The adapter's 1 s timeout, not the source's 5 s, decides.
-            if kind == .slow { #expect(took < .seconds(4), "\(String(describing: error))") }
+            if kind == .slow || kind == .trickle { #expect(took < .seconds(4), "\(String(describing: error))") }
         }
     }
 

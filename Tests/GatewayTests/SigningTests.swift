@@ -91,6 +91,27 @@ struct SigningTests {
         #expect(throws: KeyError.self) { try SigningKey(pem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") }
     }
 
+    @Test("a symlinked key is judged by its target's mode and owner, not the link's")
+    func symlinkedKey() throws {
+        let directory = try makeTemporaryDirectory()
+        let key = SigningKey.generate()
+        let path = try writeKey(key, in: directory)
+        let link = directory.appendingPathComponent("current-key.pem").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        #expect(try SigningKey(contentsOf: URL(fileURLWithPath: link)).publicKey == key.publicKey)
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
+        let error = #expect(throws: KeyError.self) { try SigningKey(contentsOf: URL(fileURLWithPath: link)) }
+        #expect(error?.message.contains("mode 640") == true, "\(String(describing: error))")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        // Another user's key is not the gateway's, whatever its mode (only root can hand it over).
+        if geteuid() == 0 {
+            try FileManager.default.setAttributes([.ownerAccountID: 65534], ofItemAtPath: path)
+            let foreign = #expect(throws: KeyError.self) { try SigningKey(contentsOf: URL(fileURLWithPath: link)) }
+            #expect(foreign?.message.contains("belongs to user id 65534") == true, "\(String(describing: foreign))")
+        }
+        #expect(throws: KeyError.self) { try SigningKey(contentsOf: directory) }
+    }
+
     @Test("Content-Digest: RFC 9530's {\"hello\": \"world\"} example and tampering")
     func contentDigest() {
         let body = Data(#"{"hello": "world"}"#.utf8)
