@@ -14,6 +14,10 @@ let package = Package(
         .executable(name: "lgsp-mock", targets: ["lgsp-mock"]),
         .library(name: "GatewayContracts", targets: ["GatewayContracts"]),
         .library(name: "GatewaySigning", targets: ["GatewaySigning"]),
+        // For the fuzzing package in Tests/Fuzz, which reaches the parsers through them.
+        .library(name: "GatewayHTTP", targets: ["GatewayHTTP"]),
+        .library(name: "GatewayConfig", targets: ["GatewayConfig"]),
+        .library(name: "GatewayAdapters", targets: ["GatewayAdapters"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

@@ -190,8 +190,8 @@ public struct GatewayConfiguration: Sendable {
             }
             retry = RetryPolicy(
                 baseDelay: delivery.duration("retry_base", default: .seconds(1), range: .milliseconds(1)...(.seconds(3600))),
-                maxDelay: delivery.duration("retry_cap", default: .seconds(300), range: .seconds(1)...(.seconds(7 * day))),
-                maxAge: delivery.duration("max_age", default: .seconds(30 * day), range: .seconds(60)...(.seconds(3650 * day))),
+                maxDelay: delivery.duration("retry_cap", default: .seconds(300), range: .milliseconds(1)...(.seconds(7 * day))),
+                maxAge: delivery.duration("max_age", default: .seconds(30 * day), range: .seconds(1)...(.seconds(3650 * day))),
                 retryableStatuses: statuses,
                 retryAfterMax: delivery.duration("retry_after_max", default: .seconds(3600), range: .seconds(1)...(.seconds(7 * day))))
             if retry.maxDelay < retry.baseDelay {
@@ -210,7 +210,7 @@ public struct GatewayConfiguration: Sendable {
         var shutdownTimeout = Duration.seconds(30)
         if let shutdown = root["shutdown"] {
             shutdown.allowOnly(["timeout"])
-            shutdownTimeout = shutdown.duration("timeout", default: .seconds(30), range: .seconds(1)...(.seconds(3600)))
+            shutdownTimeout = shutdown.duration("timeout", default: .seconds(30), range: .milliseconds(10)...(.seconds(3600)))
         }
 
         guard reader.issues.isEmpty, let gatewayID, let province, let centralURL, let keyPath, let signingKey, let storePath,

@@ -35,6 +35,17 @@ public enum AdapterLoader {
         return definitions
     }
 
+    /// One adapter file's text, read as `check` reads the file: for documentation blocks and the
+    /// fuzzer, which have text rather than a directory.
+    public static func definition(file: String, text: String, environment: ConfigEnvironment) throws(ConfigIssues) -> AdapterSpec {
+        let reader = ConfigReader(file: file, text: text, environment: environment)
+        let definition = reader.root.flatMap { parse($0) }
+        guard let definition, reader.issues.isEmpty else {
+            throw ConfigIssues(reader.issues.isEmpty ? [ConfigIssue(file: file, line: nil, field: "", message: "not an adapter definition")] : reader.issues)
+        }
+        return definition
+    }
+
     static func parse(_ root: ConfigValue) -> AdapterSpec? {
         if let sourceSystem = root.optionalString("source_system"), let control = SemanticRules.firstControlCharacter(in: sourceSystem) {
             root["source_system"]?.report("holds the control character U+\(String(format: "%04X", control)); it is signed into every observation")

@@ -10,16 +10,16 @@ import GatewayContracts
 /// A parser of its own rather than libxml2: a data answer needs elements, attributes, text,
 /// CDATA and the five entities, and refusing any DTD outright closes the door to entity-expansion
 /// and external-entity attacks that a general parser must be configured against.
-enum XMLRecords {
-    struct SyntaxError: Error, CustomStringConvertible {
-        let line: Int
-        let message: String
-        var description: String { "line \(line): \(message)" }
+public enum XMLRecords {
+    public struct SyntaxError: Error, CustomStringConvertible {
+        public let line: Int
+        public let message: String
+        public var description: String { "line \(line): \(message)" }
     }
 
     static let maximumDepth = 256
 
-    static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
         var parser = Parser(bytes: bytes)
         return try parser.document()
     }

@@ -342,9 +342,18 @@ public struct ConfigValue {
         return onHost
     }
 
+    /// A secret file's text: a regular file of at most 64 KiB, so `file:/dev/zero` or a log file
+    /// named by mistake is an error rather than a read that never ends.
     private func readSecretFile(_ path: String) -> Secret? {
-        guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-            report("secret file \(path) cannot be read")
+        let limit = 64 << 10
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, let handle = FileHandle(forReadingAtPath: path) else {
+            report("secret file \(path) cannot be read as a regular file")
+            return nil
+        }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: limit + 1) ?? Data(), data.count <= limit, let contents = String(data: data, encoding: .utf8) else {
+            report("secret file \(path) cannot be read as UTF-8 text of at most 64 KiB")
             return nil
         }
         let trimmed = contents.trimmingCharacters(in: .newlines)
