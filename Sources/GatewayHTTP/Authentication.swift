@@ -128,7 +128,9 @@ public actor OAuth2ClientCredentials {
         if let type = token.tokenType, type.caseInsensitiveCompare("bearer") != .orderedSame {
             throw TransportError("token endpoint \(configuration.tokenURL) issued a \(type) token, not Bearer")
         }
-        let lifetime = token.expiresIn ?? 3600
+        // A lifetime from the peer is believed up to a week: a token "valid for 10^300 s" would be
+        // cached for good, and only a 401 would ever refresh it.
+        let lifetime = min(token.expiresIn ?? 3600, 7 * 86_400)
         let refreshAfter = started.addingTimeInterval(max(0, lifetime - configuration.refreshMargin.timeInterval))
         return (Secret(token.accessToken), refreshAfter)
     }

@@ -8,9 +8,11 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [.package(name: "lgsp-gateway", path: "../..")],
     targets: [
+        .target(name: "FuzzDriver"),
         .executableTarget(
             name: "lgsp-fuzz",
             dependencies: [
+                "FuzzDriver",
                 .product(name: "GatewayContracts", package: "lgsp-gateway"),
                 .product(name: "GatewayHTTP", package: "lgsp-gateway"),
                 .product(name: "GatewayConfig", package: "lgsp-gateway"),

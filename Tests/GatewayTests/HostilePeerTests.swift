@@ -53,6 +53,45 @@ struct HostilePeerTests {
         }
     }
 
+    @Test("reports parked far ahead by the centre's Retry-After are sent at once by outbox retry --now")
+    func retryPendingNow() async throws {
+        try await withSignedMocks { running, directory, keyPath in
+            running.central.setHostility(.retryAfter("315360000"))
+            let storePath = directory.appendingPathComponent("gateway.sqlite").path
+            let overrides = ["LGSP_RETRY_AFTER_MAX": "7d", "LGSP_BREAKER_FAILURES": "1000"]
+            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: overrides) { runtime in
+                let stats = try await runtime.store.outboxStats(now: Date())
+                let pending = try await runtime.store.entries(state: .pending, limit: 10_000)
+                let pulled = try await runtime.store.adapterStatuses().count { $0.lastSuccess != nil } == runtime.adapters.count
+                return pulled && stats.inFlight == 0 && !pending.isEmpty && pending.allSatisfy { $0.lastStatus == 503 }
+            }
+            let parked = try await SQLiteStore(path: storePath, exclusive: false).entries(state: .pending, limit: 10_000)
+            #expect(parked.allSatisfy { $0.nextAttemptAt.timeIntervalSinceNow > 6 * 86_400 }, "\(parked.map(\.nextAttemptAt))")
+
+            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath, overrides: overrides).variables
+            environment["PATH"] = "/usr/bin:/bin"
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+            func outbox(_ arguments: [String]) async throws -> (Int32?, String) {
+                let child = try ChildProcess(["outbox"] + arguments + ["--config", config], environment: environment,
+                                             outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
+                return (try await child.waitForExit(timeout: .seconds(30)), child.output)
+            }
+            // Without --now only dead letters are touched; a pending report named is refused.
+            let (_, plain) = try await outbox(["retry", "--all"])
+            #expect(plain.contains("no dead letters"), "\(plain)")
+            let (refused, refusal) = try await outbox(["retry", parked[0].reportID])
+            #expect(refused != 0 && refusal.contains("cannot requeue from state pending"), "\(refusal)")
+            let (status, sent) = try await outbox(["retry", "--now", "--all"])
+            #expect(status == 0 && sent.split(separator: "\n").count == parked.count && sent.contains("due now"), "\(sent)")
+
+            running.central.setHostility(nil)
+            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: overrides, timeout: .seconds(60)) { runtime in
+                try await runtime.store.outboxStats(now: Date()).undelivered == 0
+            }
+            #expect(running.central.statistics.acceptedReports == parked.count)
+        }
+    }
+
     @Test("a centre that answers 201 and trickles its body frees every slot at the deadline; readiness says it is failing")
     func tricklingCentre() async throws {
         try await withSignedMocks { running, directory, keyPath in

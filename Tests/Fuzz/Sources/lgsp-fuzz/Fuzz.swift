@@ -1,4 +1,5 @@
 import Foundation
+import FuzzDriver
 import GatewayAdapters
 import GatewayConfig
 import GatewayContracts
