@@ -151,7 +151,7 @@ let package = Package(
         .target(
             name: "GatewayDemo",
             dependencies: [
-                "Gateway", "MockSystems", "GatewayConfig", "GatewayDelivery", "GatewayHTTP", "GatewaySigning", "GatewayStore",
+                "Gateway", "MockSystems", "GatewayConfig", "GatewayContracts", "GatewayDelivery", "GatewayHTTP", "GatewaySigning", "GatewayStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -161,7 +161,6 @@ let package = Package(
             name: "lgsp-gateway",
             dependencies: [
                 "Gateway",
-                "GatewayDemo",
                 "GatewayConfig",
                 "GatewaySigning",
                 "GatewayStore",
@@ -195,6 +194,7 @@ let package = Package(
             name: "lgsp-mock",
             dependencies: [
                 "MockSystems",
+                "GatewayDemo",
                 "GatewaySigning",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

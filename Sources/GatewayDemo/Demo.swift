@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import GatewayConfig
+import GatewayContracts
 import GatewayDelivery
 import GatewayHTTP
 import GatewaySigning
@@ -232,20 +233,5 @@ public enum Demo {
     }
 
     /// Finds the repository (Contracts/, Adapters/, deploy/examples/) from the working directory or the executable.
-    public static func locateRepository() -> URL? {
-        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-        candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent())
-        for start in candidates {
-            var directory = start.standardizedFileURL
-            for _ in 0..<8 {
-                if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Contracts/manifest.json").path),
-                    FileManager.default.fileExists(atPath: directory.appendingPathComponent("deploy/examples/gateway.yaml").path)
-                {
-                    return directory
-                }
-                directory = directory.deletingLastPathComponent()
-            }
-        }
-        return nil
-    }
+    public static func locateRepository() -> URL? { RepositoryCheckout.locate() }
 }

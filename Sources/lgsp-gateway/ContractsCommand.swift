@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import GatewayContracts
-import GatewayDemo
 
 struct Contracts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -157,7 +156,7 @@ enum ContractsDirectory {
     static let installed = "/usr/share/lgsp-gateway/contracts"
 
     static func `default`() -> String? {
-        if let repository = Demo.locateRepository() { return repository.appendingPathComponent("Contracts").path }
+        if let repository = RepositoryCheckout.locate() { return repository.appendingPathComponent("Contracts").path }
         return FileManager.default.fileExists(atPath: installed + "/manifest.json") ? installed : nil
     }
 }

@@ -9,8 +9,8 @@ import UnixSignals
 struct LGSPMock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lgsp-mock",
-        abstract: "Mock provincial LGSP source and mock central reporting endpoint, for trying the gateway by hand.",
-        subcommands: [Serve.self])
+        abstract: "Mock provincial systems and a mock central reporting endpoint: the demo, and trying the gateway by hand.",
+        subcommands: [Serve.self, DemoCommand.self])
 }
 
 struct Serve: AsyncParsableCommand {

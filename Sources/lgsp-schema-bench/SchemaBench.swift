@@ -51,7 +51,7 @@ struct LGSPSchemaBench: ParsableCommand {
     }
 
     func run() throws {
-        guard let repository = Self.locateRepository() else {
+        guard let repository = RepositoryCheckout.locate() else {
             throw ValidationError("run from the repository checkout: Contracts/ and Tests/interop/schema_bench.py are needed")
         }
         let schemaURL = repository.appendingPathComponent("Contracts/v1.1/report.schema.json")
@@ -221,17 +221,5 @@ struct LGSPSchemaBench: ParsableCommand {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    static func locateRepository() -> URL? {
-        var directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).standardizedFileURL
-        for _ in 0..<8 {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Contracts/manifest.json").path),
-               FileManager.default.fileExists(atPath: directory.appendingPathComponent("Tests/interop/schema_bench.py").path) {
-                return directory
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        return nil
     }
 }

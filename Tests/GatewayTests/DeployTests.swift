@@ -3,6 +3,23 @@ import Testing
 
 @Suite("Installing", .serialized)
 struct DeployTests {
+    /// Swift symbols name their module with its length: `11MockSystems`, `24TestCertificateAuthority`.
+    static let testKitSymbols = ["11MockSystems", "11GatewayDemo", "24TestCertificateAuthority"]
+
+    /// Which of `testKitSymbols` a binary's symbol table holds.
+    static func testKit(in binary: URL) throws -> [String] {
+        let (status, symbols) = try runTool(["nm", "--defined-only", binary.path], includeStandardError: false)
+        #expect(status == 0)
+        #expect(symbols.contains("11GatewayHTTP"), "the symbol table of \(binary.path) reads as nothing; the check below would prove nothing")
+        return testKitSymbols.filter { symbols.contains($0) }
+    }
+
+    @Test("the lgsp-gateway an operator installs links no mock system, demo or test certificate authority; lgsp-mock does")
+    func noTestKitInTheProduct() throws {
+        #expect(try Self.testKit(in: gatewayExecutable()).isEmpty)
+        #expect(try Self.testKit(in: mockExecutable()) == Self.testKitSymbols, "the check cannot see the mocks in lgsp-mock")
+    }
+
     @Test("install.sh stages the layout, keeps an edited gateway.yaml on a second run, and its configuration names exactly what is left to fill in")
     func installLayout() throws {
         let root = try makeTemporaryDirectory().appendingPathComponent("root")

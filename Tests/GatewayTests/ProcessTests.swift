@@ -7,13 +7,18 @@ import MockSystems
 import Testing
 
 /// The built `lgsp-gateway` executable, beside the test bundle.
-func gatewayExecutable() throws -> URL {
+func gatewayExecutable() throws -> URL { try builtExecutable("lgsp-gateway") }
+
+/// The mocks' executable, which also runs the demo.
+func mockExecutable() throws -> URL { try builtExecutable("lgsp-mock") }
+
+func builtExecutable(_ name: String) throws -> URL {
     let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [directory, directory.deletingLastPathComponent()] {
-        let url = candidate.appendingPathComponent("lgsp-gateway")
+        let url = candidate.appendingPathComponent(name)
         if FileManager.default.isExecutableFile(atPath: url.path) { return url }
     }
-    throw MockError("lgsp-gateway is not built beside \(CommandLine.arguments[0])")
+    throw MockError("\(name) is not built beside \(CommandLine.arguments[0])")
 }
 
 /// A child process whose output is collected in a file, so a chatty process never blocks on a pipe.
@@ -21,11 +26,11 @@ final class ChildProcess {
     let process = Process()
     let outputPath: URL
 
-    init(_ arguments: [String], environment: [String: String], outputPath: URL) throws {
+    init(_ arguments: [String], environment: [String: String], outputPath: URL, executable: URL? = nil) throws {
         self.outputPath = outputPath
         _ = FileManager.default.createFile(atPath: outputPath.path, contents: nil)
         let output = try FileHandle(forWritingTo: outputPath)
-        process.executableURL = try gatewayExecutable()
+        process.executableURL = try executable ?? gatewayExecutable()
         process.arguments = arguments
         process.environment = environment
         process.standardOutput = output
@@ -236,7 +241,7 @@ struct ProcessTests {
         let directory = try makeTemporaryDirectory()
         let keyPath = try writeKey(try SigningKey.generate(.rsa), in: directory)
         let child = try ChildProcess(["demo", "--json", "--key", keyPath, "--failure-rate", "0.2"], environment: ["PATH": "/usr/bin:/bin"],
-                                     outputPath: directory.appendingPathComponent("demo.out"))
+                                     outputPath: directory.appendingPathComponent("demo.out"), executable: try mockExecutable())
         // The demo finds the repository from its working directory or its executable's.
         #expect(try await child.waitForExit(timeout: .seconds(120)) == 0, "\(child.output)")
         let last = try #require(child.output.split(separator: "\n").last)
@@ -256,7 +261,7 @@ struct ProcessTests {
         try await MockSystems.withRunning(external, logger: quietLogger) { running in
             let child = try ChildProcess(
                 ["demo", "--json", "--key", keyPath, "--central-url", running.centralURL, "--central-ca", running.caBundlePath],
-                environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent("demo.out"))
+                environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent("demo.out"), executable: try mockExecutable())
             #expect(try await child.waitForExit(timeout: .seconds(120)) == 0, "\(child.output)")
             let summary = try JSONDecoder().decode(Demo.Summary.self, from: Data(try #require(child.output.split(separator: "\n").last).utf8))
             #expect(!summary.centralIsMock)
