@@ -5,7 +5,7 @@ import GatewayStore
 import MockSystems
 import Testing
 
-@Suite("Three gateway processes on one PostgreSQL database", .serialized)
+@Suite("Three gateway processes on one PostgreSQL database", .serialized, .enabled(if: StoreBackend.postgresAvailable, StoreBackend.postgresMissing))
 struct SharedStoreProcessTests {
     @Test("one is killed with SIGKILL mid-run while it runs a schedule: the others take over; nothing lost, nothing doubled")
     func threeGatewaysOneKilled() async throws {
