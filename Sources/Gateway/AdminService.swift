@@ -17,7 +17,7 @@ struct AdminService: Service, CustomStringConvertible {
     let host: String
     let port: Int
     let token: Secret?
-    let store: any GatewayStore
+    let store: any OutboxAdministration & StoreHealth
     let metrics: GatewayMetrics
     let contractVersion: @Sendable () -> String
     let breakerOpen: @Sendable () -> Bool
@@ -32,7 +32,7 @@ struct AdminService: Service, CustomStringConvertible {
         router.get("healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         router.get("readyz") { _, _ in
             var problems: [String] = []
-            if !store.isWritable() { problems.append("store is not writable") }
+            if await !store.isWritable() { problems.append("store is not writable") }
             if breakerOpen() { problems.append("central endpoint is failing (circuit breaker open)") }
             let stalled = stalledDeliveries()
             if stalled > 0 { problems.append("deliveries make no progress: \(stalled) under way for longer than any request may take") }

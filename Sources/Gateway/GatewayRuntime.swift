@@ -25,8 +25,8 @@ struct PullService: Service, CustomStringConvertible {
     let onPull: (@Sendable (Result<PullSummary, any Error>) -> Void)?
     /// Why pulls must wait (disk nearly full, store too large), checked before each pull.
     let capacityProblem: @Sendable () -> String?
-    /// Where the outcome of each pull is kept for `status`.
-    let store: any GatewayStore
+    /// Where the outcome of each pull is kept for `status`, and who owns the adapter's schedule.
+    let store: any PullLedger & ScheduleOwnership
     let heartbeats: Heartbeats
     let metrics: GatewayMetrics
     /// How often the loop shows it is alive while it sleeps.
@@ -50,12 +50,12 @@ struct PullService: Service, CustomStringConvertible {
     func run() async throws {
         // Cancelling a pull mid-way is safe: nothing is stored until its single commit.
         await cancelWhenGracefulShutdown {
-            guard let shared = store as? PostgresStore else { return await pullLoop() }
-            // Several gateways on one database: one of them runs this adapter's schedule at a time.
+            // Several gateways on one database: one of them runs this adapter's schedule at a time
+            // (a store only one gateway uses owns them all at once).
             var waitingLogged = false
             while !Task.isCancelled {
                 do {
-                    try await shared.withScheduleOwnership(of: adapter.name, whileWaiting: {
+                    try await store.withScheduleOwnership(of: adapter.name, whileWaiting: {
                         heartbeats.beat(heartbeatName)
                         if !waitingLogged {
                             logger.info("another gateway runs this adapter's schedule; taking over if it stops", metadata: ["adapter": "\(adapter.name)"])
@@ -163,7 +163,7 @@ struct RetentionService: Service, CustomStringConvertible {
     /// the whole value by reflection, contracts and catalogue included: milliseconds per service at start.
     var description: String { "RetentionService" }
 
-    let store: any GatewayStore
+    let store: any StoreMaintenance
     let retention: @Sendable () -> Duration
     let logger: Logger
 
@@ -212,6 +212,8 @@ public final class GatewayRuntime: Sendable {
     public let deliveryWatch = DeliveryWatch()
     public let metrics = GatewayMetrics(version: GatewayRuntime.version)
     let generations: Mutex<GenerationState>
+    /// Tells a reload when the worker has started the generation it made.
+    let generationStarts = GenerationStarts()
     /// Reads the configuration again for a reload.
     let reloadSource: @Sendable () throws(ConfigIssues) -> LoadedGateway
     let breakerOpen = Mutex<Bool>.Box(false)
@@ -321,7 +323,8 @@ public final class GatewayRuntime: Sendable {
     public func makeServiceGroup(signals: [UnixSignal], reloadOnHangup: Bool = false) -> ServiceGroup {
         let settings = loaded.configuration
         let notifier = SystemdNotifier.fromEnvironment()
-        var services: [any Service] = [WorkerService(runtime: self)]
+        // The store first, so that it stops last, after every service that uses it.
+        var services: [any Service] = [store, WorkerService(runtime: self)]
         let (breakerOpen, deliveryWatch) = (self.breakerOpen, self.deliveryWatch)
         services.append(AdminService(
             host: settings.adminHost, port: settings.adminPort, token: settings.adminToken, store: store, metrics: metrics,
@@ -358,8 +361,6 @@ public final class GatewayRuntime: Sendable {
     public func run(group: ServiceGroup) async throws {
         let loaded = self.loaded
         for warning in loaded.configuration.warnings + loaded.adapters.flatMap(\.warnings) { logger.warning("\(warning)") }
-        let recovered = try await store.recoverInterruptedDeliveries(now: Date())
-        if recovered > 0 { logger.notice("resuming deliveries interrupted by the last stop", metadata: ["reports": "\(recovered)"]) }
         logger.info("gateway starting", metadata: [
             "gateway_id": "\(loaded.configuration.gatewayID)", "province": "\(loaded.configuration.province)",
             "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(loaded.contracts.version)",

@@ -25,13 +25,13 @@ public struct PullRunner: Sendable {
     public let contracts: ContractSet
     public let signer: JWSSigner
     public let serialization: JWSSerialization
-    public let store: any GatewayStore
+    public let store: any PullLedger
     public let maxObservationsPerReport: Int
     let now: @Sendable () -> Date
 
     public init(
         gatewayID: String, province: String, contracts: ContractSet, signer: JWSSigner, serialization: JWSSerialization = .flattened,
-        store: any GatewayStore, maxObservationsPerReport: Int, now: @escaping @Sendable () -> Date = Date.init
+        store: any PullLedger, maxObservationsPerReport: Int, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.serialization = serialization
         self.gatewayID = gatewayID

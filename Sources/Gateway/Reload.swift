@@ -3,6 +3,7 @@ import GatewayAdapters
 import GatewayConfig
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// What a reload did.
@@ -59,11 +60,7 @@ extension GatewayRuntime {
         }
         await previous?.triggerGracefulShutdown()
         // The worker starts the new generation once the old one has stopped, within the shutdown timeout.
-        let deadline = ContinuousClock.now + running.shutdownTimeout + .seconds(5)
-        while generations.withLock({ ($0.running?.number ?? 0) < number }) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if generations.withLock({ ($0.running?.number ?? 0) < number }) {
+        if await !generationStarts.wait(for: number, timeout: running.shutdownTimeout + .seconds(5)) {
             // Only when the gateway is not running its services (or is stopping): the new
             // configuration is in place and the next start uses it.
             logger.warning("the new configuration is in place but nothing runs it yet")
@@ -73,6 +70,60 @@ extension GatewayRuntime {
             "kid": "\(fresh.signer.keyID)",
         ])
         return .applied(adapters: adapters.map(\.name), needsRestart: needsRestart)
+    }
+}
+
+/// Tells a reload when the generation it made has started, instead of it polling for that.
+final class GenerationStarts: Sendable {
+    private struct State {
+        var latest = 0
+        var waiters: [UUID: (number: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Generation `number` runs: wakes whoever waits for it or an earlier one.
+    func started(_ number: Int) {
+        let woken = state.withLock { state in
+            state.latest = max(state.latest, number)
+            let due = state.waiters.filter { $0.value.number <= number }
+            for id in due.keys { state.waiters[id] = nil }
+            return due.values.map(\.continuation)
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// Whether generation `number` started within `timeout`.
+    func wait(for number: Int, timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.waitUntilStarted(number)
+                return !Task.isCancelled
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private func waitUntilStarted(_ number: Int) async {
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state in
+                    if state.latest >= number || Task.isCancelled { return true }
+                    state.waiters[id] = (number, continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
+        }
     }
 }
 
@@ -86,6 +137,9 @@ struct WorkerService: Service, CustomStringConvertible {
     let runtime: GatewayRuntime
 
     func run() async throws {
+        // Here rather than before the group runs: the store answers only once its own service runs.
+        let recovered = try await runtime.store.recoverInterruptedDeliveries(now: Date())
+        if recovered > 0 { runtime.logger.notice("resuming deliveries interrupted by the last stop", metadata: ["reports": "\(recovered)"]) }
         while true {
             let (generation, group) = runtime.generations.withLock { state in
                 let group = runtime.makeWorkerGroup(state.current)
@@ -93,6 +147,7 @@ struct WorkerService: Service, CustomStringConvertible {
                 state.runningLoops = state.current.adapters.map { "pull:\($0.name)" } + ["forwarder"]
                 return (state.current.number, group)
             }
+            runtime.generationStarts.started(generation)
             // A fresh forwarder starts with a closed breaker.
             runtime.breakerOpen.value.withLock { $0 = false }
             runtime.metrics.recordBreaker(open: false)

@@ -479,8 +479,9 @@ extension ConfigValue {
                 tls.serverNames = [host: serverName]
             }
         }
-        for (field, message) in tls.problems() { (self[field] ?? self).report(message) }
-        return tls
+        let problems = tls.problems()
+        for (field, message) in problems { (self[field] ?? self).report(message) }
+        return problems.isEmpty ? ((try? tls.prepared()) ?? tls) : tls
     }
 }
 

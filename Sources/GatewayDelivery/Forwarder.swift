@@ -71,7 +71,7 @@ public struct Forwarder: Service, CustomStringConvertible {
     }
 
     public var configuration: Configuration
-    let store: any GatewayStore
+    let store: any DeliveryOutbox
     let transport: HTTPTransport
     let doorbell: Doorbell
     let logger: Logger
@@ -87,7 +87,7 @@ public struct Forwarder: Service, CustomStringConvertible {
     public var onBreakerChange: (@Sendable (Bool) -> Void)?
 
     public init(
-        configuration: Configuration, store: any GatewayStore, transport: HTTPTransport, doorbell: Doorbell, logger: Logger,
+        configuration: Configuration, store: any DeliveryOutbox, transport: HTTPTransport, doorbell: Doorbell, logger: Logger,
         now: @escaping @Sendable () -> Date = Date.init, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         events: (@Sendable (DeliveryEvent) -> Void)? = nil, watch: DeliveryWatch = DeliveryWatch()
     ) {

@@ -20,6 +20,9 @@ public struct EndpointTLS: Sendable {
     /// The name to present (SNI, `Host`) and to verify the certificate against, by the host the
     /// URL gives: for a server reached by an address or an internal name its certificate lacks.
     public var serverNames: [String: String] = [:]
+    /// The NIO configuration, built from the files once when the configuration is loaded (see
+    /// `prepared()`), rather than for every request: each request read and parsed the PEM files.
+    public private(set) var configuration: TLSConfiguration?
 
     public init(caBundlePath: String? = nil, clientCertificatePath: String? = nil, clientKeyPath: String? = nil, insecureSkipVerification: Bool = false) {
         self.caBundlePath = caBundlePath
@@ -42,6 +45,13 @@ public struct EndpointTLS: Sendable {
             problems.append(("client_key", "client key \(clientKeyPath) cannot be read as a PEM private key"))
         }
         return problems
+    }
+
+    /// These settings with their NIO configuration built now, once per (re)load.
+    public func prepared() throws -> EndpointTLS {
+        var prepared = self
+        prepared.configuration = try makeConfiguration()
+        return prepared
     }
 
     /// Builds the NIO configuration.
@@ -158,7 +168,7 @@ public final class HTTPTransport: Sendable {
                 request.headers.add(name: "Content-Digest", value: "sha-256=:" + Data(SHA256.hash(data: body)).base64EncodedString() + ":")
             }
         }
-        if url.lowercased().hasPrefix("https://") { request.tlsConfiguration = try tls.makeConfiguration() }
+        if url.lowercased().hasPrefix("https://") { request.tlsConfiguration = try tls.configuration ?? tls.makeConfiguration() }
         // Without the query: it may carry an API key.
         let shown = String(url.prefix { $0 != "?" })
         let outgoing = request

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import PostgresNIO
+import ServiceLifecycle
 import Synchronization
 
 /// The store for several gateways sharing one PostgreSQL database (`LGSP_STORE=postgres://…`).
@@ -18,7 +19,6 @@ public final class PostgresStore: GatewayStore {
     /// The same server for one connection of its own: the schema is made over it, so a refused
     /// login or an unreachable server is reported as such at once, not as the pool giving up.
     private let direct: PostgresConnection.Configuration
-    private let running: Task<Void, Never>
     /// Whether the schema is known to exist; until then every operation first makes sure of it, so
     /// a gateway started before its database comes up recovers when it does.
     private let migrated = Mutex(false)
@@ -64,10 +64,17 @@ public final class PostgresStore: GatewayStore {
         if redacted.password != nil { redacted.password = "***" }
         location = redacted.string ?? "postgres://"
         self.logger = logger
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
-        running = Task { await client.run() }
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
+
+    /// Runs the connection pool until the gateway stops (or the task is cancelled): every query
+    /// waits for it, so the store is run in the gateway's service group or `withRunning(_:)`.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.client.run() }
+    }
+
+    /// The pool closes when `run()` ends; ownership connections close with their schedules.
+    public func close() async throws {}
 
     private func ensureSchema() async throws {
         guard !migrated.withLock({ $0 }) else { return }
@@ -76,18 +83,22 @@ public final class PostgresStore: GatewayStore {
         migrated.withLock { $0 = true }
     }
 
-    deinit {
-        running.cancel()
-    }
-
-    /// The schema, created by whichever instance comes first; the others wait on the lock.
+    /// The schema's versions not yet applied, in order, by whichever instance comes first; the
+    /// others wait on the lock and then find nothing to do. Each version is applied and recorded in
+    /// `schema_migrations` in the one transaction, so a version is either whole or absent.
     private static func migrate(_ configuration: PostgresConnection.Configuration, logger: Logger) async throws {
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         do {
             try await connection.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.schemaLock))", logger: logger)
-                for statement in Self.schema {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)", logger: logger)
+                let applied = Set(try await Self.rows("SELECT version FROM schema_migrations", on: connection, logger: logger)
+                    .map { Int(try $0["version"].decode(Int32.self)) })
+                for (version, statements) in Self.migrations where !applied.contains(version) {
+                    for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                    try await connection.query(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(version), \(Date().timeIntervalSince1970))", logger: logger)
                 }
             }
         } catch {
@@ -102,6 +113,16 @@ public final class PostgresStore: GatewayStore {
     /// Adapter schedules: this prefix and a hash of the adapter's name.
     static let scheduleLockPrefix: Int64 = 0x4C47_5351 << 32
 
+    /// Versioned like SQLite's migrations. Version 1 is the schema stores had before versions were
+    /// kept, written so that it adopts such a database as it is (`IF NOT EXISTS`).
+    static let migrations: [(version: Int, statements: [String])] = [
+        (1, schema),
+        // Quarantined records by adapter, newest first: what `quarantine list --adapter` and the
+        // console read, without a scan of the whole table.
+        (2, ["CREATE INDEX IF NOT EXISTS quarantine_by_adapter ON quarantine(adapter, id DESC)"]),
+    ]
+
+    /// The schema as it stood before versions: migration 1.
     static let schema = [
         """
         CREATE TABLE IF NOT EXISTS outbox (
@@ -291,7 +312,13 @@ public final class PostgresStore: GatewayStore {
     /// `body` gets a check to make before each pull: false once the lock is gone (the database
     /// restarted or the connection broke), when `body` should return so ownership is sought again.
     public func withScheduleOwnership(
-        of adapter: String, poll: Duration = .seconds(1), whileWaiting: () -> Void = {}, _ body: (_ stillOwner: () async -> Bool) async -> Void
+        of adapter: String, whileWaiting: () -> Void, _ body: (_ stillOwner: () async -> Bool) async -> Void
+    ) async throws {
+        try await withScheduleOwnership(of: adapter, poll: .seconds(1), whileWaiting: whileWaiting, body)
+    }
+
+    public func withScheduleOwnership(
+        of adapter: String, poll: Duration, whileWaiting: () -> Void = {}, _ body: (_ stillOwner: () async -> Bool) async -> Void
     ) async throws {
         let key = Self.scheduleLockPrefix | Int64(Self.stableHash(adapter))
         try await perform { try await ensureSchema() }
@@ -318,8 +345,8 @@ public final class PostgresStore: GatewayStore {
         await body {
             if lost || connection.isClosed { return false }
             // A connection the server has cut can leave a query waiting for ever: no answer in
-            // `ownershipCheckTimeout` counts as not owning (the query is left to fail on its own).
-            let owned = await Self.firstOf(timeout: Self.ownershipCheckTimeout) {
+            // `ownershipCheckTimeout` counts as not owning, and the connection is closed.
+            let owned = await Self.firstOf(timeout: Self.ownershipCheckTimeout, closingOnTimeout: connection) {
                 let rows = try? await Self.rows("""
                     SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
                                    AND classid::bigint = \(high) AND objid::bigint = \(low) AND objsubid = 1) AS owned
@@ -330,27 +357,43 @@ public final class PostgresStore: GatewayStore {
             return owned
         }
         // Closing the session ends the lock too; the explicit unlock is for a session still sound.
-        if !lost { _ = await Self.firstOf(timeout: Self.ownershipCheckTimeout) { (try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)) != nil } }
+        if !lost {
+            _ = await Self.firstOf(timeout: Self.ownershipCheckTimeout, closingOnTimeout: connection) {
+                (try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)) != nil
+            }
+        }
         // Closing locally needs no answer from the server, so a dead one cannot hold this up.
         try? await connection.close()
     }
 
     static let ownershipCheckTimeout: Duration = .seconds(5)
 
-    /// `check`'s answer, or false if it has none within `timeout`.
-    static func firstOf(timeout: Duration, _ check: @escaping @Sendable () async -> Bool) async -> Bool {
+    /// `check`'s answer, or false if it has none within `timeout`, when `connection` is closed.
+    ///
+    /// The timeout is a child of this call; the check is not. A query on a session the server
+    /// has cut can stay waiting even after the connection is closed (seen in the test that
+    /// terminates the owner's backend: a task group waiting for it hung about one run in three),
+    /// so the check runs in a task of its own that this call does not wait for: it ends when the
+    /// closed connection fails its query, and its late answer is dropped.
+    static func firstOf(timeout: Duration, closingOnTimeout connection: PostgresConnection, _ check: @escaping @Sendable () async -> Bool) async -> Bool {
         final class Answer: Sendable {
             let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
             func give(_ value: Bool) { continuation.withLock { $0.take() }?.resume(returning: value) }
         }
         let answer = Answer()
-        return await withCheckedContinuation { continuation in
-            answer.continuation.withLock { $0 = continuation }
-            Task { answer.give(await check()) }
-            Task {
-                try? await Task.sleep(for: timeout)
-                answer.give(false)
+        return await withTaskGroup(of: Void.self) { group in
+            let owned = await withCheckedContinuation { continuation in
+                answer.continuation.withLock { $0 = continuation }
+                // Unstructured on purpose, see above.
+                Task { answer.give(await check()) }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    answer.give(false)
+                }
             }
+            group.cancelAll()
+            if !owned { try? await connection.close() }
+            return owned
         }
     }
 
@@ -540,7 +583,7 @@ public final class PostgresStore: GatewayStore {
         return size > maximumBytes ? "the database holds \(size >> 20) MiB, more than the store's limit of \(maximumBytes >> 20) MiB" : nil
     }
 
-    public func isWritable() -> Bool { !health.withLock { $0.lastQueryFailed } }
+    public func isWritable() async -> Bool { !health.withLock { $0.lastQueryFailed } }
 
     /// The invariants the state machine keeps, checked on every row, and the audit chain's sequence.
     public func integrityCheck() async throws -> [String] {

@@ -1,6 +1,16 @@
 import Foundation
 import GRDB
 import GatewayContracts
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+/// `close(2)`, named apart from the store's own `close()`.
+private let closeDescriptor = Glibc.close
+#elseif canImport(Darwin)
+import Darwin
+private let closeDescriptor = Darwin.close
+#endif
 
 /// The default store: one SQLite file in WAL mode.
 ///
@@ -26,7 +36,7 @@ public final class SQLiteStore: GatewayStore {
             let descriptor = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
             guard descriptor >= 0 else { throw StoreError("\(path).lock cannot be opened (errno \(errno))") }
             guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-                close(descriptor)
+                _ = closeDescriptor(descriptor)
                 throw StoreError("store \(path) is in use by another gateway process")
             }
             lockDescriptor = descriptor
@@ -46,7 +56,23 @@ public final class SQLiteStore: GatewayStore {
     }
 
     deinit {
-        if let lockDescriptor { close(lockDescriptor) }
+        if let lockDescriptor { _ = closeDescriptor(lockDescriptor) }
+    }
+
+    /// A SQLite store has no background work: it waits for the gateway to stop, gracefully or
+    /// cut off (a cancelled wait is a stop too, not a failure of the store).
+    public func run() async throws {
+        try? await gracefulShutdown()
+    }
+
+    /// Closes the database; the owner's lock goes with the process or the store's release.
+    public func close() async throws {
+        try pool.close()
+    }
+
+    /// One gateway owns a SQLite store, and with it every schedule.
+    public func withScheduleOwnership(of adapter: String, whileWaiting: () -> Void, _ body: (_ stillOwner: () async -> Bool) async -> Void) async throws {
+        await body { true }
     }
 
     static var migrator: DatabaseMigrator {
@@ -466,9 +492,10 @@ public final class SQLiteStore: GatewayStore {
     }
 
     /// Whether a write transaction can be opened now (for readiness checks); writes nothing.
-    public func isWritable() -> Bool {
+    /// Asynchronous, so a readiness probe waiting behind a long commit holds no cooperative thread.
+    public func isWritable() async -> Bool {
         do {
-            try pool.writeWithoutTransaction { db in
+            try await pool.writeWithoutTransaction { db in
                 try db.execute(sql: "BEGIN IMMEDIATE")
                 try db.execute(sql: "ROLLBACK")
             }

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayContracts
+import ServiceLifecycle
 
 /// A report ready to be stored: signed, with its digest.
 public struct SignedReport: Sendable, Equatable {
@@ -117,19 +118,8 @@ public struct CompletedAttempt: Sendable {
     }
 }
 
-/// The gateway's durable state: outbox, quarantine, cursors and pull history.
-///
-/// One protocol so a PostgreSQL store for several gateways can stand beside SQLite.
-public protocol GatewayStore: Sendable {
-    func cursor(for adapter: String) async throws -> String?
-    /// Stores a pull's reports, quarantined records and new cursor in one transaction.
-    /// Reports whose id is already stored are not stored again.
-    func commit(_ pull: PullCommit, now: Date) async throws
-    /// Stores reports of a pull still under way, in one transaction, so they can be delivered
-    /// before it ends; its cursor waits for its commit. Reports whose id is already stored are not
-    /// stored again, and report ids come from the reports' content: a pull that fails after this
-    /// and runs again from the old cursor stores nothing twice.
-    func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws
+/// The delivery outbox, as the forwarder uses it.
+public protocol DeliveryOutbox: Sendable {
     /// Leases up to `limit` reports that are due, oldest first.
     func leaseDue(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedReport]
     /// Records the outcomes of one batch request in one transaction. An outcome the report's state
@@ -139,9 +129,52 @@ public protocol GatewayStore: Sendable {
     func complete(_ attempts: [CompletedAttempt], now: Date) async throws -> [(reportID: String, reason: String)]
     /// The earliest time a pending or leased report becomes due, if any.
     func nextDueDate() async throws -> Date?
+}
+
+extension DeliveryOutbox {
+    /// One attempt's outcome; a transition the report's state does not admit is an error.
+    public func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws {
+        let skipped = try await complete([CompletedAttempt(reportID: reportID, attempt: attempt, completion: completion)], now: now)
+        if let first = skipped.first { throw StoreError(first.reason) }
+    }
+}
+
+/// The pull ledger, as the pull runner uses it: where each adapter's pulls left off, what they
+/// stored, and how each ended.
+public protocol PullLedger: Sendable {
+    func cursor(for adapter: String) async throws -> String?
+    /// Stores a pull's reports, quarantined records and new cursor in one transaction.
+    /// Reports whose id is already stored are not stored again.
+    func commit(_ pull: PullCommit, now: Date) async throws
+    /// Stores reports of a pull still under way, in one transaction, so they can be delivered
+    /// before it ends; its cursor waits for its commit. Reports whose id is already stored are not
+    /// stored again, and report ids come from the reports' content: a pull that fails after this
+    /// and runs again from the old cursor stores nothing twice.
+    func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws
+    /// Records how a pull of `adapter` ended (`error` nil for success) and when the next one is due.
+    func recordPullOutcome(adapter: String, at time: Date, error: String?, nextRun: Date) async throws
+}
+
+/// Who runs an adapter's schedule when several gateways share a store.
+public protocol ScheduleOwnership: Sendable {
+    /// Runs `body` while this process owns `adapter`'s schedule, calling `whileWaiting` while
+    /// another does; returns when `body` returns or the task is cancelled. `body` gets a check to
+    /// make before each pull: false once ownership is lost, when `body` should return so that it
+    /// is sought again. A store only one gateway uses owns every schedule at once.
+    func withScheduleOwnership(
+        of adapter: String, whileWaiting: () -> Void, _ body: (_ stillOwner: () async -> Bool) async -> Void
+    ) async throws
+}
+
+/// The tamper-evident chain of delivered reports, for `audit verify`.
+public protocol AuditLog: Sendable {
+    /// The audit chain in sequence order.
+    func auditLinks() async throws -> [AuditLink]
+}
+
+/// What operators read and do to the outbox: `outbox`, `status`, the console.
+public protocol OutboxAdministration: Sendable {
     func outboxStats(now: Date) async throws -> OutboxStats
-    func pullTotals() async throws -> PullTotals
-    func quarantined(limit: Int) async throws -> [StoredQuarantine]
     func entry(reportID: String) async throws -> OutboxEntry?
     /// Reports in `state` (every state when nil), oldest first.
     func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry]
@@ -154,37 +187,71 @@ public protocol GatewayStore: Sendable {
     func signedReport(reportID: String) async throws -> SignedReport?
     /// Records whether the centre's signed receipt for a report verified.
     func markReceipt(reportID: String, verified: Bool) async throws
-    /// Makes deliveries left in flight by a previous process due now; returns how many.
-    func recoverInterruptedDeliveries(now: Date) async throws -> Int
-    /// The audit chain in sequence order.
-    func auditLinks() async throws -> [AuditLink]
-    /// Deletes delivered reports older than `age`; their audit links stay. Returns how many.
-    func pruneDelivered(olderThan age: TimeInterval, now: Date) async throws -> Int
-    /// Why new pulls must wait, if they must (the store is too large, its disk nearly full).
-    /// Called before every pull, so it answers at once, from what the store last measured.
-    func capacityProblem(minimumFreeBytes: Int64, maximumBytes: Int64) -> String?
-    /// Records how a pull of `adapter` ended (`error` nil for success) and when the next one is due.
-    func recordPullOutcome(adapter: String, at time: Date, error: String?, nextRun: Date) async throws
-    /// What each adapter last did, as `status` shows it.
-    func adapterStatuses() async throws -> [AdapterStatus]
-    /// Whether the store can take writes now (for readiness checks); answers at once.
-    func isWritable() -> Bool
-    /// The store's own consistency check; its findings, empty when sound.
-    func integrityCheck() async throws -> [String]
-    /// Where the store is, fit to print (a PostgreSQL URL without its password).
-    var location: String { get }
 }
 
-extension GatewayStore {
+extension OutboxAdministration {
     /// Dead letter → pending.
     public func requeue(reportID: String, now: Date) async throws {
         try await requeue(reportID: reportID, now: now, includingPending: false)
     }
+}
 
-    /// One attempt's outcome; a transition the report's state does not admit is an error.
-    public func complete(reportID: String, attempt: Int, with completion: DeliveryCompletion, now: Date) async throws {
-        let skipped = try await complete([CompletedAttempt(reportID: reportID, attempt: attempt, completion: completion)], now: now)
-        if let first = skipped.first { throw StoreError(first.reason) }
+/// What the pulls did, for `status`, the demo and the console.
+public protocol PullHistory: Sendable {
+    func pullTotals() async throws -> PullTotals
+    func quarantined(limit: Int) async throws -> [StoredQuarantine]
+    /// What each adapter last did, as `status` shows it.
+    func adapterStatuses() async throws -> [AdapterStatus]
+}
+
+/// The store's own upkeep: at start-up, hourly, and on an operator's request.
+public protocol StoreMaintenance: Sendable {
+    /// Makes deliveries left in flight by a previous process due now; returns how many.
+    func recoverInterruptedDeliveries(now: Date) async throws -> Int
+    /// Deletes delivered reports older than `age`; their audit links stay. Returns how many.
+    func pruneDelivered(olderThan age: TimeInterval, now: Date) async throws -> Int
+    /// The store's own consistency check; its findings, empty when sound.
+    func integrityCheck() async throws -> [String]
+}
+
+/// Whether the store can take what comes, for pulls and readiness.
+public protocol StoreHealth: Sendable {
+    /// Why new pulls must wait, if they must (the store is too large, its disk nearly full).
+    /// Called before every pull, so it answers at once, from what the store last measured.
+    func capacityProblem(minimumFreeBytes: Int64, maximumBytes: Int64) -> String?
+    /// Whether the store can take writes now (for readiness checks).
+    func isWritable() async -> Bool
+    /// Where the store is, fit to print (a PostgreSQL URL without its password).
+    var location: String { get }
+}
+
+/// The gateway's durable state, every role in one store (SQLite for one gateway, PostgreSQL for
+/// several). Each user asks for the roles it needs, so a test double implements only those.
+///
+/// A store is a `Service`: its background work (PostgreSQL's connection pool) runs in `run()`,
+/// in the gateway's service group or `withRunning(_:)`, and `close()` releases it.
+public protocol GatewayStore: DeliveryOutbox, PullLedger, ScheduleOwnership, AuditLog, OutboxAdministration, PullHistory, StoreMaintenance,
+    StoreHealth, Service
+{
+    /// Releases the store's files or connections; nothing may be asked of it afterwards.
+    func close() async throws
+}
+
+extension GatewayStore {
+    /// `body` with the store running, then the store stopped: for commands and tests that use a
+    /// store outside the gateway's service group.
+    public func withRunning<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.run() }
+            do {
+                let result = try await body()
+                group.cancelAll()
+                return result
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
     }
 }
 
@@ -199,5 +266,18 @@ public enum StoreLocation {
     public static func open(_ location: String, exclusive: Bool = true) throws -> any GatewayStore {
         if isPostgres(location) { return try PostgresStore(url: location) }
         return try SQLiteStore(path: location, exclusive: exclusive)
+    }
+
+    /// `body` with the store at `location` open and running, then closed: for commands run by hand.
+    public static func withStore<T: Sendable>(_ location: String, exclusive: Bool = true, _ body: (any GatewayStore) async throws -> T) async throws -> T {
+        let store = try open(location, exclusive: exclusive)
+        do {
+            let result = try await store.withRunning { try await body(store) }
+            try await store.close()
+            return result
+        } catch {
+            try? await store.close()
+            throw error
+        }
     }
 }

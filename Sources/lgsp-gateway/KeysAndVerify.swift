@@ -140,7 +140,7 @@ struct Verify: AsyncParsableCommand {
         let result: ReportVerification
         let name: String
         if let store, let report {
-            guard let stored = try await StoreLocation.open(store, exclusive: false).signedReport(reportID: report) else {
+            guard let stored = try await StoreLocation.withStore(store, exclusive: false, { try await $0.signedReport(reportID: report) }) else {
                 throw ValidationError("report \(report) is not in \(store)")
             }
             name = "report \(report)"

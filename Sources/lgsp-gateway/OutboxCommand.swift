@@ -10,11 +10,12 @@ struct Outbox: AsyncParsableCommand {
         abstract: "Inspect the outbox, replay or purge dead letters.",
         subcommands: [List.self, Show.self, Retry.self, Purge.self, Stats.self])
 
-    /// The store the configuration names, opened beside a running gateway (no exclusive lock).
-    static func store(_ options: ConfigOption) throws -> any GatewayStore {
+    /// `body` with the store the configuration names, opened beside a running gateway (no
+    /// exclusive lock), and closed after.
+    static func withStore<T: Sendable>(_ options: ConfigOption, _ body: (any GatewayStore) async throws -> T) async throws -> T {
         let configuration: GatewayConfiguration
         do { configuration = try GatewayConfiguration.load(file: options.config) } catch { throw failOnIssues(error) }
-        return try StoreLocation.open(configuration.storePath, exclusive: false)
+        return try await StoreLocation.withStore(configuration.storePath, exclusive: false, body)
     }
 
     static func date(_ date: Date?) -> String { date.map { Timestamps.format($0) } ?? "-" }
@@ -28,7 +29,7 @@ struct Outbox: AsyncParsableCommand {
         func run() async throws {
             let chosen: OutboxState? = state == "all" ? nil : OutboxState(rawValue: state)
             guard state == "all" || chosen != nil else { throw ValidationError("--state must be pending, in_flight, delivered, dead_lettered or all") }
-            let entries = try await Outbox.store(options).entries(state: chosen, limit: limit)
+            let entries = try await Outbox.withStore(options) { try await $0.entries(state: chosen, limit: limit) }
             if entries.isEmpty { print("no \(state == "all" ? "" : state + " ")reports") }
             for entry in entries {
                 print("\(entry.reportID)  \(entry.state.rawValue)  \(entry.adapter ?? "-")  \(entry.observationCount ?? 0) obs  attempts \(entry.attempts)  created \(Outbox.date(entry.createdAt))  \(entry.lastStatus.map { "last status \($0)" } ?? "")  \(entry.lastError ?? "")")
@@ -42,8 +43,10 @@ struct Outbox: AsyncParsableCommand {
         @Argument(help: "The report id.") var reportID: String
 
         func run() async throws {
-            let store = try Outbox.store(options)
-            guard let entry = try await store.entry(reportID: reportID), let report = try await store.signedReport(reportID: reportID) else {
+            let found = try await Outbox.withStore(options) { store in
+                (try await store.entry(reportID: reportID), try await store.signedReport(reportID: reportID))
+            }
+            guard let entry = found.0, let report = found.1 else {
                 throw ValidationError("report \(reportID) is not in the outbox")
             }
             print("report \(entry.reportID)")
@@ -72,17 +75,18 @@ struct Outbox: AsyncParsableCommand {
 
         /// Runs `action` on each selected report and says what was done.
         func forEach(_ done: String, including states: [OutboxState] = [.deadLettered], _ action: (any GatewayStore, String) async throws -> Void) async throws {
-            let store = try Outbox.store(options)
-            var ids = reportIDs
-            if all {
-                ids = []
-                for state in states { ids += try await store.entries(state: state, limit: .max).map(\.reportID) }
+            try await Outbox.withStore(options) { store in
+                var ids = reportIDs
+                if all {
+                    ids = []
+                    for state in states { ids += try await store.entries(state: state, limit: .max).map(\.reportID) }
+                }
+                for id in ids {
+                    try await action(store, id)
+                    print("\(id): \(done)")
+                }
+                if ids.isEmpty { print(states.count > 1 ? "no dead letters and no pending reports" : "no dead letters") }
             }
-            for id in ids {
-                try await action(store, id)
-                print("\(id): \(done)")
-            }
-            if ids.isEmpty { print(states.count > 1 ? "no dead letters and no pending reports" : "no dead letters") }
         }
     }
 
@@ -120,7 +124,7 @@ struct Outbox: AsyncParsableCommand {
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
-            let stats = try await Outbox.store(options).outboxStats(now: Date())
+            let stats = try await Outbox.withStore(options) { try await $0.outboxStats(now: Date()) }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -143,7 +147,7 @@ struct Audit: AsyncParsableCommand {
         @OptionGroup var options: ConfigOption
 
         func run() async throws {
-            let links = try await Outbox.store(options).auditLinks()
+            let links = try await Outbox.withStore(options) { try await $0.auditLinks() }
             if let problem = AuditChainCheck.firstProblem(in: links) {
                 print("audit chain BROKEN: \(problem)")
                 throw ExitCode(1)
@@ -162,9 +166,10 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let loaded: LoadedGateway
         do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
-        let store = try StoreLocation.open(loaded.configuration.storePath, exclusive: false)
-        let statuses = Dictionary(uniqueKeysWithValues: try await store.adapterStatuses().map { ($0.adapter, $0) })
-        let stats = try await store.outboxStats(now: Date())
+        let (statusList, stats) = try await StoreLocation.withStore(loaded.configuration.storePath, exclusive: false) { store in
+            (try await store.adapterStatuses(), try await store.outboxStats(now: Date()))
+        }
+        let statuses = Dictionary(uniqueKeysWithValues: statusList.map { ($0.adapter, $0) })
         func text(_ date: Date?) -> JSONValue { date.map { .string(Timestamps.format($0)) } ?? .null }
         let adapters: [JSONValue] = loaded.adapters.map { adapter in
             let status = statuses[adapter.name]

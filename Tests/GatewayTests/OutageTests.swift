@@ -204,12 +204,13 @@ struct OutageTests {
     }
 }
 
-/// A store whose next leases fail when told to, as a database briefly unreachable would.
-final class LeaseFailingStore: GatewayStore {
-    let base: any GatewayStore
+/// An outbox whose next leases fail when told to, as a database briefly unreachable would. The
+/// forwarder asks for the outbox alone, so that is all a double forwards.
+final class LeaseFailingStore: DeliveryOutbox {
+    let base: any DeliveryOutbox
     private let failures = Mutex((pending: 0, failed: 0))
 
-    init(_ base: any GatewayStore) { self.base = base }
+    init(_ base: any DeliveryOutbox) { self.base = base }
 
     func failLeases(_ count: Int) { failures.withLock { $0.pending += count } }
     var failedLeases: Int { failures.withLock { $0.failed } }
@@ -225,31 +226,6 @@ final class LeaseFailingStore: GatewayStore {
         return try await base.leaseDue(now: now, limit: limit, leaseDuration: leaseDuration)
     }
 
-    func cursor(for adapter: String) async throws -> String? { try await base.cursor(for: adapter) }
-    func commit(_ pull: PullCommit, now: Date) async throws { try await base.commit(pull, now: now) }
-    func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws { try await base.storeReports(reports, adapter: adapter, now: now) }
     func complete(_ attempts: [CompletedAttempt], now: Date) async throws -> [(reportID: String, reason: String)] { try await base.complete(attempts, now: now) }
     func nextDueDate() async throws -> Date? { try await base.nextDueDate() }
-    func outboxStats(now: Date) async throws -> OutboxStats { try await base.outboxStats(now: now) }
-    func pullTotals() async throws -> PullTotals { try await base.pullTotals() }
-    func quarantined(limit: Int) async throws -> [StoredQuarantine] { try await base.quarantined(limit: limit) }
-    func entry(reportID: String) async throws -> OutboxEntry? { try await base.entry(reportID: reportID) }
-    func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry] { try await base.entries(state: state, limit: limit) }
-    func requeue(reportID: String, now: Date, includingPending: Bool) async throws {
-        try await base.requeue(reportID: reportID, now: now, includingPending: includingPending)
-    }
-    func purge(reportID: String) async throws { try await base.purge(reportID: reportID) }
-    func signedReport(reportID: String) async throws -> SignedReport? { try await base.signedReport(reportID: reportID) }
-    func markReceipt(reportID: String, verified: Bool) async throws { try await base.markReceipt(reportID: reportID, verified: verified) }
-    func recoverInterruptedDeliveries(now: Date) async throws -> Int { try await base.recoverInterruptedDeliveries(now: now) }
-    func auditLinks() async throws -> [AuditLink] { try await base.auditLinks() }
-    func pruneDelivered(olderThan age: TimeInterval, now: Date) async throws -> Int { try await base.pruneDelivered(olderThan: age, now: now) }
-    func capacityProblem(minimumFreeBytes: Int64, maximumBytes: Int64) -> String? { base.capacityProblem(minimumFreeBytes: minimumFreeBytes, maximumBytes: maximumBytes) }
-    func recordPullOutcome(adapter: String, at time: Date, error: String?, nextRun: Date) async throws {
-        try await base.recordPullOutcome(adapter: adapter, at: time, error: error, nextRun: nextRun)
-    }
-    func adapterStatuses() async throws -> [AdapterStatus] { try await base.adapterStatuses() }
-    func isWritable() -> Bool { base.isWritable() }
-    func integrityCheck() async throws -> [String] { try await base.integrityCheck() }
-    var location: String { base.location }
 }

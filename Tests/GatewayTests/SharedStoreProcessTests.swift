@@ -31,6 +31,7 @@ struct SharedStoreProcessTests {
             }
             let gateways = try (1...3).map(start)
             let reader = try PostgresStore(url: storeURL)
+            try await reader.withRunning {
             let total = dataset.allRecords.count
 
             let outputs = gateways.map(\.outputPath)
@@ -77,6 +78,7 @@ struct SharedStoreProcessTests {
             let links = try await reader.auditLinks()
             #expect(links.count == central.acceptedReports)
             #expect(zip(links.dropFirst(), links).allSatisfy { $0.previousHash == $1.hash })
+            }
         }
     }
 

@@ -84,6 +84,16 @@ func writeTestCA(in directory: URL) throws -> String {
     return path
 }
 
+/// `runTool` on a thread of its own, for async tests: waiting for a process on one of the
+/// cooperative pool's threads (two, on a two-core machine) can starve the work it waits for.
+func runToolOffPool(_ arguments: [String], includeStandardError: Bool = true) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runTool(arguments, includeStandardError: includeStandardError) })
+        }
+    }
+}
+
 /// Runs a tool from PATH (openssl, python3) and returns its exit status and what it printed.
 func runTool(_ arguments: [String], includeStandardError: Bool = true) throws -> (status: Int32, output: String) {
     let process = Process()
