@@ -157,7 +157,8 @@ let package = Package(
         .target(
             name: "GatewayDemo",
             dependencies: [
-                "Gateway", "MockSystems", "GatewayConfig", "GatewayContracts", "GatewayDelivery", "GatewayHTTP", "GatewaySigning", "GatewayStore",
+                "Gateway", "MockSystems", "GatewayConfig", "GatewayContracts", "GatewayDelivery", "GatewayHTTP", "GatewaySigning",
+                "GatewayStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -181,7 +182,8 @@ let package = Package(
         .executableTarget(
             name: "lgsp-bench",
             dependencies: [
-                "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayDemo", "GatewayHTTP", "GatewaySigning", "GatewayStore", "MockSystems",
+                "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayDemo", "GatewayHTTP", "GatewaySigning", "GatewayStore",
+                "MockSystems",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

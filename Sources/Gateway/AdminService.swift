@@ -36,7 +36,10 @@ struct AdminService: Service, CustomStringConvertible {
             if breakerOpen() { problems.append("central endpoint is failing (circuit breaker open)") }
             let stalled = stalledDeliveries()
             if stalled > 0 { problems.append("deliveries make no progress: \(stalled) under way for longer than any request may take") }
-            let body = problems.isEmpty ? "ready: store writable, contracts \(contractVersion()), central endpoint answering\n" : problems.joined(separator: "\n") + "\n"
+            let body =
+                problems.isEmpty
+                ? "ready: store writable, contracts \(contractVersion()), central endpoint answering\n"
+                : problems.joined(separator: "\n") + "\n"
             return Response(status: problems.isEmpty ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         router.get("metrics") { _, _ in

@@ -92,13 +92,19 @@ public struct GatewayConfiguration: Sendable {
         }
 
         let central = root.required("central")
-        central?.allowOnly(ConfigValue.tlsFields.union(["url", "timeout", "token", "allow_plain_http", "http_signatures", "receipt_keys", "max_concurrent", "batch_max_reports", "batch_max_bytes"]))
+        central?.allowOnly(
+            ConfigValue.tlsFields.union([
+                "url", "timeout", "token", "allow_plain_http", "http_signatures", "receipt_keys", "max_concurrent", "batch_max_reports",
+                "batch_max_bytes",
+            ]))
         let maxConcurrent = central?.int("max_concurrent", default: 4, range: 1...64) ?? 4
         let maxReportsPerRequest = central?.int("batch_max_reports", default: 1, range: 1...10_000) ?? 1
         let maxBytesPerRequest = Int(central?.size("batch_max_bytes", default: 8 << 20, range: (64 << 10)...(1 << 30)) ?? (8 << 20))
         var receiptKeys: [String: VerificationKey]?
         if let path = central?.path("receipt_keys", required: false) {
-            do { receiptKeys = try JSONDecoder().decode(JWKS.self, from: Data(contentsOf: URL(fileURLWithPath: path))).verificationKeys() } catch {
+            do {
+                receiptKeys = try JSONDecoder().decode(JWKS.self, from: Data(contentsOf: URL(fileURLWithPath: path))).verificationKeys()
+            } catch {
                 central?["receipt_keys"]?.report("\(path) is not a readable JWKS of the centre's receipt keys")
             }
         }
@@ -106,7 +112,8 @@ public struct GatewayConfiguration: Sendable {
         let centralURL = central?.url("url", allowPlainHTTP: allowPlain)
         let centralTLS = central?.endpointTLS(url: centralURL) ?? EndpointTLS()
         if let centralURL { warnings += centralTLS.warnings(endpoint: "central.url", url: centralURL) }
-        let requestTimeout = central?.duration("timeout", default: .seconds(30), range: .milliseconds(100)...(.seconds(3600))) ?? .seconds(30)
+        let requestTimeout =
+            central?.duration("timeout", default: .seconds(30), range: .milliseconds(100)...(.seconds(3600))) ?? .seconds(30)
         let centralToken = central?["token"] != nil ? central?.secret("token") : nil
         let httpSignatures = central?.bool("http_signatures", default: false) ?? false
 
@@ -117,7 +124,8 @@ public struct GatewayConfiguration: Sendable {
         if let name = signing?.optionalString("algorithm") {
             algorithm = JWSAlgorithm(rawValue: name)
             if algorithm == nil {
-                signing?["algorithm"]?.report("expected one of \(JWSAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(name)\"")
+                signing?["algorithm"]?.report(
+                    "expected one of \(JWSAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(name)\"")
             }
         }
         var signingKey: SigningKey?
@@ -128,7 +136,9 @@ public struct GatewayConfiguration: Sendable {
         }
         if let signingKey, let algorithm, algorithm.keyType != signingKey.keyType {
             let usable = JWSAlgorithm.allCases.filter { $0.keyType == signingKey.keyType }.map(\.rawValue).joined(separator: " or ")
-            signing?["algorithm"]?.report("\(algorithm.rawValue) needs \(algorithm.keyType.withArticle) key, but the key is \(signingKey.keyType.rawValue); use \(usable)")
+            signing?["algorithm"]?.report(
+                "\(algorithm.rawValue) needs \(algorithm.keyType.withArticle) key, but the key is \(signingKey.keyType.rawValue); use \(usable)"
+            )
         }
         let keyID = signing?.optionalString("key_id")
         let chainPath = signing?.path("certificate_chain", required: false)
@@ -145,7 +155,9 @@ public struct GatewayConfiguration: Sendable {
         }
         var serialization = JWSSerialization.flattened
         if let name = signing?.optionalString("serialization") {
-            if let chosen = JWSSerialization(rawValue: name) { serialization = chosen } else {
+            if let chosen = JWSSerialization(rawValue: name) {
+                serialization = chosen
+            } else {
                 signing?["serialization"]?.report("expected flattened, compact or detached, found \"\(name)\"")
             }
         }
@@ -181,7 +193,8 @@ public struct GatewayConfiguration: Sendable {
             if let list = delivery["retry_statuses"] {
                 statuses = []
                 for item in list.items {
-                    guard let text = item.text, let status = Int(text), (400...599).contains(status), ![400, 409, 422].contains(status) else {
+                    guard let text = item.text, let status = Int(text), (400...599).contains(status), ![400, 409, 422].contains(status)
+                    else {
                         item.report("expected an HTTP status from 400 to 599 other than 400, 409 and 422")
                         continue
                     }
@@ -219,7 +232,9 @@ public struct GatewayConfiguration: Sendable {
             // Report the adapter files' problems in the same run, so one `check` shows everything to fix.
             var issues = reader.issues
             if let adaptersDirectory {
-                do { _ = try AdapterLoader.definitions(directory: adaptersDirectory, environment: environment) } catch { issues += error.issues }
+                do { _ = try AdapterLoader.definitions(directory: adaptersDirectory, environment: environment) } catch {
+                    issues += error.issues
+                }
             }
             throw ConfigIssues(issues)
         }
@@ -228,7 +243,10 @@ public struct GatewayConfiguration: Sendable {
             centralToken: centralToken, requestTimeout: requestTimeout, httpSignatures: httpSignatures, signingKeyPath: keyPath,
             signingAlgorithm: algorithm ?? signingKey.keyType.defaultAlgorithm, keyID: keyID, certificateChainPath: chainPath,
             retiredKeyPaths: retiredKeyPaths, serialization: serialization,
-            storePath: storePath, minimumFreeBytes: minimumFreeBytes, maximumStoreBytes: maximumStoreBytes, contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker, maxConcurrent: maxConcurrent, maxReportsPerRequest: maxReportsPerRequest, maxBytesPerRequest: maxBytesPerRequest, retention: retention, receiptKeys: receiptKeys,
+            storePath: storePath, minimumFreeBytes: minimumFreeBytes, maximumStoreBytes: maximumStoreBytes,
+            contractsDirectory: contractsDirectory, adaptersDirectory: adaptersDirectory, retry: retry, breaker: breaker,
+            maxConcurrent: maxConcurrent, maxReportsPerRequest: maxReportsPerRequest, maxBytesPerRequest: maxBytesPerRequest,
+            retention: retention, receiptKeys: receiptKeys,
             deliveryPoll: poll, maxObservationsPerReport: maxObservations, shutdownTimeout: shutdownTimeout,
             adminHost: adminHost, adminPort: adminPort, adminToken: adminToken, warnings: warnings)
     }
@@ -268,7 +286,8 @@ public struct LoadedGateway: Sendable {
             issues += error.issues
         }
         if adapters.isEmpty && issues.isEmpty {
-            issues.append(ConfigIssue(file: configuration.adaptersDirectory, line: nil, field: "", message: "no adapter files (*.yaml) found"))
+            issues.append(
+                ConfigIssue(file: configuration.adaptersDirectory, line: nil, field: "", message: "no adapter files (*.yaml) found"))
         }
         let key: SigningKey
         do { key = try SigningKey(contentsOf: URL(fileURLWithPath: configuration.signingKeyPath)) } catch {
@@ -278,7 +297,8 @@ public struct LoadedGateway: Sendable {
         // The chain and the retired keys were checked while the configuration was read.
         let chain = configuration.certificateChainPath.flatMap { try? CertificateChain(pemFile: $0) }
         let retired = configuration.retiredKeyPaths.compactMap { try? VerificationKey(contentsOf: URL(fileURLWithPath: $0)) }
-        return LoadedGateway(configuration: configuration, contracts: contracts, adapters: adapters, signingKey: key,
-                             certificateChain: chain, retiredKeys: retired)
+        return LoadedGateway(
+            configuration: configuration, contracts: contracts, adapters: adapters, signingKey: key,
+            certificateChain: chain, retiredKeys: retired)
     }
 }

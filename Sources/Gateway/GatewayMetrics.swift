@@ -8,12 +8,17 @@ import Prometheus
 /// Names and labels are documented in the README; everything is prefixed `lgsp_`.
 public final class GatewayMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
-    static let latencyBuckets: [Duration] = [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
-                                             .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60)]
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+    ]
 
     public init(version: String) {
-        registry.makeGauge(descriptor: .init(namespace: "lgsp", metricName: "build", unitName: "info", helpText: "Build information; the value is always 1."),
-                           labels: [("version", version)]).set(to: 1)
+        registry.makeGauge(
+            descriptor: .init(
+                namespace: "lgsp", metricName: "build", unitName: "info", helpText: "Build information; the value is always 1."),
+            labels: [("version", version)]
+        ).set(to: 1)
     }
 
     func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
@@ -26,7 +31,8 @@ public final class GatewayMetrics: Sendable {
 
     func histogram(_ name: String, _ help: String, _ labels: [(String, String)]) -> DurationHistogram {
         registry.makeDurationHistogram(
-            descriptor: .init(namespace: "lgsp", metricName: name, unitName: "seconds", helpText: help), labels: labels, buckets: Self.latencyBuckets)
+            descriptor: .init(namespace: "lgsp", metricName: name, unitName: "seconds", helpText: help), labels: labels,
+            buckets: Self.latencyBuckets)
     }
 
     /// A pull ended: its outcome, its records by outcome (quarantined ones by reason class), its reports, its duration.
@@ -35,10 +41,14 @@ public final class GatewayMetrics: Sendable {
         switch result {
         case .success(let summary):
             counter("pulls", "Pulls by adapter and outcome.", [("adapter", adapter), ("outcome", "success")]).increment()
-            counter("records", "Records pulled, by outcome.", [("adapter", adapter), ("outcome", "valid")]).increment(by: Int64(summary.valid))
+            counter("records", "Records pulled, by outcome.", [("adapter", adapter), ("outcome", "valid")]).increment(
+                by: Int64(summary.valid))
             for (reasonClass, count) in summary.quarantinedByClass {
-                counter("records", "Records pulled, by outcome.", [("adapter", adapter), ("outcome", "quarantined"), ("reason_class", reasonClass)])
-                    .increment(by: Int64(count))
+                counter(
+                    "records", "Records pulled, by outcome.",
+                    [("adapter", adapter), ("outcome", "quarantined"), ("reason_class", reasonClass)]
+                )
+                .increment(by: Int64(count))
             }
             counter("reports_signed", "Reports signed and stored.", [("adapter", adapter)]).increment(by: Int64(summary.reports))
         case .failure:
@@ -49,7 +59,8 @@ public final class GatewayMetrics: Sendable {
     /// A delivery attempt ended.
     func recordDelivery(_ event: DeliveryEvent) {
         let statusClass = event.status.map { "\($0 / 100)xx" } ?? "network"
-        counter("delivery_attempts", "Delivery attempts by answer class (2xx, 4xx, 5xx, network).", [("status_class", statusClass)]).increment()
+        counter("delivery_attempts", "Delivery attempts by answer class (2xx, 4xx, 5xx, network).", [("status_class", statusClass)])
+            .increment()
         if case .retry = event.completion { counter("delivery_retries", "Attempts that will be retried.", []).increment() }
         if case .deadLetter = event.completion { counter("dead_letters", "Reports given up on (dead letters made).", []).increment() }
         if event.receiptVerified == false {
@@ -64,10 +75,15 @@ public final class GatewayMetrics: Sendable {
 
     /// Reads the outbox now, so the gauges are current at every scrape.
     func refreshOutbox(_ stats: OutboxStats) {
-        for (state, count) in [("pending", stats.pending), ("in_flight", stats.inFlight), ("delivered", stats.delivered), ("dead_lettered", stats.deadLettered)] {
+        for (state, count) in [
+            ("pending", stats.pending), ("in_flight", stats.inFlight), ("delivered", stats.delivered),
+            ("dead_lettered", stats.deadLettered),
+        ] {
             gauge("outbox", unit: "reports", "Reports in the outbox by state.", [("state", state)]).set(to: Double(count))
         }
-        gauge("outbox_oldest_undelivered_age", unit: "seconds", "Age of the oldest report not yet delivered.").set(to: Double(stats.oldestUndeliveredAgeSeconds))
-        gauge("outbox_unverified_receipts", unit: "reports", "Reports whose receipt from the centre did not verify.").set(to: Double(stats.unverifiedReceipts))
+        gauge("outbox_oldest_undelivered_age", unit: "seconds", "Age of the oldest report not yet delivered.").set(
+            to: Double(stats.oldestUndeliveredAgeSeconds))
+        gauge("outbox_unverified_receipts", unit: "reports", "Reports whose receipt from the centre did not verify.").set(
+            to: Double(stats.unverifiedReceipts))
     }
 }

@@ -55,25 +55,33 @@ struct PullService: Service, CustomStringConvertible {
             var waitingLogged = false
             while !Task.isCancelled {
                 do {
-                    try await store.withScheduleOwnership(of: adapter.name, whileWaiting: {
-                        heartbeats.beat(heartbeatName)
-                        if !waitingLogged {
-                            logger.info("another gateway runs this adapter's schedule; taking over if it stops", metadata: ["adapter": "\(adapter.name)"])
-                            waitingLogged = true
+                    try await store.withScheduleOwnership(
+                        of: adapter.name,
+                        whileWaiting: {
+                            heartbeats.beat(heartbeatName)
+                            if !waitingLogged {
+                                logger.info(
+                                    "another gateway runs this adapter's schedule; taking over if it stops",
+                                    metadata: ["adapter": "\(adapter.name)"])
+                                waitingLogged = true
+                            }
                         }
-                    }) { stillOwner in
+                    ) { stillOwner in
                         logger.info("this gateway runs the adapter's schedule", metadata: ["adapter": "\(adapter.name)"])
                         await pullLoop(stillOwner: stillOwner)
                     }
                     if Task.isCancelled { return }
-                    logger.warning("this gateway no longer holds the adapter's schedule (the database connection was lost); seeking it again",
-                                   metadata: ["adapter": "\(adapter.name)"])
+                    logger.warning(
+                        "this gateway no longer holds the adapter's schedule (the database connection was lost); seeking it again",
+                        metadata: ["adapter": "\(adapter.name)"])
                     waitingLogged = false
                 } catch is CancellationError {
                     return
                 } catch {
                     if Task.isCancelled { return }
-                    logger.error("cannot reach the store to own the adapter's schedule; trying again", metadata: ["adapter": "\(adapter.name)", "error": "\(error)"])
+                    logger.error(
+                        "cannot reach the store to own the adapter's schedule; trying again",
+                        metadata: ["adapter": "\(adapter.name)", "error": "\(error)"])
                     await sleepBeating(.seconds(5))
                 }
             }
@@ -113,13 +121,16 @@ struct PullService: Service, CustomStringConvertible {
             do {
                 let summary = try await runner.pullOnce(adapter, whenStored: { [doorbell] in doorbell.ring() })
                 metrics.recordPull(adapter: adapter.name, result: .success(summary), duration: ContinuousClock.now - started)
-                logger.info("pull committed", metadata: [
-                    "adapter": "\(summary.adapter)", "records": "\(summary.pulled)", "valid": "\(summary.valid)",
-                    "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
-                ])
+                logger.info(
+                    "pull committed",
+                    metadata: [
+                        "adapter": "\(summary.adapter)", "records": "\(summary.pulled)", "valid": "\(summary.valid)",
+                        "quarantined": "\(summary.quarantined)", "reports": "\(summary.reports)",
+                    ])
                 if summary.duplicates > 0 {
-                    logger.warning("the source served records this pull had already met (pages shifted or repeated); each was reported once",
-                                   metadata: ["adapter": "\(summary.adapter)", "duplicates": "\(summary.duplicates)"])
+                    logger.warning(
+                        "the source served records this pull had already met (pages shifted or repeated); each was reported once",
+                        metadata: ["adapter": "\(summary.adapter)", "duplicates": "\(summary.duplicates)"])
                 }
                 let next = schedule.nextRun(after: Date())
                 try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: nil, nextRun: next)
@@ -133,11 +144,15 @@ struct PullService: Service, CustomStringConvertible {
                 attempt += 1
                 if attempt <= schedule.retries {
                     let delay = schedule.retryDelay(attempt: attempt)
-                    logger.warning("pull failed; trying again", metadata: [
-                        "adapter": "\(adapter.name)", "error": "\(error)", "retry": "\(attempt) of \(schedule.retries)", "in": "\(delay)",
-                    ])
+                    logger.warning(
+                        "pull failed; trying again",
+                        metadata: [
+                            "adapter": "\(adapter.name)", "error": "\(error)", "retry": "\(attempt) of \(schedule.retries)",
+                            "in": "\(delay)",
+                        ])
                     // `status` shows the failure now, not after the last retry minutes later.
-                    try? await store.recordPullOutcome(adapter: adapter.name, at: Date(), error: "\(error)", nextRun: Date().addingTimeInterval(delay.timeInterval))
+                    try? await store.recordPullOutcome(
+                        adapter: adapter.name, at: Date(), error: "\(error)", nextRun: Date().addingTimeInterval(delay.timeInterval))
                     await sleepBeating(delay)
                     if Task.isCancelled { return nil }
                     continue
@@ -237,8 +252,10 @@ public final class GatewayRuntime: Sendable {
         store = try StoreLocation.open(loaded.configuration.storePath)
         let transport = HTTPTransport()
         self.transport = transport
-        generations = Mutex(GenerationState(current: Generation(
-            number: 1, loaded: loaded, adapters: loaded.adapters.map { $0.makeAdapter(transport: transport, logger: logger) })))
+        generations = Mutex(
+            GenerationState(
+                current: Generation(
+                    number: 1, loaded: loaded, adapters: loaded.adapters.map { $0.makeAdapter(transport: transport, logger: logger) })))
         let file = loaded.configuration.file
         reloadSource = { () throws(ConfigIssues) -> LoadedGateway in try LoadedGateway.load(file: file, environment: environment) }
     }
@@ -263,11 +280,11 @@ public final class GatewayRuntime: Sendable {
     func forwarder(for loaded: LoadedGateway) -> Forwarder {
         let configuration = loaded.configuration
         var forwarderConfiguration = Forwarder.Configuration(
-                centralURL: configuration.centralURL, tls: configuration.centralTLS,
-                authentication: configuration.centralToken.map { .bearer($0) } ?? .none, retry: configuration.retry,
-                requestTimeout: configuration.requestTimeout, idlePoll: configuration.deliveryPoll,
-                messageSigner: configuration.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil,
-                breaker: configuration.breaker)
+            centralURL: configuration.centralURL, tls: configuration.centralTLS,
+            authentication: configuration.centralToken.map { .bearer($0) } ?? .none, retry: configuration.retry,
+            requestTimeout: configuration.requestTimeout, idlePoll: configuration.deliveryPoll,
+            messageSigner: configuration.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil,
+            breaker: configuration.breaker)
         forwarderConfiguration.receiptVerifier = configuration.receiptKeys.map { JWSVerifier(keysByID: $0) }
         forwarderConfiguration.maxConcurrent = configuration.maxConcurrent
         forwarderConfiguration.maxReportsPerRequest = configuration.maxReportsPerRequest
@@ -308,9 +325,10 @@ public final class GatewayRuntime: Sendable {
         forwarder.configuration.idlePoll = min(forwarder.configuration.idlePoll, beatPeriod)
         // Services stop in reverse order: the pulls first, then the forwarder finishes what is under way.
         let pulls: [any Service] = generation.adapters.map {
-            PullService(adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull,
-                        capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) }, store: store,
-                        heartbeats: heartbeats, metrics: metrics, beatPeriod: beatPeriod)
+            PullService(
+                adapter: $0, runner: runner, doorbell: doorbell, logger: logger, onPull: onPull,
+                capacityProblem: { store.capacityProblem(minimumFreeBytes: minimumFree, maximumBytes: maximumSize) }, store: store,
+                heartbeats: heartbeats, metrics: metrics, beatPeriod: beatPeriod)
         }
         var configuration = ServiceGroupConfiguration(
             services: ([forwarder] + pulls).map { .init(service: $0) }, gracefulShutdownSignals: [], logger: logger)
@@ -326,22 +344,26 @@ public final class GatewayRuntime: Sendable {
         // The store first, so that it stops last, after every service that uses it.
         var services: [any Service] = [store, WorkerService(runtime: self)]
         let (breakerOpen, deliveryWatch) = (self.breakerOpen, self.deliveryWatch)
-        services.append(AdminService(
-            host: settings.adminHost, port: settings.adminPort, token: settings.adminToken, store: store, metrics: metrics,
-            contractVersion: { self.loaded.contracts.version }, breakerOpen: { breakerOpen.value.withLock { $0 } },
-            stalledDeliveries: {
-                deliveryWatch.stalled(longerThan: Forwarder.Configuration.leaseDuration(forRequestTimeout: self.loaded.configuration.requestTimeout))
-            },
-            boundPort: boundAdminPort, logger: logger))
+        services.append(
+            AdminService(
+                host: settings.adminHost, port: settings.adminPort, token: settings.adminToken, store: store, metrics: metrics,
+                contractVersion: { self.loaded.contracts.version }, breakerOpen: { breakerOpen.value.withLock { $0 } },
+                stalledDeliveries: {
+                    deliveryWatch.stalled(
+                        longerThan: Forwarder.Configuration.leaseDuration(forRequestTimeout: self.loaded.configuration.requestTimeout))
+                },
+                boundPort: boundAdminPort, logger: logger))
         if let notifier {
-            services.append(SystemdService(
-                notifier: notifier, watchdog: SystemdNotifier.watchdogInterval(), heartbeats: heartbeats,
-                loops: { self.expectedLoops }, status: { self.statusLine }, logger: logger))
+            services.append(
+                SystemdService(
+                    notifier: notifier, watchdog: SystemdNotifier.watchdogInterval(), heartbeats: heartbeats,
+                    loops: { self.expectedLoops }, status: { self.statusLine }, logger: logger))
         }
         if reloadOnHangup { services.append(ReloadService(runtime: self, notifier: notifier)) }
         services.append(RetentionService(store: store, retention: { self.loaded.configuration.retention }, logger: logger))
         services.append(IdleMemoryService(quietPeriod: .seconds(5), logger: logger))
-        var configuration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)
         configuration.maximumGracefulShutdownDuration = settings.shutdownTimeout
         return ServiceGroup(configuration: configuration)
     }
@@ -349,7 +371,8 @@ public final class GatewayRuntime: Sendable {
     /// What systemd shows as the service's status line.
     var statusLine: String {
         let loaded = self.loaded
-        return "delivering for province \(loaded.configuration.province) with \(loaded.adapters.count) adapters, contracts \(loaded.contracts.version)"
+        return
+            "delivering for province \(loaded.configuration.province) with \(loaded.adapters.count) adapters, contracts \(loaded.contracts.version)"
     }
 
     /// Runs until a shutdown signal, then releases the HTTP client.
@@ -361,12 +384,14 @@ public final class GatewayRuntime: Sendable {
     public func run(group: ServiceGroup) async throws {
         let loaded = self.loaded
         for warning in loaded.configuration.warnings + loaded.adapters.flatMap(\.warnings) { logger.warning("\(warning)") }
-        logger.info("gateway starting", metadata: [
-            "gateway_id": "\(loaded.configuration.gatewayID)", "province": "\(loaded.configuration.province)",
-            "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(loaded.contracts.version)",
-            "kid": "\(loaded.signer.keyID)", "alg": "\(loaded.signer.algorithm.rawValue)",
-            "serialization": "\(loaded.configuration.serialization.rawValue)",
-        ])
+        logger.info(
+            "gateway starting",
+            metadata: [
+                "gateway_id": "\(loaded.configuration.gatewayID)", "province": "\(loaded.configuration.province)",
+                "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(loaded.contracts.version)",
+                "kid": "\(loaded.signer.keyID)", "alg": "\(loaded.signer.algorithm.rawValue)",
+                "serialization": "\(loaded.configuration.serialization.rawValue)",
+            ])
         do {
             try await group.run()
         } catch {

@@ -4,7 +4,7 @@ import Logging
 import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Gives memory back while the daemon waits between pulls.
@@ -34,60 +34,62 @@ public struct IdleMemoryService: Service, CustomStringConvertible {
 
     public func run() async throws {
         #if os(Linux)
-        await cancelWhenGracefulShutdown {
-            var lastCPU = ProcessUsage.cpuSeconds()
-            var trimmed = false
-            while !Task.isCancelled {
-                do { try await Task.sleep(for: quietPeriod) } catch { return }
-                let cpu = ProcessUsage.cpuSeconds()
-                defer { lastCPU = cpu }
-                guard cpu - lastCPU < quietPeriod.timeInterval * Self.quietShareOfCore else {
-                    trimmed = false
-                    continue
+            await cancelWhenGracefulShutdown {
+                var lastCPU = ProcessUsage.cpuSeconds()
+                var trimmed = false
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: quietPeriod) } catch { return }
+                    let cpu = ProcessUsage.cpuSeconds()
+                    defer { lastCPU = cpu }
+                    guard cpu - lastCPU < quietPeriod.timeInterval * Self.quietShareOfCore else {
+                        trimmed = false
+                        continue
+                    }
+                    guard !trimmed else { continue }
+                    trimmed = true
+                    let before = ProcessUsage.megabytes("VmRSS")
+                    let pages = Self.trim()
+                    logger.debug(
+                        "idle: memory given back",
+                        metadata: [
+                            "resident_mb_before": "\(before.map { String(format: "%.1f", $0) } ?? "?")",
+                            "resident_mb_after": "\(ProcessUsage.megabytes("VmRSS").map { String(format: "%.1f", $0) } ?? "?")",
+                            "mappings": "\(pages)",
+                        ])
                 }
-                guard !trimmed else { continue }
-                trimmed = true
-                let before = ProcessUsage.megabytes("VmRSS")
-                let pages = Self.trim()
-                logger.debug("idle: memory given back", metadata: [
-                    "resident_mb_before": "\(before.map { String(format: "%.1f", $0) } ?? "?")",
-                    "resident_mb_after": "\(ProcessUsage.megabytes("VmRSS").map { String(format: "%.1f", $0) } ?? "?")",
-                    "mappings": "\(pages)",
-                ])
             }
-        }
         #endif
     }
 
     #if os(Linux)
-    /// Reclaims the process's clean file-backed mappings and trims the heap; returns how many
-    /// mappings it advised.
-    @discardableResult
-    public static func trim() -> Int {
-        _ = mallocTrim?(0)
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return 0 }
-        var advised = 0
-        for line in maps.split(separator: "\n") {
-            // `start-end perms offset device inode path`: read-only or executable mappings of a
-            // file, never writable ones (their pages may be dirty) nor anonymous ones.
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 6, fields[5].hasPrefix("/"), !fields[1].contains("w"),
-                  let dash = fields[0].firstIndex(of: "-"),
-                  let start = UInt(fields[0][..<dash], radix: 16), let end = UInt(fields[0][fields[0].index(after: dash)...], radix: 16),
-                  end > start, let address = UnsafeMutableRawPointer(bitPattern: start)
-            else { continue }
-            if madvise(address, Int(end - start), Self.pageOut) == 0 { advised += 1 }
+        /// Reclaims the process's clean file-backed mappings and trims the heap; returns how many
+        /// mappings it advised.
+        @discardableResult
+        public static func trim() -> Int {
+            _ = mallocTrim?(0)
+            guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return 0 }
+            var advised = 0
+            for line in maps.split(separator: "\n") {
+                // `start-end perms offset device inode path`: read-only or executable mappings of a
+                // file, never writable ones (their pages may be dirty) nor anonymous ones.
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count >= 6, fields[5].hasPrefix("/"), !fields[1].contains("w"),
+                    let dash = fields[0].firstIndex(of: "-"),
+                    let start = UInt(fields[0][..<dash], radix: 16), let end = UInt(fields[0][fields[0].index(after: dash)...], radix: 16),
+                    end > start, let address = UnsafeMutableRawPointer(bitPattern: start)
+                else { continue }
+                if madvise(address, Int(end - start), Self.pageOut) == 0 { advised += 1 }
+            }
+            return advised
         }
-        return advised
-    }
 
-    /// glibc's `malloc_trim`, which its module map for Swift leaves out (it is in `malloc.h`).
-    static let mallocTrim: (@convention(c) (Int) -> Int32)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim").map {
-        unsafeBitCast($0, to: (@convention(c) (Int) -> Int32).self)
-    }
+        /// glibc's `malloc_trim`, which its module map for Swift leaves out (it is in `malloc.h`).
+        static let mallocTrim: (@convention(c) (Int) -> Int32)? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim").map {
+            unsafeBitCast($0, to: (@convention(c) (Int) -> Int32).self)
+        }
 
-    /// `MADV_PAGEOUT` (Linux 5.4); an older kernel refuses it, and nothing changes.
-    static let pageOut: Int32 = 21
+        /// `MADV_PAGEOUT` (Linux 5.4); an older kernel refuses it, and nothing changes.
+        static let pageOut: Int32 = 21
 
     #endif
 }

@@ -73,7 +73,8 @@ public struct PullRunner: Sendable {
                 pulled += page.count
                 for partStart in stride(from: 0, to: page.count, by: recordsPerPart) {
                     let part = page[partStart..<min(partStart + recordsPerPart, page.count)]
-                    await Self.check(part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined, unique: &unique)
+                    await Self.check(
+                        part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined, unique: &unique)
                     guard unreported.count >= recordsPerPart else { continue }
                     if partUnderWay, let stored = try await storing.next() { storedAhead = storedAhead.adding(stored) }
                     try Task.checkCancellation()
@@ -103,7 +104,9 @@ public struct PullRunner: Sendable {
         try await store.commit(commit, now: now())
         if !reports.isEmpty { whenStored() }
         var byClass: [String: Int] = [:]
-        for record in quarantined { byClass[record.reasons.first.map { String($0.rule.prefix { $0 != "." }) } ?? "unknown", default: 0] += 1 }
+        for record in quarantined {
+            byClass[record.reasons.first.map { String($0.rule.prefix { $0 != "." }) } ?? "unknown", default: 0] += 1
+        }
         let totals = commit.totals
         return PullSummary(
             adapter: adapter.name, pulled: pulled, valid: totals.observations, quarantined: quarantined.count,
@@ -120,7 +123,9 @@ public struct PullRunner: Sendable {
     }
 
     func signReports(batches: [[Observation]], adapter: String, createdAt: Date) async throws -> [SignedReport] {
-        try await ParallelWork.map(batches) { batch in Result { try sign(batch, adapter: adapter, createdAt: createdAt) } }.map { try $0.get() }
+        try await ParallelWork.map(batches) { batch in Result { try sign(batch, adapter: adapter, createdAt: createdAt) } }.map {
+            try $0.get()
+        }
     }
 
     /// The first `count` of `observations`, moved out in reports' worth, in order; the rest stay.
@@ -137,10 +142,11 @@ public struct PullRunner: Sendable {
         reports.reserveCapacity((count + perReport - 1) / perReport)
         while !taken.isEmpty {
             let size = taken.count % perReport == 0 ? perReport : taken.count % perReport
-            reports.append(Array(unsafeUninitializedCapacity: size) { report, initialized in
-                for position in (0..<size).reversed() { (report.baseAddress! + position).initialize(to: taken.popLast()!) }
-                initialized = size
-            })
+            reports.append(
+                Array(unsafeUninitializedCapacity: size) { report, initialized in
+                    for position in (0..<size).reversed() { (report.baseAddress! + position).initialize(to: taken.popLast()!) }
+                    initialized = size
+                })
         }
         reports.reverse()
         return reports
@@ -148,7 +154,9 @@ public struct PullRunner: Sendable {
 
     /// A pull's records checked against the contracts: what would be signed and what quarantined.
     /// Touches no store, so `adapters test` can show an operator exactly what a pull would give.
-    public static func check(_ output: PullOutput, contracts: ContractSet, province: String) async -> (valid: [Observation], quarantined: [QuarantinedRecord]) {
+    public static func check(_ output: PullOutput, contracts: ContractSet, province: String) async -> (
+        valid: [Observation], quarantined: [QuarantinedRecord]
+    ) {
         var valid: [Observation] = []
         var quarantined: [QuarantinedRecord] = []
         var unique = UniqueObservations()
@@ -161,7 +169,8 @@ public struct PullRunner: Sendable {
     /// `records` checked on every core, their verdicts appended in the records' order; a valid
     /// observation the pull already met is counted and dropped, so no report holds a record twice.
     static func check(
-        _ records: ArraySlice<PulledRecord>, contracts: ContractSet, rules: SemanticRules, valid: inout [Observation], quarantined: inout [QuarantinedRecord],
+        _ records: ArraySlice<PulledRecord>, contracts: ContractSet, rules: SemanticRules, valid: inout [Observation],
+        quarantined: inout [QuarantinedRecord],
         unique: inout UniqueObservations
     ) async {
         await ParallelWork.map(records, { record in check(record, contracts: contracts, rules: rules) }) { verdict in
@@ -232,8 +241,12 @@ public struct PullRunner: Sendable {
         var bytes = Array(hasher.finalize().prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x80
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
-                           bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])).uuidString.lowercased()
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
+                bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
+        ).uuidString.lowercased()
     }
 }
 

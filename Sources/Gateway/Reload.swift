@@ -23,9 +23,11 @@ extension GatewayRuntime {
     public func reload() async -> ReloadOutcome {
         var fresh: LoadedGateway
         do { fresh = try reloadSource() } catch {
-            logger.error("reload refused: the running configuration carries on", metadata: [
-                "problems": "\(error.issues.map(\.description).joined(separator: "; "))",
-            ])
+            logger.error(
+                "reload refused: the running configuration carries on",
+                metadata: [
+                    "problems": "\(error.issues.map(\.description).joined(separator: "; "))"
+                ])
             return .refused(error)
         }
         let running = loaded.configuration
@@ -56,7 +58,8 @@ extension GatewayRuntime {
         }
         for warning in fresh.configuration.warnings + fresh.adapters.flatMap(\.warnings) { logger.warning("\(warning)") }
         if !needsRestart.isEmpty {
-            logger.warning("changed settings that take effect at the next restart", metadata: ["settings": "\(needsRestart.joined(separator: ","))"])
+            logger.warning(
+                "changed settings that take effect at the next restart", metadata: ["settings": "\(needsRestart.joined(separator: ","))"])
         }
         await previous?.triggerGracefulShutdown()
         // The worker starts the new generation once the old one has stopped, within the shutdown timeout.
@@ -65,10 +68,12 @@ extension GatewayRuntime {
             // configuration is in place and the next start uses it.
             logger.warning("the new configuration is in place but nothing runs it yet")
         }
-        logger.notice("configuration reloaded", metadata: [
-            "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(fresh.contracts.version)",
-            "kid": "\(fresh.signer.keyID)",
-        ])
+        logger.notice(
+            "configuration reloaded",
+            metadata: [
+                "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(fresh.contracts.version)",
+                "kid": "\(fresh.signer.keyID)",
+            ])
         return .applied(adapters: adapters.map(\.name), needsRestart: needsRestart)
     }
 }
@@ -139,7 +144,9 @@ struct WorkerService: Service, CustomStringConvertible {
     func run() async throws {
         // Here rather than before the group runs: the store answers only once its own service runs.
         let recovered = try await runtime.store.recoverInterruptedDeliveries(now: Date())
-        if recovered > 0 { runtime.logger.notice("resuming deliveries interrupted by the last stop", metadata: ["reports": "\(recovered)"]) }
+        if recovered > 0 {
+            runtime.logger.notice("resuming deliveries interrupted by the last stop", metadata: ["reports": "\(recovered)"])
+        }
         while true {
             let (generation, group) = runtime.generations.withLock { state in
                 let group = runtime.makeWorkerGroup(state.current)
@@ -156,7 +163,8 @@ struct WorkerService: Service, CustomStringConvertible {
             } catch {
                 // A generation replaced by a reload may have been cut off at the shutdown timeout.
                 guard replaced(generation) else { throw error }
-                runtime.logger.warning("the previous configuration's work stopped abruptly during the reload", metadata: ["error": "\(error)"])
+                runtime.logger.warning(
+                    "the previous configuration's work stopped abruptly during the reload", metadata: ["error": "\(error)"])
             }
             guard replaced(generation), !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
         }

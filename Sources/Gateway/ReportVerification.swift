@@ -24,7 +24,9 @@ public struct ReportVerification: Sendable {
         contracts: ContractLibrary? = nil
     ) async -> ReportVerification {
         var result = ReportVerification()
-        func record(_ check: String, _ passed: Bool, _ detail: String) { result.findings.append(Finding(check: check, passed: passed, detail: detail)) }
+        func record(_ check: String, _ passed: Bool, _ detail: String) {
+            result.findings.append(Finding(check: check, passed: passed, detail: detail))
+        }
 
         let jws: FlattenedJWS
         do {
@@ -44,9 +46,11 @@ public struct ReportVerification: Sendable {
 
         if let contentDigest {
             let matches = ContentDigest.verify(header: contentDigest, body: detachedPayload ?? body)
-            record("digest", matches, matches
-                   ? "Content-Digest matches the body"
-                   : "Content-Digest does not match the body: the bytes were changed after they were sent")
+            record(
+                "digest", matches,
+                matches
+                    ? "Content-Digest matches the body"
+                    : "Content-Digest does not match the body: the bytes were changed after they were sent")
         }
 
         let keys: [String: VerificationKey]
@@ -68,13 +72,16 @@ public struct ReportVerification: Sendable {
             if let x5c = header?.x5c {
                 do {
                     let chain = try CertificateChain(x5c: x5c)
-                    let signedAt = verified.flatMap { try? JSONValue.parse($0.payload)["created_at"]?.stringValue }.flatMap(Timestamps.parse) ?? Date()
+                    let signedAt =
+                        verified.flatMap { try? JSONValue.parse($0.payload)["created_at"]?.stringValue }.flatMap(Timestamps.parse) ?? Date()
                     if let failure = await chain.validate(roots: caBundle, at: signedAt) {
                         record("certificate", false, "the x5c chain does not lead to a CA in the bundle: \(failure)")
                     } else if let key = verified?.key, (try? VerificationKey(certificate: chain.leaf)) != key {
                         record("certificate", false, "the x5c leaf certificate is for another key than the one that signed")
                     } else {
-                        record("certificate", true, "x5c chain of \(chain.certificates.count) leads to a trusted CA; leaf \(chain.leaf.subject)")
+                        record(
+                            "certificate", true,
+                            "x5c chain of \(chain.certificates.count) leads to a trusted CA; leaf \(chain.leaf.subject)")
                     }
                 } catch {
                     record("certificate", false, error.message)
@@ -85,12 +92,17 @@ public struct ReportVerification: Sendable {
         }
 
         if let verified, let envelope = try? JSONDecoder().decode(ReportEnvelope.self, from: verified.payload) {
-            record("report", true, "report \(envelope.reportID): \(envelope.observations.count) observations, province \(envelope.province), gateway \(envelope.gatewayID), created \(envelope.createdAt), contract \(envelope.contractVersion)")
+            record(
+                "report", true,
+                "report \(envelope.reportID): \(envelope.observations.count) observations, province \(envelope.province), gateway \(envelope.gatewayID), created \(envelope.createdAt), contract \(envelope.contractVersion)"
+            )
             if let contracts, let payload = try? JSONValue.parse(verified.payload) {
                 let problems = contracts.problems(in: payload)
-                record("contract", problems.isEmpty, problems.isEmpty
-                       ? "conforms to contract \(envelope.contractVersion): schema and catalogue rules"
-                       : "does not conform to contract \(envelope.contractVersion): " + problems.joined(separator: "; "))
+                record(
+                    "contract", problems.isEmpty,
+                    problems.isEmpty
+                        ? "conforms to contract \(envelope.contractVersion): schema and catalogue rules"
+                        : "does not conform to contract \(envelope.contractVersion): " + problems.joined(separator: "; "))
             }
         } else if verified != nil {
             record("report", false, "the signed payload is not an LGSP indicator report")

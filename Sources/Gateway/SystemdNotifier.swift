@@ -99,7 +99,9 @@ struct SystemdService: Service, CustomStringConvertible {
                     if stale.isEmpty {
                         notifier.notify("WATCHDOG=1")
                     } else {
-                        logger.error("not feeding the watchdog: these loops made no progress", metadata: ["loops": "\(stale.joined(separator: ","))"])
+                        logger.error(
+                            "not feeding the watchdog: these loops made no progress", metadata: ["loops": "\(stale.joined(separator: ","))"]
+                        )
                     }
                     try? await Task.sleep(for: period)
                 }

@@ -24,7 +24,10 @@ public enum AdapterLoader {
             issues += reader.issues
             if let definition, reader.issues.isEmpty {
                 if let other = seen[definition.name] {
-                    issues.append(ConfigIssue(file: path, line: reader.root?["name"]?.line, field: "name", message: "adapter name \(definition.name) is already used by \(other)"))
+                    issues.append(
+                        ConfigIssue(
+                            file: path, line: reader.root?["name"]?.line, field: "name",
+                            message: "adapter name \(definition.name) is already used by \(other)"))
                 } else {
                     seen[definition.name] = path
                     definitions.append(definition)
@@ -41,14 +44,17 @@ public enum AdapterLoader {
         let reader = ConfigReader(file: file, text: text, environment: environment)
         let definition = reader.root.flatMap { parse($0) }
         guard let definition, reader.issues.isEmpty else {
-            throw ConfigIssues(reader.issues.isEmpty ? [ConfigIssue(file: file, line: nil, field: "", message: "not an adapter definition")] : reader.issues)
+            throw ConfigIssues(
+                reader.issues.isEmpty
+                    ? [ConfigIssue(file: file, line: nil, field: "", message: "not an adapter definition")] : reader.issues)
         }
         return definition
     }
 
     static func parse(_ root: ConfigValue) -> AdapterSpec? {
         if let sourceSystem = root.optionalString("source_system"), let control = SemanticRules.firstControlCharacter(in: sourceSystem) {
-            root["source_system"]?.report("holds the control character U+\(String(format: "%04X", control)); it is signed into every observation")
+            root["source_system"]?.report(
+                "holds the control character U+\(String(format: "%04X", control)); it is signed into every observation")
         }
         let name = root.string("name")
         if let name, !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
@@ -72,11 +78,13 @@ public enum AdapterLoader {
         if let value = root.required("schedule") { schedule = parseSchedule(value) }
         guard let typeName = root.string("type") else { return nil }
         guard let type = AdapterRegistry.type(named: typeName) else {
-            root["type"]?.report("no compiled adapter \"\(typeName)\" in this build; it has: \(AdapterRegistry.compiled.map { $0.type }.joined(separator: ", "))")
+            root["type"]?.report(
+                "no compiled adapter \"\(typeName)\" in this build; it has: \(AdapterRegistry.compiled.map { $0.type }.joined(separator: ", "))"
+            )
             return nil
         }
         guard let settings = root.required("settings"), let name, let sourceSystem,
-              let make = type.configure(name: name, schedule: schedule, sourceSystem: sourceSystem, settings: settings)
+            let make = type.configure(name: name, schedule: schedule, sourceSystem: sourceSystem, settings: settings)
         else { return nil }
         return CompiledAdapterSpec(name: name, type: typeName, schedule: schedule, origin: "compiled adapter \(typeName)", make: make)
     }
@@ -110,7 +118,9 @@ public enum AdapterLoader {
     }
 
     static func parseHTTP(_ root: ConfigValue, name: String?) -> HTTPAdapter.Definition? {
-        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "source", "request", "response", "pagination", "cursor", "mapping"])
+        root.allowOnly([
+            "name", "kind", "description", "source_system", "schedule", "source", "request", "response", "pagination", "cursor", "mapping",
+        ])
         let sourceSystem = root.optionalString("source_system") ?? name
 
         var schedule = PullSchedule.every(.seconds(300))
@@ -149,7 +159,9 @@ public enum AdapterLoader {
         if let response = root.required("response") {
             response.allowOnly(["format", "records", "csv", "number_format"])
             if let text = response.optionalString("number_format") {
-                if let declared = NumberFormat(rawValue: text) { numberFormat = declared } else {
+                if let declared = NumberFormat(rawValue: text) {
+                    numberFormat = declared
+                } else {
                     response["number_format"]?.report("expected vi (1.234,5), en (1,234.5) or auto, found \"\(ConfigUnits.shown(text))\"")
                 }
             }
@@ -157,12 +169,16 @@ public enum AdapterLoader {
             case let kind where kind == "json" || kind == "xml":
                 if response["csv"] != nil { response["csv"]?.report("applies to format: csv only") }
                 if let text = response.string("records") {
-                    if let path = RecordPath(text) { format = kind == "xml" ? .xml(records: path) : .json(records: path) } else {
+                    if let path = RecordPath(text) {
+                        format = kind == "xml" ? .xml(records: path) : .json(records: path)
+                    } else {
                         response["records"]?.report("\"\(text)\" is not a path such as $.data.items")
                     }
                 }
             case "csv":
-                if response["records"] != nil { response["records"]?.report("applies to format: json or xml only; every CSV row is a record") }
+                if response["records"] != nil {
+                    response["records"]?.report("applies to format: json or xml only; every CSV row is a record")
+                }
                 format = .csv(parseCSV(response["csv"]))
             case let other:
                 response["format"]?.report("unknown format \"\(other)\"; this version reads: json, xml, csv")
@@ -202,8 +218,10 @@ public enum AdapterLoader {
 
         guard let name, let baseURL, let format, let sourceSystem else { return nil }
         return HTTPAdapter.Definition(
-            name: name, warnings: tls.warnings(endpoint: "adapter \(name)", url: baseURL), schedule: schedule, baseURL: baseURL, path: path, query: query, cursorParameter: cursorParameter,
-            cursorField: cursorField, format: format, pagination: pagination, maxPages: maxPages, mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem, numberFormat: numberFormat),
+            name: name, warnings: tls.warnings(endpoint: "adapter \(name)", url: baseURL), schedule: schedule, baseURL: baseURL, path: path,
+            query: query, cursorParameter: cursorParameter,
+            cursorField: cursorField, format: format, pagination: pagination, maxPages: maxPages,
+            mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem, numberFormat: numberFormat),
             tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth)
     }
 
@@ -220,7 +238,9 @@ public enum AdapterLoader {
             let zone = TimeZone(identifier: zoneName)
             if zone == nil { value["time_zone"]?.report("\"\(zoneName)\" is not a time zone name such as Asia/Ho_Chi_Minh") }
             if let text = cron.text {
-                do { timing = .cron(try CronExpression(text), zone ?? PullSchedule.defaultTimeZone) } catch { cron.report(error.description) }
+                do { timing = .cron(try CronExpression(text), zone ?? PullSchedule.defaultTimeZone) } catch {
+                    cron.report(error.description)
+                }
             } else {
                 cron.report("must be a cron expression such as \"0 2 * * *\"")
             }
@@ -253,12 +273,17 @@ public enum AdapterLoader {
             value.allowOnly(["kind", "max_pages", "page_param", "size_param", "size", "first_page"])
             let size = value.int("size", default: 100, range: 1...100_000)
             guard let parameter = value.string("page_param") else { return (nil, maxPages) }
-            return (.page(parameter: parameter, sizeParameter: value.optionalString("size_param"), size: size,
-                          first: value.int("first_page", default: 1, range: 0...1)), maxPages)
+            return (
+                .page(
+                    parameter: parameter, sizeParameter: value.optionalString("size_param"), size: size,
+                    first: value.int("first_page", default: 1, range: 0...1)), maxPages
+            )
         case "offset":
             value.allowOnly(["kind", "max_pages", "offset_param", "limit_param", "limit"])
             let limit = value.int("limit", default: 100, range: 1...100_000)
-            guard let offset = value.string("offset_param"), let limitParameter = value.string("limit_param") else { return (nil, maxPages) }
+            guard let offset = value.string("offset_param"), let limitParameter = value.string("limit_param") else {
+                return (nil, maxPages)
+            }
             return (.offset(offsetParameter: offset, limitParameter: limitParameter, limit: limit), maxPages)
         case "next_link":
             value.allowOnly(["kind", "max_pages", "next"])
@@ -289,7 +314,11 @@ public enum AdapterLoader {
         }
         if let columns = value["columns"] {
             let names = columns.items.compactMap(\.text)
-            if names.isEmpty || names.count != columns.items.count { columns.report("must be a list of column names") } else { format.columns = names }
+            if names.isEmpty || names.count != columns.items.count {
+                columns.report("must be a list of column names")
+            } else {
+                format.columns = names
+            }
         }
         return format
     }
@@ -308,9 +337,11 @@ public enum AdapterLoader {
             guard let tokenURL = value.url("token_url", allowPlainHTTP: allowPlain), let clientID = value.string("client_id"),
                 let secret = value.secret("client_secret")
             else { return nil }
-            return .oauth2ClientCredentials(.init(
-                tokenURL: tokenURL, clientID: clientID, clientSecret: secret, scope: value.optionalString("scope"), tls: tls,
-                refreshMargin: value.duration("refresh_margin", default: .seconds(60), range: .zero...(.seconds(86_400))), timeout: timeout))
+            return .oauth2ClientCredentials(
+                .init(
+                    tokenURL: tokenURL, clientID: clientID, clientSecret: secret, scope: value.optionalString("scope"), tls: tls,
+                    refreshMargin: value.duration("refresh_margin", default: .seconds(60), range: .zero...(.seconds(86_400))),
+                    timeout: timeout))
         case "basic":
             value.allowOnly(["kind", "username", "password"])
             guard let username = value.string("username"), let password = value.secret("password") else { return nil }
@@ -325,7 +356,8 @@ public enum AdapterLoader {
             guard let key = value.secret("key") else { return nil }
             return .apiKey(name: header ?? parameter!, inQuery: parameter != nil, key: key)
         default:
-            value["kind"]?.report("unknown auth kind \"\(kind)\"; this version knows: none, bearer, basic, api_key, oauth2_client_credentials")
+            value["kind"]?.report(
+                "unknown auth kind \"\(kind)\"; this version knows: none, bearer, basic, api_key, oauth2_client_credentials")
             return nil
         }
     }
@@ -373,9 +405,14 @@ public enum AdapterLoader {
         var scale: Double?
         if let text = spec.optionalString("scale") {
             scale = ConfigUnits.plainNumber(Substring(text)).flatMap { (1e-9...1e9).contains($0) ? $0 : nil }
-            if scale == nil { spec["scale"]?.report("expected a number from 0.000000001 to 1000000000 written with digits and a point, such as 0.01 or 100, found \"\(ConfigUnits.shown(text))\"") }
+            if scale == nil {
+                spec["scale"]?.report(
+                    "expected a number from 0.000000001 to 1000000000 written with digits and a point, such as 0.01 or 100, found \"\(ConfigUnits.shown(text))\""
+                )
+            }
         }
-        return FieldRule(origin: origin, type: type, lookup: lookup, keepUnmatched: keepUnmatched, scale: scale,
-                         optional: spec.bool("optional", default: false))
+        return FieldRule(
+            origin: origin, type: type, lookup: lookup, keepUnmatched: keepUnmatched, scale: scale,
+            optional: spec.bool("optional", default: false))
     }
 }

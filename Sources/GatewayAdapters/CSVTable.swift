@@ -49,7 +49,9 @@ public struct CSVTable: Sendable {
         var seen = Set<String>()
         for name in columns {
             if name.isEmpty { throw SyntaxError(line: format.columns == nil ? 1 : nil, message: "a column has no name") }
-            if !seen.insert(name).inserted { throw SyntaxError(line: format.columns == nil ? 1 : nil, message: "the column \"\(name)\" appears twice") }
+            if !seen.insert(name).inserted {
+                throw SyntaxError(line: format.columns == nil ? 1 : nil, message: "the column \"\(name)\" appears twice")
+            }
         }
         self.rows = records
     }
@@ -61,9 +63,12 @@ public struct CSVTable: Sendable {
         rows.map { row in
             guard row.fields.count == columns.count else {
                 let raw = JSONValue.object(["line": .number(Double(row.line)), "fields": .array(row.fields.map(JSONValue.string))])
-                return (raw, QuarantineReason(
-                    pointer: "", rule: "mapping.csv-row",
-                    message: "line \(row.line) has \(row.fields.count) fields, the header has \(columns.count)"))
+                return (
+                    raw,
+                    QuarantineReason(
+                        pointer: "", rule: "mapping.csv-row",
+                        message: "line \(row.line) has \(row.fields.count) fields, the header has \(columns.count)")
+                )
             }
             var members = JSONObject()
             for (name, value) in zip(columns, row.fields) { members[name] = .string(value) }

@@ -102,15 +102,19 @@ public struct ExecAdapter: Adapter {
         }
         if timedOut { throw PullError(adapter: name, "\(definition.executable) ran longer than \(definition.timeout) and was stopped") }
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let how = process.terminationReason == .exit ? "exited with status \(process.terminationStatus)" : "was killed by signal \(process.terminationStatus)"
+            let how =
+                process.terminationReason == .exit
+                ? "exited with status \(process.terminationStatus)" : "was killed by signal \(process.terminationStatus)"
             let last = errorText.split(whereSeparator: \.isNewline).last.map { ": \($0)" } ?? ""
             throw PullError(adapter: name, "\(definition.executable) \(how)\(last)")
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: outputURL.path)[.size] as? Int) ?? 0
         guard size <= definition.maxOutputBytes else {
-            throw PullError(adapter: name, "\(definition.executable) wrote \(size) bytes, more than max_output_bytes \(definition.maxOutputBytes)")
+            throw PullError(
+                adapter: name, "\(definition.executable) wrote \(size) bytes, more than max_output_bytes \(definition.maxOutputBytes)")
         }
-        return try Self.read(Data(contentsOf: outputURL), adapter: name, sourceSystem: definition.sourceSystem, context: context, cursor: cursor)
+        return try Self.read(
+            Data(contentsOf: outputURL), adapter: name, sourceSystem: definition.sourceSystem, context: context, cursor: cursor)
     }
 
     /// NDJSON to records: each line an observation, filled in with what the gateway knows; a line
@@ -123,9 +127,14 @@ public struct ExecAdapter: Adapter {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             guard case .object(var members)? = try? JSONValue.parse(Data(trimmed.utf8)) else {
-                records.append(.failed(record: .object(["line": .number(Double(index + 1)), "text": .string(String(trimmed.prefix(500)))]), reasons: [
-                    QuarantineReason(pointer: "", rule: "mapping.ndjson", message: "line \(index + 1) of the program's output is not a JSON object"),
-                ]))
+                records.append(
+                    .failed(
+                        record: .object(["line": .number(Double(index + 1)), "text": .string(String(trimmed.prefix(500)))]),
+                        reasons: [
+                            QuarantineReason(
+                                pointer: "", rule: "mapping.ndjson",
+                                message: "line \(index + 1) of the program's output is not a JSON object")
+                        ]))
                 continue
             }
             if let value = members["$cursor"], members.count == 1 {

@@ -130,9 +130,11 @@ public struct HTTPAdapter: Adapter {
                 throw PullError(adapter: name, "the answer is not readable CSV: \(error)")
             }
             let rows = table.records()
-            try await eachPage(rows.map { row in
-                row.problem.map { PulledRecord.failed(record: row.record, reasons: [$0]) } ?? definition.mapping.map(row.record, context: context)
-            })
+            try await eachPage(
+                rows.map { row in
+                    row.problem.map { PulledRecord.failed(record: row.record, reasons: [$0]) }
+                        ?? definition.mapping.map(row.record, context: context)
+                })
             return nextCursor(after: cursor, from: rows.filter { $0.problem == nil }.map(\.record))
         }
     }
@@ -151,7 +153,10 @@ public struct HTTPAdapter: Adapter {
             for pageNumber in 1...definition.maxPages {
                 guard let answer = try await fetches.next() else { return }
                 if definition.pagination != nil, let earlier = contents.updateValue(pageNumber, forKey: SHA256.hash(data: answer.body)) {
-                    throw PullError(adapter: name, "the source's pagination loops: page \(pageNumber) is the same as page \(earlier); the pull stops so that no record is reported twice")
+                    throw PullError(
+                        adapter: name,
+                        "the source's pagination loops: page \(pageNumber) is the same as page \(earlier); the pull stops so that no record is reported twice"
+                    )
                 }
                 let document = try decode(answer, page: pageNumber)
                 guard let selected = recordsPath.select(in: document) else {
@@ -168,7 +173,10 @@ public struct HTTPAdapter: Adapter {
                     try nextPage(after: request, pagination: $0, document: document, records: records, pageNumber: pageNumber)
                 }
                 if let next, let earlier = requested.updateValue(pageNumber + 1, forKey: next.identity) {
-                    throw PullError(adapter: name, "the source's pagination loops: page \(pageNumber) points to \(next.shown), already followed as page \(earlier); the pull stops so that no record is reported twice")
+                    throw PullError(
+                        adapter: name,
+                        "the source's pagination loops: page \(pageNumber) points to \(next.shown), already followed as page \(earlier); the pull stops so that no record is reported twice"
+                    )
                 }
                 // At the cap, a pull with a cursor carries on after the last record taken next time.
                 if let next, pageNumber < definition.maxPages {
@@ -224,7 +232,9 @@ public struct HTTPAdapter: Adapter {
         }
     }
 
-    private func nextPage(after request: Request, pagination: Pagination, document: JSONValue, records: [JSONValue], pageNumber: Int) throws -> Request? {
+    private func nextPage(after request: Request, pagination: Pagination, document: JSONValue, records: [JSONValue], pageNumber: Int) throws
+        -> Request?
+    {
         guard case .first(let cursor, let query) = request else {
             return try link(in: document, pagination: pagination)
         }
@@ -251,7 +261,7 @@ public struct HTTPAdapter: Adapter {
     private func link(in document: JSONValue, pagination: Pagination) throws -> Request? {
         guard case .nextLink(let path) = pagination, let text = path.select(in: document)?.stringValue, !text.isEmpty else { return nil }
         guard let base = URL(string: definition.baseURL), let resolved = URL(string: text, relativeTo: base)?.absoluteURL,
-              resolved.scheme == base.scheme, resolved.host == base.host, resolved.port == base.port
+            resolved.scheme == base.scheme, resolved.host == base.host, resolved.port == base.port
         else {
             throw PullError(adapter: name, "the next-page link points to another server than \(definition.baseURL); it is not followed")
         }
@@ -272,11 +282,12 @@ public struct HTTPAdapter: Adapter {
     }
 
     private func send(_ request: Request, forceRefresh: Bool) async throws -> HTTPAnswer {
-        let accept = switch definition.format {
-        case .csv: "text/csv"
-        case .xml: "application/xml, text/xml"
-        case .json: "application/json"
-        }
+        let accept =
+            switch definition.format {
+            case .csv: "text/csv"
+            case .xml: "application/xml, text/xml"
+            case .json: "application/json"
+            }
         var headers = [("Accept", accept)]
         let credentials: (headers: [(String, String)], query: [(String, String)])
         do { credentials = try await authentication.credentials(forceRefresh: forceRefresh) } catch {

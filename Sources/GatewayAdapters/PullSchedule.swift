@@ -22,7 +22,9 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     public init(_ text: String) throws(ParseError) {
         let fields = text.split(whereSeparator: \.isWhitespace).map(String.init)
         guard fields.count == 5 else {
-            throw ParseError(description: "\"\(text)\" has \(fields.count) fields; a cron expression has five: minute hour day-of-month month day-of-week")
+            throw ParseError(
+                description:
+                    "\"\(text)\" has \(fields.count) fields; a cron expression has five: minute hour day-of-month month day-of-week")
         }
         description = text
         minutes = try Self.field(fields[0], name: "minute", range: 0...59)
@@ -38,7 +40,10 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         if dayOfMonthRestricted && !dayOfWeekRestricted {
             let longest = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
             guard months.contains(where: { month in daysOfMonth.contains { $0 <= longest[month - 1] } }) else {
-                throw ParseError(description: "\"\(text)\" never fires: none of the months it names has a day \(daysOfMonth.sorted().map(String.init).joined(separator: ","))")
+                throw ParseError(
+                    description:
+                        "\"\(text)\" never fires: none of the months it names has a day \(daysOfMonth.sorted().map(String.init).joined(separator: ","))"
+                )
             }
         }
     }
@@ -50,7 +55,9 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
             guard (1...2).contains(pieces.count) else { throw ParseError(description: "\(name) \"\(part)\" has more than one /") }
             var step = 1
             if pieces.count == 2 {
-                guard let value = Int(pieces[1]), value > 0 else { throw ParseError(description: "\(name) step \"\(pieces[1])\" is not a positive number") }
+                guard let value = Int(pieces[1]), value > 0 else {
+                    throw ParseError(description: "\(name) step \"\(pieces[1])\" is not a positive number")
+                }
                 step = value
             }
             let bounds: ClosedRange<Int>

@@ -26,7 +26,8 @@ public struct RecordPath: Sendable, Equatable, CustomStringConvertible {
             if !name.isEmpty { steps.append(.key(String(name), nameKey: JSONObject.nameKey(String(name)))) }
             rest = rest.dropFirst(name.count)
             while rest.hasPrefix("[") {
-                guard let close = rest.firstIndex(of: "]"), let index = Int(rest[rest.index(after: rest.startIndex)..<close]), index >= 0 else {
+                guard let close = rest.firstIndex(of: "]"), let index = Int(rest[rest.index(after: rest.startIndex)..<close]), index >= 0
+                else {
                     return nil
                 }
                 steps.append(.index(index))
@@ -76,7 +77,10 @@ public struct FieldRule: Sendable, Equatable {
     public var scale: Double?
     public var optional: Bool
 
-    public init(origin: Origin, type: ValueType, lookup: [String: String]? = nil, keepUnmatched: Bool = false, scale: Double? = nil, optional: Bool = false) {
+    public init(
+        origin: Origin, type: ValueType, lookup: [String: String]? = nil, keepUnmatched: Bool = false, scale: Double? = nil,
+        optional: Bool = false
+    ) {
         self.origin = origin
         self.type = type
         self.lookup = lookup
@@ -157,20 +161,26 @@ public struct RecordMapping: Sendable, Equatable {
                 percentSigns.append((field, raw))
             case .success(nil):
                 if !field.rule.optional {
-                    reasons.append(.init(
-                        pointer: "/\(field.name)", rule: "mapping.missing",
-                        message: "the source record has no value for \(field.name) at \(Self.describe(field.rule.origin))"))
+                    reasons.append(
+                        .init(
+                            pointer: "/\(field.name)", rule: "mapping.missing",
+                            message: "the source record has no value for \(field.name) at \(Self.describe(field.rule.origin))"))
                 }
             case .failure(let message):
-                reasons.append(.init(pointer: "/\(field.name)", rule: "mapping.\(field.rule.type == .period ? "period" : "convert")", message: message))
+                reasons.append(
+                    .init(pointer: "/\(field.name)", rule: "mapping.\(field.rule.type == .period ? "period" : "convert")", message: message)
+                )
             }
         }
         // A percent sign is a unit, and only a percentage's value may carry it: `45%` read as 45
         // beside a unit of `households` would be signed as a count.
         for (field, raw) in percentSigns where field.name != "value" || output["unit"] != Self.percentUnit {
-            reasons.append(.init(
-                pointer: "/\(field.name)", rule: "mapping.convert",
-                message: "\(Self.show(raw)) carries a percent sign, but \(field.name == "value" ? "the unit is \(output["unit"].map(Self.show) ?? "not given"), not percent" : "only a percentage's value may")"))
+            reasons.append(
+                .init(
+                    pointer: "/\(field.name)", rule: "mapping.convert",
+                    message:
+                        "\(Self.show(raw)) carries a percent sign, but \(field.name == "value" ? "the unit is \(output["unit"].map(Self.show) ?? "not given"), not percent" : "only a percentage's value may")"
+                ))
         }
         return reasons.isEmpty ? .mapped(.object(output)) : .failed(record: record, reasons: reasons)
     }
@@ -316,13 +326,19 @@ public enum NumberParsing {
                 return 0
             }
             source.end = filled
-            while source.start < source.end, case let width = spaceWidth(at: source.start, backwards: false), width > 0 { source.start += width }
-            while source.end > source.start, case let width = spaceWidth(at: source.end - 1, backwards: true), width > 0 { source.end -= width }
+            while source.start < source.end, case let width = spaceWidth(at: source.start, backwards: false), width > 0 {
+                source.start += width
+            }
+            while source.end > source.start, case let width = spaceWidth(at: source.end - 1, backwards: true), width > 0 {
+                source.end -= width
+            }
             var percent = false
             if source.end > source.start, raw[source.end - 1] == UInt8(ascii: "%") {
                 percent = true
                 source.end -= 1
-                while source.end > source.start, case let width = spaceWidth(at: source.end - 1, backwards: true), width > 0 { source.end -= width }
+                while source.end > source.start, case let width = spaceWidth(at: source.end - 1, backwards: true), width > 0 {
+                    source.end -= width
+                }
             }
             guard source.end > source.start else { return nil }
             let figure = UnsafeBufferPointer(rebasing: raw[source.start..<source.end])
@@ -384,7 +400,7 @@ public enum NumberParsing {
                 guard position > start else { return nil }
             }
             guard position == figure.count,
-                  let value = Double(String(decoding: UnsafeBufferPointer(rebasing: clean[0..<written]), as: UTF8.self)), value.isFinite
+                let value = Double(String(decoding: UnsafeBufferPointer(rebasing: clean[0..<written]), as: UTF8.self)), value.isFinite
             else { return nil }
             return ParsedNumber(value: value, percent: percent)
         }
@@ -465,7 +481,9 @@ extension String {
     var trimmingHorizontalSpace: String {
         let scalars = unicodeScalars
         func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
-        guard let first = scalars.firstIndex(where: { !isSpace($0) }), let last = scalars.lastIndex(where: { !isSpace($0) }) else { return "" }
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }), let last = scalars.lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
         if first == scalars.startIndex, last == scalars.index(before: scalars.endIndex) { return self }
         return String(scalars[first...last])
     }

@@ -119,7 +119,10 @@ public enum XMLRecords {
 
         mutating func name() throws(SyntaxError) -> String {
             let start = index
-            while !atEnd, !([0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: "/"), UInt8(ascii: ">"), UInt8(ascii: "="), UInt8(ascii: "<")].contains(bytes[index])) {
+            while !atEnd,
+                !([0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: "/"), UInt8(ascii: ">"), UInt8(ascii: "="), UInt8(ascii: "<")].contains(
+                    bytes[index]))
+            {
                 advance()
             }
             guard index > start else { throw fail("a name is missing") }

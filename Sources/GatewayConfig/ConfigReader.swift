@@ -91,7 +91,8 @@ public final class ConfigReader {
             }
             root = value
         } catch let error as YamlError {
-            issues.append(ConfigIssue(file: file, line: Self.line(of: error), field: "", message: "not valid YAML: \(Self.problem(of: error))"))
+            issues.append(
+                ConfigIssue(file: file, line: Self.line(of: error), field: "", message: "not valid YAML: \(Self.problem(of: error))"))
         } catch {
             issues.append(ConfigIssue(file: file, line: nil, field: "", message: "not valid YAML"))
         }
@@ -185,11 +186,15 @@ public struct ConfigValue {
                 // Only a name a typo away from a known one can be a typo of it: the edit distance of
                 // a 2 MiB key would take a minute of CPU to say nothing.
                 let longest = keys.map(\.count).max() ?? 0
-                let suggestion = name.utf8.count > longest + 3 ? "" : keys.min { Self.distance($0, name) < Self.distance($1, name) }
-                    .flatMap { Self.distance($0, name) <= 3 ? " (did you mean \($0)?)" : nil } ?? ""
+                let suggestion =
+                    name.utf8.count > longest + 3
+                    ? ""
+                    : keys.min { Self.distance($0, name) < Self.distance($1, name) }
+                        .flatMap { Self.distance($0, name) <= 3 ? " (did you mean \($0)?)" : nil } ?? ""
                 let shownName = ConfigUnits.shown(name)
-                reader.report(line: key.mark?.line, field: path.isEmpty ? shownName : path + "." + shownName,
-                              "unknown field\(suggestion); known fields: \(keys.sorted().joined(separator: ", "))")
+                reader.report(
+                    line: key.mark?.line, field: path.isEmpty ? shownName : path + "." + shownName,
+                    "unknown field\(suggestion); known fields: \(keys.sorted().joined(separator: ", "))")
             }
         }
     }
@@ -292,7 +297,8 @@ public struct ConfigValue {
             return nil
         }
         if scheme == "http" && !allowPlainHTTP {
-            value.report("plain http:// is refused; use https:// (or set allow_plain_http: true for this endpoint, which sends data unprotected)")
+            value.report(
+                "plain http:// is refused; use https:// (or set allow_plain_http: true for this endpoint, which sends data unprotected)")
             return nil
         }
         guard scheme == "https" || scheme == "http" else {
@@ -329,7 +335,9 @@ public struct ConfigValue {
         // A credential is a name in one directory, as systemd's LoadCredential= makes it, never a
         // path: `credential:../elsewhere/secret` would read outside it.
         guard !name.isEmpty, !name.contains("/"), name != ".", name != "..", !name.contains(where: \.isControlCharacter) else {
-            report("credential:\(ConfigUnits.shown(String(name))) is not a credential name: give the name systemd's LoadCredential= uses, without / (e.g. credential:lgsp-client-secret)")
+            report(
+                "credential:\(ConfigUnits.shown(String(name))) is not a credential name: give the name systemd's LoadCredential= uses, without / (e.g. credential:lgsp-client-secret)"
+            )
             return nil
         }
         let environment = reader.environment
@@ -352,7 +360,9 @@ public struct ConfigValue {
             return nil
         }
         defer { try? handle.close() }
-        guard let data = try? handle.read(upToCount: limit + 1) ?? Data(), data.count <= limit, let contents = String(data: data, encoding: .utf8) else {
+        guard let data = try? handle.read(upToCount: limit + 1) ?? Data(), data.count <= limit,
+            let contents = String(data: data, encoding: .utf8)
+        else {
             report("secret file \(path) cannot be read as UTF-8 text of at most 64 KiB")
             return nil
         }
@@ -382,7 +392,9 @@ public struct ConfigValue {
 /// optional decimal part, so `1e17s`, `0x10s`, `inf` and `nan` are not durations.
 public enum ConfigUnits {
     static let durationUnits: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
-    static let sizeUnits: [(suffix: String, bytes: Double)] = [("KB", 1024), ("MB", 1_048_576), ("GB", 1_073_741_824), ("TB", 1_099_511_627_776), ("B", 1)]
+    static let sizeUnits: [(suffix: String, bytes: Double)] = [
+        ("KB", 1024), ("MB", 1_048_576), ("GB", 1_073_741_824), ("TB", 1_099_511_627_776), ("B", 1),
+    ]
 
     /// `250ms` → 0.25; nil for anything but digits, an optional decimal part and a unit.
     public static func parseDurationSeconds(_ text: String) -> Double? {
@@ -454,7 +466,9 @@ extension ConfigValue {
 extension ConfigValue {
     /// Fields every endpoint shares: `ca_bundle`, `client_certificate`, `client_key`,
     /// `server_name` and `insecure_skip_tls_verification`.
-    public static let tlsFields: Set<String> = ["ca_bundle", "client_certificate", "client_key", "server_name", "insecure_skip_tls_verification"]
+    public static let tlsFields: Set<String> = [
+        "ca_bundle", "client_certificate", "client_key", "server_name", "insecure_skip_tls_verification",
+    ]
 
     /// The endpoint's TLS settings, checked by building them, so unreadable files fail `check`.
     /// `url` is the endpoint's address, whose host `server_name` stands in for.
@@ -469,12 +483,16 @@ extension ConfigValue {
             insecureSkipVerification: bool("insecure_skip_tls_verification", default: false))
         if let serverName = optionalString("server_name") {
             let labels = serverName.split(separator: ".", omittingEmptySubsequences: false)
-            let isHostName = !labels.isEmpty && labels.allSatisfy { label in
-                (1...63).contains(label.count) && label.first != "-" && label.last != "-"
-                    && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-            }
+            let isHostName =
+                !labels.isEmpty
+                && labels.allSatisfy { label in
+                    (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+                        && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+                }
             if !isHostName || labels.last?.allSatisfy(\.isNumber) == true {
-                self["server_name"]?.report("\"\(serverName)\" is not a host name; server_name is the name the server's certificate carries, e.g. lgsp.sonla.gov.vn")
+                self["server_name"]?.report(
+                    "\"\(serverName)\" is not a host name; server_name is the name the server's certificate carries, e.g. lgsp.sonla.gov.vn"
+                )
             } else if let host = url.flatMap({ URLComponents(string: $0)?.host }) {
                 tls.serverNames = [host: serverName]
             }
@@ -493,7 +511,9 @@ extension EndpointTLS {
             warnings.append("\(endpoint) uses plain http:// (allow_plain_http is set): data and credentials travel unencrypted")
         }
         if insecureSkipVerification {
-            warnings.append("\(endpoint) does not verify the server's certificate (insecure_skip_tls_verification is set): anyone on the path can impersonate it")
+            warnings.append(
+                "\(endpoint) does not verify the server's certificate (insecure_skip_tls_verification is set): anyone on the path can impersonate it"
+            )
         }
         return warnings
     }

@@ -79,7 +79,6 @@ struct CanonicalJSONWriter {
         }
     }
 
-
     mutating func writeString(_ text: String) {
         output.append(UInt8(ascii: "\""))
         // Most text needs no escape: copied whole, rather than appended byte by byte. The scan
@@ -88,7 +87,9 @@ struct CanonicalJSONWriter {
         // release of every string written.
         let slash = escapesSlash ? UInt8(ascii: "/") : UInt8(ascii: "\"")
         let plain = text.utf8.withContiguousStorageIfAvailable { bytes in
-            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == slash { return false }
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == slash {
+                return false
+            }
             output.append(contentsOf: bytes)
             return true
         }

@@ -134,7 +134,9 @@ public struct IndicatorCatalogue: Sendable, Codable {
     public func continuation(of code: String, from day: String, to later: String) -> String? {
         guard var entry = province(code, on: day) else { return nil }
         while !entry.isValid(on: later) {
-            guard let successor = entry.successor, let validTo = entry.validTo, let next = province(successor, on: validTo) else { return nil }
+            guard let successor = entry.successor, let validTo = entry.validTo, let next = province(successor, on: validTo) else {
+                return nil
+            }
             entry = next
         }
         return entry.code

@@ -25,7 +25,9 @@ public struct ContractSet: Sendable {
         let manifest: Manifest = try decodeFile(manifestURL)
         let chosen = version ?? manifest.current
         guard let entry = manifest.versions[chosen] else {
-            throw ContractError("\(manifestURL.path): contract version \(chosen) is not listed (have \(manifest.versions.keys.sorted().joined(separator: ", ")))")
+            throw ContractError(
+                "\(manifestURL.path): contract version \(chosen) is not listed (have \(manifest.versions.keys.sorted().joined(separator: ", ")))"
+            )
         }
         let versionDirectory = directory.appendingPathComponent(entry.directory)
         let schemaURL = versionDirectory.appendingPathComponent(entry.schema)
@@ -37,7 +39,8 @@ public struct ContractSet: Sendable {
                 version: chosen,
                 catalogue: catalogue,
                 reportValidator: try JSONSchemaValidator(schema: schema, options: strict),
-                observationValidator: try JSONSchemaValidator(schema: schema, at: JSONPointer(tokens: ["$defs", "observation"]), options: strict)
+                observationValidator: try JSONSchemaValidator(
+                    schema: schema, at: JSONPointer(tokens: ["$defs", "observation"]), options: strict)
             )
         } catch {
             throw ContractError("\(schemaURL.path): \(error.message)")
@@ -62,9 +65,11 @@ public struct ContractSet: Sendable {
         // Most records are valid: ask yes or no first, and collect the errors only of those that are not.
         if !observationValidator.isValid(record) {
             let violations = observationValidator.validate(record)
-            return .failure(QuarantineFailure(reasons: violations.map {
-                QuarantineReason(pointer: $0.instanceLocation.description, rule: "schema.\($0.keyword)", message: $0.message)
-            }))
+            return .failure(
+                QuarantineFailure(
+                    reasons: violations.map {
+                        QuarantineReason(pointer: $0.instanceLocation.description, rule: "schema.\($0.keyword)", message: $0.message)
+                    }))
         }
         let observation: Observation
         do { observation = try Observation(json: record) } catch {
@@ -93,8 +98,8 @@ public enum DecodingErrorDescription {
         case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
             return "field \(path(context.codingPath)): expected \(type)"
         case .dataCorrupted(let context):
-            let where_ = path(context.codingPath)
-            return where_.isEmpty ? context.debugDescription : "field \(where_): \(context.debugDescription)"
+            let location = path(context.codingPath)
+            return location.isEmpty ? context.debugDescription : "field \(location): \(context.debugDescription)"
         @unknown default:
             return "\(error)"
         }

@@ -37,7 +37,10 @@ final class ECMARegex: @unchecked Sendable {
     }
 
     func matches(_ text: String) -> Bool {
-        if let ascii, let answer = text.utf8.withContiguousStorageIfAvailable({ bytes in ascii._withUnsafeGuaranteedRef { $0.matches(bytes) } }) ?? nil {
+        if let ascii,
+            let answer = text.utf8.withContiguousStorageIfAvailable({ bytes in ascii._withUnsafeGuaranteedRef { $0.matches(bytes) } })
+                ?? nil
+        {
             return answer
         }
         return switch engine {
@@ -84,7 +87,7 @@ final class ECMARegex: @unchecked Sendable {
             case "[":
                 inClass = true
                 output.append("[")
-                // A leading `]` or `^]` is literal in neither dialect's sense; leave it to ICU.
+            // A leading `]` or `^]` is literal in neither dialect's sense; leave it to ICU.
             case "$":
                 output += "\\z"
             default:
@@ -94,4 +97,3 @@ final class ECMARegex: @unchecked Sendable {
         return output
     }
 }
-

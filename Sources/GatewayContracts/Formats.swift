@@ -41,7 +41,9 @@ enum Formats {
     private static func isPointerEscaping(_ text: Substring) -> Bool {
         let bytes = Array(text.utf8)
         for (index, byte) in bytes.enumerated() where byte == UInt8(ascii: "~") {
-            guard index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "0") || bytes[index + 1] == UInt8(ascii: "1") else { return false }
+            guard index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "0") || bytes[index + 1] == UInt8(ascii: "1") else {
+                return false
+            }
         }
         return true
     }
@@ -79,9 +81,9 @@ enum DateTimeSyntax {
         guard bytes.count == 10 else { return false }
         let start = bytes.startIndex
         guard bytes[start + 4] == UInt8(ascii: "-"), bytes[start + 7] == UInt8(ascii: "-"),
-              let year = number(bytes[start..<start + 4]), let month = number(bytes[start + 5..<start + 7]),
-              let day = number(bytes[start + 8..<start + 10]),
-              (1...12).contains(month)
+            let year = number(bytes[start..<start + 4]), let month = number(bytes[start + 5..<start + 7]),
+            let day = number(bytes[start + 8..<start + 10]),
+            (1...12).contains(month)
         else { return false }
         return (1...daysIn(month: month, year: year)).contains(day)
     }
@@ -91,9 +93,9 @@ enum DateTimeSyntax {
         guard bytes.count >= 9 else { return false }
         let s = bytes.startIndex
         guard bytes[s + 2] == UInt8(ascii: ":"), bytes[s + 5] == UInt8(ascii: ":"),
-              let hour = number(bytes[s..<s + 2]), let minute = number(bytes[s + 3..<s + 5]),
-              let second = number(bytes[s + 6..<s + 8]),
-              hour < 24, minute < 60, second <= 60
+            let hour = number(bytes[s..<s + 2]), let minute = number(bytes[s + 3..<s + 5]),
+            let second = number(bytes[s + 6..<s + 8]),
+            hour < 24, minute < 60, second <= 60
         else { return false }
         var index = s + 8
         if bytes[index] == UInt8(ascii: ".") {
@@ -108,9 +110,9 @@ enum DateTimeSyntax {
             guard index + 1 == bytes.endIndex else { return false }
         } else {
             guard bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-"), bytes.endIndex - index == 6,
-                  bytes[index + 3] == UInt8(ascii: ":"),
-                  let offsetHour = number(bytes[index + 1..<index + 3]), let offsetMinute = number(bytes[index + 4..<index + 6]),
-                  offsetHour < 24, offsetMinute < 60
+                bytes[index + 3] == UInt8(ascii: ":"),
+                let offsetHour = number(bytes[index + 1..<index + 3]), let offsetMinute = number(bytes[index + 4..<index + 6]),
+                offsetHour < 24, offsetMinute < 60
             else { return false }
             offsetMinutes = (offsetHour * 60 + offsetMinute) * (bytes[index] == UInt8(ascii: "+") ? 1 : -1)
         }

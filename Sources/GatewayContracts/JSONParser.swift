@@ -95,7 +95,8 @@ struct JSONParser {
             // A name read without escapes is its bytes: its key is taken from them, not computed
             // again from the new string.
             let byteCount = key.utf8.count
-            let nameKey = index - 1 - nameStart == byteCount
+            let nameKey =
+                index - 1 - nameStart == byteCount
                 ? MemberName.key(
                     byteCount: byteCount, first: byteCount > 0 ? bytes[nameStart] : 0, second: byteCount > 1 ? bytes[nameStart + 1] : 0)
                 : MemberName.key(key)
@@ -273,7 +274,9 @@ struct JSONParser {
         let start = index
         func digits(_ parser: inout JSONParser) -> Int {
             let from = parser.index
-            while parser.index < parser.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(parser.bytes[parser.index]) { parser.index += 1 }
+            while parser.index < parser.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(parser.bytes[parser.index]) {
+                parser.index += 1
+            }
             return parser.index - from
         }
         let negative = bytes[index] == UInt8(ascii: "-")
@@ -314,7 +317,8 @@ struct JSONParser {
             return negative ? -magnitude : magnitude
         }
         // Swift's Double parsing rounds correctly; the grammar was checked above.
-        guard let value = Double(Substring(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)), value.isFinite else {
+        guard let value = Double(Substring(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)), value.isFinite
+        else {
             throw JSONSyntaxError(offset: start, message: "a number out of range")
         }
         return value

@@ -49,7 +49,8 @@ public struct JSONSchemaValidator: Sendable {
         for document in documents {
             try compiler.register(document, uri: document["$id"]?.stringValue ?? SchemaCompiler.anonymousBase)
         }
-        let base = schema["$id"]?.stringValue.map { URIReference.resolve($0, against: SchemaCompiler.anonymousBase).withoutFragment }
+        let base =
+            schema["$id"]?.stringValue.map { URIReference.resolve($0, against: SchemaCompiler.anonymousBase).withoutFragment }
             ?? SchemaCompiler.anonymousBase
         try compiler.register(schema, uri: base)
         self.root = try compiler.compileRoot(SchemaLocation(document: base, pointer: JSONPointer()))
@@ -59,7 +60,8 @@ public struct JSONSchemaValidator: Sendable {
     /// Compiles the subschema at `pointer` (e.g. `/$defs/observation`) of `schema`.
     public init(schema: JSONValue, at pointer: JSONPointer, options: Options = .init()) throws(ContractError) {
         let compiler = SchemaCompiler(options: options, remotes: [:])
-        let base = schema["$id"]?.stringValue.map { URIReference.resolve($0, against: SchemaCompiler.anonymousBase).withoutFragment }
+        let base =
+            schema["$id"]?.stringValue.map { URIReference.resolve($0, against: SchemaCompiler.anonymousBase).withoutFragment }
             ?? SchemaCompiler.anonymousBase
         try compiler.register(schema, uri: base)
         self.root = try compiler.compileRoot(SchemaLocation(document: base, pointer: pointer))
@@ -330,12 +332,14 @@ enum Check: Sendable {
 
         case .maximum(let limit, let exclusive):
             guard case .number(let n) = value, exclusive ? n >= limit : n > limit else { return true }
-            state.fail(trace, "\(Check.show(value)) is greater than \(exclusive ? "or equal to " : "")the maximum \(Check.show(.number(limit)))")
+            state.fail(
+                trace, "\(Check.show(value)) is greater than \(exclusive ? "or equal to " : "")the maximum \(Check.show(.number(limit)))")
             return false
 
         case .minimum(let limit, let exclusive):
             guard case .number(let n) = value, exclusive ? n <= limit : n < limit else { return true }
-            state.fail(trace, "\(Check.show(value)) is less than \(exclusive ? "or equal to " : "")the minimum \(Check.show(.number(limit)))")
+            state.fail(
+                trace, "\(Check.show(value)) is less than \(exclusive ? "or equal to " : "")the minimum \(Check.show(.number(limit)))")
             return false
 
         case .maxLength(let limit):
@@ -445,8 +449,9 @@ enum Check: Sendable {
 
         case .additionalProperties(let schema, let known, let patterns):
             guard case .object(let o) = value else { return true }
-            return Check.apply(schema, toMembersOf: o, where: { name in !known.contains(MemberName(name)) && !patterns.contains { $0.matches(name) } },
-                               &state, trace, &evaluated)
+            return Check.apply(
+                schema, toMembersOf: o, where: { name in !known.contains(MemberName(name)) && !patterns.contains { $0.matches(name) } },
+                &state, trace, &evaluated)
 
         case .propertyNames(let schema):
             guard case .object(let o) = value else { return true }
@@ -504,7 +509,11 @@ enum Check: Sendable {
                 if evaluated == nil, maximum == nil, matching >= minimum { break }
             }
             if matching < minimum {
-                state.fail(trace, a.isEmpty && minimum > 0 ? "the array is empty, but must contain a matching item" : "\(matching) items match \"contains\", fewer than \(minimum)")
+                state.fail(
+                    trace,
+                    a.isEmpty && minimum > 0
+                        ? "the array is empty, but must contain a matching item"
+                        : "\(matching) items match \"contains\", fewer than \(minimum)")
                 return false
             }
             if let maximum, matching > maximum {
@@ -515,7 +524,8 @@ enum Check: Sendable {
 
         case .allOf(let schemas):
             var valid = true
-            for (index, schema) in schemas.enumerated() where !schema.evaluate(value, &state, trace.map { $0.keyword(String(index)) }, &evaluated) {
+            for (index, schema) in schemas.enumerated()
+            where !schema.evaluate(value, &state, trace.map { $0.keyword(String(index)) }, &evaluated) {
                 valid = false
                 if trace == nil { return false }
             }
@@ -563,7 +573,9 @@ enum Check: Sendable {
                         _ = schema.evaluate(value, &state, trace.keyword(String(index)), &none)
                     }
                 } else {
-                    state.fail(trace, "matches forms \(matching.map(String.init).joined(separator: " and ")) of \"oneOf\", exactly one is required")
+                    state.fail(
+                        trace, "matches forms \(matching.map(String.init).joined(separator: " and ")) of \"oneOf\", exactly one is required"
+                    )
                 }
             }
             return false
@@ -642,7 +654,8 @@ enum Check: Sendable {
                 return true
             }
             guard membersValid, requiredFound >= shape.requiredCount else { return false }
-            for dependency in shape.dependencies where present & dependency.trigger != 0 && present & dependency.required != dependency.required {
+            for dependency in shape.dependencies
+            where present & dependency.trigger != 0 && present & dependency.required != dependency.required {
                 return false
             }
             if shape.additional != nil { evaluated?.allProperties = true }
@@ -709,7 +722,10 @@ enum Check: Sendable {
             if schema.constant == false {
                 valid = false
                 guard let trace else { return false }
-                state.violations.append(.init(instanceLocation: trace.instance.appending(property), keywordLocation: trace.keyword, message: "property \"\(property)\" is not allowed"))
+                state.violations.append(
+                    .init(
+                        instanceLocation: trace.instance.appending(property), keywordLocation: trace.keyword,
+                        message: "property \"\(property)\" is not allowed"))
                 continue
             }
             var none: Evaluated? = nil
@@ -782,7 +798,9 @@ final class ScalarChecks: Sendable {
         (self.typeMask, self.minLength, self.maxLength, self.formats) = (typeMask, minLength, maxLength, formats)
         self.pattern = pattern.map { Unmanaged.passUnretained($0) }
         (self.lowerBounds, self.upperBounds, self.divisors, self.allowed) = (lowerBounds, upperBounds, divisors, allowed)
-        let strings = allowed.map { values in values.compactMap { value in value.stringValue.flatMap { $0.utf8.allSatisfy { $0 < 0x80 } ? $0 : nil } } }
+        let strings = allowed.map { values in
+            values.compactMap { value in value.stringValue.flatMap { $0.utf8.allSatisfy { $0 < 0x80 } ? $0 : nil } }
+        }
         allowedASCIIStrings = !allowed.isEmpty && zip(strings, allowed).allSatisfy { $0.count == $1.count } ? strings : nil
     }
 

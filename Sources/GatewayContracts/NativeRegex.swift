@@ -197,7 +197,9 @@ struct NativeRegex: Sendable {
             let sets = program.compactMap { instruction -> CharacterSet? in if case .set(let set) = instruction { set } else { nil } }
             for byte in 0..<128 {
                 let signature = sets.map { $0.contains(UInt32(byte)) }
-                if let existing = signatures[signature] { byteClass[byte] = existing } else {
+                if let existing = signatures[signature] {
+                    byteClass[byte] = existing
+                } else {
                     byteClass[byte] = UInt8(signatures.count)
                     signatures[signature] = UInt8(signatures.count)
                 }
@@ -249,8 +251,11 @@ struct NativeRegex: Sendable {
                         index[next.threads] = Int16(states.count)
                         transitions.append(Int16(states.count))
                         states.append(next.threads)
-                        acceptsAtEnd.append(closure(next.threads.filter { if case .end = program[$0] { true } else { false } },
-                                                    atStart: false, atEnd: true).matched)
+                        acceptsAtEnd.append(
+                            closure(
+                                next.threads.filter { if case .end = program[$0] { true } else { false } },
+                                atStart: false, atEnd: true
+                            ).matched)
                     }
                 }
                 state += 1
@@ -294,7 +299,9 @@ struct NativeRegex: Sendable {
         let trailing: [Members]
 
         init?(_ node: Node) {
-            guard case .sequence(let items) = node, items.count >= 2, case .start = items.first!, case .end = items.last! else { return nil }
+            guard case .sequence(let items) = node, items.count >= 2, case .start = items.first!, case .end = items.last! else {
+                return nil
+            }
             var leading: [Members] = [], trailing: [Members] = []
             var repeated: (members: Members, minimum: Int, maximum: Int)?
             func add(_ node: Node) -> Bool {
@@ -454,7 +461,9 @@ struct NativeRegex: Sendable {
                 maximum = low
                 if current == "," {
                     index += 1
-                    if current == "}" { maximum = .max } else {
+                    if current == "}" {
+                        maximum = .max
+                    } else {
                         guard let high = number(), high >= low else { return nil }
                         maximum = high
                     }
@@ -475,7 +484,9 @@ struct NativeRegex: Sendable {
         mutating func number() -> Int? {
             var value = 0
             var digits = 0
-            while let character = current, let digit = character.properties.numericType == .decimal && character.isASCII ? Int(String(character)) : nil {
+            while let character = current,
+                let digit = character.properties.numericType == .decimal && character.isASCII ? Int(String(character)) : nil
+            {
                 value = value * 10 + digit
                 digits += 1
                 index += 1

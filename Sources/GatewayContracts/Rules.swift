@@ -66,7 +66,9 @@ public struct SemanticRules: Sendable {
         // Field by field rather than over an array of them: an array per observation allocates.
         func controlFree(_ field: String, _ text: String) {
             guard let control = Self.firstControlCharacter(in: text) else { return }
-            fail("/" + field, "identifier.control-character", "\(field) holds the control character U+\(String(format: "%04X", control)); identifiers in a signed report may not")
+            fail(
+                "/" + field, "identifier.control-character",
+                "\(field) holds the control character U+\(String(format: "%04X", control)); identifiers in a signed report may not")
         }
         controlFree("indicator", observation.indicator)
         controlFree("province", observation.province)
@@ -80,21 +82,29 @@ public struct SemanticRules: Sendable {
         }
         let period = ReportingPeriod(observation.period)
         if period == nil {
-            fail("/period", "period.format", "period \"\(observation.period)\" is not a year, half, quarter or month (2025, 2025-H1, 2025-Q3, 2025-11)")
+            fail(
+                "/period", "period.format",
+                "period \"\(observation.period)\" is not a year, half, quarter or month (2025, 2025-H1, 2025-Q3, 2025-11)")
         }
         if let period {
             let startDay = period.startDay
             let provinceInForce = provincesByCode[observation.province]?.contains { $0.isValid(on: startDay) } ?? false
             if !provinceInForce {
-                fail("/province", "province.in-force", "province code \(observation.province) is not in the code list in force on \(startDay)")
+                fail(
+                    "/province", "province.in-force",
+                    "province code \(observation.province) is not in the code list in force on \(startDay)")
             }
             if observation.level == .district, startDay >= Self.districtAbolishedOn {
-                fail("/level", "level.district-abolished", "district level does not exist for periods from \(Self.districtAbolishedOn) (Resolution 202/2025/QH15)")
+                fail(
+                    "/level", "level.district-abolished",
+                    "district level does not exist for periods from \(Self.districtAbolishedOn) (Resolution 202/2025/QH15)")
             }
         }
         switch observation.level {
         case .province where observation.area != observation.province:
-            fail("/area", "area.matches-level", "a province-level figure must have the province code \(observation.province) as its area, not \(observation.area)")
+            fail(
+                "/area", "area.matches-level",
+                "a province-level figure must have the province code \(observation.province) as its area, not \(observation.area)")
         case .district where !Self.isDigits(observation.area, count: 3):
             fail("/area", "area.matches-level", "district code \(observation.area) must have 3 digits")
         case .commune where !Self.isDigits(observation.area, count: 5):
@@ -107,19 +117,24 @@ public struct SemanticRules: Sendable {
             if denominator <= 0 {
                 fail("/denominator", "ratio.denominator-positive", "denominator \(Self.show(denominator)) must be greater than 0")
             } else if numerator > denominator {
-                fail("/numerator", "ratio.numerator-le-denominator", "numerator \(Self.show(numerator)) is greater than denominator \(Self.show(denominator))")
+                fail(
+                    "/numerator", "ratio.numerator-le-denominator",
+                    "numerator \(Self.show(numerator)) is greater than denominator \(Self.show(denominator))")
             }
         }
 
         guard let indexed = indicatorsByCode[observation.indicator] else {
-            fail("/indicator", "indicator.known", "indicator \"\(observation.indicator)\" is not in catalogue \(catalogue.catalogueVersion)")
+            fail(
+                "/indicator", "indicator.known", "indicator \"\(observation.indicator)\" is not in catalogue \(catalogue.catalogueVersion)")
             return reasons
         }
         return check(observation, period: period, against: indexed, reasons: reasons)
     }
 
     /// The checks against the observation's indicator, reading its definition where it is held.
-    private func check(_ observation: Observation, period: ReportingPeriod?, against indicator: IndexedIndicator, reasons: [QuarantineReason]) -> [QuarantineReason] {
+    private func check(
+        _ observation: Observation, period: ReportingPeriod?, against indicator: IndexedIndicator, reasons: [QuarantineReason]
+    ) -> [QuarantineReason] {
         var reasons = reasons
         func fail(_ pointer: String, _ rule: String, _ message: String) {
             reasons.append(.init(pointer: pointer, rule: rule, message: message))
@@ -128,20 +143,32 @@ public struct SemanticRules: Sendable {
             fail("/unit", "indicator.unit", "unit \"\(observation.unit)\" is not the indicator's unit \"\(indicator.unit)\"")
         }
         if observation.value < indicator.range.min || observation.value > indicator.range.max {
-            fail("/value", "indicator.range", "value \(Self.show(observation.value)) is outside \(indicator.code)'s range \(Self.show(indicator.range.min))–\(Self.show(indicator.range.max))")
+            fail(
+                "/value", "indicator.range",
+                "value \(Self.show(observation.value)) is outside \(indicator.code)'s range \(Self.show(indicator.range.min))–\(Self.show(indicator.range.max))"
+            )
         }
         if !indicator.levels.contains(observation.level) {
-            fail("/level", "indicator.level", "\(indicator.code) is not reported at \(observation.level.rawValue) level (allowed: \(indicator.levels.map(\.rawValue).joined(separator: ", ")))")
+            fail(
+                "/level", "indicator.level",
+                "\(indicator.code) is not reported at \(observation.level.rawValue) level (allowed: \(indicator.levels.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
         if let period, !indicator.periodicity.contains(period.kind) {
-            fail("/period", "indicator.periodicity", "\(indicator.code) is not reported by \(period.kind.rawValue) (allowed: \(indicator.periodicity.map(\.rawValue).joined(separator: ", ")))")
+            fail(
+                "/period", "indicator.periodicity",
+                "\(indicator.code) is not reported by \(period.kind.rawValue) (allowed: \(indicator.periodicity.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
         if let ratio = indicator.ratio, let numerator = observation.numerator, let denominator = observation.denominator,
             denominator > 0, numerator <= denominator
         {
             let expected = numerator / denominator * ratio.scale
             if abs(expected - observation.value) > ratio.tolerance {
-                fail("/value", "ratio.value-matches", "value \(Self.show(observation.value)) differs from numerator/denominator = \(Self.show((expected * 100).rounded() / 100)) by more than \(Self.show(ratio.tolerance))")
+                fail(
+                    "/value", "ratio.value-matches",
+                    "value \(Self.show(observation.value)) differs from numerator/denominator = \(Self.show((expected * 100).rounded() / 100)) by more than \(Self.show(ratio.tolerance))"
+                )
             }
         }
         return reasons

@@ -159,7 +159,8 @@ final class SchemaCompiler {
             }
             guard !dynamicNames.isEmpty else { continue }
             for (uri, resource) in Array(resourceObjects) {
-                for (name, location) in dynamicAnchors[uri] ?? [:] where dynamicNames.contains(name) && resource.dynamicAnchors[name] == nil {
+                for (name, location) in dynamicAnchors[uri] ?? [:] where dynamicNames.contains(name) && resource.dynamicAnchors[name] == nil
+                {
                     resource.dynamicAnchors[name] = try compile(location)
                     changed = true
                 }
@@ -198,17 +199,22 @@ final class SchemaCompiler {
         if uri == Metaschemas.draft202012 { return Vocabulary.standardDialect }
         if let cached = vocabularyCache[uri] { return cached }
         guard try load(uri), let resource = resources[uri], let document = documents[resource.document],
-              let schema = resource.pointer.resolve(in: document)
+            let schema = resource.pointer.resolve(in: document)
         else {
-            throw ContractError("\(location.text): \"$schema\": \(metaschema) is neither JSON Schema draft 2020-12 nor a metaschema that is loaded")
+            throw ContractError(
+                "\(location.text): \"$schema\": \(metaschema) is neither JSON Schema draft 2020-12 nor a metaschema that is loaded")
         }
         var result: Set<Vocabulary> = []
         if let declared = schema["$vocabulary"]?.objectValue {
             for (vocabularyURI, required) in declared {
-                if vocabularyURI.hasPrefix(Vocabulary.uriPrefix), let vocabulary = Vocabulary(rawValue: String(vocabularyURI.dropFirst(Vocabulary.uriPrefix.count))) {
+                if vocabularyURI.hasPrefix(Vocabulary.uriPrefix),
+                    let vocabulary = Vocabulary(rawValue: String(vocabularyURI.dropFirst(Vocabulary.uriPrefix.count)))
+                {
                     result.insert(vocabulary)
                 } else if required == .bool(true) {
-                    throw ContractError("\(location.text): the metaschema \(metaschema) requires the vocabulary \(vocabularyURI), which this validator does not implement")
+                    throw ContractError(
+                        "\(location.text): the metaschema \(metaschema) requires the vocabulary \(vocabularyURI), which this validator does not implement"
+                    )
                 }
             }
         } else {
@@ -224,7 +230,8 @@ final class SchemaCompiler {
         let rawFragment = uri.count > resourceURI.count ? String(uri.dropFirst(resourceURI.count + 1)) : ""
         let fragment = rawFragment.removingPercentEncoding ?? rawFragment
         guard try load(resourceURI), let resource = resources[resourceURI] else {
-            throw ContractError("\(location.text): \"\(keyword)\": no schema \(resourceURI) is loaded (nothing is fetched from the network)")
+            throw ContractError(
+                "\(location.text): \"\(keyword)\": no schema \(resourceURI) is loaded (nothing is fetched from the network)")
         }
         if fragment.isEmpty { return resource }
         if fragment.hasPrefix("/") {
@@ -268,7 +275,8 @@ final class SchemaCompiler {
             throw ContractError("\(location.text): a schema must be an object or a boolean")
         }
         func problem(_ key: String, _ text: String) -> ContractError {
-            ContractError("\(SchemaLocation(document: location.document, pointer: location.pointer.appending(key)).text): \"\(key)\" \(text)")
+            ContractError(
+                "\(SchemaLocation(document: location.document, pointer: location.pointer.appending(key)).text): \"\(key)\" \(text)")
         }
         func sub(_ key: String, _ token: String? = nil) throws(ContractError) -> SchemaNode {
             var pointer = location.pointer.appending(key)
@@ -319,7 +327,8 @@ final class SchemaCompiler {
                 }
                 continue
             }
-            let enabled = vocabulary == .core || vocabularies.contains(vocabulary)
+            let enabled =
+                vocabulary == .core || vocabularies.contains(vocabulary)
                 || (vocabulary == .formatAnnotation && vocabularies.contains(.formatAssertion))
             guard enabled else { continue }
             var check: Check
@@ -399,7 +408,9 @@ final class SchemaCompiler {
             case "additionalProperties":
                 let known = Set(members["properties"]?.objectValue?.keys.map(MemberName.init) ?? [])
                 var patterns: [ECMARegex] = []
-                for name in (members["patternProperties"]?.objectValue ?? [:]).keys.sorted() { patterns.append(try regex(name, "patternProperties")) }
+                for name in (members["patternProperties"]?.objectValue ?? [:]).keys.sorted() {
+                    patterns.append(try regex(name, "patternProperties"))
+                }
                 check = .additionalProperties(try sub(key), known: known, patterns: patterns)
             case "propertyNames": check = .propertyNames(try sub(key))
             case "prefixItems": check = .prefixItems(try list(key))

@@ -26,11 +26,11 @@ public enum Timestamps {
             return value
         }
         guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-              (1...12).contains(month), hour < 24, minute < 60, second < 60,
-              PeriodCalendar.validDate(year: year, month: month, day: day) != nil
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+            let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+            let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+            (1...12).contains(month), hour < 24, minute < 60, second < 60,
+            PeriodCalendar.validDate(year: year, month: month, day: day) != nil
         else { return nil }
         var position = 19
         var fraction = 0.0
@@ -52,7 +52,7 @@ public enum Timestamps {
             position += 1
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             guard position + 6 == bytes.count, bytes[position + 3] == UInt8(ascii: ":"),
-                  let hours = number(position + 1, 2), let minutes = number(position + 4, 2), hours < 24, minutes < 60
+                let hours = number(position + 1, 2), let minutes = number(position + 4, 2), hours < 24, minutes < 60
             else { return nil }
             offset = (hours * 60 + minutes) * 60 * (bytes[position] == UInt8(ascii: "-") ? -1 : 1)
             position += 6
@@ -108,7 +108,9 @@ public struct ReportingPeriod: Sendable, Hashable, CustomStringConvertible {
             let value = Int(bytes[position]) - 48
             return (0...9).contains(value) ? value : nil
         }
-        guard bytes.count == 4 || bytes.count == 7, let a = digit(0), let b = digit(1), let c = digit(2), let d = digit(3) else { return nil }
+        guard bytes.count == 4 || bytes.count == 7, let a = digit(0), let b = digit(1), let c = digit(2), let d = digit(3) else {
+            return nil
+        }
         let year = a * 1000 + b * 100 + c * 10 + d
         guard (1900...2200).contains(year) else { return nil }
         if bytes.count == 4 { return (.year, year, 1) }
@@ -165,11 +167,12 @@ enum PeriodCalendar {
     static func validDate(year: Int, month: Int, day: Int) -> (Int, Int, Int)? {
         guard (1...12).contains(month) else { return nil }
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let days = switch month {
-        case 2: leap ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
+        let days =
+            switch month {
+            case 2: leap ? 29 : 28
+            case 4, 6, 9, 11: 30
+            default: 31
+            }
         guard (1...days).contains(day) else { return nil }
         return (year, month, day)
     }

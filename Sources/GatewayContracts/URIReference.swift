@@ -57,7 +57,9 @@ struct URIReference: Equatable {
     static func resolve(_ reference: String, against base: String) -> String {
         let r = URIReference(reference)
         if r.scheme != nil {
-            return URIReference(scheme: r.scheme, authority: r.authority, path: removeDotSegments(r.path), query: r.query, fragment: r.fragment).text
+            return URIReference(
+                scheme: r.scheme, authority: r.authority, path: removeDotSegments(r.path), query: r.query, fragment: r.fragment
+            ).text
         }
         let b = URIReference(base)
         var target = URIReference(scheme: b.scheme, authority: nil, path: "", query: nil, fragment: r.fragment)
@@ -156,7 +158,9 @@ enum URISyntax {
 
     private static func isScheme(_ text: String) -> Bool {
         guard let first = text.utf8.first, isAlpha(first) else { return false }
-        return text.utf8.allSatisfy { isAlpha($0) || isDigit($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+        return text.utf8.allSatisfy {
+            isAlpha($0) || isDigit($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+        }
     }
 
     private static func isAuthority(_ text: String) -> Bool {
@@ -185,7 +189,7 @@ enum URISyntax {
     private static func isIPvFuture(_ text: Substring) -> Bool {
         let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count > 1, parts[0].first == "v" || parts[0].first == "V",
-              parts[0].dropFirst().utf8.allSatisfy(isHex), !parts[1].isEmpty
+            parts[0].dropFirst().utf8.allSatisfy(isHex), !parts[1].isEmpty
         else { return false }
         return parts[1].utf8.allSatisfy { isUnreserved($0) || isSubDelimiter($0) || $0 == UInt8(ascii: ":") }
     }
@@ -199,7 +203,8 @@ enum URISyntax {
         }
         guard consists(Substring(reference.path), allowing: ":@/") else { return false }
         if reference.scheme == nil, reference.authority == nil,
-           let firstSegment = reference.path.split(separator: "/", omittingEmptySubsequences: false).first, firstSegment.contains(":") {
+            let firstSegment = reference.path.split(separator: "/", omittingEmptySubsequences: false).first, firstSegment.contains(":")
+        {
             return false
         }
         if let query = reference.query, !consists(Substring(query), allowing: ":@/?") { return false }

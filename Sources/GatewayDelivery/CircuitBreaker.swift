@@ -67,7 +67,9 @@ public struct CircuitBreaker: Sendable, Equatable {
     public mutating func recordFailure(now: Date) {
         switch state {
         case .closed(let failures):
-            state = failures + 1 >= configuration.failureThreshold ? .open(until: now.addingTimeInterval(configuration.coolDown.timeInterval)) : .closed(consecutiveFailures: failures + 1)
+            state =
+                failures + 1 >= configuration.failureThreshold
+                ? .open(until: now.addingTimeInterval(configuration.coolDown.timeInterval)) : .closed(consecutiveFailures: failures + 1)
         case .halfOpen, .open:
             state = .open(until: now.addingTimeInterval(configuration.coolDown.timeInterval))
         }

@@ -144,13 +144,16 @@ public struct Forwarder: Service, CustomStringConvertible {
                     do {
                         switch breaker.permission(now: now()) {
                         case .proceed:
-                            let limit = max(configuration.batchSize, configuration.maxReportsPerRequest * (configuration.maxConcurrent - underWay))
-                            let leased = try await store.leaseDue(now: now(), limit: limit, leaseDuration: configuration.leaseDuration.timeInterval)
+                            let limit = max(
+                                configuration.batchSize, configuration.maxReportsPerRequest * (configuration.maxConcurrent - underWay))
+                            let leased = try await store.leaseDue(
+                                now: now(), limit: limit, leaseDuration: configuration.leaseDuration.timeInterval)
                             queue = requests(leased)
                             moreDue = leased.count == limit
                             if leased.isEmpty, underWay == 0 { wait = try await untilNextDue() }
                         case .probe:
-                            let leased = try await store.leaseDue(now: now(), limit: 1, leaseDuration: configuration.leaseDuration.timeInterval)
+                            let leased = try await store.leaseDue(
+                                now: now(), limit: 1, leaseDuration: configuration.leaseDuration.timeInterval)
                             if leased.isEmpty {
                                 breaker.cancelProbe()
                                 if underWay == 0 { wait = try await untilNextDue() }
@@ -185,7 +188,9 @@ public struct Forwarder: Service, CustomStringConvertible {
                 if !listening {
                     listening = true
                     let timeout = underWay == 0 ? wait : configuration.idlePoll
-                    group.addTask { await self.doorbell.wait(timeout: timeout); return .rang }
+                    group.addTask {
+                        await self.doorbell.wait(timeout: timeout); return .rang
+                    }
                 }
                 switch await group.next() {
                 case .rang?: listening = false
@@ -239,7 +244,9 @@ public struct Forwarder: Service, CustomStringConvertible {
     /// Gives back reports leased but not sent because the gateway is stopping.
     func release(_ reports: [LeasedReport]) async {
         let attempts = reports.map {
-            CompletedAttempt(reportID: $0.reportID, attempt: $0.attempt, completion: .retry(at: now(), status: nil, error: "not sent: the gateway was stopping"))
+            CompletedAttempt(
+                reportID: $0.reportID, attempt: $0.attempt,
+                completion: .retry(at: now(), status: nil, error: "not sent: the gateway was stopping"))
         }
         _ = try? await store.complete(attempts, now: now())
     }
@@ -282,10 +289,13 @@ public struct Forwarder: Service, CustomStringConvertible {
             case .delivered(let receipt):
                 health = .up
                 if batched {
-                    completions = ReportBatch.outcomes(of: reports, answer: answer.body, now: now(), retryable: configuration.retry.retryableStatuses).map {
+                    completions = ReportBatch.outcomes(
+                        of: reports, answer: answer.body, now: now(), retryable: configuration.retry.retryableStatuses
+                    ).map {
                         switch $0.verdict {
                         case .delivered(let receipt): ($0.report, .delivered(status: $0.status ?? answer.status, receipt: receipt))
-                        case .retry(let after, let reason): ($0.report, retryOrGiveUp($0.report, retryAfter: after, status: $0.status, error: reason))
+                        case .retry(let after, let reason):
+                            ($0.report, retryOrGiveUp($0.report, retryAfter: after, status: $0.status, error: reason))
                         case .reject(let reason): ($0.report, .deadLetter(status: $0.status, response: $0.detail, reason: reason))
                         }
                     }
@@ -304,9 +314,11 @@ public struct Forwarder: Service, CustomStringConvertible {
         } catch {
             if Task.isCancelled {
                 // Stopped harder than gracefully: leave the leases for the next start to reclaim.
-                logger.notice("delivery interrupted by shutdown; it will be sent again at the next start", metadata: [
-                    "report_id": "\(reports.map(\.reportID).joined(separator: ","))",
-                ])
+                logger.notice(
+                    "delivery interrupted by shutdown; it will be sent again at the next start",
+                    metadata: [
+                        "report_id": "\(reports.map(\.reportID).joined(separator: ","))"
+                    ])
                 return .unknown
             }
             answeredAt = now()
@@ -321,36 +333,51 @@ public struct Forwarder: Service, CustomStringConvertible {
                     return (report, completion)
                 }
                 verifiedReceipts[report.reportID] = false
-                logger.error("the centre's receipt does not verify; the report is a dead letter until an operator judges it",
-                             metadata: ["report_id": "\(report.reportID)", "problem": "\(problem)"])
-                return (report, .deadLetter(status: itemStatus, response: receipt, reason: Self.unverifiedReceiptReason(status: itemStatus, problem: problem)))
+                logger.error(
+                    "the centre's receipt does not verify; the report is a dead letter until an operator judges it",
+                    metadata: ["report_id": "\(report.reportID)", "problem": "\(problem)"])
+                return (
+                    report,
+                    .deadLetter(
+                        status: itemStatus, response: receipt, reason: Self.unverifiedReceiptReason(status: itemStatus, problem: problem))
+                )
             }
         }
         let attempts = completions.map { report, completion in
-            CompletedAttempt(reportID: report.reportID, attempt: report.attempt, completion: completion, receiptVerified: verifiedReceipts[report.reportID])
+            CompletedAttempt(
+                reportID: report.reportID, attempt: report.attempt, completion: completion,
+                receiptVerified: verifiedReceipts[report.reportID])
         }
         do {
             for skipped in try await store.complete(attempts, now: now()) {
-                logger.error("could not record delivery outcome", metadata: ["report_id": "\(skipped.reportID)", "error": "\(skipped.reason)"])
+                logger.error(
+                    "could not record delivery outcome", metadata: ["report_id": "\(skipped.reportID)", "error": "\(skipped.reason)"])
             }
         } catch {
             // The leases will expire and the reports will be sent again; the centre deduplicates.
-            logger.error("could not record delivery outcomes", metadata: [
-                "report_id": "\(reports.map(\.reportID).joined(separator: ","))", "error": "\(error)",
-            ])
+            logger.error(
+                "could not record delivery outcomes",
+                metadata: [
+                    "report_id": "\(reports.map(\.reportID).joined(separator: ","))", "error": "\(error)",
+                ])
         }
         for (report, completion) in completions {
             switch completion {
             case .delivered(let itemStatus, _):
-                logger.info("report delivered", metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "status": "\(itemStatus)"])
+                logger.info(
+                    "report delivered",
+                    metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "status": "\(itemStatus)"])
             case .retry(let at, _, let error):
-                logger.warning("delivery failed, will retry", metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "error": "\(error)", "retry_at": "\(at)"])
+                logger.warning(
+                    "delivery failed, will retry",
+                    metadata: ["report_id": "\(report.reportID)", "attempt": "\(report.attempt)", "error": "\(error)", "retry_at": "\(at)"])
             case .deadLetter(_, _, let reason):
                 logger.error("report dead-lettered", metadata: ["report_id": "\(report.reportID)", "reason": "\(reason)"])
             }
-            events?(DeliveryEvent(
-                reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, startedAt: started,
-                answeredAt: answeredAt, receiptVerified: verifiedReceipts[report.reportID]))
+            events?(
+                DeliveryEvent(
+                    reportID: report.reportID, attempt: report.attempt, status: status, completion: completion, startedAt: started,
+                    answeredAt: answeredAt, receiptVerified: verifiedReceipts[report.reportID]))
         }
         return health
     }
@@ -362,8 +389,11 @@ public struct Forwarder: Service, CustomStringConvertible {
         let jws: FlattenedJWS
         do { jws = try FlattenedJWS.parse(any: Data(receipt.utf8)) } catch { return "the receipt is not a signed JWS (\(error.message))" }
         let verified: JWSVerifier.Verified
-        do { verified = try verifier.verify(jws) } catch { return "the receipt's signature does not verify with central.receipt_keys (\(error.message))" }
-        guard case .object(let members)? = try? JSONValue.parse(verified.payload), case .string(let acknowledged)? = members["report_id"] else {
+        do { verified = try verifier.verify(jws) } catch {
+            return "the receipt's signature does not verify with central.receipt_keys (\(error.message))"
+        }
+        guard case .object(let members)? = try? JSONValue.parse(verified.payload), case .string(let acknowledged)? = members["report_id"]
+        else {
             return "the signed receipt names no report_id"
         }
         return acknowledged == reportID ? nil : "the signed receipt acknowledges report \(acknowledged), not this one"
@@ -383,7 +413,9 @@ public struct Forwarder: Service, CustomStringConvertible {
         if age > configuration.retry.maxAge.timeInterval {
             return .deadLetter(
                 status: status, response: nil,
-                reason: "gave up after \(report.attempt) attempts over \(Int(age)) s (max_age \(configuration.retry.maxAge)); last error: \(error)")
+                reason:
+                    "gave up after \(report.attempt) attempts over \(Int(age)) s (max_age \(configuration.retry.maxAge)); last error: \(error)"
+            )
         }
         return .retry(at: nextAttempt(report, retryAfter: retryAfter), status: status, error: error)
     }

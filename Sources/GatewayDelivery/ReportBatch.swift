@@ -118,7 +118,8 @@ public enum ReportBatch {
             }
             let receipt = item["receipt"] as? String
             let detail = item["detail"] as? String
-            var verdict = DeliveryVerdict.classify(status: status, body: Data((receipt ?? "").utf8), retryAfter: nil, now: now, retryable: retryable)
+            var verdict = DeliveryVerdict.classify(
+                status: status, body: Data((receipt ?? "").utf8), retryAfter: nil, now: now, retryable: retryable)
             if case .reject(let reason) = verdict, let detail { verdict = .reject(reason: reason + ": " + detail) }
             return ItemOutcome(report: report, status: status, verdict: verdict, detail: detail)
         }

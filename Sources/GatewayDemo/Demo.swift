@@ -26,8 +26,10 @@ public enum Demo {
         public var repository: URL
         public var workDirectory: URL?
 
-        public init(keyPath: String? = nil, centralURL: String? = nil, centralCA: String? = nil, failureRate: Double = 0.4,
-                    timeout: Duration = .seconds(120), repository: URL, workDirectory: URL? = nil) {
+        public init(
+            keyPath: String? = nil, centralURL: String? = nil, centralCA: String? = nil, failureRate: Double = 0.4,
+            timeout: Duration = .seconds(120), repository: URL, workDirectory: URL? = nil
+        ) {
             self.keyPath = keyPath
             self.centralURL = centralURL
             self.centralCA = centralCA
@@ -78,12 +80,16 @@ public enum Demo {
 
     public static func run(_ options: Options, logger: Logger) async throws -> Summary {
         let started = ContinuousClock.now
-        let work = options.workDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("lgsp-demo-\(UUID().uuidString.prefix(8))")
+        let work =
+            options.workDirectory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("lgsp-demo-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
 
-        let key: SigningKey = if let keyPath = options.keyPath { try SigningKey(contentsOf: URL(fileURLWithPath: keyPath)) } else { .generate() }
+        let key: SigningKey =
+            if let keyPath = options.keyPath { try SigningKey(contentsOf: URL(fileURLWithPath: keyPath)) } else { .generate() }
         let keyPath = work.appendingPathComponent("signing-key.pem").path
-        _ = FileManager.default.createFile(atPath: keyPath, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(
+            atPath: keyPath, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
 
         let mocks = MockSystems.Configuration(
             directory: work.appendingPathComponent("mocks"),
@@ -111,7 +117,9 @@ public enum Demo {
             let tally = TallyBox()
             let runtime = try GatewayRuntime(
                 loaded: loaded, logger: logger,
-                onPull: { result in tally.state.withLock { if case .success(let summary) = result { $0.pulledAdapters.insert(summary.adapter) } } },
+                onPull: { result in
+                    tally.state.withLock { if case .success(let summary) = result { $0.pulledAdapters.insert(summary.adapter) } }
+                },
                 onDelivery: { event in tally.state.withLock { $0.record(event) } })
             let group = runtime.makeServiceGroup(signals: [])
             let adapterCount = runtime.adapters.count
@@ -125,7 +133,8 @@ public enum Demo {
                         let stats = try await runtime.store.outboxStats(now: Date())
                         if pulledAll && stats.undelivered == 0 { break }
                         guard ContinuousClock.now < deadline else {
-                            throw MockError("the demo did not finish within \(options.timeout): \(stats.undelivered) reports still undelivered")
+                            throw MockError(
+                                "the demo did not finish within \(options.timeout): \(stats.undelivered) reports still undelivered")
                         }
                         try await Task.sleep(for: .milliseconds(50))
                     }
@@ -180,7 +189,8 @@ public enum Demo {
             "LGSP_CLIENT_ID": "lgsp-gateway-demo", "LGSP_CLIENT_SECRET": "file:" + running.clientSecretPath,
             // The mock telecom operator takes the source's client secret as its API key.
             "TELECOM_URL": running.sourceURL, "TELECOM_CA": running.caBundlePath, "TELECOM_API_KEY": "file:" + running.clientSecretPath,
-            "BANK_URL": running.bankURL, "BANK_CA": running.caBundlePath, "BANK_CLIENT_CERT": running.clientCertificatePath, "BANK_CLIENT_KEY": running.clientKeyPath,
+            "BANK_URL": running.bankURL, "BANK_CA": running.caBundlePath, "BANK_CLIENT_CERT": running.clientCertificatePath,
+            "BANK_CLIENT_KEY": running.clientKeyPath,
             "LGSP_CENTRAL_URL": running.centralURL, "LGSP_CENTRAL_CA": running.caBundlePath,
             "LGSP_CENTRAL_RECEIPT_KEYS": running.receiptKeysPath,
             "LGSP_SIGNING_KEY": keyPath, "LGSP_STORE": storePath, "LGSP_PROVINCE": "14", "LGSP_GATEWAY_ID": "demo-son-la",
@@ -203,7 +213,9 @@ public enum Demo {
         mutating func record(_ event: DeliveryEvent) {
             attempts += 1
             if case .retry(_, let status, let error) = event.completion {
-                let cause = status.map { "HTTP \($0)" } ?? (error.lowercased().contains("timeout") || error.lowercased().contains("deadline") ? "timeout" : "connection lost")
+                let cause =
+                    status.map { "HTTP \($0)" }
+                    ?? (error.lowercased().contains("timeout") || error.lowercased().contains("deadline") ? "timeout" : "connection lost")
                 retries[cause, default: 0] += 1
             }
         }
@@ -212,23 +224,35 @@ public enum Demo {
     /// A few readable lines for the operator.
     public static func describe(_ summary: Summary) -> String {
         var lines: [String] = []
-        lines.append("Pulled \(summary.pulled) records from the mock provincial systems: \(summary.valid) valid, \(summary.quarantined) quarantined.")
+        lines.append(
+            "Pulled \(summary.pulled) records from the mock provincial systems: \(summary.valid) valid, \(summary.quarantined) quarantined."
+        )
         if !summary.quarantineByRule.isEmpty {
-            lines.append("  Quarantined for: " + summary.quarantineByRule.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+            lines.append(
+                "  Quarantined for: "
+                    + summary.quarantineByRule.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
-        lines.append("Signed \(summary.reportsSigned) reports with \(summary.algorithm) (kid \(summary.keyID)) and stored them in \(summary.storePath).")
+        lines.append(
+            "Signed \(summary.reportsSigned) reports with \(summary.algorithm) (kid \(summary.keyID)) and stored them in \(summary.storePath)."
+        )
         let retried = summary.retriesByCause.values.reduce(0, +)
         let causes = summary.retriesByCause.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
-        lines.append("Delivered \(summary.deliveredObservations) observations in \(summary.deliveredReports) reports after \(summary.deliveryAttempts) attempts"
-            + (retried > 0 ? " (\(retried) retried: \(causes))." : "."))
+        lines.append(
+            "Delivered \(summary.deliveredObservations) observations in \(summary.deliveredReports) reports after \(summary.deliveryAttempts) attempts"
+                + (retried > 0 ? " (\(retried) retried: \(causes))." : "."))
         if summary.deadLettered > 0 { lines.append("Dead-lettered: \(summary.deadLettered) reports (see the store).") }
         if summary.centralIsMock {
-            lines.append("Central endpoint accepted \(summary.acceptedAtCentral) observations: \(summary.duplicatesAtCentral) duplicates, \(summary.signatureFailuresAtCentral) signature failures.")
+            lines.append(
+                "Central endpoint accepted \(summary.acceptedAtCentral) observations: \(summary.duplicatesAtCentral) duplicates, \(summary.signatureFailuresAtCentral) signature failures."
+            )
         } else {
             lines.append("Central endpoint is external: its own counts are not known here.")
         }
         let complete = summary.deliveredObservations == summary.valid && summary.valid + summary.quarantined == summary.pulled
-        lines.append(complete ? "Every pulled record was delivered or quarantined in \(summary.elapsedMilliseconds) ms." : "NOT every record was accounted for.")
+        lines.append(
+            complete
+                ? "Every pulled record was delivered or quarantined in \(summary.elapsedMilliseconds) ms."
+                : "NOT every record was accounted for.")
         return lines.joined(separator: "\n")
     }
 

@@ -115,8 +115,10 @@ public actor OAuth2ClientCredentials {
         let started = now()
         let answer = try await transport.send(
             method: "POST", url: configuration.tokenURL,
-            headers: [("Authorization", "Basic " + credentials), ("Content-Type", "application/x-www-form-urlencoded"),
-                      ("Accept", "application/json")],
+            headers: [
+                ("Authorization", "Basic " + credentials), ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Accept", "application/json"),
+            ],
             body: Data(form.utf8), tls: configuration.tls, timeout: configuration.timeout, maxBodyBytes: 64 << 10)
         guard answer.status == 200 else {
             // The body may echo the request; only the status is safe to report.

@@ -33,7 +33,8 @@ extension Duration {
     /// `1h`, `7d`; what an operator wrote is what an error says back.
     public var configurationText: String {
         let milliseconds = Int64((min(self, .longest).timeInterval * 1000).rounded())
-        for (suffix, unit) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where milliseconds >= unit && milliseconds % unit == 0 {
+        for (suffix, unit) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
+        where milliseconds >= unit && milliseconds % unit == 0 {
             return "\(milliseconds / unit)\(suffix)"
         }
         return "\(milliseconds)ms"

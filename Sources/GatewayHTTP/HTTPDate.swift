@@ -35,8 +35,8 @@ public enum HTTPDate {
     /// `06 Nov 1994 08:49:37 GMT`, after the day name and comma.
     private static func imfFixdate(_ reader: inout Reader) -> Date? {
         guard let day = reader.digits(exactly: 2), reader.take(UInt8(ascii: " ")), let month = reader.month(),
-              reader.take(UInt8(ascii: " ")), let year = reader.digits(exactly: 4), reader.take(UInt8(ascii: " ")),
-              let time = reader.time(), reader.take(Array(" GMT".utf8)), reader.atEnd
+            reader.take(UInt8(ascii: " ")), let year = reader.digits(exactly: 4), reader.take(UInt8(ascii: " ")),
+            let time = reader.time(), reader.take(Array(" GMT".utf8)), reader.atEnd
         else { return nil }
         return date(year: year, month: month, day: day, time: time)
     }
@@ -45,8 +45,8 @@ public enum HTTPDate {
     /// than 50 years ahead is the most recent past year with those digits (RFC 9110 §5.6.7).
     private static func rfc850(_ reader: inout Reader, now: Date) -> Date? {
         guard let day = reader.digits(exactly: 2), reader.take(UInt8(ascii: "-")), let month = reader.month(),
-              reader.take(UInt8(ascii: "-")), let shortYear = reader.digits(exactly: 2), reader.take(UInt8(ascii: " ")),
-              let time = reader.time(), reader.take(Array(" GMT".utf8)), reader.atEnd
+            reader.take(UInt8(ascii: "-")), let shortYear = reader.digits(exactly: 2), reader.take(UInt8(ascii: " ")),
+            let time = reader.time(), reader.take(Array(" GMT".utf8)), reader.atEnd
         else { return nil }
         let thisYear = Int((now.timeIntervalSince1970 / 31_556_952).rounded(.down)) + 1970
         var year = thisYear - thisYear % 100 + shortYear
@@ -66,7 +66,7 @@ public enum HTTPDate {
             day = digits
         }
         guard reader.take(UInt8(ascii: " ")), let time = reader.time(), reader.take(UInt8(ascii: " ")),
-              let year = reader.digits(exactly: 4), reader.atEnd
+            let year = reader.digits(exactly: 4), reader.atEnd
         else { return nil }
         return date(year: year, month: month, day: day, time: time)
     }
@@ -97,8 +97,11 @@ public enum HTTPDate {
     }
 
     private static let shortDays: Set<[UInt8]> = Set(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].map { Array($0.utf8) })
-    private static let longDays: Set<[UInt8]> = Set(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"].map { Array($0.utf8) })
-    private static let months: [[UInt8]] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].map { Array($0.utf8) }
+    private static let longDays: Set<[UInt8]> = Set(
+        ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"].map { Array($0.utf8) })
+    private static let months: [[UInt8]] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].map {
+        Array($0.utf8)
+    }
 
     private struct Reader {
         let bytes: [UInt8]
@@ -139,7 +142,8 @@ public enum HTTPDate {
 
         /// A month's three-letter name, case-sensitive as the grammar has it, as 1 to 12.
         mutating func month() -> Int? {
-            guard position + 3 <= bytes.count, let index = HTTPDate.months.firstIndex(where: { bytes[position..<position + 3].elementsEqual($0) })
+            guard position + 3 <= bytes.count,
+                let index = HTTPDate.months.firstIndex(where: { bytes[position..<position + 3].elementsEqual($0) })
             else { return nil }
             position += 3
             return index + 1
@@ -148,7 +152,7 @@ public enum HTTPDate {
         /// `08:49:37`.
         mutating func time() -> (hour: Int, minute: Int, second: Int)? {
             guard let hour = digits(exactly: 2), take(UInt8(ascii: ":")), let minute = digits(exactly: 2), take(UInt8(ascii: ":")),
-                  let second = digits(exactly: 2)
+                let second = digits(exactly: 2)
             else { return nil }
             return (hour, minute, second)
         }

@@ -24,7 +24,10 @@ public struct EndpointTLS: Sendable {
     /// `prepared()`), rather than for every request: each request read and parsed the PEM files.
     public private(set) var configuration: TLSConfiguration?
 
-    public init(caBundlePath: String? = nil, clientCertificatePath: String? = nil, clientKeyPath: String? = nil, insecureSkipVerification: Bool = false) {
+    public init(
+        caBundlePath: String? = nil, clientCertificatePath: String? = nil, clientKeyPath: String? = nil,
+        insecureSkipVerification: Bool = false
+    ) {
         self.caBundlePath = caBundlePath
         self.clientCertificatePath = clientCertificatePath
         self.clientKeyPath = clientKeyPath
@@ -36,7 +39,9 @@ public struct EndpointTLS: Sendable {
         var problems: [(String, String)] = []
         if let caBundlePath {
             let certificates = try? NIOSSLCertificate.fromPEMFile(caBundlePath)
-            if certificates?.isEmpty ?? true { problems.append(("ca_bundle", "CA bundle \(caBundlePath) cannot be read as PEM certificates")) }
+            if certificates?.isEmpty ?? true {
+                problems.append(("ca_bundle", "CA bundle \(caBundlePath) cannot be read as PEM certificates"))
+            }
         }
         if let clientCertificatePath, (try? NIOSSLCertificate.fromPEMFile(clientCertificatePath))?.isEmpty ?? true {
             problems.append(("client_certificate", "client certificate \(clientCertificatePath) cannot be read as PEM certificates"))
@@ -136,13 +141,14 @@ public final class HTTPTransport: Sendable {
     /// that name and the client connects to the original host.
     private func route(_ url: String, tls: EndpointTLS) -> (HTTPClient, String) {
         guard !tls.serverNames.isEmpty, url.lowercased().hasPrefix("https://"), var components = URLComponents(string: url),
-              let host = components.host, let name = tls.serverNames[host], name != host
+            let host = components.host, let name = tls.serverNames[host], name != host
         else { return (client, url) }
         components.host = name
         guard let renamed = components.string else { return (client, url) }
         let client = renamingClients.withLock { clients in
             if let existing = clients[name + " " + host] { return existing }
-            let made = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: Self.configuration(connectingTo: [name: host]))
+            let made = HTTPClient(
+                eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: Self.configuration(connectingTo: [name: host]))
             clients[name + " " + host] = made
             return made
         }
@@ -199,7 +205,9 @@ public final class HTTPTransport: Sendable {
             }
             defer { group.cancelAll() }
             guard case let answer?? = try await group.next() else {
-                throw TransportError("request to \(url) failed: no complete answer within \(limit.configurationText) (the deadline covers the whole exchange, body included)")
+                throw TransportError(
+                    "request to \(url) failed: no complete answer within \(limit.configurationText) (the deadline covers the whole exchange, body included)"
+                )
             }
             return answer
         }

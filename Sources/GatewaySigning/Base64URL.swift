@@ -75,33 +75,35 @@ public enum Base64URL {
         let remainder = input.count % 4
         guard remainder != 1 else { return nil }
         var output = Data(count: input.count / 4 * 3 + (remainder == 0 ? 0 : remainder - 1))
-        let decoded = output.withUnsafeMutableBytes { raw -> Bool in values.withUnsafeBufferPointer { values in
-            let out = raw.bindMemory(to: UInt8.self)
-            var written = 0
-            var index = 0
-            while index + 4 <= input.count {
-                let a = values[Int(input[index])], b = values[Int(input[index + 1])]
-                let c = values[Int(input[index + 2])], d = values[Int(input[index + 3])]
-                guard (a | b | c | d) & 0xC0 == 0 else { return false }
-                let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                out[written] = UInt8(chunk >> 16 & 0xFF)
-                out[written + 1] = UInt8(chunk >> 8 & 0xFF)
-                out[written + 2] = UInt8(chunk & 0xFF)
-                written += 3
-                index += 4
+        let decoded = output.withUnsafeMutableBytes { raw -> Bool in
+            values.withUnsafeBufferPointer { values in
+                let out = raw.bindMemory(to: UInt8.self)
+                var written = 0
+                var index = 0
+                while index + 4 <= input.count {
+                    let a = values[Int(input[index])], b = values[Int(input[index + 1])]
+                    let c = values[Int(input[index + 2])], d = values[Int(input[index + 3])]
+                    guard (a | b | c | d) & 0xC0 == 0 else { return false }
+                    let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    out[written] = UInt8(chunk >> 16 & 0xFF)
+                    out[written + 1] = UInt8(chunk >> 8 & 0xFF)
+                    out[written + 2] = UInt8(chunk & 0xFF)
+                    written += 3
+                    index += 4
+                }
+                if remainder >= 2 {
+                    let a = values[Int(input[index])], b = values[Int(input[index + 1])]
+                    let c = remainder == 3 ? values[Int(input[index + 2])] : 0
+                    guard (a | b | c) & 0xC0 == 0 else { return false }
+                    let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+                    // The bits past the last whole byte must be zero (RFC 4648 §3.5: canonical encoding).
+                    guard (remainder == 2 ? chunk & 0xFFFF : chunk & 0xFF) == 0 else { return false }
+                    out[written] = UInt8(chunk >> 16 & 0xFF)
+                    if remainder == 3 { out[written + 1] = UInt8(chunk >> 8 & 0xFF) }
+                }
+                return true
             }
-            if remainder >= 2 {
-                let a = values[Int(input[index])], b = values[Int(input[index + 1])]
-                let c = remainder == 3 ? values[Int(input[index + 2])] : 0
-                guard (a | b | c) & 0xC0 == 0 else { return false }
-                let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
-                // The bits past the last whole byte must be zero (RFC 4648 §3.5: canonical encoding).
-                guard (remainder == 2 ? chunk & 0xFFFF : chunk & 0xFF) == 0 else { return false }
-                out[written] = UInt8(chunk >> 16 & 0xFF)
-                if remainder == 3 { out[written + 1] = UInt8(chunk >> 8 & 0xFF) }
-            }
-            return true
-        } }
+        }
         return decoded ? output : nil
     }
 }

@@ -98,10 +98,15 @@ extension VerificationKey {
     }
 
     init(certificatePublicKey publicKey: Certificate.PublicKey) throws(KeyError) {
-        if let key = P256.Signing.PublicKey(publicKey) { self.init(.p256(key)) }
-        else if let key = _RSA.Signing.PublicKey(publicKey) { self.init(.rsa(key)) }
-        else if let key = Curve25519.Signing.PublicKey(publicKey) { self.init(.ed25519(key)) }
-        else { throw KeyError("the key is not Ed25519, P-256 or RSA") }
+        if let key = P256.Signing.PublicKey(publicKey) {
+            self.init(.p256(key))
+        } else if let key = _RSA.Signing.PublicKey(publicKey) {
+            self.init(.rsa(key))
+        } else if let key = Curve25519.Signing.PublicKey(publicKey) {
+            self.init(.ed25519(key))
+        } else {
+            throw KeyError("the key is not Ed25519, P-256 or RSA")
+        }
     }
 
     /// Reads a key file for verification: a `PUBLIC KEY` PEM, or a private key PEM (only its public half is kept).

@@ -79,14 +79,18 @@ public enum HTTPMessageSignatures {
     /// Checks the request's signature with the key its `keyid` names; returns that `keyid`.
     /// `maxAge` refuses signatures created too long ago (replays), when given.
     @discardableResult
-    public static func verify(_ request: Request, keys: [String: VerificationKey], now: Date, maxAge: TimeInterval? = 300) throws(JWSError) -> String {
+    public static func verify(_ request: Request, keys: [String: VerificationKey], now: Date, maxAge: TimeInterval? = 300) throws(JWSError)
+        -> String
+    {
         guard let input = request.header("signature-input"), let signatureField = request.header("signature") else {
             throw JWSError("the request has no Signature-Input and Signature headers")
         }
         guard let equals = input.firstIndex(of: "=") else { throw JWSError("Signature-Input is malformed") }
         let label = String(input[..<equals])
         let parameters = String(input[input.index(after: equals)...])
-        guard parameters.hasPrefix("("), let close = parameters.firstIndex(of: ")") else { throw JWSError("Signature-Input has no component list") }
+        guard parameters.hasPrefix("("), let close = parameters.firstIndex(of: ")") else {
+            throw JWSError("Signature-Input has no component list")
+        }
         let components = parameters[parameters.index(after: parameters.startIndex)..<close]
             .split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
         var values: [String: String] = [:]
@@ -96,7 +100,8 @@ public enum HTTPMessageSignatures {
         }
         guard let keyID = values["keyid"], let key = keys[keyID] else { throw JWSError("the signature's keyid is not a trusted key") }
         if let maxAge, let created = values["created"].flatMap(Double.init), now.timeIntervalSince1970 - created > maxAge {
-            throw JWSError("the request signature was created \(Int(now.timeIntervalSince1970 - created)) s ago, more than \(Int(maxAge)) s")
+            throw JWSError(
+                "the request signature was created \(Int(now.timeIntervalSince1970 - created)) s ago, more than \(Int(maxAge)) s")
         }
         if let algorithm = values["alg"], algorithm != key.httpSignatureAlgorithm {
             throw JWSError("the signature's alg \(algorithm) does not fit key \(keyID)")
@@ -142,7 +147,8 @@ extension VerificationKey {
             guard let parsed = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
             return key.isValidSignature(parsed, for: SHA256.hash(data: base))
         case .rsa(let key):
-            return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA512.hash(data: base), padding: .PSS)
+            return key.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA512.hash(data: base), padding: .PSS)
         }
     }
 }

@@ -180,7 +180,8 @@ public struct SigningKey: Sendable {
             throw KeyError("\(path): the key file can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 on it")
         }
         if status.st_uid != geteuid() && status.st_uid != 0 {
-            throw KeyError("\(path): the key file belongs to user id \(status.st_uid), not to the gateway's user (\(geteuid())) or root; chown it")
+            throw KeyError(
+                "\(path): the key file belongs to user id \(status.st_uid), not to the gateway's user (\(geteuid())) or root; chown it")
         }
         let limit = 1 << 20
         let contents = try? FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).read(upToCount: limit + 1)
@@ -263,8 +264,10 @@ public struct VerificationKey: Sendable, Hashable {
             return ["kty": "EC", "crv": "P-256", "x": Base64URL.encode(point.prefix(32)), "y": Base64URL.encode(point.suffix(32))]
         case .rsa(let key):
             let primitives = try! key.getKeyPrimitives()
-            return ["kty": "RSA", "n": Base64URL.encode(primitives.modulus.drop { $0 == 0 }),
-                    "e": Base64URL.encode(primitives.publicExponent.drop { $0 == 0 })]
+            return [
+                "kty": "RSA", "n": Base64URL.encode(primitives.modulus.drop { $0 == 0 }),
+                "e": Base64URL.encode(primitives.publicExponent.drop { $0 == 0 }),
+            ]
         }
     }
 
@@ -296,9 +299,11 @@ public struct VerificationKey: Sendable, Hashable {
             guard let parsed = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes) else { return false }
             return key.isValidSignature(parsed, for: bytes)
         case (.rsa(let key), .rs256):
-            return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signatureBytes), for: SHA256.hash(data: bytes), padding: .insecurePKCS1v1_5)
+            return key.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signatureBytes), for: SHA256.hash(data: bytes), padding: .insecurePKCS1v1_5)
         case (.rsa(let key), _):
-            return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signatureBytes), for: SHA256.hash(data: bytes), padding: .PSS)
+            return key.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signatureBytes), for: SHA256.hash(data: bytes), padding: .PSS)
         }
     }
 

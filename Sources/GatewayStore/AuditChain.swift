@@ -19,8 +19,11 @@ public struct AuditLink: Sendable, Equatable {
 
     public static let genesis = String(repeating: "0", count: 64)
 
-    public static func hash(previous: String, sequence: Int64, reportID: String, contentDigest: String, deliveredAt: Double, receiptDigest: String) -> String {
-        let text = [previous, String(sequence), reportID, contentDigest, String(format: "%.6f", deliveredAt), receiptDigest].joined(separator: "\n")
+    public static func hash(
+        previous: String, sequence: Int64, reportID: String, contentDigest: String, deliveredAt: Double, receiptDigest: String
+    ) -> String {
+        let text = [previous, String(sequence), reportID, contentDigest, String(format: "%.6f", deliveredAt), receiptDigest].joined(
+            separator: "\n")
         return Hex.lowercase(SHA256.hash(data: Data(text.utf8)))
     }
 
@@ -40,7 +43,8 @@ public enum AuditChainCheck {
                 return "link \(expectedSequence) is missing (the next link found is \(link.sequence)): a record was removed"
             }
             if link.previousHash != previous {
-                return "link \(link.sequence) (report \(link.reportID)) does not follow link \(link.sequence - 1): records were removed or reordered"
+                return
+                    "link \(link.sequence) (report \(link.reportID)) does not follow link \(link.sequence - 1): records were removed or reordered"
             }
             let expected = AuditLink.hash(
                 previous: link.previousHash, sequence: link.sequence, reportID: link.reportID, contentDigest: link.contentDigest,

@@ -51,9 +51,13 @@ public final class PostgresStore: GatewayStore {
             case "disable":
                 (tls, directTLS) = (.disable, .disable)
             case "require", "verify-full":
-                (tls, directTLS) = (.require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration())))
+                (tls, directTLS) = (
+                    .require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                )
             default:
-                (tls, directTLS) = (.prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())))
+                (tls, directTLS) = (
+                    .prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                )
             }
             configuration = .init(host: host, port: port, username: username, password: password, database: databaseName, tls: tls)
             direct = .init(host: host, port: port, username: username, password: password, database: databaseName, tls: directTLS)
@@ -92,13 +96,16 @@ public final class PostgresStore: GatewayStore {
             try await connection.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.schemaLock))", logger: logger)
                 try await connection.query(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)", logger: logger)
-                let applied = Set(try await Self.rows("SELECT version FROM schema_migrations", on: connection, logger: logger)
-                    .map { Int(try $0["version"].decode(Int32.self)) })
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)",
+                    logger: logger)
+                let applied = Set(
+                    try await Self.rows("SELECT version FROM schema_migrations", on: connection, logger: logger)
+                        .map { Int(try $0["version"].decode(Int32.self)) })
                 for (version, statements) in Self.migrations where !applied.contains(version) {
                     for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
                     try await connection.query(
-                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(version), \(Date().timeIntervalSince1970))", logger: logger)
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(version), \(Date().timeIntervalSince1970))",
+                        logger: logger)
                 }
             }
         } catch {
@@ -198,7 +205,9 @@ public final class PostgresStore: GatewayStore {
         try await perform { try await client.query(query, logger: logger).collect().map { $0.makeRandomAccess() } }
     }
 
-    private static func rows(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [PostgresRandomAccessRow] {
+    private static func rows(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws
+        -> [PostgresRandomAccessRow]
+    {
         try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
     }
 
@@ -212,7 +221,10 @@ public final class PostgresStore: GatewayStore {
         let reasonsEncoder = JSONEncoder()
         reasonsEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let quarantineRows = try pull.quarantined.map { entry in
-            (String(decoding: try entry.record.canonicalData(), as: UTF8.self), String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self))
+            (
+                String(decoding: try entry.record.canonicalData(), as: UTF8.self),
+                String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self)
+            )
         }
         let time = now.timeIntervalSince1970, logger = logger
         try await transaction { connection in
@@ -223,13 +235,15 @@ public final class PostgresStore: GatewayStore {
                     logger: logger)
             }
             if let cursor = pull.cursor {
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO cursors (adapter, cursor, updated_at) VALUES (\(pull.adapter), \(cursor), \(time))
                     ON CONFLICT (adapter) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
                     """, logger: logger)
             }
             let totals = pull.totals
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports)
                 VALUES (\(pull.adapter), \(pull.startedAt.timeIntervalSince1970), \(time), \(pull.pulledRecords), \(totals.observations),
                         \(pull.quarantined.count), \(totals.reports))
@@ -244,9 +258,12 @@ public final class PostgresStore: GatewayStore {
         await measureDatabaseSize()
     }
 
-    static func insert(_ reports: [SignedReport], adapter: String, time: Double, on connection: PostgresConnection, logger: Logger) async throws {
+    static func insert(_ reports: [SignedReport], adapter: String, time: Double, on connection: PostgresConnection, logger: Logger)
+        async throws
+    {
         for report in reports {
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
                                     observation_count, state, created_at, next_attempt_at)
                 VALUES (\(report.reportID), \(adapter), \(report.body), \(report.contentType), \(report.detachedSignature),
@@ -265,7 +282,8 @@ public final class PostgresStore: GatewayStore {
 
     public func recordPullOutcome(adapter: String, at time: Date, error: String?, nextRun: Date) async throws {
         let at = time.timeIntervalSince1970
-        _ = try await rows("""
+        _ = try await rows(
+            """
             INSERT INTO adapter_status (adapter, last_pull_at, last_success_at, last_error, last_error_at, next_run_at)
             VALUES (\(adapter), \(at), \(error == nil ? at : nil), \(error), \(error == nil ? nil : at), \(nextRun.timeIntervalSince1970))
             ON CONFLICT (adapter) DO UPDATE SET
@@ -281,13 +299,16 @@ public final class PostgresStore: GatewayStore {
         try await rows("SELECT * FROM adapter_status ORDER BY adapter").map { row in
             func date(_ column: String) throws -> Date? { try row[column].decode(Double?.self).map(Date.init(timeIntervalSince1970:)) }
             return AdapterStatus(
-                adapter: try row["adapter"].decode(String.self), lastPull: try date("last_pull_at"), lastSuccess: try date("last_success_at"),
-                lastError: try row["last_error"].decode(String?.self), lastErrorAt: try date("last_error_at"), nextRun: try date("next_run_at"))
+                adapter: try row["adapter"].decode(String.self), lastPull: try date("last_pull_at"),
+                lastSuccess: try date("last_success_at"),
+                lastError: try row["last_error"].decode(String?.self), lastErrorAt: try date("last_error_at"),
+                nextRun: try date("next_run_at"))
         }
     }
 
     public func pullTotals() async throws -> PullTotals {
-        let row = try await rows("""
+        let row = try await rows(
+            """
             SELECT COUNT(*)::BIGINT AS pulls, COALESCE(SUM(records), 0)::BIGINT AS records, COALESCE(SUM(valid), 0)::BIGINT AS valid,
                    COALESCE(SUM(quarantined), 0)::BIGINT AS quarantined, COALESCE(SUM(reports), 0)::BIGINT AS reports FROM pulls
             """)[0]
@@ -299,9 +320,11 @@ public final class PostgresStore: GatewayStore {
 
     public func quarantined(limit: Int) async throws -> [StoredQuarantine] {
         try await rows("SELECT * FROM quarantine ORDER BY id LIMIT \(limit)").map { row in
-            let reasons = (try? JSONDecoder().decode([QuarantineReason].self, from: Data(try row["reasons"].decode(String.self).utf8))) ?? []
+            let reasons =
+                (try? JSONDecoder().decode([QuarantineReason].self, from: Data(try row["reasons"].decode(String.self).utf8))) ?? []
             return StoredQuarantine(
-                id: try row["id"].decode(Int64.self), adapter: try row["adapter"].decode(String.self), record: try row["record"].decode(String.self),
+                id: try row["id"].decode(Int64.self), adapter: try row["adapter"].decode(String.self),
+                record: try row["record"].decode(String.self),
                 reasons: reasons)
         }
     }
@@ -347,7 +370,8 @@ public final class PostgresStore: GatewayStore {
             // A connection the server has cut can leave a query waiting for ever: no answer in
             // `ownershipCheckTimeout` counts as not owning, and the connection is closed.
             let owned = await Self.firstOf(timeout: Self.ownershipCheckTimeout, closingOnTimeout: connection) {
-                let rows = try? await Self.rows("""
+                let rows = try? await Self.rows(
+                    """
                     SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
                                    AND classid::bigint = \(high) AND objid::bigint = \(low) AND objsubid = 1) AS owned
                     """, on: connection, logger: logger)
@@ -375,7 +399,9 @@ public final class PostgresStore: GatewayStore {
     /// terminates the owner's backend: a task group waiting for it hung about one run in three),
     /// so the check runs in a task of its own that this call does not wait for: it ends when the
     /// closed connection fails its query, and its late answer is dropped.
-    static func firstOf(timeout: Duration, closingOnTimeout connection: PostgresConnection, _ check: @escaping @Sendable () async -> Bool) async -> Bool {
+    static func firstOf(timeout: Duration, closingOnTimeout connection: PostgresConnection, _ check: @escaping @Sendable () async -> Bool)
+        async -> Bool
+    {
         final class Answer: Sendable {
             let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
             func give(_ value: Bool) { continuation.withLock { $0.take() }?.resume(returning: value) }
@@ -410,7 +436,8 @@ public final class PostgresStore: GatewayStore {
         let time = now.timeIntervalSince1970, logger = logger
         return try await transaction { connection in
             // SKIP LOCKED: rows another instance is leasing right now are left to it, not waited for.
-            let rows = try await Self.rows("""
+            let rows = try await Self.rows(
+                """
                 SELECT * FROM outbox
                 WHERE (state = 'pending' AND next_attempt_at <= \(time)) OR (state = 'in_flight' AND lease_until <= \(time))
                 ORDER BY created_at, report_id LIMIT \(limit) FOR UPDATE SKIP LOCKED
@@ -420,11 +447,14 @@ public final class PostgresStore: GatewayStore {
                 var entry = try Self.entry(from: row)
                 try entry.lease(now: now, duration: leaseDuration)
                 try await Self.save(entry, on: connection, logger: logger)
-                leased.append(LeasedReport(
-                    reportID: entry.reportID, attempt: entry.attempts, body: try row["body"].decode(Data.self),
-                    contentType: try row["content_type"].decode(String.self), detachedSignature: try row["detached_signature"].decode(String?.self),
-                    contentDigest: try row["content_digest"].decode(String.self), observationCount: Int(try row["observation_count"].decode(Int32.self)),
-                    createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self))))
+                leased.append(
+                    LeasedReport(
+                        reportID: entry.reportID, attempt: entry.attempts, body: try row["body"].decode(Data.self),
+                        contentType: try row["content_type"].decode(String.self),
+                        detachedSignature: try row["detached_signature"].decode(String?.self),
+                        contentDigest: try row["content_digest"].decode(String.self),
+                        observationCount: Int(try row["observation_count"].decode(Int32.self)),
+                        createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self))))
             }
             return leased
         }
@@ -437,7 +467,12 @@ public final class PostgresStore: GatewayStore {
             var skipped: [[String]] = []
             var holdsAuditLock = false
             for attempt in attempts {
-                guard let row = try await Self.rows("SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE report_id = \(attempt.reportID) FOR UPDATE", on: connection, logger: logger).first else {
+                guard
+                    let row = try await Self.rows(
+                        "SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE report_id = \(attempt.reportID) FOR UPDATE",
+                        on: connection, logger: logger
+                    ).first
+                else {
                     skipped.append([attempt.reportID, "report \(attempt.reportID) is not in the outbox"])
                     continue
                 }
@@ -448,7 +483,8 @@ public final class PostgresStore: GatewayStore {
                 }
                 try await Self.save(entry, on: connection, logger: logger)
                 if let verified = attempt.receiptVerified {
-                    try await connection.query("UPDATE outbox SET receipt_verified = \(verified) WHERE report_id = \(attempt.reportID)", logger: logger)
+                    try await connection.query(
+                        "UPDATE outbox SET receipt_verified = \(verified) WHERE report_id = \(attempt.reportID)", logger: logger)
                 }
                 if entry.state == .delivered {
                     // One chain for every instance: links are appended one transaction at a time.
@@ -456,7 +492,9 @@ public final class PostgresStore: GatewayStore {
                         try await connection.query("SELECT pg_advisory_xact_lock(\(Self.auditLock))", logger: logger)
                         holdsAuditLock = true
                     }
-                    let last = try await Self.rows("SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1", on: connection, logger: logger).first
+                    let last = try await Self.rows(
+                        "SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1", on: connection, logger: logger
+                    ).first
                     let sequence = (try last?["sequence"].decode(Int64.self) ?? 0) + 1
                     let previous = try last?["hash"].decode(String.self) ?? AuditLink.genesis
                     let contentDigest = try row["content_digest"].decode(String.self)
@@ -465,7 +503,8 @@ public final class PostgresStore: GatewayStore {
                     let hash = AuditLink.hash(
                         previous: previous, sequence: sequence, reportID: attempt.reportID, contentDigest: contentDigest,
                         deliveredAt: deliveredAt, receiptDigest: receiptDigest)
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO audit (sequence, report_id, content_digest, delivered_at, receipt_digest, previous_hash, hash)
                         VALUES (\(sequence), \(attempt.reportID), \(contentDigest), \(deliveredAt), \(receiptDigest), \(previous), \(hash))
                         """, logger: logger)
@@ -488,8 +527,10 @@ public final class PostgresStore: GatewayStore {
 
     public func pruneDelivered(olderThan age: TimeInterval, now: Date) async throws -> Int {
         let cutoff = now.timeIntervalSince1970 - age
-        return try await rows("WITH gone AS (DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < \(cutoff) RETURNING 1) SELECT COUNT(*)::BIGINT AS n FROM gone")
-            .first.map { Int(try $0["n"].decode(Int64.self)) } ?? 0
+        return try await rows(
+            "WITH gone AS (DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < \(cutoff) RETURNING 1) SELECT COUNT(*)::BIGINT AS n FROM gone"
+        )
+        .first.map { Int(try $0["n"].decode(Int64.self)) } ?? 0
     }
 
     public func markReceipt(reportID: String, verified: Bool) async throws {
@@ -497,15 +538,19 @@ public final class PostgresStore: GatewayStore {
     }
 
     public func nextDueDate() async throws -> Date? {
-        try await rows("""
+        try await rows(
+            """
             SELECT MIN(CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END) AS due
             FROM outbox WHERE state IN ('pending', 'in_flight')
-            """).first?["due"].decode(Double?.self).map(Date.init(timeIntervalSince1970:))
+            """
+        ).first?["due"].decode(Double?.self).map(Date.init(timeIntervalSince1970:))
     }
 
     public func outboxStats(now: Date) async throws -> OutboxStats {
         var stats = OutboxStats()
-        for row in try await rows("SELECT state, COUNT(*)::BIGINT AS n, COALESCE(SUM(observation_count), 0)::BIGINT AS o, COUNT(*) FILTER (WHERE receipt_verified = FALSE)::BIGINT AS u FROM outbox GROUP BY state") {
+        for row in try await rows(
+            "SELECT state, COUNT(*)::BIGINT AS n, COALESCE(SUM(observation_count), 0)::BIGINT AS o, COUNT(*) FILTER (WHERE receipt_verified = FALSE)::BIGINT AS u FROM outbox GROUP BY state"
+        ) {
             let count = Int(try row["n"].decode(Int64.self))
             stats.unverifiedReceipts += Int(try row["u"].decode(Int64.self))
             switch OutboxState(rawValue: try row["state"].decode(String.self)) {
@@ -518,7 +563,9 @@ public final class PostgresStore: GatewayStore {
             case nil: break
             }
         }
-        if let oldest = try await rows("SELECT MIN(created_at) AS oldest FROM outbox WHERE state IN ('pending', 'in_flight')").first?["oldest"].decode(Double?.self) {
+        if let oldest = try await rows("SELECT MIN(created_at) AS oldest FROM outbox WHERE state IN ('pending', 'in_flight')").first?[
+            "oldest"
+        ].decode(Double?.self) {
             stats.oldestUndeliveredAgeSeconds = max(0, Int(now.timeIntervalSince1970 - oldest))
         }
         return stats
@@ -529,18 +576,26 @@ public final class PostgresStore: GatewayStore {
     }
 
     public func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry] {
-        let found = if let state {
-            try await rows("SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE state = \(state.rawValue) ORDER BY created_at, report_id LIMIT \(limit)")
-        } else {
-            try await rows("SELECT \(unescaped: Self.entryColumns) FROM outbox ORDER BY created_at, report_id LIMIT \(limit)")
-        }
+        let found =
+            if let state {
+                try await rows(
+                    "SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE state = \(state.rawValue) ORDER BY created_at, report_id LIMIT \(limit)"
+                )
+            } else {
+                try await rows("SELECT \(unescaped: Self.entryColumns) FROM outbox ORDER BY created_at, report_id LIMIT \(limit)")
+            }
         return try found.map(Self.entry(from:))
     }
 
     public func requeue(reportID: String, now: Date, includingPending: Bool) async throws {
         let logger = logger
         try await transaction { connection in
-            guard let row = try await Self.rows("SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE report_id = \(reportID) FOR UPDATE", on: connection, logger: logger).first else {
+            guard
+                let row = try await Self.rows(
+                    "SELECT \(unescaped: Self.entryColumns) FROM outbox WHERE report_id = \(reportID) FOR UPDATE", on: connection,
+                    logger: logger
+                ).first
+            else {
                 throw StoreError("report \(reportID) is not in the outbox")
             }
             var entry = try Self.entry(from: row)
@@ -552,7 +607,10 @@ public final class PostgresStore: GatewayStore {
     public func purge(reportID: String) async throws {
         let logger = logger
         try await transaction { connection in
-            guard let state = try await Self.rows("SELECT state FROM outbox WHERE report_id = \(reportID) FOR UPDATE", on: connection, logger: logger)
+            guard
+                let state = try await Self.rows(
+                    "SELECT state FROM outbox WHERE report_id = \(reportID) FOR UPDATE", on: connection, logger: logger
+                )
                 .first?["state"].decode(String.self)
             else { throw StoreError("report \(reportID) is not in the outbox") }
             guard state == OutboxState.deadLettered.rawValue else {
@@ -566,8 +624,10 @@ public final class PostgresStore: GatewayStore {
         try await rows("SELECT * FROM outbox WHERE report_id = \(reportID)").first.map { row in
             SignedReport(
                 reportID: try row["report_id"].decode(String.self), body: try row["body"].decode(Data.self),
-                contentType: try row["content_type"].decode(String.self), detachedSignature: try row["detached_signature"].decode(String?.self),
-                contentDigest: try row["content_digest"].decode(String.self), observationCount: Int(try row["observation_count"].decode(Int32.self)))
+                contentType: try row["content_type"].decode(String.self),
+                detachedSignature: try row["detached_signature"].decode(String?.self),
+                contentDigest: try row["content_digest"].decode(String.self),
+                observationCount: Int(try row["observation_count"].decode(Int32.self)))
         }
     }
 
@@ -588,15 +648,21 @@ public final class PostgresStore: GatewayStore {
     /// The invariants the state machine keeps, checked on every row, and the audit chain's sequence.
     public func integrityCheck() async throws -> [String] {
         var problems: [String] = []
-        for row in try await rows("""
+        for row in try await rows(
+            """
             SELECT report_id, state FROM outbox
             WHERE state NOT IN ('pending', 'in_flight', 'delivered', 'dead_lettered')
                OR (state = 'in_flight' AND lease_until IS NULL) OR (state = 'delivered' AND delivered_at IS NULL)
-            """) {
-            problems.append("report \(try row["report_id"].decode(String.self)) is \(try row["state"].decode(String.self)) without what that state needs")
+            """)
+        {
+            problems.append(
+                "report \(try row["report_id"].decode(String.self)) is \(try row["state"].decode(String.self)) without what that state needs"
+            )
         }
         let gaps = try await rows("SELECT COUNT(*)::BIGINT AS n, COALESCE(MAX(sequence), 0)::BIGINT AS top FROM audit")[0]
-        if try gaps["n"].decode(Int64.self) != gaps["top"].decode(Int64.self) { problems.append("the audit chain's sequence numbers have gaps") }
+        if try gaps["n"].decode(Int64.self) != gaps["top"].decode(Int64.self) {
+            problems.append("the audit chain's sequence numbers have gaps")
+        }
         return problems
     }
 
@@ -612,7 +678,8 @@ public final class PostgresStore: GatewayStore {
     private static func entry(from row: PostgresRandomAccessRow) throws -> OutboxEntry {
         func date(_ column: String) throws -> Date? { try row[column].decode(Double?.self).map(Date.init(timeIntervalSince1970:)) }
         var entry = OutboxEntry(
-            reportID: try row["report_id"].decode(String.self), state: OutboxState(rawValue: try row["state"].decode(String.self)) ?? .pending,
+            reportID: try row["report_id"].decode(String.self),
+            state: OutboxState(rawValue: try row["state"].decode(String.self)) ?? .pending,
             attempts: Int(try row["attempts"].decode(Int32.self)), nextAttemptAt: try date("next_attempt_at") ?? .distantPast,
             leaseUntil: try date("lease_until"), lastStatus: try row["last_status"].decode(Int32?.self).map(Int.init),
             lastError: try row["last_error"].decode(String?.self), deliveredAt: try date("delivered_at"),
@@ -625,7 +692,8 @@ public final class PostgresStore: GatewayStore {
     }
 
     private static func save(_ entry: OutboxEntry, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE outbox SET state = \(entry.state.rawValue), attempts = \(Int32(entry.attempts)),
                 next_attempt_at = \(entry.nextAttemptAt.timeIntervalSince1970), lease_until = \(entry.leaseUntil?.timeIntervalSince1970),
                 last_status = \(entry.lastStatus.map(Int32.init)), last_error = \(entry.lastError),

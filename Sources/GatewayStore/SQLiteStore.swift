@@ -4,12 +4,12 @@ import GatewayContracts
 import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
-/// `close(2)`, named apart from the store's own `close()`.
-private let closeDescriptor = Glibc.close
+    import Glibc
+    /// `close(2)`, named apart from the store's own `close()`.
+    private let closeDescriptor = Glibc.close
 #elseif canImport(Darwin)
-import Darwin
-private let closeDescriptor = Darwin.close
+    import Darwin
+    private let closeDescriptor = Darwin.close
 #endif
 
 /// The default store: one SQLite file in WAL mode.
@@ -71,85 +71,90 @@ public final class SQLiteStore: GatewayStore {
     }
 
     /// One gateway owns a SQLite store, and with it every schedule.
-    public func withScheduleOwnership(of adapter: String, whileWaiting: () -> Void, _ body: (_ stillOwner: () async -> Bool) async -> Void) async throws {
+    public func withScheduleOwnership(of adapter: String, whileWaiting: () -> Void, _ body: (_ stillOwner: () async -> Bool) async -> Void)
+        async throws
+    {
         await body { true }
     }
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE outbox (
-                    report_id TEXT PRIMARY KEY NOT NULL,
-                    adapter TEXT NOT NULL,
-                    body BLOB NOT NULL,
-                    content_digest TEXT NOT NULL,
-                    observation_count INTEGER NOT NULL,
-                    state TEXT NOT NULL,
-                    attempts INTEGER NOT NULL DEFAULT 0,
-                    created_at REAL NOT NULL,
-                    next_attempt_at REAL NOT NULL,
-                    lease_until REAL,
-                    last_status INTEGER,
-                    last_error TEXT,
-                    delivered_at REAL,
-                    receipt TEXT,
-                    response TEXT
-                );
-                CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
-                CREATE TABLE quarantine (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    adapter TEXT NOT NULL,
-                    quarantined_at REAL NOT NULL,
-                    record TEXT NOT NULL,
-                    reasons TEXT NOT NULL
-                );
-                CREATE TABLE cursors (
-                    adapter TEXT PRIMARY KEY NOT NULL,
-                    cursor TEXT NOT NULL,
-                    updated_at REAL NOT NULL
-                );
-                CREATE TABLE pulls (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    adapter TEXT NOT NULL,
-                    started_at REAL NOT NULL,
-                    finished_at REAL NOT NULL,
-                    records INTEGER NOT NULL,
-                    valid INTEGER NOT NULL,
-                    quarantined INTEGER NOT NULL,
-                    reports INTEGER NOT NULL
-                );
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE outbox (
+                        report_id TEXT PRIMARY KEY NOT NULL,
+                        adapter TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        content_digest TEXT NOT NULL,
+                        observation_count INTEGER NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        created_at REAL NOT NULL,
+                        next_attempt_at REAL NOT NULL,
+                        lease_until REAL,
+                        last_status INTEGER,
+                        last_error TEXT,
+                        delivered_at REAL,
+                        receipt TEXT,
+                        response TEXT
+                    );
+                    CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+                    CREATE TABLE quarantine (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        adapter TEXT NOT NULL,
+                        quarantined_at REAL NOT NULL,
+                        record TEXT NOT NULL,
+                        reasons TEXT NOT NULL
+                    );
+                    CREATE TABLE cursors (
+                        adapter TEXT PRIMARY KEY NOT NULL,
+                        cursor TEXT NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE TABLE pulls (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        adapter TEXT NOT NULL,
+                        started_at REAL NOT NULL,
+                        finished_at REAL NOT NULL,
+                        records INTEGER NOT NULL,
+                        valid INTEGER NOT NULL,
+                        quarantined INTEGER NOT NULL,
+                        reports INTEGER NOT NULL
+                    );
+                    """)
         }
         migrator.registerMigration("v2-serializations") { db in
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN content_type TEXT NOT NULL DEFAULT 'application/jose+json'")
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN detached_signature TEXT")
         }
         migrator.registerMigration("v3-audit") { db in
-            try db.execute(sql: """
-                CREATE TABLE audit (
-                    sequence INTEGER PRIMARY KEY NOT NULL,
-                    report_id TEXT NOT NULL,
-                    content_digest TEXT NOT NULL,
-                    delivered_at REAL NOT NULL,
-                    receipt_digest TEXT NOT NULL,
-                    previous_hash TEXT NOT NULL,
-                    hash TEXT NOT NULL
-                )
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE audit (
+                        sequence INTEGER PRIMARY KEY NOT NULL,
+                        report_id TEXT NOT NULL,
+                        content_digest TEXT NOT NULL,
+                        delivered_at REAL NOT NULL,
+                        receipt_digest TEXT NOT NULL,
+                        previous_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL
+                    )
+                    """)
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN receipt_verified INTEGER")
         }
         migrator.registerMigration("v4-adapter-status") { db in
-            try db.execute(sql: """
-                CREATE TABLE adapter_status (
-                    adapter TEXT PRIMARY KEY NOT NULL,
-                    last_pull_at REAL,
-                    last_success_at REAL,
-                    last_error TEXT,
-                    last_error_at REAL,
-                    next_run_at REAL
-                )
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE adapter_status (
+                        adapter TEXT PRIMARY KEY NOT NULL,
+                        last_pull_at REAL,
+                        last_success_at REAL,
+                        last_error TEXT,
+                        last_error_at REAL,
+                        next_run_at REAL
+                    )
+                    """)
         }
         // A signed report is hundreds of kilobytes, which SQLite keeps in a chain of overflow
         // pages after the row's earlier columns and before its later ones. In the outbox row it
@@ -176,8 +181,10 @@ public final class SQLiteStore: GatewayStore {
         let reasonsEncoder = JSONEncoder()
         reasonsEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let quarantineRows = try pull.quarantined.map { entry in
-            (String(decoding: try entry.record.canonicalData(), as: UTF8.self),
-             String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self))
+            (
+                String(decoding: try entry.record.canonicalData(), as: UTF8.self),
+                String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self)
+            )
         }
         try await pool.write { db in
             try Self.insert(pull.reports, adapter: pull.adapter, now: now, in: db)
@@ -196,9 +203,12 @@ public final class SQLiteStore: GatewayStore {
             }
             let totals = pull.totals
             try db.execute(
-                sql: "INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [pull.adapter, pull.startedAt.timeIntervalSince1970, now.timeIntervalSince1970, pull.pulledRecords,
-                            totals.observations, pull.quarantined.count, totals.reports])
+                sql:
+                    "INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    pull.adapter, pull.startedAt.timeIntervalSince1970, now.timeIntervalSince1970, pull.pulledRecords,
+                    totals.observations, pull.quarantined.count, totals.reports,
+                ])
         }
     }
 
@@ -218,11 +228,15 @@ public final class SQLiteStore: GatewayStore {
                     VALUES (?, ?, X'', ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(report_id) DO NOTHING
                     """
             ).execute(
-                arguments: [report.reportID, adapter, report.contentType, report.detachedSignature,
-                            report.contentDigest, report.observationCount, now.timeIntervalSince1970, now.timeIntervalSince1970])
+                arguments: [
+                    report.reportID, adapter, report.contentType, report.detachedSignature,
+                    report.contentDigest, report.observationCount, now.timeIntervalSince1970, now.timeIntervalSince1970,
+                ])
             // A report kept already keeps its body: the same id is the same content.
             guard db.changesCount > 0 else { continue }
-            try db.cachedStatement(sql: "INSERT INTO report_bodies (report_id, body) VALUES (?, ?)").execute(arguments: [report.reportID, report.body])
+            try db.cachedStatement(sql: "INSERT INTO report_bodies (report_id, body) VALUES (?, ?)").execute(arguments: [
+                report.reportID, report.body,
+            ])
         }
     }
 
@@ -244,10 +258,12 @@ public final class SQLiteStore: GatewayStore {
                 var entry = Self.entry(from: row)
                 try entry.lease(now: now, duration: leaseDuration)
                 try Self.save(entry, in: db)
-                leased.append(LeasedReport(
-                    reportID: entry.reportID, attempt: entry.attempts, body: row["signed_body"], contentType: row["content_type"],
-                    detachedSignature: row["detached_signature"], contentDigest: row["content_digest"], observationCount: row["observation_count"],
-                    createdAt: Date(timeIntervalSince1970: row["created_at"])))
+                leased.append(
+                    LeasedReport(
+                        reportID: entry.reportID, attempt: entry.attempts, body: row["signed_body"], contentType: row["content_type"],
+                        detachedSignature: row["detached_signature"], contentDigest: row["content_digest"],
+                        observationCount: row["observation_count"],
+                        createdAt: Date(timeIntervalSince1970: row["created_at"])))
             }
             return leased
         }
@@ -259,7 +275,10 @@ public final class SQLiteStore: GatewayStore {
         try await pool.write { db in
             var skipped: [(reportID: String, reason: String)] = []
             for attempt in attempts {
-                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM outbox WHERE report_id = ?"), arguments: [attempt.reportID]) else {
+                guard
+                    let row = try Row.fetchOne(
+                        db.cachedStatement(sql: "SELECT * FROM outbox WHERE report_id = ?"), arguments: [attempt.reportID])
+                else {
                     skipped.append((attempt.reportID, "report \(attempt.reportID) is not in the outbox"))
                     continue
                 }
@@ -270,7 +289,8 @@ public final class SQLiteStore: GatewayStore {
                 }
                 try Self.save(entry, in: db)
                 if let verified = attempt.receiptVerified {
-                    try db.execute(sql: "UPDATE outbox SET receipt_verified = ? WHERE report_id = ?", arguments: [verified, attempt.reportID])
+                    try db.execute(
+                        sql: "UPDATE outbox SET receipt_verified = ? WHERE report_id = ?", arguments: [verified, attempt.reportID])
                 }
                 if entry.state == .delivered {
                     try Self.appendAuditLink(
@@ -282,7 +302,9 @@ public final class SQLiteStore: GatewayStore {
     }
 
     /// Links a delivered report into the audit chain, in the transaction that records the delivery.
-    private static func appendAuditLink(reportID: String, contentDigest: String, deliveredAt: Date, receipt: String?, in db: Database) throws {
+    private static func appendAuditLink(reportID: String, contentDigest: String, deliveredAt: Date, receipt: String?, in db: Database)
+        throws
+    {
         let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1"))
         let sequence: Int64 = (last?["sequence"] ?? 0) + 1
         let previous: String = last?["hash"] ?? AuditLink.genesis
@@ -291,7 +313,8 @@ public final class SQLiteStore: GatewayStore {
             previous: previous, sequence: sequence, reportID: reportID, contentDigest: contentDigest,
             deliveredAt: deliveredAt.timeIntervalSince1970, receiptDigest: receiptDigest)
         try db.cachedStatement(
-            sql: "INSERT INTO audit (sequence, report_id, content_digest, delivered_at, receipt_digest, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            sql:
+                "INSERT INTO audit (sequence, report_id, content_digest, delivered_at, receipt_digest, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
         ).execute(
             arguments: [sequence, reportID, contentDigest, deliveredAt.timeIntervalSince1970, receiptDigest, previous, hash])
     }
@@ -300,8 +323,10 @@ public final class SQLiteStore: GatewayStore {
     public func auditLinks() async throws -> [AuditLink] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence").map { row in
-                AuditLink(sequence: row["sequence"], reportID: row["report_id"], contentDigest: row["content_digest"], deliveredAt: row["delivered_at"],
-                          receiptDigest: row["receipt_digest"], previousHash: row["previous_hash"], hash: row["hash"])
+                AuditLink(
+                    sequence: row["sequence"], reportID: row["report_id"], contentDigest: row["content_digest"],
+                    deliveredAt: row["delivered_at"],
+                    receiptDigest: row["receipt_digest"], previousHash: row["previous_hash"], hash: row["hash"])
             }
         }
     }
@@ -311,7 +336,8 @@ public final class SQLiteStore: GatewayStore {
         try await pool.write { db in
             let cutoff = now.timeIntervalSince1970 - age
             try db.execute(
-                sql: "DELETE FROM report_bodies WHERE report_id IN (SELECT report_id FROM outbox WHERE state = 'delivered' AND delivered_at < ?)",
+                sql:
+                    "DELETE FROM report_bodies WHERE report_id IN (SELECT report_id FROM outbox WHERE state = 'delivered' AND delivered_at < ?)",
                 arguments: [cutoff])
             try db.execute(sql: "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?", arguments: [cutoff])
             return db.changesCount
@@ -327,10 +353,12 @@ public final class SQLiteStore: GatewayStore {
 
     public func nextDueDate() async throws -> Date? {
         try await pool.read { db in
-            let next = try Double.fetchOne(db, sql: """
-                SELECT MIN(CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END)
-                FROM outbox WHERE state IN ('pending', 'in_flight')
-                """)
+            let next = try Double.fetchOne(
+                db,
+                sql: """
+                    SELECT MIN(CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END)
+                    FROM outbox WHERE state IN ('pending', 'in_flight')
+                    """)
             return next.map(Date.init(timeIntervalSince1970:))
         }
     }
@@ -338,7 +366,10 @@ public final class SQLiteStore: GatewayStore {
     public func outboxStats(now: Date) async throws -> OutboxStats {
         try await pool.read { db in
             var stats = OutboxStats()
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n, SUM(observation_count) AS o, SUM(receipt_verified = 0) AS u FROM outbox GROUP BY state") {
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT state, COUNT(*) AS n, SUM(observation_count) AS o, SUM(receipt_verified = 0) AS u FROM outbox GROUP BY state")
+            {
                 let count: Int = row["n"]
                 stats.unverifiedReceipts += row["u"] ?? 0
                 switch OutboxState(rawValue: row["state"]) {
@@ -360,12 +391,15 @@ public final class SQLiteStore: GatewayStore {
 
     public func pullTotals() async throws -> PullTotals {
         try await pool.read { db in
-            let row = try Row.fetchOne(db, sql: """
-                SELECT COUNT(*) AS pulls, COALESCE(SUM(records), 0) AS records, COALESCE(SUM(valid), 0) AS valid,
-                       COALESCE(SUM(quarantined), 0) AS quarantined, COALESCE(SUM(reports), 0) AS reports FROM pulls
-                """)!
-            return PullTotals(pulls: row["pulls"], pulledRecords: row["records"], validObservations: row["valid"],
-                              quarantined: row["quarantined"], reports: row["reports"])
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) AS pulls, COALESCE(SUM(records), 0) AS records, COALESCE(SUM(valid), 0) AS valid,
+                           COALESCE(SUM(quarantined), 0) AS quarantined, COALESCE(SUM(reports), 0) AS reports FROM pulls
+                    """)!
+            return PullTotals(
+                pulls: row["pulls"], pulledRecords: row["records"], validObservations: row["valid"],
+                quarantined: row["quarantined"], reports: row["reports"])
         }
     }
 
@@ -387,11 +421,14 @@ public final class SQLiteStore: GatewayStore {
 
     public func entries(state: OutboxState?, limit: Int) async throws -> [OutboxEntry] {
         try await pool.read { db in
-            let rows = if let state {
-                try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state = ? ORDER BY created_at, report_id LIMIT ?", arguments: [state.rawValue, limit])
-            } else {
-                try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY created_at, report_id LIMIT ?", arguments: [limit])
-            }
+            let rows =
+                if let state {
+                    try Row.fetchAll(
+                        db, sql: "SELECT * FROM outbox WHERE state = ? ORDER BY created_at, report_id LIMIT ?",
+                        arguments: [state.rawValue, limit])
+                } else {
+                    try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY created_at, report_id LIMIT ?", arguments: [limit])
+                }
             return rows.map(Self.entry(from:))
         }
     }
@@ -426,9 +463,10 @@ public final class SQLiteStore: GatewayStore {
                 db, sql: "SELECT outbox.*, \(Self.signedBody) FROM outbox LEFT JOIN report_bodies USING (report_id) WHERE report_id = ?",
                 arguments: [reportID]
             ).map { row in
-                SignedReport(reportID: row["report_id"], body: row["signed_body"], contentType: row["content_type"],
-                             detachedSignature: row["detached_signature"], contentDigest: row["content_digest"],
-                             observationCount: row["observation_count"])
+                SignedReport(
+                    reportID: row["report_id"], body: row["signed_body"], contentType: row["content_type"],
+                    detachedSignature: row["detached_signature"], contentDigest: row["content_digest"],
+                    observationCount: row["observation_count"])
             }
         }
     }
@@ -451,13 +489,17 @@ public final class SQLiteStore: GatewayStore {
     public func capacityProblem(minimumFreeBytes: Int64, maximumBytes: Int64) -> String? {
         var size: Int64 = 0
         for suffix in ["", "-wal"] {
-            if let attributes = try? FileManager.default.attributesOfItem(atPath: path + suffix), let bytes = attributes[.size] as? Int64 { size += bytes }
+            if let attributes = try? FileManager.default.attributesOfItem(atPath: path + suffix), let bytes = attributes[.size] as? Int64 {
+                size += bytes
+            }
         }
         if size > maximumBytes { return "the store holds \(size >> 20) MiB, more than its limit of \(maximumBytes >> 20) MiB" }
         var stats = statvfs()
         if statvfs(URL(fileURLWithPath: path).deletingLastPathComponent().path, &stats) == 0 {
             let free = Int64(stats.f_bavail) * Int64(stats.f_frsize)
-            if free < minimumFreeBytes { return "only \(free >> 10) KiB free on the store's disk, less than the \(minimumFreeBytes >> 10) KiB kept free" }
+            if free < minimumFreeBytes {
+                return "only \(free >> 10) KiB free on the store's disk, less than the \(minimumFreeBytes >> 10) KiB kept free"
+            }
         }
         return nil
     }
@@ -485,8 +527,9 @@ public final class SQLiteStore: GatewayStore {
         try await pool.read { db in
             func date(_ row: Row, _ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
             return try Row.fetchAll(db, sql: "SELECT * FROM adapter_status ORDER BY adapter").map { row in
-                AdapterStatus(adapter: row["adapter"], lastPull: date(row, "last_pull_at"), lastSuccess: date(row, "last_success_at"),
-                              lastError: row["last_error"], lastErrorAt: date(row, "last_error_at"), nextRun: date(row, "next_run_at"))
+                AdapterStatus(
+                    adapter: row["adapter"], lastPull: date(row, "last_pull_at"), lastSuccess: date(row, "last_success_at"),
+                    lastError: row["last_error"], lastErrorAt: date(row, "last_error_at"), nextRun: date(row, "next_run_at"))
             }
         }
     }
@@ -533,9 +576,11 @@ public final class SQLiteStore: GatewayStore {
                     last_error = ?, delivered_at = ?, receipt = ?, response = ? WHERE report_id = ?
                 """
         ).execute(
-            arguments: [entry.state.rawValue, entry.attempts, entry.nextAttemptAt.timeIntervalSince1970,
-                        entry.leaseUntil?.timeIntervalSince1970, entry.lastStatus, entry.lastError,
-                        entry.deliveredAt?.timeIntervalSince1970, entry.receipt, entry.response, entry.reportID])
+            arguments: [
+                entry.state.rawValue, entry.attempts, entry.nextAttemptAt.timeIntervalSince1970,
+                entry.leaseUntil?.timeIntervalSince1970, entry.lastStatus, entry.lastError,
+                entry.deliveredAt?.timeIntervalSince1970, entry.receipt, entry.response, entry.reportID,
+            ])
     }
 }
 

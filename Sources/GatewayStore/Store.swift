@@ -269,7 +269,9 @@ public enum StoreLocation {
     }
 
     /// `body` with the store at `location` open and running, then closed: for commands run by hand.
-    public static func withStore<T: Sendable>(_ location: String, exclusive: Bool = true, _ body: (any GatewayStore) async throws -> T) async throws -> T {
+    public static func withStore<T: Sendable>(_ location: String, exclusive: Bool = true, _ body: (any GatewayStore) async throws -> T)
+        async throws -> T
+    {
         let store = try open(location, exclusive: exclusive)
         do {
             let result = try await store.withRunning { try await body(store) }

@@ -53,8 +53,10 @@ public final class MockCentral: Sendable {
         public var slowAnswerDelay: Duration
         public var seed: UInt64
 
-        public init(scripted: [CentralFault] = [], failureRate: Double = 0, kinds: [CentralFault] = CentralFault.allCases,
-                    slowAnswerDelay: Duration = .seconds(3), seed: UInt64 = 2025) {
+        public init(
+            scripted: [CentralFault] = [], failureRate: Double = 0, kinds: [CentralFault] = CentralFault.allCases,
+            slowAnswerDelay: Duration = .seconds(3), seed: UInt64 = 2025
+        ) {
             self.scripted = scripted
             self.failureRate = failureRate
             self.kinds = kinds
@@ -224,15 +226,17 @@ public final class MockCentral: Sendable {
                 response.headers[.retryAfter] = value
                 return response
             case .trickle(let interval)?:
-                return Response(status: .created, headers: [.contentType: "application/json"], body: ResponseBody { writer in
-                    try await writer.write(ByteBuffer(string: "{"))
-                    for _ in 0..<120 {
-                        try await Task.sleep(for: interval)
-                        try await writer.write(ByteBuffer(string: " "))
-                    }
-                    try await writer.write(ByteBuffer(string: "}"))
-                    try await writer.finish(nil)
-                })
+                return Response(
+                    status: .created, headers: [.contentType: "application/json"],
+                    body: ResponseBody { writer in
+                        try await writer.write(ByteBuffer(string: "{"))
+                        for _ in 0..<120 {
+                            try await Task.sleep(for: interval)
+                            try await writer.write(ByteBuffer(string: " "))
+                        }
+                        try await writer.write(ByteBuffer(string: "}"))
+                        try await writer.finish(nil)
+                    })
             case .forgedReceipt(let kind)?:
                 var response = try await receiveReport(request, fault: fault)
                 guard response.status == .accepted || response.status == .ok else { return response }
@@ -245,7 +249,8 @@ public final class MockCentral: Sendable {
 
     /// A receipt of `kind` for `reportID` that a gateway checking receipts must not accept.
     private func forged(_ kind: CentralHostility.ForgedReceipt, for reportID: String) -> String {
-        let payload = #"{"observations":1,"receipt_id":"\#(UUID().uuidString.lowercased())","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(reportID)","status":"accepted"}"#
+        let payload =
+            #"{"observations":1,"receipt_id":"\#(UUID().uuidString.lowercased())","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(reportID)","status":"accepted"}"#
         let genuine = JWSSigner(key: receiptKey, type: "lgsp-receipt+jws")
         switch kind {
         case .unsigned:
@@ -271,7 +276,9 @@ public final class MockCentral: Sendable {
         } else if contentType.hasPrefix("application/json"), request.headers[HTTPField.Name(JWSSerialization.detachedHeader)!] != nil {
             serialization = .detached
         } else {
-            return reject(.unsupportedMediaType, "Content-Type must be application/jose+json, application/jose, or application/json with a JWS-Signature header")
+            return reject(
+                .unsupportedMediaType,
+                "Content-Type must be application/jose+json, application/jose, or application/json with a JWS-Signature header")
         }
         if let failure = verifyMessageSignature(request) { return failure }
         guard let digest = request.headers[HTTPField.Name("Content-Digest")!], ContentDigest.verify(header: digest, body: body) else {
@@ -290,11 +297,13 @@ public final class MockCentral: Sendable {
         }
         let jws: FlattenedJWS
         do {
-            jws = switch serialization {
-            case .flattened: try FlattenedJWS.decode(body)
-            case .compact: try FlattenedJWS.parse(compact: String(decoding: body, as: UTF8.self))
-            case .detached: try FlattenedJWS.parse(detached: request.headers[HTTPField.Name(JWSSerialization.detachedHeader)!] ?? "", payload: body)
-            }
+            jws =
+                switch serialization {
+                case .flattened: try FlattenedJWS.decode(body)
+                case .compact: try FlattenedJWS.parse(compact: String(decoding: body, as: UTF8.self))
+                case .detached:
+                    try FlattenedJWS.parse(detached: request.headers[HTTPField.Name(JWSSerialization.detachedHeader)!] ?? "", payload: body)
+                }
         } catch {
             state.withLock { $0.statistics.signatureFailures += 1 }
             return reject(.badRequest, "signature rejected: \(error.message)")
@@ -356,7 +365,8 @@ public final class MockCentral: Sendable {
         let key = envelope.reportID
         if let existing = state.withLock({ Self.replay(key, in: &$0) }) { return .answered(status: .ok, text: existing, reportID: key) }
         let receiptID = UUID().uuidString.lowercased()
-        let receiptPayload = #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
+        let receiptPayload =
+            #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
         let signed = try? JWSSigner(key: receiptKey, type: "lgsp-receipt+jws").sign(payload: Data(receiptPayload.utf8)).encoded()
         let receipt = signed.map { String(decoding: $0, as: UTF8.self) } ?? receiptPayload
         return .fresh(envelope: envelope, facts: envelope.observations.map(Self.factHash), receipt: receipt)
@@ -371,7 +381,9 @@ public final class MockCentral: Sendable {
 
     /// Keeps an examined report under the lock, briefly: the same report may have arrived on
     /// another connection since it was examined.
-    private func keep(_ examined: Examined, body: AcceptedBody, serialization: JWSSerialization) -> (status: HTTPResponse.Status, text: String, reportID: String?) {
+    private func keep(_ examined: Examined, body: AcceptedBody, serialization: JWSSerialization) -> (
+        status: HTTPResponse.Status, text: String, reportID: String?
+    ) {
         switch examined {
         case .answered(let status, let text, let reportID):
             return (status, text, reportID)
@@ -422,7 +434,8 @@ public final class MockCentral: Sendable {
                     return (try FlattenedJWS.parse(compact: compact), .compact, .compact(compact))
                 case .object(let members):
                     guard case .string(let protected)? = members["protected"], case .string(let payload)? = members["payload"],
-                          case .string(let signature)? = members["signature"] else {
+                        case .string(let signature)? = members["signature"]
+                    else {
                         throw JWSError("the body is not a flattened JWS JSON object with protected, payload and signature")
                     }
                     let jws = FlattenedJWS(protected: protected, payload: payload, signature: signature)
@@ -450,9 +463,11 @@ public final class MockCentral: Sendable {
             guard let examined else { continue }
             let (status, text, verifiedID) = keep(examined, body: itemBody, serialization: serialization)
             // A refused report is still named (from its unverified payload) so the gateway can tell which one.
-            let id = verifiedID ?? Base64URL.decode(jws.payload).flatMap { try? JSONValue.parse($0) }.flatMap { payload -> String? in
-                if case .object(let members) = payload, case .string(let id)? = members["report_id"] { id } else { nil }
-            }
+            let id =
+                verifiedID
+                ?? Base64URL.decode(jws.payload).flatMap { try? JSONValue.parse($0) }.flatMap { payload -> String? in
+                    if case .object(let members) = payload, case .string(let id)? = members["report_id"] { id } else { nil }
+                }
             var result: JSONObject = ["status": .number(Double(status.code))]
             if let id { result["report_id"] = .string(id) }
             result[status == .accepted || status == .ok ? "receipt" : "detail"] = .string(text)
@@ -490,7 +505,8 @@ public final class MockCentral: Sendable {
         var results: [String] = []
         if case .array(let reports)? = (try? JSONValue.parse(body))?["reports"] {
             for item in reports {
-                let payload = item["payload"]?.stringValue
+                let payload =
+                    item["payload"]?.stringValue
                     ?? item.stringValue.map { String($0.split(separator: ".", omittingEmptySubsequences: false).dropFirst().first ?? "") }
                 guard let decoded = payload.flatMap(Base64URL.decode) else { continue }
                 let bytes = [UInt8](decoded)
@@ -509,8 +525,13 @@ public final class MockCentral: Sendable {
     }
 
     static func problem(_ status: HTTPResponse.Status, _ detail: String) -> Response {
-        let body = (try? JSONValue.object(["type": .string("about:blank"), "title": .string(status.reasonPhrase), "status": .number(Double(status.code)), "detail": .string(detail)]).canonicalData()) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        let body =
+            (try? JSONValue.object([
+                "type": .string("about:blank"), "title": .string(status.reasonPhrase), "status": .number(Double(status.code)),
+                "detail": .string(detail),
+            ]).canonicalData()) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     static func jsonText(_ status: HTTPResponse.Status, _ text: String) -> Response {

@@ -66,27 +66,34 @@ public struct MockDataset: Sendable {
         for (index, quarter) in Self.quarters.enumerated() {
             sequence += 1
             let online = 1_160 + index * 95
-            portal.append(SourceRecord(fields: [
-                "id": .string("DVC-\(province)-\(Self.quarterCodes[index])"), "maChiTieu": .string("DVC_TT"),
-                "maDonVi": .string(province), "capHanhChinh": .string("TINH"), "kyBaoCao": .string(quarter),
-                "tuSo": .number(Double(online)), "mauSo": .number(Double(eligible)), "giaTri": .number(ratio(online, eligible)),
-                "donVi": .string("%"), "capNhatLuc": .string(timestamp(sequence)),
-            ]))
+            portal.append(
+                SourceRecord(fields: [
+                    "id": .string("DVC-\(province)-\(Self.quarterCodes[index])"), "maChiTieu": .string("DVC_TT"),
+                    "maDonVi": .string(province), "capHanhChinh": .string("TINH"), "kyBaoCao": .string(quarter),
+                    "tuSo": .number(Double(online)), "mauSo": .number(Double(eligible)), "giaTri": .number(ratio(online, eligible)),
+                    "donVi": .string("%"), "capNhatLuc": .string(timestamp(sequence)),
+                ]))
             sequence += 1
             let submitted = 40_000 + index * 3_500, online2 = 21_000 + index * 2_900
-            portal.append(SourceRecord(fields: [
-                "id": .string("HSTT-\(province)-\(Self.quarterCodes[index])"), "maChiTieu": .string("HS_TT"),
-                "maDonVi": .string(province), "capHanhChinh": .string("TINH"), "kyBaoCao": .string(quarter),
-                "tuSo": .number(Double(online2)), "mauSo": .number(Double(submitted)), "giaTri": .number(ratio(online2, submitted)),
-                "donVi": .string("%"), "capNhatLuc": .string(timestamp(sequence)),
-            ]))
+            portal.append(
+                SourceRecord(fields: [
+                    "id": .string("HSTT-\(province)-\(Self.quarterCodes[index])"), "maChiTieu": .string("HS_TT"),
+                    "maDonVi": .string(province), "capHanhChinh": .string("TINH"), "kyBaoCao": .string(quarter),
+                    "tuSo": .number(Double(online2)), "mauSo": .number(Double(submitted)), "giaTri": .number(ratio(online2, submitted)),
+                    "donVi": .string("%"), "capNhatLuc": .string(timestamp(sequence)),
+                ]))
         }
         // Deliberately bad portal records, one of each kind the contracts must catch.
         let badPortal: [(String, [String: JSONValue])] = [
             ("value out of range", ["maChiTieu": .string("DVC_TT"), "kyBaoCao": .string("Quý 3/2026"), "giaTri": .number(131.5)]),
             ("unknown indicator", ["maChiTieu": .string("DVC_MD3"), "kyBaoCao": .string("Quý 3/2026"), "giaTri": .number(88)]),
-            ("numerator greater than denominator", ["maChiTieu": .string("HS_TT"), "kyBaoCao": .string("Quý 2/2026"),
-                                                    "tuSo": .number(5_200), "mauSo": .number(4_100), "giaTri": .number(126.83)]),
+            (
+                "numerator greater than denominator",
+                [
+                    "maChiTieu": .string("HS_TT"), "kyBaoCao": .string("Quý 2/2026"),
+                    "tuSo": .number(5_200), "mauSo": .number(4_100), "giaTri": .number(126.83),
+                ]
+            ),
             ("malformed period", ["maChiTieu": .string("DVC_TT"), "kyBaoCao": .string("Quý 5/2026"), "giaTri": .number(70.1)]),
         ]
         for (defect, overrides) in badPortal {
@@ -103,31 +110,35 @@ public struct MockDataset: Sendable {
         for (index, quarter) in Self.quarters.enumerated() {
             sequence += 1
             let total = 58_000 + index * 1_200, electronic = 51_500 + index * 1_650
-            documents.append(SourceRecord(fields: [
-                "ma": .string("QLVB-\(province)-\(Self.quarterCodes[index])"), "chiTieu": .string("HSCV"),
-                "donVi": .object(["ma": .string(province), "cap": .string("tinh")]), "ky": .string(quarter),
-                "hoSoDienTu": .number(Double(electronic)), "tongHoSo": .number(Double(total)),
-                "tyLe": .string(Self.vietnameseDecimal(ratio(electronic, total))), "capNhat": .string(timestamp(sequence)),
-            ]))
+            documents.append(
+                SourceRecord(fields: [
+                    "ma": .string("QLVB-\(province)-\(Self.quarterCodes[index])"), "chiTieu": .string("HSCV"),
+                    "donVi": .object(["ma": .string(province), "cap": .string("tinh")]), "ky": .string(quarter),
+                    "hoSoDienTu": .number(Double(electronic)), "tongHoSo": .number(Double(total)),
+                    "tyLe": .string(Self.vietnameseDecimal(ratio(electronic, total))), "capNhat": .string(timestamp(sequence)),
+                ]))
             for (communeIndex, commune) in Self.sampleCommunes(communes).enumerated() {
                 sequence += 1
                 let total = 900 + communeIndex * 140 + index * 25
                 let electronic = 480 + communeIndex * 70 + index * 60
-                documents.append(SourceRecord(fields: [
-                    "ma": .string("QLVB-\(commune)-\(Self.quarterCodes[index])"), "chiTieu": .string("HSCV"),
-                    "donVi": .object(["ma": .string(commune), "cap": .string("xa")]), "ky": .string(quarter),
-                    "hoSoDienTu": .number(Double(electronic)), "tongHoSo": .number(Double(total)),
-                    "tyLe": .string(Self.vietnameseDecimal(ratio(electronic, total))), "capNhat": .string(timestamp(sequence)),
-                ]))
+                documents.append(
+                    SourceRecord(fields: [
+                        "ma": .string("QLVB-\(commune)-\(Self.quarterCodes[index])"), "chiTieu": .string("HSCV"),
+                        "donVi": .object(["ma": .string(commune), "cap": .string("xa")]), "ky": .string(quarter),
+                        "hoSoDienTu": .number(Double(electronic)), "tongHoSo": .number(Double(total)),
+                        "tyLe": .string(Self.vietnameseDecimal(ratio(electronic, total))), "capNhat": .string(timestamp(sequence)),
+                    ]))
             }
         }
         // A district-level figure for a period after district government ended on 1 July 2025.
         sequence += 1
-        documents.append(SourceRecord(fields: [
-            "ma": .string("QLVB-BAD-\(sequence)"), "chiTieu": .string("HSCV"),
-            "donVi": .object(["ma": .string("116"), "cap": .string("huyen")]), "ky": .string("Quý 4/2025"),
-            "hoSoDienTu": .number(700), "tongHoSo": .number(1_000), "tyLe": .string("70"), "capNhat": .string(timestamp(sequence)),
-        ], defect: "district level after 1 July 2025"))
+        documents.append(
+            SourceRecord(
+                fields: [
+                    "ma": .string("QLVB-BAD-\(sequence)"), "chiTieu": .string("HSCV"),
+                    "donVi": .object(["ma": .string("116"), "cap": .string("huyen")]), "ky": .string("Quý 4/2025"),
+                    "hoSoDienTu": .number(700), "tongHoSo": .number(1_000), "tyLe": .string("70"), "capNhat": .string(timestamp(sequence)),
+                ], defect: "district level after 1 July 2025"))
         portalRecords = portal
         documentRecords = documents
         statisticsRows = Self.statisticsRows(province: province, sequence: &sequence, timestamp: timestamp)
@@ -156,11 +167,12 @@ public struct MockDataset: Sendable {
         var rows: [JSONValue] = []
         for (quarterIndex, quarter) in ["Quý 3/2025", "Quý 4/2025"].enumerated() {
             for procedure in 0..<5 {
-                rows.append(.object([
-                    "maThuTuc": .string("1.00\(procedure + 1)"), "ky": .string(quarter),
-                    "tongHoSo": .number(Double(100 + 10 * procedure + 20 * quarterIndex)),
-                    "hoSoTrucTuyen": .number(Double(60 + 7 * procedure + 9 * quarterIndex)),
-                ]))
+                rows.append(
+                    .object([
+                        "maThuTuc": .string("1.00\(procedure + 1)"), "ky": .string(quarter),
+                        "tongHoSo": .number(Double(100 + 10 * procedure + 20 * quarterIndex)),
+                        "hoSoTrucTuyen": .number(Double(60 + 7 * procedure + 9 * quarterIndex)),
+                    ]))
             }
         }
         rows.append(.object(["maThuTuc": .string("2.001"), "ky": .string("Quý 4/2025"), "tongHoSo": .number(40)]))

@@ -92,7 +92,8 @@ public final class MockProvincialSource: Sendable {
                 array.append(UInt8(ascii: "]"))
                 body.replaceSubrange(place, with: array)
             }
-            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
     }
 
@@ -112,9 +113,11 @@ public final class MockProvincialSource: Sendable {
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("token") { request, _ in try await self.token(request) }
         router.get("dvc/1.0.0/chi-tieu") { request, _ in
-            try self.serve(request, records: self.portal, envelope: { count, records in
-                ["trangThai": .string("OK"), "duLieu": .object(["tongSo": .number(Double(count)), "banGhi": records])]
-            }, sinceParameter: "tu_thoi_diem")
+            try self.serve(
+                request, records: self.portal,
+                envelope: { count, records in
+                    ["trangThai": .string("OK"), "duLieu": .object(["tongSo": .number(Double(count)), "banGhi": records])]
+                }, sinceParameter: "tu_thoi_diem")
         }
         router.get("thongke/1.0.0/kinh-te-so.csv") { request, _ in self.serveCSV(request) }
         // Answers a source should never give, one of each kind, for the adapters' error handling.
@@ -125,7 +128,9 @@ public final class MockProvincialSource: Sendable {
             }
         }
         router.get("dvc/1.0.0/ho-so-theo-thu-tuc") { request, _ in
-            guard self.isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
+            guard self.isAuthorized(request, by: .bearerToken) else {
+                return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])])
+            }
             return Self.json(.ok, ["duLieu": .array(self.configuration.dataset.dossiersByProcedure)])
         }
         // The portal's figures again, as a WSO2 Data Services endpoint answers: XML in its namespace.
@@ -150,21 +155,27 @@ public final class MockProvincialSource: Sendable {
         // The portal's figures again, behind the other kinds of credential adapters support.
         for (prefix, credential) in [("apikey", Credential.apiKey), ("basic", .basic)] {
             router.get(RouterPath("\(prefix)/dvc/chi-tieu")) { request, _ in
-                try self.serve(request, records: self.portal, envelope: { _, records in
-                    ["duLieu": .object(["banGhi": records])]
-                }, sinceParameter: "tu_thoi_diem", credential: credential)
+                try self.serve(
+                    request, records: self.portal,
+                    envelope: { _, records in
+                        ["duLieu": .object(["banGhi": records])]
+                    }, sinceParameter: "tu_thoi_diem", credential: credential)
             }
         }
         // A telecom operator's coverage report, outside the LGSP: an API key, pages of `size` records.
         router.get("vienthong/api/v1/phu-cap-quang") { request, _ in
-            try self.serve(request, records: self.telecom, envelope: { count, records in
-                ["data": records, "count": .number(Double(count))]
-            }, sinceParameter: "cap_nhat_tu", credential: .apiKey, pageParameters: ("page", "size"))
+            try self.serve(
+                request, records: self.telecom,
+                envelope: { count, records in
+                    ["data": records, "count": .number(Double(count))]
+                }, sinceParameter: "cap_nhat_tu", credential: .apiKey, pageParameters: ("page", "size"))
         }
         router.get("qlvb/1.0.0/thong-ke-ho-so") { request, _ in
-            try self.serve(request, records: self.documents, envelope: { count, records in
-                ["ketQua": .object(["danhSach": records]), "soLuong": .number(Double(count))]
-            }, sinceParameter: "cap_nhat_tu", pageParameters: ("trang", "so_ban_ghi"), pagesOnlyWhenAsked: true)
+            try self.serve(
+                request, records: self.documents,
+                envelope: { count, records in
+                    ["ketQua": .object(["danhSach": records]), "soLuong": .number(Double(count))]
+                }, sinceParameter: "cap_nhat_tu", pageParameters: ("trang", "so_ban_ghi"), pagesOnlyWhenAsked: true)
         }
     }
 
@@ -172,18 +183,24 @@ public final class MockProvincialSource: Sendable {
     /// certificate from the test CA: the TLS handshake is the credential.
     func addBankRoutes(to router: Router<BasicRequestContext>) {
         router.get("nhnn/v1/bao-cao/tai-khoan-thanh-toan") { request, _ in
-            try self.serve(request, records: self.bank, envelope: { _, records in
-                ["baoCao": .object(["duLieu": records])]
-            }, sinceParameter: "tu_ngay", credential: .clientCertificate)
+            try self.serve(
+                request, records: self.bank,
+                envelope: { _, records in
+                    ["baoCao": .object(["duLieu": records])]
+                }, sinceParameter: "tu_ngay", credential: .clientCertificate)
         }
     }
 
     private func serveXML(_ request: Request) -> Response {
-        guard isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
-        func escaped(_ text: String) -> String {
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        guard isAuthorized(request, by: .bearerToken) else {
+            return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])])
         }
-        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- ChiTieuDataService -->\n<Entries xmlns=\"http://ws.wso2.org/dataservice\">\n"
+        func escaped(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+                of: ">", with: "&gt;")
+        }
+        var xml =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- ChiTieuDataService -->\n<Entries xmlns=\"http://ws.wso2.org/dataservice\">\n"
         let records = configuration.dataset.portalRecords
         for record in records {
             xml += "  <Entry>\n"
@@ -200,14 +217,18 @@ public final class MockProvincialSource: Sendable {
         }
         xml += "</Entries>\n"
         state.withLock { $0.statistics.recordsServed += records.count }
-        return Response(status: .ok, headers: [.contentType: "application/xml; charset=UTF-8"], body: .init(byteBuffer: ByteBuffer(bytes: Data(xml.utf8))))
+        return Response(
+            status: .ok, headers: [.contentType: "application/xml; charset=UTF-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: Data(xml.utf8))))
     }
 
     /// One page of the portal's records: `page` takes `trang` (from 1) and `so_ban_ghi`; `offset`
     /// takes `offset` and `limit`; `link` and `token` serve 4 records a page and give the next
     /// page as a relative link or an opaque token; `foreign` links to another server.
     private func servePage(_ request: Request, kind: String) -> Response {
-        guard isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
+        guard isAuthorized(request, by: .bearerToken) else {
+            return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])])
+        }
         let records = configuration.dataset.portalRecords.map { JSONValue.object(JSONObject($0.fields)) }
         func parameter(_ name: String) -> Int? { request.uri.queryParameters[Substring(name)].flatMap { Int(String($0)) } }
         let start: Int, count: Int
@@ -248,12 +269,15 @@ public final class MockProvincialSource: Sendable {
 
     /// The same bearer token check as the JSON routes; the answer is the CSV export as a file.
     private func serveCSV(_ request: Request) -> Response {
-        guard isAuthorized(request, by: .bearerToken) else { return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])]) }
+        guard isAuthorized(request, by: .bearerToken) else {
+            return Self.json(.unauthorized, ["fault": .object(["message": .string("Invalid Credentials")])])
+        }
         let since = request.uri.queryParameters["cap_nhat_tu"].flatMap { Timestamps.parse(String($0)) }
         let export = configuration.dataset.statisticsExport(updatedAfter: since)
         state.withLock { $0.statistics.recordsServed += export.goodRows + export.badRows }
         return Response(
-            status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"kinh-te-so.csv\""],
+            status: .ok,
+            headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"kinh-te-so.csv\""],
             body: .init(byteBuffer: ByteBuffer(bytes: Data(export.text.utf8))))
     }
 
@@ -264,24 +288,30 @@ public final class MockProvincialSource: Sendable {
         if let digest = request.headers[HTTPField.Name("Content-Digest")!] {
             guard ContentDigest.verify(header: digest, body: Data(buffer: bytes)) else {
                 state.withLock { $0.statistics.tokenRequestsRefused += 1 }
-                return Self.json(.badRequest, ["error": .string("invalid_request"), "error_description": .string("Content-Digest does not match the body")])
+                return Self.json(
+                    .badRequest,
+                    ["error": .string("invalid_request"), "error_description": .string("Content-Digest does not match the body")])
             }
             state.withLock { $0.statistics.tokenRequestsWithDigest += 1 }
         }
         let expected = "Basic " + Data("\(configuration.clientID):\(configuration.clientSecret)".utf8).base64EncodedString()
         guard request.headers[.authorization] == expected, body.split(separator: "&").contains("grant_type=client_credentials") else {
             state.withLock { $0.statistics.tokenRequestsRefused += 1 }
-            return Self.json(.unauthorized, ["error": .string("invalid_client"), "error_description": .string("A valid OAuth client could not be found for client_id")])
+            return Self.json(
+                .unauthorized,
+                ["error": .string("invalid_client"), "error_description": .string("A valid OAuth client could not be found for client_id")])
         }
         let token = UUID().uuidString.lowercased()
         state.withLock {
             $0.tokens[token] = Date().addingTimeInterval(Double(configuration.tokenLifetime))
             $0.statistics.tokensIssued += 1
         }
-        return Self.json(.ok, [
-            "access_token": .string(token), "scope": .string("default"), "token_type": .string("Bearer"),
-            "expires_in": .number(Double(configuration.tokenLifetime)),
-        ])
+        return Self.json(
+            .ok,
+            [
+                "access_token": .string(token), "scope": .string("default"), "token_type": .string("Bearer"),
+                "expires_in": .number(Double(configuration.tokenLifetime)),
+            ])
     }
 
     /// How a route checks its caller: the LGSP's OAuth2 bearer tokens, or, for systems outside
@@ -304,7 +334,9 @@ public final class MockProvincialSource: Sendable {
                 let token = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : ""
                 accepted = state.tokens[token].map { $0 > Date() } ?? false
             case .apiKey:
-                accepted = request.headers[HTTPField.Name("X-API-Key")!] == secret || request.uri.queryParameters["api_key"].map(String.init) == secret
+                accepted =
+                    request.headers[HTTPField.Name("X-API-Key")!] == secret
+                    || request.uri.queryParameters["api_key"].map(String.init) == secret
             case .basic:
                 accepted = authorization == "Basic " + Data("\(configuration.clientID):\(secret)".utf8).base64EncodedString()
             case .clientCertificate:
@@ -321,10 +353,14 @@ public final class MockProvincialSource: Sendable {
         pageParameters: (page: String, size: String)? = nil, pagesOnlyWhenAsked: Bool = false
     ) throws -> Response {
         guard isAuthorized(request, by: credential) else {
-            return Self.json(.unauthorized, ["fault": .object([
-                "code": .number(900901), "message": .string("Invalid Credentials"),
-                "description": .string("Invalid Credentials. Make sure you have provided the correct security credentials"),
-            ])])
+            return Self.json(
+                .unauthorized,
+                [
+                    "fault": .object([
+                        "code": .number(900901), "message": .string("Invalid Credentials"),
+                        "description": .string("Invalid Credentials. Make sure you have provided the correct security credentials"),
+                    ])
+                ])
         }
         let province = request.uri.queryParameters["tinh"].map(String.init)
         guard province == nil || province == configuration.dataset.province else {
@@ -353,7 +389,8 @@ public final class MockProvincialSource: Sendable {
 
     static func json(_ status: HTTPResponse.Status, _ members: [String: JSONValue]) -> Response {
         let data = (try? JSONValue.object(JSONObject(members)).canonicalData()) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -371,9 +408,15 @@ public enum MalformedAnswer: String, CaseIterable, Sendable {
         case .truncated: return answer("application/json", Array(#"{"duLieu":{"banGhi":[{"id":"DVC-1","giaTri":6"#.utf8))
         case .wrongType: return answer("text/plain; charset=utf-8", Array("OK".utf8))
         case .html:
-            return answer("text/html; charset=utf-8", Array("<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>".utf8))
-        case .oversized: return answer("application/json", Array(#"{"duLieu":{"banGhi":["#.utf8) + Array(repeating: UInt8(ascii: " "), count: 64 << 10) + Array("]}}".utf8))
-        case .invalidUTF8: return answer("application/json", Array(#"{"duLieu":{"banGhi":[{"id":""#.utf8) + [0xC3, 0x28, 0xFF] + Array(#""}]}}"#.utf8))
+            return answer(
+                "text/html; charset=utf-8",
+                Array("<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>".utf8))
+        case .oversized:
+            return answer(
+                "application/json",
+                Array(#"{"duLieu":{"banGhi":["#.utf8) + Array(repeating: UInt8(ascii: " "), count: 64 << 10) + Array("]}}".utf8))
+        case .invalidUTF8:
+            return answer("application/json", Array(#"{"duLieu":{"banGhi":[{"id":""#.utf8) + [0xC3, 0x28, 0xFF] + Array(#""}]}}"#.utf8))
         case .slow:
             try await Task.sleep(for: .seconds(5))
             return answer("application/json", Array(#"{"duLieu":{"banGhi":[]}}"#.utf8))

@@ -33,32 +33,43 @@ extension MockDataset {
         let halves = ["H1-2025", "6 tháng cuối năm 2025", "H1-2026"]
         let halfCodes = ["2025-H1", "2025-H2", "2026-H1"]
         var records: [SourceRecord] = []
-        func record(_ id: String, _ code: String, level: String, area: String, period: String, covered: Int, total: Int, share: Double? = nil) -> SourceRecord {
+        func record(
+            _ id: String, _ code: String, level: String, area: String, period: String, covered: Int, total: Int, share: Double? = nil
+        ) -> SourceRecord {
             sequence += 1
             return SourceRecord(fields: [
                 "id": .string(id), "maChiTieu": .string(code), "capDiaBan": .string(level), "maDiaBan": .string(area),
                 "kyBaoCao": .string(period), "soDuocPhu": .number(Double(covered)), "tongSo": .number(Double(total)),
-                "tyLe": .number(share ?? (Double(covered) / Double(total) * 10_000).rounded() / 10_000), "capNhat": .string(timestamp(sequence)),
+                "tyLe": .number(share ?? (Double(covered) / Double(total) * 10_000).rounded() / 10_000),
+                "capNhat": .string(timestamp(sequence)),
             ])
         }
         for (index, half) in halves.enumerated() {
             let code = halfCodes[index]
-            records.append(record("VT-HO-\(province)-\(code)", "FTTH_HO", level: "TINH", area: province, period: half,
-                                  covered: 241_000 + index * 14_500, total: 330_000 + index * 2_100))
-            records.append(record("VT-XA-\(province)-\(code)", "FTTH_XA", level: "TINH", area: province, period: half,
-                                  covered: 61 + index * 4, total: 75))
+            records.append(
+                record(
+                    "VT-HO-\(province)-\(code)", "FTTH_HO", level: "TINH", area: province, period: half,
+                    covered: 241_000 + index * 14_500, total: 330_000 + index * 2_100))
+            records.append(
+                record(
+                    "VT-XA-\(province)-\(code)", "FTTH_XA", level: "TINH", area: province, period: half,
+                    covered: 61 + index * 4, total: 75))
             guard index > 0 else { continue }  // commune figures only under the communes of 1 July 2025
             for (communeIndex, commune) in sampleCommunes(communes).enumerated() {
-                records.append(record("VT-HO-\(commune)-\(code)", "FTTH_HO", level: "XA", area: commune, period: half,
-                                      covered: 2_100 + communeIndex * 310 + index * 90, total: 2_900 + communeIndex * 330))
+                records.append(
+                    record(
+                        "VT-HO-\(commune)-\(code)", "FTTH_HO", level: "XA", area: commune, period: half,
+                        covered: 2_100 + communeIndex * 310 + index * 90, total: 2_900 + communeIndex * 330))
             }
         }
         // More households covered than there are: a double count at the operator.
-        var doubled = record("VT-HO-\(province)-2026-H1-R", "FTTH_HO", level: "TINH", area: province, period: "H1-2026",
-                             covered: 341_000, total: 334_200)
+        var doubled = record(
+            "VT-HO-\(province)-2026-H1-R", "FTTH_HO", level: "TINH", area: province, period: "H1-2026",
+            covered: 341_000, total: 334_200)
         doubled.defect = "numerator greater than denominator"
         // Mobile coverage the mapping has no catalogue code for.
-        var unmapped = record("VT-4G-\(province)-2026-H1", "PHU_4G", level: "TINH", area: province, period: "H1-2026", covered: 70, total: 75)
+        var unmapped = record(
+            "VT-4G-\(province)-2026-H1", "PHU_4G", level: "TINH", area: province, period: "H1-2026", covered: 70, total: 75)
         unmapped.defect = "indicator code the adapter's lookup does not know"
         return records + [doubled, unmapped]
     }
@@ -72,19 +83,24 @@ extension MockDataset {
         for (index, half) in halves.enumerated() {
             sequence += 1
             let population = 1_300_000 + index * 6_000, holders = 702_000 + index * 41_000
-            records.append(SourceRecord(fields: [
-                "soHieu": .string("NHNN-\(province)-\(halfCodes[index])"), "chiTieu": .string("TKTT_DIEN_TU"), "maTinh": .string(province),
-                "kyBaoCao": .string(half), "soNguoiCoTaiKhoan": .number(Double(holders)), "danSo": .number(Double(population)),
-                "tyLe": .string(vietnameseDecimal(Double(holders) / Double(population) * 100)), "ngayCapNhat": .string(timestamp(sequence)),
-            ]))
+            records.append(
+                SourceRecord(fields: [
+                    "soHieu": .string("NHNN-\(province)-\(halfCodes[index])"), "chiTieu": .string("TKTT_DIEN_TU"),
+                    "maTinh": .string(province),
+                    "kyBaoCao": .string(half), "soNguoiCoTaiKhoan": .number(Double(holders)), "danSo": .number(Double(population)),
+                    "tyLe": .string(vietnameseDecimal(Double(holders) / Double(population) * 100)),
+                    "ngayCapNhat": .string(timestamp(sequence)),
+                ]))
         }
         // A neighbouring province's row in this province's report.
         sequence += 1
-        records.append(SourceRecord(fields: [
-            "soHieu": .string("NHNN-20-2026-H1"), "chiTieu": .string("TKTT_DIEN_TU"), "maTinh": .string("20"),
-            "kyBaoCao": .string("6 tháng đầu năm 2026"), "soNguoiCoTaiKhoan": .number(420_000), "danSo": .number(800_000),
-            "tyLe": .string("52,50"), "ngayCapNhat": .string(timestamp(sequence)),
-        ], defect: "another province's figure"))
+        records.append(
+            SourceRecord(
+                fields: [
+                    "soHieu": .string("NHNN-20-2026-H1"), "chiTieu": .string("TKTT_DIEN_TU"), "maTinh": .string("20"),
+                    "kyBaoCao": .string("6 tháng đầu năm 2026"), "soNguoiCoTaiKhoan": .number(420_000), "danSo": .number(800_000),
+                    "tyLe": .string("52,50"), "ngayCapNhat": .string(timestamp(sequence)),
+                ], defect: "another province's figure"))
         return records
     }
 }

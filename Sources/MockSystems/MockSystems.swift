@@ -108,7 +108,8 @@ public enum MockSystems {
         let source = MockProvincialSource(configuration: configuration.source)
         let central = MockCentral(trustedKeys: configuration.trustedKeys, faults: configuration.faults)
         let receiptKeysPath = configuration.directory.appendingPathComponent("central-receipt-jwks.json").path
-        try JSONEncoder().encode(JWKS(publishing: [(central.receiptKey.publicKey, nil, nil)])).write(to: URL(fileURLWithPath: receiptKeysPath))
+        try JSONEncoder().encode(JWKS(publishing: [(central.receiptKey.publicKey, nil, nil)])).write(
+            to: URL(fileURLWithPath: receiptKeysPath))
         let sourceRouter = Router()
         source.addRoutes(to: sourceRouter)
         let centralRouter = Router()
@@ -125,7 +126,9 @@ public enum MockSystems {
             onServerRunning: { ports.publish("source", $0.localAddress?.port) }, logger: quietLogger)
         let centralApp = Application(
             router: centralRouter,
-            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [FaultInjectionHandler(central: central)])), tlsConfiguration: centralTLS),
+            server: try .tls(
+                .http1(configuration: .init(additionalChannelHandlers: [FaultInjectionHandler(central: central)])),
+                tlsConfiguration: centralTLS),
             configuration: .init(address: .hostname(configuration.host, port: configuration.centralPort), serverName: "mock-central"),
             onServerRunning: { ports.publish("central", $0.localAddress?.port) }, logger: quietLogger)
 
@@ -138,7 +141,9 @@ public enum MockSystems {
         // rather than being cancelled under open connections.
         let servers = ServiceGroup(configuration: .init(services: [sourceApp, centralApp, bankApp], logger: quietLogger))
         return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await servers.run(); return nil }
+            group.addTask {
+                try await servers.run(); return nil
+            }
             do {
                 let sourcePort = try await ports.wait(for: "source")
                 let centralPort = try await ports.wait(for: "central")

@@ -76,7 +76,9 @@ public struct TestCertificateAuthority: Sendable {
 
     /// A server certificate for `localhost` and 127.0.0.1 (and `hosts`), as PEM certificate and PKCS#8 key;
     /// for `hosts` alone when `onlyHosts`, as a server known by name only has.
-    public func issueServerCertificate(hosts: [String] = [], onlyHosts: Bool = false) throws -> (certificatePEM: String, privateKeyPEM: String) {
+    public func issueServerCertificate(hosts: [String] = [], onlyHosts: Bool = false) throws -> (
+        certificatePEM: String, privateKeyPEM: String
+    ) {
         let key = P256.Signing.PrivateKey()
         let subject = try DistinguishedName { CommonName(onlyHosts ? hosts.first ?? "localhost" : "localhost") }
         var names: [GeneralName] = onlyHosts ? [] : [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]

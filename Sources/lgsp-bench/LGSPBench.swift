@@ -34,17 +34,27 @@ struct LGSPBench: AsyncParsableCommand {
     @Option(help: "Records per page the pipeline's document source is asked for (0: the whole history in one answer).")
     var pageSize = 5_000
 
-    @Option(help: "Stored observations a separate lgsp-gateway process drains to the mock central endpoint, and a tenth of it to compare peak memory (0: skip).")
+    @Option(
+        help:
+            "Stored observations a separate lgsp-gateway process drains to the mock central endpoint, and a tenth of it to compare peak memory (0: skip)."
+    )
     var backlog = 1_000_000
 
-    @Option(help: "The lgsp-gateway the backlog and idle measurements start (default: the one beside lgsp-bench), e.g. the static build the Debian package ships.")
+    @Option(
+        help:
+            "The lgsp-gateway the backlog and idle measurements start (default: the one beside lgsp-bench), e.g. the static build the Debian package ships."
+    )
     var gateway: String?
 
     func validate() throws {
         guard observations >= 20 else { throw ValidationError("--observations must be at least 20") }
         guard backlog == 0 || backlog >= 100 else { throw ValidationError("--backlog must be 0 or at least 100") }
-        guard (0...10_000).contains(pageSize) else { throw ValidationError("--page-size must be 0 to 10000 (the mock source's largest page)") }
-        if let gateway, !FileManager.default.isExecutableFile(atPath: gateway) { throw ValidationError("--gateway \(gateway) is not an executable file") }
+        guard (0...10_000).contains(pageSize) else {
+            throw ValidationError("--page-size must be 0 to 10000 (the mock source's largest page)")
+        }
+        if let gateway, !FileManager.default.isExecutableFile(atPath: gateway) {
+            throw ValidationError("--gateway \(gateway) is not an executable file")
+        }
     }
 
     struct Stage: Codable {
@@ -67,7 +77,8 @@ struct LGSPBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = SigningKey.generate()
         let keyPath = directory.appendingPathComponent("signing-key.pem").path
-        _ = FileManager.default.createFile(atPath: keyPath, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(
+            atPath: keyPath, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
 
         // The document-management source reports five quarters per commune.
         let dataset = MockDataset(province: "14", communes: max(1, (observations - 10) / 5))
@@ -75,12 +86,15 @@ struct LGSPBench: AsyncParsableCommand {
             directory: directory.appendingPathComponent("mocks"),
             source: .init(clientID: "lgsp-gateway-demo", clientSecret: "bench-\(UUID().uuidString)", dataset: dataset),
             trustedKeys: [key.publicKey])
-        let gatewayBinary = gateway.map { URL(fileURLWithPath: $0) }
+        let gatewayBinary =
+            gateway.map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lgsp-gateway")
         let (observationsPerReport, reportsPerRequest, concurrency, backlog, pageSize) =
             (self.observationsPerReport, self.reportsPerRequest, self.concurrency, self.backlog, self.pageSize)
         let pages = pageSize > 0 ? "pages of \(pageSize)" : "one answer"
-        print("lgsp-bench: \(dataset.portalRecords.count + dataset.documentRecords.count) source records (\(pages)), \(observationsPerReport) observations per report, \(reportsPerRequest) reports per request, \(concurrency) at once")
+        print(
+            "lgsp-bench: \(dataset.portalRecords.count + dataset.documentRecords.count) source records (\(pages)), \(observationsPerReport) observations per report, \(reportsPerRequest) reports per request, \(concurrency) at once"
+        )
 
         let summary = try await MockSystems.withRunning(mocks, logger: Logger(label: "lgsp-bench")) { running in
             func loaded(store: String, onlyDocuments: Bool) throws -> LoadedGateway {
@@ -92,7 +106,8 @@ struct LGSPBench: AsyncParsableCommand {
                     var text = try String(contentsOf: repository.appendingPathComponent("Adapters/\(name)"), encoding: .utf8)
                         .replacingOccurrences(of: "\n  timeout: 30s\n", with: "\n  timeout: 300s\n  max_response_bytes: 1073741824\n")
                     if name == "qlvb-documents.yaml", !onlyDocuments, pageSize > 0 {
-                        text += "\npagination: { kind: page, page_param: trang, size_param: so_ban_ghi, size: \(pageSize), max_pages: 100000 }\n"
+                        text +=
+                            "\npagination: { kind: page, page_param: trang, size_param: so_ban_ghi, size: \(pageSize), max_pages: 100000 }\n"
                     }
                     try text.write(to: adapters.appendingPathComponent(name), atomically: true, encoding: .utf8)
                 }
@@ -103,7 +118,8 @@ struct LGSPBench: AsyncParsableCommand {
                         "LGSP_CENTRAL_BATCH_MAX_REPORTS": "\(reportsPerRequest)", "LGSP_CENTRAL_MAX_CONCURRENT": "\(concurrency)",
                         "LGSP_CENTRAL_BATCH_MAX_BYTES": "64MB", "LGSP_STORE_MAX_SIZE": "100GB",
                     ])
-                return try LoadedGateway.load(file: repository.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+                return try LoadedGateway.load(
+                    file: repository.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
             }
             var stages: [Stage] = []
             func measure<T>(_ name: String, observations: Int, _ body: () async throws -> T) async rethrows -> T {
@@ -112,25 +128,33 @@ struct LGSPBench: AsyncParsableCommand {
                 let result = try await body()
                 let elapsed = ContinuousClock.now - started
                 let stage = Stage(
-                    name: name, observations: observations, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                    name: name, observations: observations,
+                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
                     cpuSeconds: ProcessUsage.cpuSeconds() - cpuBefore)
                 stages.append(stage)
                 let label = name.padding(toLength: 9, withPad: " ", startingAt: 0)
-                print(label + String(format: " %12.0f obs/s  (%d observations in %.3f s; %.2f CPU µs each)",
-                                     stage.perSecond, observations, stage.seconds, stage.cpuMicrosecondsPerObservation))
+                print(
+                    label
+                        + String(
+                            format: " %12.0f obs/s  (%d observations in %.3f s; %.2f CPU µs each)",
+                            stage.perSecond, observations, stage.seconds, stage.cpuMicrosecondsPerObservation))
                 fflush(nil)
                 return result
             }
 
             // Stages on their own, each fed by the previous one's output.
             let stagesGateway = try loaded(store: "stages.sqlite", onlyDocuments: true)
-            guard case .http(let definition)? = stagesGateway.adapters.first else { throw MockError("the bench's adapter is not an HTTP adapter") }
+            guard case .http(let definition)? = stagesGateway.adapters.first else {
+                throw MockError("the bench's adapter is not an HTTP adapter")
+            }
             let page = try JSONValue.object([
                 "ketQua": .object(["danhSach": .array(dataset.documentRecords.map { .object(JSONObject($0.fields)) })]),
                 "soLuong": .number(Double(dataset.documentRecords.count)),
             ]).canonicalData()
             let records = try await measure("decode", observations: dataset.documentRecords.count) { () throws -> [JSONValue] in
-                guard case .json(let recordsPath) = definition.format, case .array(let records)? = recordsPath.select(in: try JSONValue.parse(page)) else {
+                guard case .json(let recordsPath) = definition.format,
+                    case .array(let records)? = recordsPath.select(in: try JSONValue.parse(page))
+                else {
                     throw MockError("no records in the page")
                 }
                 return records
@@ -141,7 +165,9 @@ struct LGSPBench: AsyncParsableCommand {
             let rules = SemanticRules(catalogue: contracts.catalogue, province: "14")
             let valid = await measure("validate", observations: mapped.count) { () -> [Observation] in
                 mapped.compactMap { record in
-                    guard case .mapped(let value) = record, case .success(let observation) = contracts.check(value, rules: rules) else { return nil }
+                    guard case .mapped(let value) = record, case .success(let observation) = contracts.check(value, rules: rules) else {
+                        return nil
+                    }
                     return observation
                 }
             }
@@ -155,7 +181,9 @@ struct LGSPBench: AsyncParsableCommand {
                 while start < reports.count {
                     let chunk = Array(reports[start..<min(start + 10, reports.count)])
                     try await runtime.store.commit(
-                        PullCommit(adapter: "qlvb-documents", startedAt: Date(), pulledRecords: chunk.count, reports: chunk, quarantined: [], cursor: nil),
+                        PullCommit(
+                            adapter: "qlvb-documents", startedAt: Date(), pulledRecords: chunk.count, reports: chunk, quarantined: [],
+                            cursor: nil),
                         now: Date())
                     start += 10
                 }
@@ -193,7 +221,8 @@ struct LGSPBench: AsyncParsableCommand {
                             last = (accepted, ContinuousClock.now)
                         } else if ContinuousClock.now - last.at > .seconds(120) {
                             let statuses = try await pipeline.store.adapterStatuses().map { "\($0.adapter): \($0.lastError ?? "no error")" }
-                            throw MockError("the pipeline stalled at \(accepted) of \(expected) observations; \(statuses.joined(separator: "; "))")
+                            throw MockError(
+                                "the pipeline stalled at \(accepted) of \(expected) observations; \(statuses.joined(separator: "; "))")
                         }
                         try await Task.sleep(for: .milliseconds(5))
                     }
@@ -204,7 +233,8 @@ struct LGSPBench: AsyncParsableCommand {
             let cpu = ProcessUsage.cpuSeconds() - cpuBefore
             let central = running.central.statistics
             guard central.duplicateObservations == 0, central.signatureFailures == 0 else {
-                throw MockError("the pipeline delivered duplicates (\(central.duplicateObservations)) or bad signatures (\(central.signatureFailures))")
+                throw MockError(
+                    "the pipeline delivered duplicates (\(central.duplicateObservations)) or bad signatures (\(central.signatureFailures))")
             }
             var drains: [Drain] = []
             if backlog > 0 {
@@ -213,19 +243,27 @@ struct LGSPBench: AsyncParsableCommand {
                     let store = directory.appendingPathComponent("backlog-\(size).sqlite").path
                     let filled = try await Self.fillBacklog(observations: size, from: offset, runner: runtime.runner, storePath: store)
                     let drain = try await Self.drainBacklog(
-                        binary: gatewayBinary, observations: size, storePath: store, running: running, repository: repository, keyPath: keyPath, directory: directory,
+                        binary: gatewayBinary, observations: size, storePath: store, running: running, repository: repository,
+                        keyPath: keyPath, directory: directory,
                         overrides: [
-                            "LGSP_REPORT_MAX_OBSERVATIONS": "\(observationsPerReport)", "LGSP_CENTRAL_BATCH_MAX_REPORTS": "\(reportsPerRequest)",
-                            "LGSP_CENTRAL_MAX_CONCURRENT": "\(concurrency)", "LGSP_CENTRAL_BATCH_MAX_BYTES": "64MB", "LGSP_STORE_MAX_SIZE": "100GB",
+                            "LGSP_REPORT_MAX_OBSERVATIONS": "\(observationsPerReport)",
+                            "LGSP_CENTRAL_BATCH_MAX_REPORTS": "\(reportsPerRequest)",
+                            "LGSP_CENTRAL_MAX_CONCURRENT": "\(concurrency)", "LGSP_CENTRAL_BATCH_MAX_BYTES": "64MB",
+                            "LGSP_STORE_MAX_SIZE": "100GB",
                         ])
-                    print(String(format: "backlog  %12.0f obs/s  (%d stored observations drained in %.3f s by lgsp-gateway; peak RSS %.1f MB; stored in %.1f s)",
-                                 Double(size) / drain.seconds, size, drain.seconds, drain.peakRSSMB, filled))
+                    print(
+                        String(
+                            format:
+                                "backlog  %12.0f obs/s  (%d stored observations drained in %.3f s by lgsp-gateway; peak RSS %.1f MB; stored in %.1f s)",
+                            Double(size) / drain.seconds, size, drain.seconds, drain.peakRSSMB, filled))
                     fflush(nil)
                     drains.append(drain)
                 }
                 let after = running.central.statistics
                 guard after.duplicateObservations == 0, after.signatureFailures == 0 else {
-                    throw MockError("the backlog drain delivered duplicates (\(after.duplicateObservations)) or bad signatures (\(after.signatureFailures))")
+                    throw MockError(
+                        "the backlog drain delivered duplicates (\(after.duplicateObservations)) or bad signatures (\(after.signatureFailures))"
+                    )
                 }
             }
             return (stages, cpu, expected, drains)
@@ -233,10 +271,12 @@ struct LGSPBench: AsyncParsableCommand {
         let (stages, cpu, delivered, drains) = summary
         // The idle daemon against the small demo dataset: what it costs while it waits.
         let small = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks-idle"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "idle-\(UUID().uuidString)"),
+            directory: directory.appendingPathComponent("mocks-idle"),
+            source: .init(clientID: "lgsp-gateway-demo", clientSecret: "idle-\(UUID().uuidString)"),
             trustedKeys: [key.publicKey])
         let idle = try await MockSystems.withRunning(small, logger: Logger(label: "lgsp-bench")) { running in
-            try await Self.measureIdleDaemon(binary: gatewayBinary, running: running, repository: repository, keyPath: keyPath, directory: directory)
+            try await Self.measureIdleDaemon(
+                binary: gatewayBinary, running: running, repository: repository, keyPath: keyPath, directory: directory)
         }
         let pipeline = try require(stages.first { $0.name == "pipeline" })
         let slowest = try require(stages.filter { $0.name != "pipeline" }.min { $0.perSecond < $1.perSecond })
@@ -260,10 +300,14 @@ struct LGSPBench: AsyncParsableCommand {
             "cpu_s_per_million": .number((cpu / Double(delivered) * 1_000_000 * 100).rounded() / 100),
             "idle_rss_mb": idle.map { .number(($0.rssMB * 10).rounded() / 10) } ?? .null,
             "ready_s": idle.map { .number(($0.readySeconds * 1000).rounded() / 1000) } ?? .null,
-            "stages_obs_per_s": .object(JSONObject(Dictionary(uniqueKeysWithValues: stages.map { ($0.name, JSONValue.number($0.perSecond.rounded())) }))),
-            "stages_cpu_us_per_obs": .object(JSONObject(Dictionary(uniqueKeysWithValues: stages.map {
-                ($0.name, JSONValue.number(($0.cpuMicrosecondsPerObservation * 100).rounded() / 100))
-            }))),
+            "stages_obs_per_s": .object(
+                JSONObject(Dictionary(uniqueKeysWithValues: stages.map { ($0.name, JSONValue.number($0.perSecond.rounded())) }))),
+            "stages_cpu_us_per_obs": .object(
+                JSONObject(
+                    Dictionary(
+                        uniqueKeysWithValues: stages.map {
+                            ($0.name, JSONValue.number(($0.cpuMicrosecondsPerObservation * 100).rounded() / 100))
+                        }))),
             "stages_cpu_bound_obs_per_s": .number(stagesBound.rounded()),
             "ratio_to_stages_cpu_bound": .number((pipeline.perSecond / stagesBound * 1000).rounded() / 1000),
             "ratio_to_slowest_stage_at_full_cores": .number((pipelineAtFullCores / slowest.perSecond * 1000).rounded() / 1000),
@@ -273,17 +317,28 @@ struct LGSPBench: AsyncParsableCommand {
             "backlog_peak_rss_mb": drains.last.map { .number(($0.peakRSSMB * 10).rounded() / 10) } ?? .null,
             "backlog_tenth_peak_rss_mb": drains.first.map { .number(($0.peakRSSMB * 10).rounded() / 10) } ?? .null,
         ]
-        print(String(format: "pipeline / slowest stage (%@): %.3f; peak RSS %.1f MB; %.2f CPU s per million observations",
-                     slowest.name as NSString, pipeline.perSecond / slowest.perSecond, peakRSS, cpu / Double(delivered) * 1_000_000))
-        print(String(format: "the stages' CPU, %.2f µs per observation, allows %.0f obs/s on %.0f cores; the pipeline (mocks included) reached %.3f of that",
-                     stagesCPU, stagesBound, cores, pipeline.perSecond / stagesBound))
-        print(String(format: "at its own %.2f CPU µs per observation the pipeline could reach at most %.0f obs/s on %.0f cores, %.3f of the slowest stage",
-                     pipeline.cpuMicrosecondsPerObservation, pipelineAtFullCores, cores, pipelineAtFullCores / slowest.perSecond))
+        print(
+            String(
+                format: "pipeline / slowest stage (%@): %.3f; peak RSS %.1f MB; %.2f CPU s per million observations",
+                slowest.name as NSString, pipeline.perSecond / slowest.perSecond, peakRSS, cpu / Double(delivered) * 1_000_000))
+        print(
+            String(
+                format:
+                    "the stages' CPU, %.2f µs per observation, allows %.0f obs/s on %.0f cores; the pipeline (mocks included) reached %.3f of that",
+                stagesCPU, stagesBound, cores, pipeline.perSecond / stagesBound))
+        print(
+            String(
+                format:
+                    "at its own %.2f CPU µs per observation the pipeline could reach at most %.0f obs/s on %.0f cores, %.3f of the slowest stage",
+                pipeline.cpuMicrosecondsPerObservation, pipelineAtFullCores, cores, pipelineAtFullCores / slowest.perSecond))
         // A stage timed over a few hundredths of a second carries its start-up (threads, TLS
         // handshakes, first pages) in its ceiling, which comes out low and flatters the ratio to it.
         if slowest.seconds < 0.1 {
-            print(String(format: "note: the %@ stage ran for only %.3f s; its start-up weighs on its ceiling, which flatters the ratio to it: read ratios from runs of --observations 100000 or more",
-                         slowest.name as NSString, slowest.seconds))
+            print(
+                String(
+                    format:
+                        "note: the %@ stage ran for only %.3f s; its start-up weighs on its ceiling, which flatters the ratio to it: read ratios from runs of --observations 100000 or more",
+                    slowest.name as NSString, slowest.seconds))
         }
         print(String(decoding: try JSONValue.object(JSONObject(result)).canonicalData(), as: UTF8.self))
     }
@@ -302,15 +357,21 @@ struct LGSPBench: AsyncParsableCommand {
         defer { close(descriptor) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in for (index, byte) in socketPath.utf8.enumerated() { buffer[index] = byte } }
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in for (index, byte) in socketPath.utf8.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
         guard bound == 0 else { throw MockError("cannot bind \(socketPath)") }
         var environment = Demo.environment(
-            for: running, repository: repository, keyPath: keyPath, storePath: directory.appendingPathComponent("idle.sqlite").path).variables
+            for: running, repository: repository, keyPath: keyPath, storePath: directory.appendingPathComponent("idle.sqlite").path
+        ).variables
         environment["NOTIFY_SOCKET"] = socketPath
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["run", "--config", repository.appendingPathComponent("deploy/examples/gateway.yaml").path, "--log-format", "json"]
+        process.arguments = [
+            "run", "--config", repository.appendingPathComponent("deploy/examples/gateway.yaml").path, "--log-format", "json",
+        ]
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -326,7 +387,8 @@ struct LGSPBench: AsyncParsableCommand {
         }
         guard let ready else { throw MockError("lgsp-gateway did not say READY=1 within 30 s") }
         func residentMegabytes() throws -> Double {
-            try require(ProcessUsage.megabytes("VmRSS", process: "\(process.processIdentifier)"), "lgsp-gateway's resident memory is unreadable")
+            try require(
+                ProcessUsage.megabytes("VmRSS", process: "\(process.processIdentifier)"), "lgsp-gateway's resident memory is unreadable")
         }
         // After its first pulls the daemon waits; once it has been quiet for a while it gives
         // memory back (IdleMemoryService), so both moments are read.
@@ -335,8 +397,11 @@ struct LGSPBench: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(10))
         let megabytes = try residentMegabytes()
         let readySeconds = Double(ready.components.seconds) + Double(ready.components.attoseconds) / 1e18
-        print(String(format: "idle     ready in %.3f s; %.1f MB resident after 5 s, %.1f MB after 15 s (pages this benchmark maps too, such as shared Swift libraries, stay)",
-                     readySeconds, early, megabytes))
+        print(
+            String(
+                format:
+                    "idle     ready in %.3f s; %.1f MB resident after 5 s, %.1f MB after 15 s (pages this benchmark maps too, such as shared Swift libraries, stay)",
+                readySeconds, early, megabytes))
         return (readySeconds, megabytes)
     }
 
@@ -368,7 +433,9 @@ struct LGSPBench: AsyncParsableCommand {
             for chunk in stride(from: 0, to: reports.count, by: 10) {
                 let part = Array(reports[chunk..<min(chunk + 10, reports.count)])
                 try await store.commit(
-                    PullCommit(adapter: "backlog", startedAt: Date(), pulledRecords: part.count, reports: part, quarantined: [], cursor: nil), now: Date())
+                    PullCommit(
+                        adapter: "backlog", startedAt: Date(), pulledRecords: part.count, reports: part, quarantined: [], cursor: nil),
+                    now: Date())
             }
             start = end
         }
@@ -379,7 +446,8 @@ struct LGSPBench: AsyncParsableCommand {
     /// adapter whose source refuses connections (so nothing new arrives), and times it until the mock
     /// central endpoint has accepted them all; reads the process's peak resident memory then.
     static func drainBacklog(
-        binary: URL, observations count: Int, storePath: String, running: MockSystems.Running, repository: URL, keyPath: String, directory: URL,
+        binary: URL, observations count: Int, storePath: String, running: MockSystems.Running, repository: URL, keyPath: String,
+        directory: URL,
         overrides: [String: String]
     ) async throws -> Drain {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
@@ -388,17 +456,22 @@ struct LGSPBench: AsyncParsableCommand {
         let adapters = directory.appendingPathComponent("adapters-backlog")
         try? FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
         try FileManager.default.copyItem(
-            at: repository.appendingPathComponent("Adapters/qlvb-documents.yaml"), to: adapters.appendingPathComponent("qlvb-documents.yaml"))
+            at: repository.appendingPathComponent("Adapters/qlvb-documents.yaml"),
+            to: adapters.appendingPathComponent("qlvb-documents.yaml"))
         defer { try? FileManager.default.removeItem(at: adapters) }
         var variables = overrides
         variables["LGSP_ADAPTERS"] = adapters.path
         // Port 9 (discard) on loopback: nothing listens, so the adapter's pulls fail at once.
         variables["LGSP_SOURCE_URL"] = "https://127.0.0.1:9"
-        let environment = Demo.environment(for: running, repository: repository, keyPath: keyPath, storePath: storePath, overrides: variables).variables
+        let environment = Demo.environment(
+            for: running, repository: repository, keyPath: keyPath, storePath: storePath, overrides: variables
+        ).variables
         let before = running.central.statistics.acceptedObservations
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["run", "--config", repository.appendingPathComponent("deploy/examples/gateway.yaml").path, "--log-format", "json"]
+        process.arguments = [
+            "run", "--config", repository.appendingPathComponent("deploy/examples/gateway.yaml").path, "--log-format", "json",
+        ]
         process.environment = environment
         let logPath = directory.appendingPathComponent("backlog-\(count).log").path
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -414,13 +487,15 @@ struct LGSPBench: AsyncParsableCommand {
             if accepted != last.count {
                 last = (accepted, ContinuousClock.now)
             } else if ContinuousClock.now - last.at > .seconds(60) || !process.isRunning {
-                let tail = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").suffix(5).joined(separator: "\n")
+                let tail = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").suffix(5).joined(
+                    separator: "\n")
                 throw MockError("the backlog drain stalled at \(accepted) of \(count) observations; the gateway's last log lines:\n\(tail)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
         let seconds = (ContinuousClock.now - started).timeInterval
-        let peak = try require(ProcessUsage.megabytes("VmHWM", process: "\(process.processIdentifier)"), "lgsp-gateway's peak memory is unreadable")
+        let peak = try require(
+            ProcessUsage.megabytes("VmHWM", process: "\(process.processIdentifier)"), "lgsp-gateway's peak memory is unreadable")
         return Drain(observations: count, seconds: seconds, peakRSSMB: peak)
     }
 }

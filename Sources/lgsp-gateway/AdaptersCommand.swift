@@ -26,13 +26,14 @@ struct ListAdapters: AsyncParsableCommand {
             case .exec: how = "runs a program"
             case .compiled: how = "compiled into the gateway"
             case .http(let definition):
-                how = switch definition.auth {
-                case .none: "no auth"
-                case .bearer: "bearer token"
-                case .oauth2ClientCredentials: "OAuth2 client credentials"
-                case .basic: "HTTP basic"
-                case .apiKey(let name, let inQuery, _): inQuery ? "API key in query \(name)" : "API key in header \(name)"
-                }
+                how =
+                    switch definition.auth {
+                    case .none: "no auth"
+                    case .bearer: "bearer token"
+                    case .oauth2ClientCredentials: "OAuth2 client credentials"
+                    case .basic: "HTTP basic"
+                    case .apiKey(let name, let inQuery, _): inQuery ? "API key in query \(name)" : "API key in header \(name)"
+                    }
             }
             print("\(adapter.name)  \(adapter.schedule.summary)  \(adapter.origin)  \(how)")
             for warning in adapter.warnings { print("    warning: \(warning)") }
@@ -68,7 +69,9 @@ struct TestAdapter: AsyncParsableCommand {
         let loaded: LoadedGateway
         do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
         guard let definition = loaded.adapters.first(where: { $0.name == name }) else {
-            print("no adapter \"\(name)\" in \(options.config); there are: \(loaded.adapters.map(\.name).joined(separator: ", "))", to: &standardError)
+            print(
+                "no adapter \"\(name)\" in \(options.config); there are: \(loaded.adapters.map(\.name).joined(separator: ", "))",
+                to: &standardError)
             throw ExitCode(2)
         }
         let transport = HTTPTransport()
@@ -94,7 +97,9 @@ struct TestAdapter: AsyncParsableCommand {
                 byRule[reason.rule, default: 0] += 1
             }
         }
-        print("adapter \(name): \(output.records.count) records, \(valid.count) observations, \(quarantined.count) quarantined; nothing stored or sent")
+        print(
+            "adapter \(name): \(output.records.count) records, \(valid.count) observations, \(quarantined.count) quarantined; nothing stored or sent"
+        )
         if json {
             var summary: [String: JSONValue] = [
                 "adapter": .string(name), "records": .number(Double(output.records.count)), "observations": .number(Double(valid.count)),

@@ -53,7 +53,8 @@ struct ValidateDocuments: AsyncParsableCommand {
                 root = .object(members)
             }
             documents.removeAll { $0["$id"] == root["$id"] }
-            validator = try JSONSchemaValidator(schema: root, options: .init(assertFormat: assertFormat), documents: documents, remotes: remotes)
+            validator = try JSONSchemaValidator(
+                schema: root, options: .init(assertFormat: assertFormat), documents: documents, remotes: remotes)
         } catch {
             // Locations inside the schema are URIs; say them with the path the operator typed.
             print(error.message.replacingOccurrences(of: schemaURL.absoluteString, with: schema), to: &standardError)
@@ -77,7 +78,9 @@ struct ValidateDocuments: AsyncParsableCommand {
                 print("\(path): invalid")
                 for violation in violations {
                     let location = violation.instanceLocation.description.isEmpty ? "(document)" : violation.instanceLocation.description
-                    print("    \(location): \(violation.message) [\(violation.keywordLocation.description.isEmpty ? "#" : "#" + violation.keywordLocation.description)]")
+                    print(
+                        "    \(location): \(violation.message) [\(violation.keywordLocation.description.isEmpty ? "#" : "#" + violation.keywordLocation.description)]"
+                    )
                 }
             }
         }
@@ -103,9 +106,13 @@ struct ValidateDocuments: AsyncParsableCommand {
 
 struct Catalog: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the indicator catalogue of the contracts: indicators, and each province's targets and baselines with their sources.")
+        abstract:
+            "Print the indicator catalogue of the contracts: indicators, and each province's targets and baselines with their sources.")
 
-    @Option(help: "The contracts directory (holding manifest.json). Default: the repository's Contracts/, else /usr/share/lgsp-gateway/contracts.")
+    @Option(
+        help:
+            "The contracts directory (holding manifest.json). Default: the repository's Contracts/, else /usr/share/lgsp-gateway/contracts."
+    )
     var contracts: String?
 
     @Option(help: "The contract version; default: the current one.")
@@ -145,7 +152,8 @@ struct Catalog: AsyncParsableCommand {
             guard let value else { return "?" }
             return value.rounded() == value ? String(Int(value)) : String(value)
         }
-        let bound = target.comparator == "range" ? "\(number(target.min))–\(number(target.max))" : "\(target.comparator) \(number(target.value))"
+        let bound =
+            target.comparator == "range" ? "\(number(target.min))–\(number(target.max))" : "\(target.comparator) \(number(target.value))"
         let level = target.level.map { " (\($0.rawValue))" } ?? ""
         return "\(target.province) \(year): \(bound) \(unit)\(level)  [\(target.source.seed)]"
     }

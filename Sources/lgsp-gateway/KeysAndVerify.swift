@@ -26,7 +26,10 @@ struct Keys: AsyncParsableCommand {
             let key = try SigningKey.generate(algorithm.keyType)
             // O_EXCL through createFile's refusal to replace: check first, then create with 0600 in one call.
             guard !FileManager.default.fileExists(atPath: out) else { throw ValidationError("\(out) exists; choose another file") }
-            guard FileManager.default.createFile(atPath: out, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: out, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+            else {
                 throw ValidationError("\(out) cannot be written")
             }
             print("wrote \(out): \(key.keyType.rawValue) key for \(algorithm.rawValue), kid \(key.publicKey.thumbprint)")
@@ -108,7 +111,10 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "The Content-Digest header the report was sent with.")
     var contentDigest: String?
 
-    @Option(help: "The contracts (manifest.json and its versions) to check the report against the version it names. Default: the repository's Contracts/, else /usr/share/lgsp-gateway/contracts.")
+    @Option(
+        help:
+            "The contracts (manifest.json and its versions) to check the report against the version it names. Default: the repository's Contracts/, else /usr/share/lgsp-gateway/contracts."
+    )
     var contracts: String?
 
     func validate() throws {
@@ -140,7 +146,8 @@ struct Verify: AsyncParsableCommand {
         let result: ReportVerification
         let name: String
         if let store, let report {
-            guard let stored = try await StoreLocation.withStore(store, exclusive: false, { try await $0.signedReport(reportID: report) }) else {
+            guard let stored = try await StoreLocation.withStore(store, exclusive: false, { try await $0.signedReport(reportID: report) })
+            else {
                 throw ValidationError("report \(report) is not in \(store)")
             }
             name = "report \(report)"

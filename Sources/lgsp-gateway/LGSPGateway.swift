@@ -9,7 +9,8 @@ import Logging
 struct LGSPGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lgsp-gateway",
-        abstract: "Pulls provincial indicator data, validates it against the shared contracts, signs it and delivers it to the central reporting endpoint.",
+        abstract:
+            "Pulls provincial indicator data, validates it against the shared contracts, signs it and delivers it to the central reporting endpoint.",
         version: GatewayRuntime.version,
         subcommands: [Run.self, Check.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self, Contracts.self, Adapters.self])
 
@@ -86,7 +87,9 @@ struct Check: AsyncParsableCommand {
         print("\(configuration.file): ok")
         print("  gateway \(configuration.gatewayID), province \(configuration.province)")
         print("  central \(configuration.centralURL)")
-        print("  contracts \(loaded.contracts.version) (\(loaded.contracts.catalogue.indicators.count) indicators) from \(configuration.contractsDirectory)")
+        print(
+            "  contracts \(loaded.contracts.version) (\(loaded.contracts.catalogue.indicators.count) indicators) from \(configuration.contractsDirectory)"
+        )
         print("  signing \(configuration.signingAlgorithm.rawValue), kid \(loaded.signingKey.publicKey.thumbprint)")
         for adapter in loaded.adapters {
             print("  adapter \(adapter.name): \(adapter.origin) \(adapter.schedule.summary)")
@@ -94,4 +97,3 @@ struct Check: AsyncParsableCommand {
         for warning in configuration.warnings { print("  warning: \(warning)") }
     }
 }
-

@@ -28,11 +28,15 @@ struct Outbox: AsyncParsableCommand {
 
         func run() async throws {
             let chosen: OutboxState? = state == "all" ? nil : OutboxState(rawValue: state)
-            guard state == "all" || chosen != nil else { throw ValidationError("--state must be pending, in_flight, delivered, dead_lettered or all") }
+            guard state == "all" || chosen != nil else {
+                throw ValidationError("--state must be pending, in_flight, delivered, dead_lettered or all")
+            }
             let entries = try await Outbox.withStore(options) { try await $0.entries(state: chosen, limit: limit) }
             if entries.isEmpty { print("no \(state == "all" ? "" : state + " ")reports") }
             for entry in entries {
-                print("\(entry.reportID)  \(entry.state.rawValue)  \(entry.adapter ?? "-")  \(entry.observationCount ?? 0) obs  attempts \(entry.attempts)  created \(Outbox.date(entry.createdAt))  \(entry.lastStatus.map { "last status \($0)" } ?? "")  \(entry.lastError ?? "")")
+                print(
+                    "\(entry.reportID)  \(entry.state.rawValue)  \(entry.adapter ?? "-")  \(entry.observationCount ?? 0) obs  attempts \(entry.attempts)  created \(Outbox.date(entry.createdAt))  \(entry.lastStatus.map { "last status \($0)" } ?? "")  \(entry.lastError ?? "")"
+                )
             }
         }
     }
@@ -50,9 +54,15 @@ struct Outbox: AsyncParsableCommand {
                 throw ValidationError("report \(reportID) is not in the outbox")
             }
             print("report \(entry.reportID)")
-            print("  state: \(entry.state.rawValue), attempts: \(entry.attempts), adapter: \(entry.adapter ?? "-"), observations: \(report.observationCount)")
-            print("  created: \(Outbox.date(entry.createdAt)), next attempt: \(Outbox.date(entry.state == .pending ? entry.nextAttemptAt : nil)), delivered: \(Outbox.date(entry.deliveredAt))")
-            print("  request: POST /v1/reports, Content-Type: \(report.contentType), Idempotency-Key: \(report.reportID), Content-Digest: \(report.contentDigest), \(report.body.count) bytes")
+            print(
+                "  state: \(entry.state.rawValue), attempts: \(entry.attempts), adapter: \(entry.adapter ?? "-"), observations: \(report.observationCount)"
+            )
+            print(
+                "  created: \(Outbox.date(entry.createdAt)), next attempt: \(Outbox.date(entry.state == .pending ? entry.nextAttemptAt : nil)), delivered: \(Outbox.date(entry.deliveredAt))"
+            )
+            print(
+                "  request: POST /v1/reports, Content-Type: \(report.contentType), Idempotency-Key: \(report.reportID), Content-Digest: \(report.contentDigest), \(report.body.count) bytes"
+            )
             if let status = entry.lastStatus { print("  last answer: HTTP \(status)") }
             if let reason = entry.lastError { print("  reason: \(reason)") }
             if let response = entry.response, !response.isEmpty { print("  answer body: \(response)") }
@@ -74,7 +84,9 @@ struct Outbox: AsyncParsableCommand {
         func validate() throws { guard all != !reportIDs.isEmpty else { throw ValidationError("give report ids or --all") } }
 
         /// Runs `action` on each selected report and says what was done.
-        func forEach(_ done: String, including states: [OutboxState] = [.deadLettered], _ action: (any GatewayStore, String) async throws -> Void) async throws {
+        func forEach(
+            _ done: String, including states: [OutboxState] = [.deadLettered], _ action: (any GatewayStore, String) async throws -> Void
+        ) async throws {
             try await Outbox.withStore(options) { store in
                 var ids = reportIDs
                 if all {
@@ -130,7 +142,9 @@ struct Outbox: AsyncParsableCommand {
                 encoder.outputFormatting = [.sortedKeys]
                 print(String(decoding: try encoder.encode(stats), as: UTF8.self))
             } else {
-                print("pending \(stats.pending), in flight \(stats.inFlight), delivered \(stats.delivered) (\(stats.deliveredObservations) observations), dead letters \(stats.deadLettered)")
+                print(
+                    "pending \(stats.pending), in flight \(stats.inFlight), delivered \(stats.delivered) (\(stats.deliveredObservations) observations), dead letters \(stats.deadLettered)"
+                )
                 print("oldest undelivered: \(stats.undelivered == 0 ? "none" : "\(stats.oldestUndeliveredAgeSeconds) s")")
             }
         }
@@ -186,12 +200,18 @@ struct Status: AsyncParsableCommand {
         }
         for adapter in loaded.adapters {
             let status = statuses[adapter.name]
-            print("\(adapter.name): last pull \(Outbox.date(status?.lastPull)), last success \(Outbox.date(status?.lastSuccess)), next run \(Outbox.date(status?.nextRun))")
+            print(
+                "\(adapter.name): last pull \(Outbox.date(status?.lastPull)), last success \(Outbox.date(status?.lastSuccess)), next run \(Outbox.date(status?.nextRun))"
+            )
             if let error = status?.lastError { print("  last error (\(Outbox.date(status?.lastErrorAt))): \(error)") }
         }
-        print("outbox: pending \(stats.pending), in flight \(stats.inFlight), delivered \(stats.delivered), dead letters \(stats.deadLettered), oldest undelivered \(stats.undelivered == 0 ? "none" : "\(stats.oldestUndeliveredAgeSeconds) s")")
+        print(
+            "outbox: pending \(stats.pending), in flight \(stats.inFlight), delivered \(stats.delivered), dead letters \(stats.deadLettered), oldest undelivered \(stats.undelivered == 0 ? "none" : "\(stats.oldestUndeliveredAgeSeconds) s")"
+        )
         if stats.unverifiedReceipts > 0 {
-            print("receipts that do not verify: \(stats.unverifiedReceipts) (dead letters for you to judge: outbox list, then outbox show ID)")
+            print(
+                "receipts that do not verify: \(stats.unverifiedReceipts) (dead letters for you to judge: outbox list, then outbox show ID)"
+            )
         }
     }
 }

@@ -47,9 +47,13 @@ struct DemoCommand: AsyncParsableCommand {
         guard let repository = Demo.locateRepository() else {
             throw ValidationError("cannot find Contracts/ and deploy/examples/: run the demo from the repository checkout")
         }
-        print("LGSP gateway demo: mock provincial systems (LGSP services, statistics export, telecom operator, bank) and central endpoint on loopback (HTTPS, test CA), gateway for Sơn La (14).")
+        print(
+            "LGSP gateway demo: mock provincial systems (LGSP services, statistics export, telecom operator, bank) and central endpoint on loopback (HTTPS, test CA), gateway for Sơn La (14)."
+        )
         if centralURL == nil {
-            print("The mock central endpoint fails \(Int(failureRate * 100))% of requests: 503, 429 with Retry-After, dropped connections, slow answers.")
+            print(
+                "The mock central endpoint fails \(Int(failureRate * 100))% of requests: 503, 429 with Retry-After, dropped connections, slow answers."
+            )
         }
         let summary = try await Demo.run(
             .init(keyPath: key, centralURL: centralURL, centralCA: centralCA, failureRate: failureRate, repository: repository),

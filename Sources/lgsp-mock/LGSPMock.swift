@@ -46,7 +46,8 @@ struct Serve: AsyncParsableCommand {
         }
         let trusted = try ([trialKeyPath] + trustKey).map { try SigningKey(contentsOf: URL(fileURLWithPath: $0)).publicKey }
         let secretPath = directoryURL.appendingPathComponent("source-client-secret").path
-        let secret = (try? String(contentsOfFile: secretPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let secret =
+            (try? String(contentsOfFile: secretPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             ?? "trial-" + UUID().uuidString
 
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -56,7 +57,8 @@ struct Serve: AsyncParsableCommand {
             faults: .init(failureRate: failureRate))
         configuration.bankPort = bankPort
         try await MockSystems.withRunning(configuration) { running in
-            print("""
+            print(
+                """
                 mock LGSP source:        \(running.sourceURL)  (client id lgsp-gateway-demo, secret in \(running.clientSecretPath))
                 mock central endpoint:   \(running.centralURL)  (trusts \(trusted.map(\.thumbprint).joined(separator: ", ")))
                 mock bank:               \(running.bankURL)  (mutual TLS: client certificate \(running.clientCertificatePath), key \(running.clientKeyPath))

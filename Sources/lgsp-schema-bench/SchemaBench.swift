@@ -13,7 +13,10 @@ struct LGSPSchemaBench: ParsableCommand {
     @Option(help: "Seconds to spend on each document and validator, over all rounds.")
     var seconds = 1.0
 
-    @Option(help: "Rounds alternating this validator and the Python ones; each side's best round is reported, so that a moment of load on a shared machine does not decide the ratio.")
+    @Option(
+        help:
+            "Rounds alternating this validator and the Python ones; each side's best round is reported, so that a moment of load on a shared machine does not decide the ratio."
+    )
     var rounds = 3
 
     @Option(parsing: .upToNextOption, help: "Observations per report, one document each.")
@@ -87,7 +90,8 @@ struct LGSPSchemaBench: ParsableCommand {
         for _ in 0..<rounds {
             for (index, document) in documents.enumerated() {
                 rows[index].swiftValidPerSecond = max(rows[index].swiftValidPerSecond, Self.rate(share) { validator.isValid(document) })
-                rows[index].swiftReportPerSecond = max(rows[index].swiftReportPerSecond, Self.rate(share) { validator.validate(document).isEmpty })
+                rows[index].swiftReportPerSecond = max(
+                    rows[index].swiftReportPerSecond, Self.rate(share) { validator.validate(document).isEmpty })
             }
             let round = Self.runPython(
                 self.python, script: repository.appendingPathComponent("Tests/interop/schema_bench.py").path,
@@ -112,9 +116,15 @@ struct LGSPSchemaBench: ParsableCommand {
             if let error = python?[name]?["error"]?.stringValue { print("\(name): not measured (\(error))") }
         }
 
-        print("Report contract (Contracts/v1.1/report.schema.json), compiled once in \(compileTime.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))).")
-        print("Validations per second, the best of \(rounds) rounds of \(String(format: "%.2f", seconds / Double(rounds))) s each, the two sides taking turns; is_valid stops at the first error, validate collects them all.")
-        print("jsonschema-rs \(versions["jsonschema_rs"] ?? "-"), jsonschema \(versions["jsonschema"] ?? "-") (Python \(Self.pythonVersion(python: self.python)))")
+        print(
+            "Report contract (Contracts/v1.1/report.schema.json), compiled once in \(compileTime.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1))))."
+        )
+        print(
+            "Validations per second, the best of \(rounds) rounds of \(String(format: "%.2f", seconds / Double(rounds))) s each, the two sides taking turns; is_valid stops at the first error, validate collects them all."
+        )
+        print(
+            "jsonschema-rs \(versions["jsonschema_rs"] ?? "-"), jsonschema \(versions["jsonschema"] ?? "-") (Python \(Self.pythonVersion(python: self.python)))"
+        )
         func number(_ value: Double?) -> String {
             guard let value else { return "-" }
             return value >= 100 ? String(Int(value.rounded())) : String(format: "%.2f", value)
@@ -124,7 +134,8 @@ struct LGSPSchemaBench: ParsableCommand {
         for row in rows {
             let cells = [
                 String(row.observations), String(row.bytes), number(row.swiftValidPerSecond), number(row.swiftReportPerSecond),
-                number(row.jsonschemaRsPerSecond), number(row.jsonschemaPerSecond), number(row.ratioToJsonschemaRs), number(row.ratioToJsonschema),
+                number(row.jsonschemaRsPerSecond), number(row.jsonschemaPerSecond), number(row.ratioToJsonschemaRs),
+                number(row.ratioToJsonschema),
             ]
             print(cells.map { $0.padding(toLength: 15, withPad: " ", startingAt: 0) }.joined())
         }
@@ -158,27 +169,29 @@ struct LGSPSchemaBench: ParsableCommand {
         var observations: [JSONValue] = []
         observations.reserveCapacity(count)
         for index in 0..<count {
-            let level: (String, String) = switch index % 3 {
-            case 0: ("province", "14")
-            case 1: ("district", String(116 + index % 12))
-            default: ("commune", String(format: "%05d", 3_646 + index % 200))
-            }
+            let level: (String, String) =
+                switch index % 3 {
+                case 0: ("province", "14")
+                case 1: ("district", String(116 + index % 12))
+                default: ("commune", String(format: "%05d", 3_646 + index % 200))
+                }
             let denominator = Double(200 + index % 800)
             let numerator = (denominator * Double(40 + index % 60) / 100).rounded()
-            observations.append(.object([
-                "indicator": .string(indicators[index % indicators.count]),
-                "province": .string("14"),
-                "level": .string(level.0),
-                "area": .string(level.1),
-                "period": .string(periods[index % periods.count]),
-                "value": .number((numerator / denominator * 10_000).rounded() / 100),
-                "unit": .string("percent"),
-                "numerator": .number(numerator),
-                "denominator": .number(denominator),
-                "source_system": .string("dvc-portal"),
-                "source_record_id": .string("DVC-\(index)"),
-                "collected_at": .string("2026-11-22T08:00:00+07:00"),
-            ]))
+            observations.append(
+                .object([
+                    "indicator": .string(indicators[index % indicators.count]),
+                    "province": .string("14"),
+                    "level": .string(level.0),
+                    "area": .string(level.1),
+                    "period": .string(periods[index % periods.count]),
+                    "value": .number((numerator / denominator * 10_000).rounded() / 100),
+                    "unit": .string("percent"),
+                    "numerator": .number(numerator),
+                    "denominator": .number(denominator),
+                    "source_system": .string("dvc-portal"),
+                    "source_record_id": .string("DVC-\(index)"),
+                    "collected_at": .string("2026-11-22T08:00:00+07:00"),
+                ]))
         }
         return .object([
             "contract": .string("lgsp-indicator-report"),

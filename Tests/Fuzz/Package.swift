@@ -19,6 +19,6 @@ let package = Package(
                 .product(name: "GatewayAdapters", package: "lgsp-gateway"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
-        )
+        ),
     ]
 )

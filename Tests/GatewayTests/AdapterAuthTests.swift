@@ -13,7 +13,8 @@ struct AdapterAuthTests {
     func adapter(
         named name: String, path: String, auth: String, serverName: String? = nil, in directory: URL, environment: ConfigEnvironment
     ) throws -> HTTPAdapter.Definition {
-        try loadHTTPAdapter("""
+        try loadHTTPAdapter(
+            """
             name: \(name)
             schedule: { every: 1h }
             source:
@@ -33,7 +34,8 @@ struct AdapterAuthTests {
         let directory = try makeTemporaryDirectory()
         let secret = "key-\(UUID())"
         let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: secret), trustedKeys: [])
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: secret),
+            trustedKeys: [])
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
             try await withTransport { transport in
@@ -42,7 +44,9 @@ struct AdapterAuthTests {
         }
     }
 
-    func pullWithEachKind(transport: HTTPTransport, running: MockSystems.Running, directory: URL, environment: ConfigEnvironment) async throws {
+    func pullWithEachKind(transport: HTTPTransport, running: MockSystems.Running, directory: URL, environment: ConfigEnvironment)
+        async throws
+    {
         let expected = running.source.configuration.dataset.portalRecords.count
         let kinds = [
             ("key-header", "/apikey/dvc/chi-tieu", "kind: api_key\nheader: X-API-Key\nkey: ${LGSP_CLIENT_SECRET}"),
@@ -61,7 +65,8 @@ struct AdapterAuthTests {
         for (name, path, auth) in kinds {
             let definition = try adapter(named: name + "-wrong", path: path, auth: auth, in: directory, environment: wrong)
             let error = await #expect(throws: PullError.self) {
-                try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+                try await HTTPAdapter(definition: definition, transport: transport).pull(
+                    cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             }
             #expect(error?.description.contains("adapter \(name)-wrong") == true, "\(String(describing: error))")
             #expect(error?.description.contains("HTTP 401") == true, "\(String(describing: error))")
@@ -75,7 +80,8 @@ struct AdapterAuthTests {
         try await withSignedMocks { running, directory, _ in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
             func bank(_ name: String, certificate: Bool) throws -> HTTPAdapter.Definition {
-                try loadHTTPAdapter("""
+                try loadHTTPAdapter(
+                    """
                     name: \(name)
                     schedule: { every: 1h }
                     source:
@@ -95,10 +101,12 @@ struct AdapterAuthTests {
             }
             try await withTransport { transport in
                 let context = PullContext(province: "14", collectedAt: Date())
-                let output = try await HTTPAdapter(definition: try bank("with-certificate", certificate: true), transport: transport).pull(cursor: nil, context: context)
+                let output = try await HTTPAdapter(definition: try bank("with-certificate", certificate: true), transport: transport).pull(
+                    cursor: nil, context: context)
                 #expect(output.records.count == running.source.configuration.dataset.bankRecords.count)
                 let error = await #expect(throws: PullError.self) {
-                    try await HTTPAdapter(definition: try bank("without-certificate", certificate: false), transport: transport).pull(cursor: nil, context: context)
+                    try await HTTPAdapter(definition: try bank("without-certificate", certificate: false), transport: transport).pull(
+                        cursor: nil, context: context)
                 }
                 #expect(error?.description.contains("adapter without-certificate") == true, "\(String(describing: error))")
             }
@@ -109,7 +117,8 @@ struct AdapterAuthTests {
     func serverName() async throws {
         let directory = try makeTemporaryDirectory()
         var mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "k-\(UUID())"), trustedKeys: [])
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "k-\(UUID())"),
+            trustedKeys: [])
         // The certificate names lgsp.sonla.example only: not localhost, not 127.0.0.1.
         mocks.sourceCertificateNames = ["lgsp.sonla.example"]
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
@@ -122,11 +131,13 @@ struct AdapterAuthTests {
             #expect(running.sourceURL.hasPrefix("https://127.0.0.1:"))
             try await withTransport { transport in
                 let context = PullContext(province: "14", collectedAt: Date())
-                let named = try await HTTPAdapter(definition: try portal("named", serverName: "lgsp.sonla.example"), transport: transport).pull(cursor: nil, context: context)
+                let named = try await HTTPAdapter(definition: try portal("named", serverName: "lgsp.sonla.example"), transport: transport)
+                    .pull(cursor: nil, context: context)
                 #expect(named.records.count == running.source.configuration.dataset.portalRecords.count)
                 for (name, serverName) in [("unnamed", nil), ("misnamed", "other.sonla.example")] as [(String, String?)] {
                     let error = await #expect(throws: PullError.self) {
-                        try await HTTPAdapter(definition: try portal(name, serverName: serverName), transport: transport).pull(cursor: nil, context: context)
+                        try await HTTPAdapter(definition: try portal(name, serverName: serverName), transport: transport).pull(
+                            cursor: nil, context: context)
                     }
                     #expect(error?.description.contains("adapter \(name)") == true, "\(String(describing: error))")
                     // The error says which name the certificate lacks (AsyncHTTPClient retries the handshake until its connect timeout first).
@@ -135,9 +146,12 @@ struct AdapterAuthTests {
             }
             let broken = directory.appendingPathComponent("broken")
             try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
-            try "name: b\nschedule: { every: 1h }\nsource:\n  base_url: https://10.0.0.5\n  server_name: 10.0.0.5\nrequest: { path: / }\nresponse: { format: json, records: $ }\nmapping: {}\n"
+            try
+                "name: b\nschedule: { every: 1h }\nsource:\n  base_url: https://10.0.0.5\n  server_name: 10.0.0.5\nrequest: { path: / }\nresponse: { format: json, records: $ }\nmapping: {}\n"
                 .write(to: broken.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
-            let issues = #expect(throws: ConfigIssues.self) { try AdapterLoader.definitions(directory: broken.path, environment: environment) }
+            let issues = #expect(throws: ConfigIssues.self) {
+                try AdapterLoader.definitions(directory: broken.path, environment: environment)
+            }
             #expect(issues?.issues.contains { $0.line == 5 && $0.field == "source.server_name" } == true, "\(String(describing: issues))")
         }
     }
@@ -151,16 +165,23 @@ struct AdapterAuthTests {
                 let answer = try await transport.send(
                     method: "POST", url: running.sourceURL + "/token",
                     headers: [("Authorization", "Basic " + Data("lgsp-gateway-demo:\(secret)".utf8).base64EncodedString())],
-                    body: Data("grant_type=client_credentials".utf8), tls: EndpointTLS(caBundlePath: running.caBundlePath), timeout: .seconds(10))
+                    body: Data("grant_type=client_credentials".utf8), tls: EndpointTLS(caBundlePath: running.caBundlePath),
+                    timeout: .seconds(10))
                 environment.variables["STATIC_TOKEN"] = try #require(try JSONValue.parse(answer.body)["access_token"]?.stringValue)
-                let definition = try adapter(named: "static", path: "/dvc/1.0.0/chi-tieu", auth: "kind: bearer\ntoken: ${STATIC_TOKEN}", in: directory, environment: environment)
+                let definition = try adapter(
+                    named: "static", path: "/dvc/1.0.0/chi-tieu", auth: "kind: bearer\ntoken: ${STATIC_TOKEN}", in: directory,
+                    environment: environment)
                 let context = PullContext(province: "14", collectedAt: Date())
                 let output = try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: context)
                 #expect(output.records.count == running.source.configuration.dataset.portalRecords.count)
 
                 running.source.revokeAllTokens()
-                let error = await #expect(throws: PullError.self) { try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: context) }
-                #expect(error?.description.contains("adapter static") == true && error?.description.contains("HTTP 401") == true, "\(String(describing: error))")
+                let error = await #expect(throws: PullError.self) {
+                    try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: context)
+                }
+                #expect(
+                    error?.description.contains("adapter static") == true && error?.description.contains("HTTP 401") == true,
+                    "\(String(describing: error))")
             }
         }
     }
@@ -169,14 +190,18 @@ struct AdapterAuthTests {
     func apiKeyPlace() throws {
         let directory = try makeTemporaryDirectory()
         try """
-            name: a
-            schedule: { every: 1h }
-            source: { base_url: "https://example.org", auth: { kind: api_key, key: "file:/nonexistent" } }
-            request: { path: /x }
-            response: { records: $.x }
-            mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
-            """.write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-        let error = #expect(throws: ConfigIssues.self) { try AdapterLoader.definitions(directory: directory.path, environment: ConfigEnvironment(variables: [:])) }
-        #expect(error?.issues.contains { $0.message.contains("header (e.g. X-API-Key) or query_param") } == true, "\(String(describing: error?.issues))")
+        name: a
+        schedule: { every: 1h }
+        source: { base_url: "https://example.org", auth: { kind: api_key, key: "file:/nonexistent" } }
+        request: { path: /x }
+        response: { records: $.x }
+        mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
+        """.write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        let error = #expect(throws: ConfigIssues.self) {
+            try AdapterLoader.definitions(directory: directory.path, environment: ConfigEnvironment(variables: [:]))
+        }
+        #expect(
+            error?.issues.contains { $0.message.contains("header (e.g. X-API-Key) or query_param") } == true,
+            "\(String(describing: error?.issues))")
     }
 }

@@ -15,9 +15,13 @@ struct AdaptersCommandTests {
             environment["PATH"] = "/usr/bin:/bin"
             let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
 
-            let list = try ChildProcess(["adapters", "list", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("list.out"))
+            let list = try ChildProcess(
+                ["adapters", "list", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("list.out")
+            )
             #expect(try await list.waitForExit(timeout: .seconds(30)) == 0, "\(list.output)")
-            let names = list.output.split(separator: "\n").filter { !$0.hasPrefix(" ") }.compactMap { $0.split(separator: " ").first.map(String.init) }
+            let names = list.output.split(separator: "\n").filter { !$0.hasPrefix(" ") }.compactMap {
+                $0.split(separator: " ").first.map(String.init)
+            }
             // Each shipped adapter, and what the mock system it reads serves: good records, bad ones.
             let dataset = MockDataset()
             func split(_ defects: [String?]) -> (good: Int, bad: Int) { (defects.count { $0 == nil }, defects.count { $0 != nil }) }
@@ -62,13 +66,17 @@ struct AdaptersCommandTests {
             #expect(!FileManager.default.fileExists(atPath: storePath))
             #expect(running.central.statistics.requests == 0)
 
-            let unknown = try ChildProcess(["adapters", "test", "nope", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("nope.out"))
+            let unknown = try ChildProcess(
+                ["adapters", "test", "nope", "--config", config], environment: environment,
+                outputPath: directory.appendingPathComponent("nope.out"))
             #expect(try await unknown.waitForExit(timeout: .seconds(30)) == 2)
             #expect(unknown.output.contains("there are: \(served.keys.sorted().joined(separator: ", "))"), "\(unknown.output)")
 
             var unreachable = environment
             unreachable["LGSP_SOURCE_URL"] = "https://127.0.0.1:1"
-            let failing = try ChildProcess(["adapters", "test", "dvc-portal", "--config", config], environment: unreachable, outputPath: directory.appendingPathComponent("failing.out"))
+            let failing = try ChildProcess(
+                ["adapters", "test", "dvc-portal", "--config", config], environment: unreachable,
+                outputPath: directory.appendingPathComponent("failing.out"))
             #expect(try await failing.waitForExit(timeout: .seconds(60)) == 1)
             #expect(failing.output.contains("adapter dvc-portal: the pull failed"), "\(failing.output)")
         }
@@ -87,11 +95,14 @@ struct WorkedExampleTests {
                 at: repositoryRoot.appendingPathComponent("Adapters/thong-ke-kinh-te-so.yaml"),
                 to: adapters.appendingPathComponent("thong-ke-kinh-te-so.yaml"))
             var environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
-                overrides: ["LGSP_ADAPTERS": adapters.path]).variables
+                for: running, repository: repositoryRoot, keyPath: keyPath,
+                storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                overrides: ["LGSP_ADAPTERS": adapters.path]
+            ).variables
             environment["PATH"] = "/usr/bin:/bin"
             let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
-            let check = try ChildProcess(["check", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("check.out"))
+            let check = try ChildProcess(
+                ["check", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("check.out"))
             #expect(try await check.waitForExit(timeout: .seconds(30)) == 0, "\(check.output)")
             #expect(check.output.contains("adapter thong-ke-kinh-te-so:"), "\(check.output)")
 

@@ -24,12 +24,15 @@ struct AdminTests {
         let transport = HTTPTransport()
         let dataset = MockDataset()
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
-            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADMIN_TOKEN": "t0ken", "LGSP_RETRY_BASE": "50ms"]) { runtime in
+            _ = try await runGateway(
+                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADMIN_TOKEN": "t0ken", "LGSP_RETRY_BASE": "50ms"]
+            ) { runtime in
                 guard try await allPulledAndDelivered(runtime), let port = runtime.adminPort else { return false }
                 let base = "http://127.0.0.1:\(port)"
                 func get(_ path: String, token: String?) async throws -> (Int, String) {
                     let answer = try await transport.send(
-                        method: "GET", url: base + path, headers: token.map { [("Authorization", "Bearer " + $0)] } ?? [], tls: EndpointTLS(),
+                        method: "GET", url: base + path, headers: token.map { [("Authorization", "Bearer " + $0)] } ?? [],
+                        tls: EndpointTLS(),
                         timeout: .seconds(10))
                     return (answer.status, String(decoding: answer.body, as: UTF8.self))
                 }
@@ -39,8 +42,10 @@ struct AdminTests {
                 let (ready, readiness) = try await get("/readyz", token: "t0ken")
                 let (metricsStatus, metrics) = try await get("/metrics", token: "t0ken")
                 findings.value.withLock {
-                    $0 = ["unauthorized": "\(unauthorized)", "wrong": "\(wrong)", "health": "\(health)", "ready": "\(ready)",
-                          "readiness": readiness, "metricsStatus": "\(metricsStatus)", "metrics": metrics]
+                    $0 = [
+                        "unauthorized": "\(unauthorized)", "wrong": "\(wrong)", "health": "\(health)", "ready": "\(ready)",
+                        "readiness": readiness, "metricsStatus": "\(metricsStatus)", "metrics": metrics,
+                    ]
                 }
                 return true
             }
@@ -54,7 +59,9 @@ struct AdminTests {
 
         let metricsPath = directory.appendingPathComponent("metrics.txt")
         try (found["metrics"] ?? "").write(to: metricsPath, atomically: true, encoding: .utf8)
-        let (status, output) = try runTool(["python3", repositoryRoot.appendingPathComponent("Tests/interop/parse_metrics.py").path, metricsPath.path])
+        let (status, output) = try runTool([
+            "python3", repositoryRoot.appendingPathComponent("Tests/interop/parse_metrics.py").path, metricsPath.path,
+        ])
         #expect(status == 0, "\(output)")
         let samples = try JSONDecoder().decode([String: Double].self, from: Data(output.utf8))
         #expect(samples["lgsp_build_info{version=\(GatewayRuntime.version)}"] == 1)
@@ -62,7 +69,8 @@ struct AdminTests {
         #expect(samples["lgsp_pulls_total{adapter=qlvb-documents,outcome=success}"] == 1)
         #expect(samples["lgsp_pulls_total{adapter=ngan-hang-thanh-toan,outcome=success}"] == 1)
         let valid = samples.filter { $0.key.hasPrefix("lgsp_records_total{") && $0.key.contains("outcome=valid") }.values.reduce(0, +)
-        let quarantined = samples.filter { $0.key.hasPrefix("lgsp_records_total{") && $0.key.contains("outcome=quarantined") }.values.reduce(0, +)
+        let quarantined = samples.filter { $0.key.hasPrefix("lgsp_records_total{") && $0.key.contains("outcome=quarantined") }.values
+            .reduce(0, +)
         #expect(Int(valid) == dataset.goodRecordCount && Int(quarantined) == dataset.badRecordCount)
         #expect(samples["lgsp_records_total{adapter=dvc-portal,outcome=quarantined,reason_class=indicator}"] != nil)
         #expect(samples["lgsp_delivery_attempts_total{status_class=5xx}"] == 1)

@@ -16,7 +16,8 @@ struct AuditTests {
         #expect(AuditLink.digest(nil) == "")
         let hash = AuditLink.hash(
             previous: AuditLink.genesis, sequence: 7, reportID: "3571fb4e-1254-80dd-abac-e20b76b98599",
-            contentDigest: "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", deliveredAt: 1_795_939_200.25, receiptDigest: receiptDigest)
+            contentDigest: "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", deliveredAt: 1_795_939_200.25,
+            receiptDigest: receiptDigest)
         #expect(hash == "97f161cd7f1530345659f3c620a9ada125de61990764f2cd43f7f86d7855b6c0")
     }
 
@@ -38,10 +39,13 @@ struct AuditTests {
         let key = SigningKey.generate()
         let keyPath = try writeKey(key, in: directory)
         let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s"), trustedKeys: [key.publicKey])
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s"),
+            trustedKeys: [key.publicKey])
         let storePath = directory.appendingPathComponent("gateway.sqlite").path
         var environment = try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
-            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_REPORT_MAX_OBSERVATIONS": "5"], until: allPulledAndDelivered)
+            _ = try await runGateway(
+                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_REPORT_MAX_OBSERVATIONS": "5"],
+                until: allPulledAndDelivered)
             return Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
         }
         environment["PATH"] = "/usr/bin:/bin"
@@ -54,8 +58,9 @@ struct AuditTests {
         #expect(AuditChainCheck.firstProblem(in: links) == nil)
 
         func auditVerify() async throws -> (Int32?, String) {
-            let child = try ChildProcess(["audit", "verify", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
-                                         environment: environment, outputPath: directory.appendingPathComponent("audit-\(UUID().uuidString.prefix(6)).out"))
+            let child = try ChildProcess(
+                ["audit", "verify", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
+                environment: environment, outputPath: directory.appendingPathComponent("audit-\(UUID().uuidString.prefix(6)).out"))
             return (try await child.waitForExit(timeout: .seconds(30)), child.output)
         }
         let (okStatus, okOutput) = try await auditVerify()
@@ -75,10 +80,16 @@ struct AuditTests {
         #expect(try await auditVerify().0 == 0)
 
         // Reordered: two links swap places.
-        try sqlite(storePath, "UPDATE audit SET sequence = -1 WHERE sequence = 5; UPDATE audit SET sequence = 5 WHERE sequence = 6; UPDATE audit SET sequence = 6 WHERE sequence = -1")
+        try sqlite(
+            storePath,
+            "UPDATE audit SET sequence = -1 WHERE sequence = 5; UPDATE audit SET sequence = 5 WHERE sequence = 6; UPDATE audit SET sequence = 6 WHERE sequence = -1"
+        )
         let (reorderedStatus, reordered) = try await auditVerify()
         #expect(reorderedStatus == 1 && reordered.contains("link 5") && reordered.contains("removed or reordered"), "\(reordered)")
-        try sqlite(storePath, "UPDATE audit SET sequence = -1 WHERE sequence = 5; UPDATE audit SET sequence = 5 WHERE sequence = 6; UPDATE audit SET sequence = 6 WHERE sequence = -1")
+        try sqlite(
+            storePath,
+            "UPDATE audit SET sequence = -1 WHERE sequence = 5; UPDATE audit SET sequence = 5 WHERE sequence = 6; UPDATE audit SET sequence = 6 WHERE sequence = -1"
+        )
 
         // Removed: a link disappears.
         try sqlite(storePath, "DELETE FROM audit WHERE sequence = 3")

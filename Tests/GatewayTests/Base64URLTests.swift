@@ -6,7 +6,9 @@ import Testing
 struct Base64URLTests {
     @Test("RFC 4648 §10 vectors, unpadded, in the URL-safe alphabet")
     func vectors() {
-        let vectors = [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy")]
+        let vectors = [
+            ("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy"),
+        ]
         for (plain, encoded) in vectors {
             #expect(Base64URL.encode(Data(plain.utf8)) == encoded)
             #expect(Base64URL.decode(encoded) == Data(plain.utf8))

@@ -18,11 +18,17 @@ struct BatchingTests {
     @Test("requests are bounded by count and by bytes; a report over the byte limit travels alone; order is kept")
     func splitting() {
         let small = (0..<7).map { Self.leased("r\($0)", body: Data(repeating: UInt8(ascii: "a"), count: 100)) }
-        #expect(ReportBatch.split(small, maxReports: 3, maxBytes: 1 << 20).map { $0.map(\.reportID) } == [["r0", "r1", "r2"], ["r3", "r4", "r5"], ["r6"]])
+        #expect(
+            ReportBatch.split(small, maxReports: 3, maxBytes: 1 << 20).map { $0.map(\.reportID) } == [
+                ["r0", "r1", "r2"], ["r3", "r4", "r5"], ["r6"],
+            ])
         // 100-byte bodies cost 103 bytes each in the array, plus the envelope: three fit in 330, four do not.
         #expect(ReportBatch.split(small, maxReports: 100, maxBytes: 330).map(\.count) == [3, 3, 1])
         let big = Self.leased("big", body: Data(repeating: UInt8(ascii: "b"), count: 5000))
-        #expect(ReportBatch.split([small[0], big, small[1]], maxReports: 100, maxBytes: 1000).map { $0.map(\.reportID) } == [["r0"], ["big"], ["r1"]])
+        #expect(
+            ReportBatch.split([small[0], big, small[1]], maxReports: 100, maxBytes: 1000).map { $0.map(\.reportID) } == [
+                ["r0"], ["big"], ["r1"],
+            ])
     }
 
     @Test("a batch body carries each report's own JWS: flattened as is, compact as a string, detached re-attached; all verify")
@@ -47,11 +53,12 @@ struct BatchingTests {
         let items = try #require(object["reports"] as? [Any])
         #expect(items.count == 3)
         for (index, item) in items.enumerated() {
-            let jws = if let text = item as? String {
-                try FlattenedJWS.parse(compact: text)
-            } else {
-                try FlattenedJWS.decode(try JSONSerialization.data(withJSONObject: item))
-            }
+            let jws =
+                if let text = item as? String {
+                    try FlattenedJWS.parse(compact: text)
+                } else {
+                    try FlattenedJWS.decode(try JSONSerialization.data(withJSONObject: item))
+                }
             #expect(try verifier.verify(jws).payload == payloads[index])
         }
         // The same reports make the same batch key; other reports another.
@@ -63,7 +70,8 @@ struct BatchingTests {
     @Test("each report's result decides its fate: accepted, already held, refused with the centre's words, or not mentioned and retried")
     func perReportOutcomes() throws {
         let reports = ["a", "b", "c", "d", "e"].map { Self.leased($0, body: Data("x".utf8)) }
-        let answer = Data(#"""
+        let answer = Data(
+            #"""
             {"results":[
               {"report_id":"a","status":202,"receipt":"receipt-a"},
               {"report_id":"b","status":200,"receipt":"receipt-b"},
@@ -82,16 +90,18 @@ struct BatchingTests {
         }
         #expect(outcomes[3].status == nil && outcomes[4].status == 503)
         // An answer that cannot be read retries everything rather than guessing.
-        #expect(ReportBatch.outcomes(of: reports, answer: Data("<html>".utf8), now: Date()).allSatisfy {
-            if case .retry = $0.verdict { true } else { false }
-        })
+        #expect(
+            ReportBatch.outcomes(of: reports, answer: Data("<html>".utf8), now: Date()).allSatisfy {
+                if case .retry = $0.verdict { true } else { false }
+            })
     }
 }
 
 @Suite("Batched delivery end to end", .serialized)
 struct BatchedDeliveryTests {
-    @Test("batches of up to 4 reports through a centre failing half the time: every observation once, receipts verified",
-          arguments: ["flattened", "compact", "detached"])
+    @Test(
+        "batches of up to 4 reports through a centre failing half the time: every observation once, receipts verified",
+        arguments: ["flattened", "compact", "detached"])
     func batchedThroughFaults(serialization: String) async throws {
         let directory = try makeTemporaryDirectory()
         let key = SigningKey.generate()
@@ -142,7 +152,9 @@ struct BatchedDeliveryTests {
             let central = running.central.statistics
             #expect(central.acceptedReports == result.stats.delivered)
             // Each pull's reports are leased together; each adapter's last batch may be partial.
-            #expect(central.requests <= (result.stats.delivered + 3) / 4 + 2, "\(central.requests) requests for \(result.stats.delivered) reports")
+            #expect(
+                central.requests <= (result.stats.delivered + 3) / 4 + 2,
+                "\(central.requests) requests for \(result.stats.delivered) reports")
             #expect(central.acceptedObservations == dataset.goodRecordCount)
         }
     }

@@ -22,7 +22,10 @@ struct CSVTests {
         // The last row starts on line 5: the quoted field spans lines 2 and 3, line 4 is empty.
         #expect(parsed.rows.map(\.line) == [2, 5])
         let headerless = try table("1,2\n3,4\n", CSVFormat(delimiter: UInt8(ascii: ","), columns: ["p", "q"]))
-        #expect(headerless.records().map(\.record) == [.object(["p": .string("1"), "q": .string("2")]), .object(["p": .string("3"), "q": .string("4")])])
+        #expect(
+            headerless.records().map(\.record) == [
+                .object(["p": .string("1"), "q": .string("2")]), .object(["p": .string("3"), "q": .string("4")]),
+            ])
     }
 
     @Test("broken text names its line; a short row is quarantined alone")
@@ -42,7 +45,8 @@ struct CSVTests {
     func pullOverHTTPS() async throws {
         try await withSignedMocks { running, directory, _ in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
-            let definition = try loadHTTPAdapter("""
+            let definition = try loadHTTPAdapter(
+                """
                 name: thong-ke-kinh-te-so
                 schedule: { every: 1h }
                 \(mockSourceYAML)
@@ -59,7 +63,8 @@ struct CSVTests {
                   unit: { path: don_vi, lookup: { "%": percent } }
                 """, name: "adapters", in: directory, environment: environment)
             let output = try await withTransport { transport in
-                try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+                try await HTTPAdapter(definition: definition, transport: transport).pull(
+                    cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             }
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"))
             let (valid, quarantined) = await PullRunner.check(output, contracts: contracts, province: "14")

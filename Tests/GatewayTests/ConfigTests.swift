@@ -13,7 +13,8 @@ struct ConfigTests {
 
     @Test("${NAME} and ${NAME:-default} come from the environment; a missing one names its line and field")
     func interpolation() {
-        let config = reader("""
+        let config = reader(
+            """
             a: ${HOST}:${PORT:-9443}
             b: plain
             c: ${MISSING}
@@ -21,15 +22,21 @@ struct ConfigTests {
         #expect(config.root?["a"]?.text == "127.0.0.1:9443")
         #expect(config.root?["b"]?.text == "plain")
         #expect(config.root?["c"]?.text == nil)
-        #expect(config.issues == [ConfigIssue(file: "/etc/lgsp-gateway/test.yaml", line: 3, field: "c", message: "environment variable MISSING is not set and has no default")])
+        #expect(
+            config.issues == [
+                ConfigIssue(
+                    file: "/etc/lgsp-gateway/test.yaml", line: 3, field: "c",
+                    message: "environment variable MISSING is not set and has no default")
+            ])
     }
 
     @Test("secrets come from file: and credential:, trimmed, and never print")
     func secrets() throws {
         let directory = try makeTemporaryDirectory()
         try "s3cret-value\n".write(to: directory.appendingPathComponent("secret"), atomically: true, encoding: .utf8)
-        let config = ConfigReader(file: "/x.yaml", text: "a: file:\(directory.path)/secret\nb: credential:secret\n",
-                                  environment: ConfigEnvironment(variables: ["CREDENTIALS_DIRECTORY": directory.path]))
+        let config = ConfigReader(
+            file: "/x.yaml", text: "a: file:\(directory.path)/secret\nb: credential:secret\n",
+            environment: ConfigEnvironment(variables: ["CREDENTIALS_DIRECTORY": directory.path]))
         let a = config.root?.secret("a"), b = config.root?.secret("b")
         #expect(a?.reveal() == "s3cret-value")
         #expect(b?.reveal() == "s3cret-value")
@@ -37,26 +44,30 @@ struct ConfigTests {
         #expect(config.issues.isEmpty)
 
         // Outside systemd, credential:NAME is the file the unit's LoadCredential= names, on the host.
-        let host = ConfigReader(file: "/x.yaml", text: "b: credential:secret\nc: credential:missing\n",
-                                environment: ConfigEnvironment(variables: [:], hostCredentialsDirectory: directory.path))
+        let host = ConfigReader(
+            file: "/x.yaml", text: "b: credential:secret\nc: credential:missing\n",
+            environment: ConfigEnvironment(variables: [:], hostCredentialsDirectory: directory.path))
         #expect(host.root?.secret("b")?.reveal() == "s3cret-value")
         #expect(host.root?.path("c") == nil)
-        #expect(host.issues.map(\.description) == [
-            "/x.yaml:2: c: credential:missing needs $CREDENTIALS_DIRECTORY (set by systemd LoadCredential=) or the file \(directory.path)/missing",
-        ])
+        #expect(
+            host.issues.map(\.description) == [
+                "/x.yaml:2: c: credential:missing needs $CREDENTIALS_DIRECTORY (set by systemd LoadCredential=) or the file \(directory.path)/missing"
+            ])
     }
 
-    @Test("absurd durations and sizes are located errors, never a trap", arguments: [
-        ("timeout: 1e17s", "a.timeout: expected a duration such as 250ms, 30s, 5m or 1h (from 100ms to 1h), found \"1e17s\""),
-        ("timeout: 999999999999999s", "a.timeout: expected a duration from 100ms to 1h, found 999999999999999s"),
-        ("timeout: 99999999999999999999999d", "a.timeout: expected a duration such as"),
-        ("timeout: 0x10s", "a.timeout: expected a duration such as"),
-        ("timeout: infs", "a.timeout: expected a duration such as"),
-        ("timeout: 2h", "a.timeout: expected a duration from 100ms to 1h, found 2h"),
-        ("max_size: 1e30GB", "a.max_size: expected a size such as 512KB, 64MB or 10GB (from 1MB to 1024TB), found \"1e30GB\""),
-        ("max_size: 999999999999999TB", "a.max_size: expected a size from 1MB to 1024TB, found 999999999999999TB"),
-        ("max_size: -5MB", "a.max_size: expected a size such as"),
-    ])
+    @Test(
+        "absurd durations and sizes are located errors, never a trap",
+        arguments: [
+            ("timeout: 1e17s", "a.timeout: expected a duration such as 250ms, 30s, 5m or 1h (from 100ms to 1h), found \"1e17s\""),
+            ("timeout: 999999999999999s", "a.timeout: expected a duration from 100ms to 1h, found 999999999999999s"),
+            ("timeout: 99999999999999999999999d", "a.timeout: expected a duration such as"),
+            ("timeout: 0x10s", "a.timeout: expected a duration such as"),
+            ("timeout: infs", "a.timeout: expected a duration such as"),
+            ("timeout: 2h", "a.timeout: expected a duration from 100ms to 1h, found 2h"),
+            ("max_size: 1e30GB", "a.max_size: expected a size such as 512KB, 64MB or 10GB (from 1MB to 1024TB), found \"1e30GB\""),
+            ("max_size: 999999999999999TB", "a.max_size: expected a size from 1MB to 1024TB, found 999999999999999TB"),
+            ("max_size: -5MB", "a.max_size: expected a size such as"),
+        ])
     func absurdValues(line: String, message: String) {
         let config = reader("a:\n  \(line)\n")
         let a = config.root?["a"]
@@ -71,7 +82,8 @@ struct ConfigTests {
         let directory = try makeTemporaryDirectory()
         let keyPath = try writeKey(SigningKey.generate(), in: directory)
         let environment = ConfigEnvironment(variables: [
-            "LGSP_SIGNING_KEY": keyPath, "LGSP_CENTRAL_CA": try writeTestCA(in: directory), "LGSP_STORE": directory.appendingPathComponent("g.sqlite").path,
+            "LGSP_SIGNING_KEY": keyPath, "LGSP_CENTRAL_CA": try writeTestCA(in: directory),
+            "LGSP_STORE": directory.appendingPathComponent("g.sqlite").path,
             "LGSP_CONTRACTS": repositoryRoot.appendingPathComponent("Contracts").path, "LGSP_ADAPTERS": directory.path,
             "LGSP_CENTRAL_TIMEOUT": "1e17s", "LGSP_STORE_MAX_SIZE": "1e30GB", "LGSP_RETRY_CAP": "1e300s", "LGSP_RETRY_AFTER_MAX": "99999d",
             "LGSP_GATEWAY_ID": "son-la\u{0}gw",
@@ -79,7 +91,9 @@ struct ConfigTests {
         let file = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
         let error = #expect(throws: ConfigIssues.self) { try GatewayConfiguration.load(file: file, environment: environment) }
         let fields = Set(error?.issues.map(\.field) ?? [])
-        #expect(fields == ["gateway.id", "central.timeout", "store.max_size", "delivery.retry_cap", "delivery.retry_after_max"], "\(String(describing: error))")
+        #expect(
+            fields == ["gateway.id", "central.timeout", "store.max_size", "delivery.retry_cap", "delivery.retry_after_max"],
+            "\(String(describing: error))")
         #expect(error?.issues.allSatisfy { $0.line != nil } == true)
         #expect(error?.issues.first { $0.field == "gateway.id" }?.message.contains("U+0000") == true)
     }
@@ -95,19 +109,24 @@ struct ConfigTests {
         #expect(config.issues.first?.field.hasSuffix("… (2097152 bytes)") == true, "\(config.issues.first?.description.prefix(300) ?? "")")
     }
 
-    @Test("a credential is a name, never a path out of the credentials directory", arguments: [
-        "credential:../elsewhere/secret", "credential:/etc/shadow", "credential:..", "credential:", "credential:a/b",
-    ])
+    @Test(
+        "a credential is a name, never a path out of the credentials directory",
+        arguments: [
+            "credential:../elsewhere/secret", "credential:/etc/shadow", "credential:..", "credential:", "credential:a/b",
+        ])
     func credentialNames(value: String) throws {
         let directory = try makeTemporaryDirectory()
-        let config = ConfigReader(file: "/x.yaml", text: "a: \"\(value)\"\n", environment: ConfigEnvironment(variables: ["CREDENTIALS_DIRECTORY": directory.path]))
+        let config = ConfigReader(
+            file: "/x.yaml", text: "a: \"\(value)\"\n", environment: ConfigEnvironment(variables: ["CREDENTIALS_DIRECTORY": directory.path])
+        )
         #expect(config.root?.secret("a") == nil)
         #expect(config.issues.first?.description.contains("is not a credential name") == true, "\(config.issues)")
     }
 
     @Test("unknown fields are reported with a suggestion; plain http is refused")
     func strictness() {
-        let config = reader("""
+        let config = reader(
+            """
             central:
               url: http://central.example/
               timout: 30s
@@ -136,11 +155,12 @@ struct ConfigTests {
         try "secret".write(toFile: secretPath, atomically: true, encoding: .utf8)
         let loaded = try LoadedGateway.load(
             file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path,
-            environment: ConfigEnvironment(variables: [
-                "LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secretPath,
-                "LGSP_STORE": directory.appendingPathComponent("gateway.sqlite").path,
-                "LGSP_CENTRAL_CA": try writeTestCA(in: directory),
-            ].merging(try shippedAdapterVariables(in: directory)) { $1 }))
+            environment: ConfigEnvironment(
+                variables: [
+                    "LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secretPath,
+                    "LGSP_STORE": directory.appendingPathComponent("gateway.sqlite").path,
+                    "LGSP_CENTRAL_CA": try writeTestCA(in: directory),
+                ].merging(try shippedAdapterVariables(in: directory)) { $1 }))
         let shipped = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path)
             .filter { $0.hasSuffix(".yaml") }
         #expect(loaded.adapters.count == shipped.count)
@@ -150,7 +170,8 @@ struct ConfigTests {
         // Shipped files hold no secret inline: client secrets are file:/credential:/env references.
         for file in shipped {
             let text = try String(contentsOf: repositoryRoot.appendingPathComponent("Adapters/\(file)"), encoding: .utf8)
-            for line in text.split(separator: "\n") where ["client_secret:", "token:", "key:", "password:"].contains(where: { line.contains($0) }) {
+            for line in text.split(separator: "\n")
+            where ["client_secret:", "token:", "key:", "password:"].contains(where: { line.contains($0) }) {
                 #expect(line.contains("${") || line.contains("file:") || line.contains("credential:"), "\(file): \(line)")
             }
         }
@@ -161,19 +182,19 @@ struct ConfigTests {
         let directory = try makeTemporaryDirectory()
         let file = directory.appendingPathComponent("broken.yaml")
         try """
-            name: broken
-            schedule:
-              every: soon
-            source:
-              base_url: http://portal.example
-            request:
-              path: data
-            response:
-              records: $.items
-            mapping:
-              indicator: code
-              colour: red
-            """.write(to: file, atomically: true, encoding: .utf8)
+        name: broken
+        schedule:
+          every: soon
+        source:
+          base_url: http://portal.example
+        request:
+          path: data
+        response:
+          records: $.items
+        mapping:
+          indicator: code
+          colour: red
+        """.write(to: file, atomically: true, encoding: .utf8)
         do {
             _ = try AdapterLoader.definitions(directory: directory.path, environment: ConfigEnvironment(variables: [:]))
             Issue.record("expected configuration issues")

@@ -13,8 +13,9 @@ struct ContractTests {
     }
 
     var good: Observation {
-        Observation(indicator: "HSCV_DIEN_TU", province: "14", level: .commune, area: "03646", period: "2026-Q3", value: 62.5,
-                    unit: "percent", numerator: 625, denominator: 1000, sourceSystem: "qlvb", collectedAt: "2026-11-22T04:00:00.000Z")
+        Observation(
+            indicator: "HSCV_DIEN_TU", province: "14", level: .commune, area: "03646", period: "2026-Q3", value: 62.5,
+            unit: "percent", numerator: 625, denominator: 1000, sourceSystem: "qlvb", collectedAt: "2026-11-22T04:00:00.000Z")
     }
 
     func reasons(_ change: (inout Observation) -> Void) throws -> [QuarantineReason] {
@@ -91,12 +92,14 @@ struct ContractTests {
         #expect(try reasons { _ in }.isEmpty)
     }
 
-    @Test("each semantic rule quarantines with its pointer and name", arguments: [
-        ("indicator.known", "/indicator"), ("indicator.range", "/value"), ("indicator.unit", "/unit"),
-        ("ratio.numerator-le-denominator", "/numerator"), ("ratio.value-matches", "/value"),
-        ("level.district-abolished", "/level"), ("indicator.level", "/level"), ("indicator.periodicity", "/period"),
-        ("province.matches-gateway", "/province"), ("area.matches-level", "/area"), ("province.in-force", "/province"),
-    ])
+    @Test(
+        "each semantic rule quarantines with its pointer and name",
+        arguments: [
+            ("indicator.known", "/indicator"), ("indicator.range", "/value"), ("indicator.unit", "/unit"),
+            ("ratio.numerator-le-denominator", "/numerator"), ("ratio.value-matches", "/value"),
+            ("level.district-abolished", "/level"), ("indicator.level", "/level"), ("indicator.periodicity", "/period"),
+            ("province.matches-gateway", "/province"), ("area.matches-level", "/area"), ("province.in-force", "/province"),
+        ])
     func rule(name: String, pointer: String) throws {
         let found = try reasons { observation in
             switch name {
@@ -250,7 +253,7 @@ struct ContractTests {
         #expect(catalogue.continuation(of: "58", from: "2024-01-01", to: "2025-07-01") == "56")  // Ninh Thuận → Khánh Hòa
         #expect(catalogue.continuation(of: "14", from: "2024-01-01", to: "2026-01-01") == "14")  // Sơn La unchanged
         #expect(catalogue.continuation(of: "20", from: "2024-01-01", to: "2026-01-01") == "20")  // Lạng Sơn unchanged
-        #expect(catalogue.continuation(of: "17", from: "2025-08-01", to: "2026-01-01") == nil)   // no Hòa Bình after the merger
+        #expect(catalogue.continuation(of: "17", from: "2025-08-01", to: "2026-01-01") == nil)  // no Hòa Bình after the merger
         #expect(Set(try #require(catalogue.province("25", on: "2025-07-01")).mergedFrom ?? []) == ["17", "25", "26"])
     }
 
@@ -274,11 +277,13 @@ struct ContractVersionTests {
             "contract": .string("lgsp-indicator-report"), "contract_version": .string(version),
             "report_id": .string("0193a1b2-0000-8000-8000-000000000000"), "gateway_id": .string("son-la-gw-01"),
             "province": .string(province), "adapter": .string("qlvb"), "created_at": .string("2026-11-22T08:00:00+07:00"),
-            "observations": .array([.object([
-                "indicator": .string(indicator), "province": .string(province), "level": .string("province"), "area": .string(province),
-                "period": .string("2025"), "value": .number(55), "unit": .string("percent"), "numerator": .number(55),
-                "denominator": .number(100), "source_system": .string("qlvb"), "collected_at": .string("2026-11-22T08:00:00+07:00"),
-            ])]),
+            "observations": .array([
+                .object([
+                    "indicator": .string(indicator), "province": .string(province), "level": .string("province"), "area": .string(province),
+                    "period": .string("2025"), "value": .number(55), "unit": .string("percent"), "numerator": .number(55),
+                    "denominator": .number(100), "source_system": .string("qlvb"), "collected_at": .string("2026-11-22T08:00:00+07:00"),
+                ])
+            ]),
         ])
     }
 

@@ -18,7 +18,9 @@ struct ContractsCommandTests {
         }
         // The schema reaches a second file through a relative $ref, as split contracts do.
         let common = try write("common.json", #"{"$defs":{"percent":{"type":"number","minimum":0,"maximum":100}}}"#)
-        let schema = try write("schema.json", #"""
+        let schema = try write(
+            "schema.json",
+            #"""
             {"type":"object","required":["value"],
              "properties":{"value":{"$ref":"common.json#/$defs/percent"},"day":{"format":"date"}},
              "additionalProperties":false}
@@ -60,14 +62,20 @@ struct ContractsCommandTests {
 
     @Test("catalog --json prints every indicator with its targets and their seed quotes")
     func catalog() throws {
-        let result = try runTool([try gatewayExecutable().path, "contracts", "catalog", "--json", "--contracts", repositoryRoot.appendingPathComponent("Contracts").path], includeStandardError: false)
+        let result = try runTool(
+            [
+                try gatewayExecutable().path, "contracts", "catalog", "--json", "--contracts",
+                repositoryRoot.appendingPathComponent("Contracts").path,
+            ], includeStandardError: false)
         #expect(result.status == 0)
         let catalogue = try JSONValue.parse(Data(result.output.utf8))
         let indicators = try #require(catalogue["indicators"]?.arrayValue)
         let onDisk = try JSONValue.parse(Data(contentsOf: repositoryRoot.appendingPathComponent("Contracts/v1.1/catalogue.json")))
         #expect(indicators.count == onDisk["indicators"]?.arrayValue?.count)
         for indicator in indicators {
-            for key in ["code", "name_vi", "name_en", "unit"] { #expect(indicator[key]?.stringValue?.isEmpty == false, "\(key) of \(indicator)") }
+            for key in ["code", "name_vi", "name_en", "unit"] {
+                #expect(indicator[key]?.stringValue?.isEmpty == false, "\(key) of \(indicator)")
+            }
             for target in indicator["targets"]?.arrayValue ?? [] {
                 #expect(target["province"]?.stringValue != nil)
                 #expect(target["year"]?.numberValue != nil || target["year"]?.stringValue == "baseline")

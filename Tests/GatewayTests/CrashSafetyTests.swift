@@ -42,7 +42,8 @@ struct CrashSafetyTests {
 
             var killedMidPull = 0, killedMidDelivery = 0
             for round in 0..<22 {
-                let child = try ChildProcess(["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("run-\(round).out"))
+                let child = try ChildProcess(
+                    ["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("run-\(round).out"))
                 try await Task.sleep(for: .milliseconds(Int.random(in: 120...900, using: &random)))
                 kill(child.process.processIdentifier, SIGKILL)
                 #expect(try await child.waitForExit(timeout: .seconds(10)) != nil)
@@ -57,7 +58,8 @@ struct CrashSafetyTests {
             #expect(killedMidDelivery >= 3, "only \(killedMidDelivery) kills with a delivery in flight")
 
             running.central.setFaults(.none)
-            let last = try ChildProcess(["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("run-last.out"))
+            let last = try ChildProcess(
+                ["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("run-last.out"))
             let total = dataset.allRecords.count
             let finished = try await eventually(timeout: .seconds(120)) {
                 let pulled = try await reader.pullTotals().pulledRecords

@@ -35,10 +35,13 @@ struct DeliveryPolicyTests {
         #expect(RetryAfter.parse(" 7\t", now: now) == .seconds(7))
     }
 
-    @Test("absurd Retry-After values are read without a trap, and honoured only up to retry_after_max", arguments: [
-        "99999999999999999", "315360000", "9223372036854775807", "99999999999999999999999999999999", String(repeating: "9", count: 5000),
-        "Fri, 31 Dec 9999 23:59:59 GMT",
-    ])
+    @Test(
+        "absurd Retry-After values are read without a trap, and honoured only up to retry_after_max",
+        arguments: [
+            "99999999999999999", "315360000", "9223372036854775807", "99999999999999999999999999999999",
+            String(repeating: "9", count: 5000),
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ])
     func absurdRetryAfter(header: String) {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let parsed = RetryAfter.parse(header, now: now)
@@ -61,10 +64,16 @@ struct DeliveryPolicyTests {
         let stored = Date(timeIntervalSince1970: 1_800_000_000)
         let now = stored.addingTimeInterval(500)
         // The centre asks for an hour; the report has 100 s left, so it is tried once more then.
-        #expect(policy.nextAttempt(afterAttempt: 3, retryAfter: .seconds(3600), unitRandom: 0.5, now: now, storedAt: stored) == stored.addingTimeInterval(600))
-        #expect(policy.nextAttempt(afterAttempt: 3, retryAfter: .seconds(10), unitRandom: 0, now: now, storedAt: stored) == now.addingTimeInterval(10))
+        #expect(
+            policy.nextAttempt(afterAttempt: 3, retryAfter: .seconds(3600), unitRandom: 0.5, now: now, storedAt: stored)
+                == stored.addingTimeInterval(600))
+        #expect(
+            policy.nextAttempt(afterAttempt: 3, retryAfter: .seconds(10), unitRandom: 0, now: now, storedAt: stored)
+                == now.addingTimeInterval(10))
         // Already past it: at once, and that attempt's failure makes it a dead letter.
-        #expect(policy.nextAttempt(afterAttempt: 9, retryAfter: nil, unitRandom: 1, now: stored.addingTimeInterval(700), storedAt: stored) == stored.addingTimeInterval(700))
+        #expect(
+            policy.nextAttempt(afterAttempt: 9, retryAfter: nil, unitRandom: 1, now: stored.addingTimeInterval(700), storedAt: stored)
+                == stored.addingTimeInterval(700))
     }
 
     @Test("no base, cap or random value makes a delay trap or go negative")
@@ -85,9 +94,11 @@ struct DeliveryPolicyTests {
         #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT", now: now) == expected)
         #expect(HTTPDate.parse("Sun Nov  6 08:49:37 1994", now: now) == expected)
         #expect(HTTPDate.parse("Tue, 29 Feb 2028 00:00:00 GMT") == Date(timeIntervalSince1970: 1_835_395_200))
-        for bad in ["Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC",
-                    "Sun, 30 Feb 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT ",
-                    "Sunday, 06 Nov 1994 08:49:37 GMT", "Sun Nov 06 08:49:37 94", "", "Sun,", "١٢٣"] {
+        for bad in [
+            "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 30 Feb 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT ",
+            "Sunday, 06 Nov 1994 08:49:37 GMT", "Sun Nov 06 08:49:37 94", "", "Sun,", "١٢٣",
+        ] {
             #expect(HTTPDate.parse(bad, now: now) == nil, "\(bad)")
         }
     }
@@ -96,7 +107,8 @@ struct DeliveryPolicyTests {
     func sendPendingNow() throws {
         var entry = OutboxEntry(reportID: "r", nextAttemptAt: t0)
         try entry.lease(now: t0, duration: 60)
-        try entry.complete(.retry(at: t0.addingTimeInterval(315_360_000), status: 503, error: "central endpoint answered 503"), attempt: 1, now: t0)
+        try entry.complete(
+            .retry(at: t0.addingTimeInterval(315_360_000), status: 503, error: "central endpoint answered 503"), attempt: 1, now: t0)
         #expect(throws: OutboxTransitionError.self) { try entry.requeue(now: t0) }
         try entry.requeue(now: t0.addingTimeInterval(5), includingPending: true)
         #expect(entry.isDue(at: t0.addingTimeInterval(5)))
@@ -106,24 +118,29 @@ struct DeliveryPolicyTests {
         #expect(throws: OutboxTransitionError.self) { try entry.requeue(now: t0, includingPending: true) }
     }
 
-    @Test("answers are classified per the wire contract", arguments: [
-        (200, "delivered"), (201, "delivered"), (202, "delivered"), (409, "delivered"),
-        (400, "reject"), (422, "reject"), (404, "reject"), (413, "reject"),
-        (401, "retry"), (403, "retry"), (408, "retry"), (425, "retry"), (429, "retry"), (500, "retry"), (502, "retry"), (503, "retry"),
-    ])
+    @Test(
+        "answers are classified per the wire contract",
+        arguments: [
+            (200, "delivered"), (201, "delivered"), (202, "delivered"), (409, "delivered"),
+            (400, "reject"), (422, "reject"), (404, "reject"), (413, "reject"),
+            (401, "retry"), (403, "retry"), (408, "retry"), (425, "retry"), (429, "retry"), (500, "retry"), (502, "retry"), (503, "retry"),
+        ])
     func classification(status: Int, expected: String) {
         let verdict = DeliveryVerdict.classify(status: status, body: Data(), retryAfter: nil, now: Date())
-        let kind = switch verdict {
-        case .delivered: "delivered"
-        case .retry: "retry"
-        case .reject: "reject"
-        }
+        let kind =
+            switch verdict {
+            case .delivered: "delivered"
+            case .retry: "retry"
+            case .reject: "reject"
+            }
         #expect(kind == expected)
     }
 
     @Test("429 carries its Retry-After into the verdict")
     func retryAfterVerdict() {
-        #expect(DeliveryVerdict.classify(status: 429, body: Data(), retryAfter: "7", now: Date()) == .retry(after: .seconds(7), reason: "central endpoint answered 429"))
+        #expect(
+            DeliveryVerdict.classify(status: 429, body: Data(), retryAfter: "7", now: Date())
+                == .retry(after: .seconds(7), reason: "central endpoint answered 429"))
     }
 
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)

@@ -10,7 +10,8 @@ struct DeployTests {
     static func testKit(in binary: URL) throws -> [String] {
         let (status, symbols) = try runTool(["nm", "--defined-only", binary.path], includeStandardError: false)
         #expect(status == 0)
-        #expect(symbols.contains("11GatewayHTTP"), "the symbol table of \(binary.path) reads as nothing; the check below would prove nothing")
+        #expect(
+            symbols.contains("11GatewayHTTP"), "the symbol table of \(binary.path) reads as nothing; the check below would prove nothing")
         return testKitSymbols.filter { symbols.contains($0) }
     }
 
@@ -20,7 +21,9 @@ struct DeployTests {
         #expect(try Self.testKit(in: mockExecutable()) == Self.testKitSymbols, "the check cannot see the mocks in lgsp-mock")
     }
 
-    @Test("install.sh stages the layout, keeps an edited gateway.yaml on a second run, and its configuration names exactly what is left to fill in")
+    @Test(
+        "install.sh stages the layout, keeps an edited gateway.yaml on a second run, and its configuration names exactly what is left to fill in"
+    )
     func installLayout() throws {
         let root = try makeTemporaryDirectory().appendingPathComponent("root")
         let binary = try gatewayExecutable().path
@@ -50,7 +53,8 @@ struct DeployTests {
         #expect(!check.contains("central.ca_bundle"), "an empty CA bundle means the system trust store:\n\(check)")
 
         // A second run upgrades in place and keeps what the operator wrote.
-        let edited = try String(contentsOf: configuration, encoding: .utf8).replacingOccurrences(of: "id: \"\"", with: "id: quang-ninh-gw-01")
+        let edited = try String(contentsOf: configuration, encoding: .utf8).replacingOccurrences(
+            of: "id: \"\"", with: "id: quang-ninh-gw-01")
         try edited.write(to: configuration, atomically: true, encoding: .utf8)
         let (again, againOutput) = try runTool(["bash", install, "--destdir", root.path, "--binary", binary, "--no-system"])
         #expect(again == 0, "\(againOutput)")

@@ -46,7 +46,9 @@ struct DiskFullTests {
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             let result = try await runGateway(
                 running, directory: storeDirectory, keyPath: keyPath,
-                overrides: ["DVC_PORTAL_EVERY": "1s", "QLVB_EVERY": "1s", "LGSP_STORE_MIN_FREE": "1MB", "LGSP_REPORT_MAX_OBSERVATIONS": "10"],
+                overrides: [
+                    "DVC_PORTAL_EVERY": "1s", "QLVB_EVERY": "1s", "LGSP_STORE_MIN_FREE": "1MB", "LGSP_REPORT_MAX_OBSERVATIONS": "10",
+                ],
                 logger: capture.logger, timeout: .seconds(120)
             ) { runtime in
                 let pulled = try await runtime.store.pullTotals().pulledRecords
@@ -76,7 +78,9 @@ struct DiskFullTests {
             let state = phases.state.withLock { $0 }
             // While the disk was full no pull committed beyond the one under way when it filled.
             let pausedCounts = Set(state.pulledWhilePaused)
-            #expect(state.pulledWhilePaused.count >= 5 && pausedCounts.count == 1, "pulls went on while the disk was full: \(pausedCounts.sorted())")
+            #expect(
+                state.pulledWhilePaused.count >= 5 && pausedCounts.count == 1,
+                "pulls went on while the disk was full: \(pausedCounts.sorted())")
             #expect(state.pulledWhenFilled < total)
             let lines = capture.lines.withLock { $0 }
             #expect(lines.contains { $0.contains("pulls paused to protect the store") && $0.contains("KiB free on the store's disk") })
@@ -86,6 +90,8 @@ struct DiskFullTests {
             #expect(running.central.statistics.acceptedObservations == dataset.goodRecordCount)
             #expect(running.central.statistics.duplicateObservations == 0)
         }
-        #expect(try await SQLiteStore(path: storeDirectory.appendingPathComponent("gateway.sqlite").path, exclusive: false).integrityCheck().isEmpty)
+        #expect(
+            try await SQLiteStore(path: storeDirectory.appendingPathComponent("gateway.sqlite").path, exclusive: false).integrityCheck()
+                .isEmpty)
     }
 }

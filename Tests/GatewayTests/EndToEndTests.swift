@@ -37,12 +37,14 @@ struct RunResult {
 /// then shuts it down gracefully, as SIGTERM would, and reports what its store holds.
 func runGateway(
     _ running: MockSystems.Running, directory: URL, keyPath: String, overrides: [String: String] = [:], events: EventLog? = nil,
-    logger: Logger = quietLogger, timeout: Duration = .seconds(90), until condition: @escaping @Sendable (GatewayRuntime) async throws -> Bool
+    logger: Logger = quietLogger, timeout: Duration = .seconds(90),
+    until condition: @escaping @Sendable (GatewayRuntime) async throws -> Bool
 ) async throws -> RunResult {
     let environment = Demo.environment(
         for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
         overrides: overrides)
-    let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+    let loaded = try LoadedGateway.load(
+        file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
     let runtime = try GatewayRuntime(loaded: loaded, logger: logger, onDelivery: { events?.record($0) })
     let group = runtime.makeServiceGroup(signals: [])
     try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -117,9 +119,15 @@ struct EndToEndTests {
 
             // One quarantine entry per bad record, each with at least one reason naming a field.
             let rules = Set(result.quarantine.flatMap { $0.reasons.map(\.rule) })
-            #expect(rules.isSuperset(of: ["indicator.known", "indicator.range", "ratio.numerator-le-denominator", "mapping.period", "level.district-abolished"]))
+            #expect(
+                rules.isSuperset(of: [
+                    "indicator.known", "indicator.range", "ratio.numerator-le-denominator", "mapping.period", "level.district-abolished",
+                ]))
             // The pointer is "" (the whole record) for a CSV row that cannot be read as a record.
-            #expect(result.quarantine.allSatisfy { !$0.reasons.isEmpty && $0.reasons.allSatisfy { $0.pointer.isEmpty || $0.pointer.hasPrefix("/") } })
+            #expect(
+                result.quarantine.allSatisfy {
+                    !$0.reasons.isEmpty && $0.reasons.allSatisfy { $0.pointer.isEmpty || $0.pointer.hasPrefix("/") }
+                })
             #expect(result.quarantine.flatMap(\.reasons).count { $0.pointer.isEmpty } == 1)
 
             // One token per adapter behind the LGSP (dvc-portal, qlvb-documents, thong-ke-kinh-te-so):
@@ -139,8 +147,10 @@ struct EndToEndTests {
         let portalRecords = dataset.portalRecords.count
         try await MockSystems.withRunning(mocks(directory, key: key), logger: quietLogger) { running in
             let environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path)
-            let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+                for: running, repository: repositoryRoot, keyPath: keyPath,
+                storePath: directory.appendingPathComponent("gateway.sqlite").path)
+            let loaded = try LoadedGateway.load(
+                file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
             let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger)
             let portal = try #require(runtime.adapters.first { $0.name == "dvc-portal" })
             let first = try await runtime.runner.pullOnce(portal)
@@ -161,7 +171,9 @@ struct EndToEndTests {
         }
     }
 
-    @Test("the central endpoint fails half the time, answers 429 with Retry-After and drops connections: each observation arrives exactly once")
+    @Test(
+        "the central endpoint fails half the time, answers 429 with Retry-After and drops connections: each observation arrives exactly once"
+    )
     func faultyCentral() async throws {
         let directory = try makeTemporaryDirectory()
         let key = SigningKey.generate()
@@ -174,7 +186,10 @@ struct EndToEndTests {
         try await MockSystems.withRunning(mocks(directory, key: key, faults: faults), logger: quietLogger) { running in
             let result = try await runGateway(
                 running, directory: directory, keyPath: keyPath,
-                overrides: ["LGSP_CENTRAL_TIMEOUT": "500ms", "LGSP_RETRY_BASE": "50ms", "LGSP_RETRY_CAP": "500ms", "LGSP_REPORT_MAX_OBSERVATIONS": "5"],
+                overrides: [
+                    "LGSP_CENTRAL_TIMEOUT": "500ms", "LGSP_RETRY_BASE": "50ms", "LGSP_RETRY_CAP": "500ms",
+                    "LGSP_REPORT_MAX_OBSERVATIONS": "5",
+                ],
                 events: events, until: allPulledAndDelivered)
             let central = running.central.statistics
             #expect(result.stats.deliveredObservations == dataset.goodRecordCount)
@@ -201,8 +216,9 @@ struct EndToEndTests {
         }
     }
 
-    @Test("stopped mid-delivery and started again on the same store: nothing lost, nothing doubled",
-          arguments: [("30s", true), ("100ms", false)])
+    @Test(
+        "stopped mid-delivery and started again on the same store: nothing lost, nothing doubled",
+        arguments: [("30s", true), ("100ms", false)])
     func restartMidDelivery(shutdownTimeout: String, finishesInFlight: Bool) async throws {
         let directory = try makeTemporaryDirectory()
         let key = SigningKey.generate()

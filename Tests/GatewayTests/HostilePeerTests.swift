@@ -24,9 +24,11 @@ struct HostilePeerTests {
         func get(_ key: String) -> String? { value.withLock { $0[key] } }
     }
 
-    @Test("an absurd Retry-After neither kills the gateway nor parks reports past retry_after_max", arguments: [
-        "99999999999999999", "315360000", "Fri, 31 Dec 9999 23:59:59 GMT",
-    ])
+    @Test(
+        "an absurd Retry-After neither kills the gateway nor parks reports past retry_after_max",
+        arguments: [
+            "99999999999999999", "315360000", "Fri, 31 Dec 9999 23:59:59 GMT",
+        ])
     func absurdRetryAfter(header: String) async throws {
         try await withSignedMocks { running, directory, keyPath in
             running.central.setHostility(.retryAfter(header))
@@ -68,12 +70,15 @@ struct HostilePeerTests {
             let parked = try await SQLiteStore(path: storePath, exclusive: false).entries(state: .pending, limit: 10_000)
             #expect(parked.allSatisfy { $0.nextAttemptAt.timeIntervalSinceNow > 6 * 86_400 }, "\(parked.map(\.nextAttemptAt))")
 
-            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath, overrides: overrides).variables
+            var environment = Demo.environment(
+                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath, overrides: overrides
+            ).variables
             environment["PATH"] = "/usr/bin:/bin"
             let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
             func outbox(_ arguments: [String]) async throws -> (Int32?, String) {
-                let child = try ChildProcess(["outbox"] + arguments + ["--config", config], environment: environment,
-                                             outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
+                let child = try ChildProcess(
+                    ["outbox"] + arguments + ["--config", config], environment: environment,
+                    outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
                 return (try await child.waitForExit(timeout: .seconds(30)), child.output)
             }
             // Without --now only dead letters are touched; a pending report named is refused.
@@ -85,7 +90,8 @@ struct HostilePeerTests {
             #expect(status == 0 && sent.split(separator: "\n").count == parked.count && sent.contains("due now"), "\(sent)")
 
             running.central.setHostility(nil)
-            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: overrides, timeout: .seconds(60)) { runtime in
+            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: overrides, timeout: .seconds(60)) {
+                runtime in
                 try await runtime.store.outboxStats(now: Date()).undelivered == 0
             }
             #expect(running.central.statistics.acceptedReports == parked.count)
@@ -98,25 +104,29 @@ struct HostilePeerTests {
             running.central.setHostility(.trickle(interval: .milliseconds(500)))
             let steps = Steps()
             let events = EventLog()
-            let result = try await withTransport { transport in try await runGateway(
-                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_CENTRAL_TIMEOUT": "2s", "LGSP_CENTRAL_MAX_CONCURRENT": "2"],
-                events: events
-            ) { runtime in
-                if steps.get("readiness") == nil {
-                    let timedOut = events.all.map(\.event).filter {
-                        if case .retry(_, _, let error) = $0.completion { return error.contains("no complete answer within 2s") }
+            let result = try await withTransport { transport in
+                try await runGateway(
+                    running, directory: directory, keyPath: keyPath,
+                    overrides: ["LGSP_CENTRAL_TIMEOUT": "2s", "LGSP_CENTRAL_MAX_CONCURRENT": "2"],
+                    events: events
+                ) { runtime in
+                    if steps.get("readiness") == nil {
+                        let timedOut = events.all.map(\.event).filter {
+                            if case .retry(_, _, let error) = $0.completion { return error.contains("no complete answer within 2s") }
+                            return false
+                        }
+                        // Five failures open the breaker: more than the two slots, so slots were freed and reused.
+                        guard timedOut.count >= 5, let port = runtime.adminPort else { return false }
+                        let answer = try await transport.send(
+                            method: "GET", url: "http://127.0.0.1:\(port)/readyz", tls: EndpointTLS(), timeout: .seconds(5))
+                        steps.set("readiness", "\(answer.status) " + String(decoding: answer.body, as: UTF8.self))
+                        steps.set("longest", "\(timedOut.map(\.duration).max() ?? 0)")
+                        running.central.setHostility(nil)
                         return false
                     }
-                    // Five failures open the breaker: more than the two slots, so slots were freed and reused.
-                    guard timedOut.count >= 5, let port = runtime.adminPort else { return false }
-                    let answer = try await transport.send(method: "GET", url: "http://127.0.0.1:\(port)/readyz", tls: EndpointTLS(), timeout: .seconds(5))
-                    steps.set("readiness", "\(answer.status) " + String(decoding: answer.body, as: UTF8.self))
-                    steps.set("longest", "\(timedOut.map(\.duration).max() ?? 0)")
-                    running.central.setHostility(nil)
-                    return false
+                    return try await allPulledAndDelivered(runtime)
                 }
-                return try await allPulledAndDelivered(runtime)
-            } }
+            }
             let readiness = try #require(steps.get("readiness"))
             #expect(readiness.hasPrefix("503 ") && readiness.contains("circuit breaker open"), "\(readiness)")
             let longest = try #require(steps.get("longest").flatMap(Double.init))
@@ -131,10 +141,13 @@ struct HostilePeerTests {
             let folder = directory.appendingPathComponent("adapters")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try FileManager.default.copyItem(
-                at: repositoryRoot.appendingPathComponent("Adapters/qlvb-documents.yaml"), to: folder.appendingPathComponent("qlvb-documents.yaml"))
+                at: repositoryRoot.appendingPathComponent("Adapters/qlvb-documents.yaml"),
+                to: folder.appendingPathComponent("qlvb-documents.yaml"))
             try MalformedAnswerTests.adapterFile(name: "nho-giot", kind: .trickle).write(
                 to: folder.appendingPathComponent("nho-giot.yaml"), atomically: true, encoding: .utf8)
-            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": folder.path], timeout: .seconds(60)) { runtime in
+            _ = try await runGateway(
+                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": folder.path], timeout: .seconds(60)
+            ) { runtime in
                 let statuses = try await runtime.store.adapterStatuses()
                 let trickling = statuses.first { $0.adapter == "nho-giot" }
                 let documents = statuses.first { $0.adapter == "qlvb-documents" }
@@ -147,24 +160,32 @@ struct HostilePeerTests {
         }
     }
 
-    @Test("receipts that do not verify make dead letters, counted in the store, the metrics and each report's state", arguments: CentralHostility.ForgedReceipt.allCases)
+    @Test(
+        "receipts that do not verify make dead letters, counted in the store, the metrics and each report's state",
+        arguments: CentralHostility.ForgedReceipt.allCases)
     func forgedReceipts(kind: CentralHostility.ForgedReceipt) async throws {
         try await withSignedMocks { running, directory, keyPath in
             running.central.setHostility(.forgedReceipt(kind))
             let folder = directory.appendingPathComponent("adapters")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try FileManager.default.copyItem(
-                at: repositoryRoot.appendingPathComponent("Adapters/qlvb-documents.yaml"), to: folder.appendingPathComponent("qlvb-documents.yaml"))
+                at: repositoryRoot.appendingPathComponent("Adapters/qlvb-documents.yaml"),
+                to: folder.appendingPathComponent("qlvb-documents.yaml"))
             let metrics = Steps()
-            let result = try await withTransport { transport in try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": folder.path]) { runtime in
-                let stats = try await runtime.store.outboxStats(now: Date())
-                guard try await runtime.store.adapterStatuses().first?.lastSuccess != nil, stats.undelivered == 0, stats.deadLettered > 0,
-                      let port = runtime.adminPort
-                else { return false }
-                let answer = try await transport.send(method: "GET", url: "http://127.0.0.1:\(port)/metrics", tls: EndpointTLS(), timeout: .seconds(5))
-                metrics.set("text", String(decoding: answer.body, as: UTF8.self))
-                return true
-            } }
+            let result = try await withTransport { transport in
+                try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": folder.path]) {
+                    runtime in
+                    let stats = try await runtime.store.outboxStats(now: Date())
+                    guard try await runtime.store.adapterStatuses().first?.lastSuccess != nil, stats.undelivered == 0,
+                        stats.deadLettered > 0,
+                        let port = runtime.adminPort
+                    else { return false }
+                    let answer = try await transport.send(
+                        method: "GET", url: "http://127.0.0.1:\(port)/metrics", tls: EndpointTLS(), timeout: .seconds(5))
+                    metrics.set("text", String(decoding: answer.body, as: UTF8.self))
+                    return true
+                }
+            }
             #expect(result.stats.delivered == 0)
             #expect(result.stats.unverifiedReceipts == result.stats.deadLettered)
             let store = try SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path, exclusive: false)
@@ -174,14 +195,17 @@ struct HostilePeerTests {
                 #expect(letter.receiptVerified == false)
                 #expect(letter.lastError?.contains("its receipt proves nothing") == true, "\(String(describing: letter.lastError))")
             }
-            let expectedProblem = switch kind {
-            case .untrustedKey: "does not verify with central.receipt_keys"
-            case .unsigned: "is not a signed JWS"
-            case .anotherReport: "acknowledges report"
-            }
+            let expectedProblem =
+                switch kind {
+                case .untrustedKey: "does not verify with central.receipt_keys"
+                case .unsigned: "is not a signed JWS"
+                case .anotherReport: "acknowledges report"
+                }
             #expect(letters.first?.lastError?.contains(expectedProblem) == true, "\(String(describing: letters.first?.lastError))")
             let text = try #require(metrics.get("text"))
-            #expect(text.contains("lgsp_receipts_unverified_total \(letters.count)"), "\(text.split(separator: "\n").filter { $0.contains("receipt") })")
+            #expect(
+                text.contains("lgsp_receipts_unverified_total \(letters.count)"),
+                "\(text.split(separator: "\n").filter { $0.contains("receipt") })")
             #expect(text.contains("lgsp_outbox_unverified_receipts_reports \(letters.count)"))
         }
     }
@@ -192,15 +216,25 @@ struct HostilePeerTests {
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
             try await withTransport { transport in
                 for (name, path, pagination, message) in [
-                    ("tro-lai", "/paged/self/dvc/chi-tieu", "{ kind: next_link, next: $.lienKet.tiepTheo }", "page 2 is the same as page 1"),
-                    ("bo-qua-trang", "/paged/ignore/dvc/chi-tieu", "{ kind: page, page_param: trang, size_param: so_ban_ghi, size: 5 }", "page 2 is the same as page 1"),
+                    (
+                        "tro-lai", "/paged/self/dvc/chi-tieu", "{ kind: next_link, next: $.lienKet.tiepTheo }",
+                        "page 2 is the same as page 1"
+                    ),
+                    (
+                        "bo-qua-trang", "/paged/ignore/dvc/chi-tieu", "{ kind: page, page_param: trang, size_param: so_ban_ghi, size: 5 }",
+                        "page 2 is the same as page 1"
+                    ),
                 ] {
-                    let definition = try PaginationTests.definition(name, path: path, pagination: pagination, in: directory, environment: environment)
+                    let definition = try PaginationTests.definition(
+                        name, path: path, pagination: pagination, in: directory, environment: environment)
                     let before = running.source.statistics.dataRequests
                     let error = await #expect(throws: PullError.self) {
-                        try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+                        try await HTTPAdapter(definition: definition, transport: transport).pull(
+                            cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
                     }
-                    #expect(error?.description.contains("adapter \(name): the source's pagination loops: \(message)") == true, "\(String(describing: error))")
+                    #expect(
+                        error?.description.contains("adapter \(name): the source's pagination loops: \(message)") == true,
+                        "\(String(describing: error))")
                     // Page 3 may have been asked for while page 2 was read; never the 100 of max_pages.
                     #expect(running.source.statistics.dataRequests - before <= 3)
                 }
@@ -213,10 +247,12 @@ struct HostilePeerTests {
         try await withSignedMocks { running, directory, _ in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
             let definition = try PaginationTests.definition(
-                "xe-dich", path: "/paged/shifted/dvc/chi-tieu", pagination: "{ kind: offset, offset_param: offset, limit_param: limit, limit: 6 }",
+                "xe-dich", path: "/paged/shifted/dvc/chi-tieu",
+                pagination: "{ kind: offset, offset_param: offset, limit_param: limit, limit: 6 }",
                 in: directory, environment: environment)
             let output = try await withTransport { transport in
-                try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+                try await HTTPAdapter(definition: definition, transport: transport).pull(
+                    cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             }
             let ids = output.records.compactMap { record -> String? in
                 if case .mapped(let value) = record { return value["source_record_id"]?.stringValue }
@@ -238,7 +274,8 @@ struct HostilePeerTests {
             let definition = try PaginationTests.definition(
                 "ky-tu", path: "/hong/ky-tu-dieu-khien/dvc/chi-tieu", pagination: nil, in: directory, environment: environment)
             let output = try await withTransport { transport in
-                try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+                try await HTTPAdapter(definition: definition, transport: transport).pull(
+                    cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             }
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"), version: nil)
             let (valid, quarantined) = await PullRunner.check(output, contracts: contracts, province: "14")
@@ -256,11 +293,14 @@ struct HostilePeerTests {
             let folder = directory.appendingPathComponent("adapters")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try FileManager.default.copyItem(
-                at: repositoryRoot.appendingPathComponent("Adapters/qlvb-documents.yaml"), to: folder.appendingPathComponent("qlvb-documents.yaml"))
+                at: repositoryRoot.appendingPathComponent("Adapters/qlvb-documents.yaml"),
+                to: folder.appendingPathComponent("qlvb-documents.yaml"))
             let environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                for: running, repository: repositoryRoot, keyPath: keyPath,
+                storePath: directory.appendingPathComponent("gateway.sqlite").path,
                 overrides: ["LGSP_ADAPTERS": folder.path])
-            let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+            let loaded = try LoadedGateway.load(
+                file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
             let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger, environment: environment)
             let group = runtime.makeServiceGroup(signals: [])
             try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -277,8 +317,12 @@ struct HostilePeerTests {
                     return
                 }
                 let descriptions = issues.issues.map(\.description)
-                #expect(descriptions.contains { $0.hasPrefix(broken.path + ":2: schedule.retry_backoff: expected a duration") }, "\(descriptions)")
-                #expect(descriptions.contains { $0.contains(broken.path + ":") && $0.contains("source.timeout: expected a duration") }, "\(descriptions)")
+                #expect(
+                    descriptions.contains { $0.hasPrefix(broken.path + ":2: schedule.retry_backoff: expected a duration") },
+                    "\(descriptions)")
+                #expect(
+                    descriptions.contains { $0.contains(broken.path + ":") && $0.contains("source.timeout: expected a duration") },
+                    "\(descriptions)")
                 #expect(runtime.adapters.map(\.name) == ["qlvb-documents"])
                 let pullsBefore = try await runtime.store.pullTotals().pulls
                 try FileManager.default.removeItem(at: broken)

@@ -70,7 +70,8 @@ struct InteropTests {
         let directory = try makeTemporaryDirectory("interop-in-\(algorithm.rawValue)")
         let payload = Data(#"{"report_id":"from-python"}"#.utf8)
         try payload.write(to: directory.appendingPathComponent("payload.json"))
-        let (status, output) = try python("sign_jws.py", [algorithm.rawValue, directory.appendingPathComponent("payload.json").path, directory.path])
+        let (status, output) = try python(
+            "sign_jws.py", [algorithm.rawValue, directory.appendingPathComponent("payload.json").path, directory.path])
         #expect(status == 0, "\(output)")
         let jwks = try JSONDecoder().decode(JWKS.self, from: Data(contentsOf: directory.appendingPathComponent("jwks.json")))
         let jws = try FlattenedJWS.decode(Data(contentsOf: directory.appendingPathComponent("jws.json")))

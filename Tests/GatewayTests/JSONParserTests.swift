@@ -14,8 +14,12 @@ struct JSONParserTests {
 
     @Test("values, escapes, surrogate pairs, numbers and nesting")
     func accepts() throws {
-        #expect(try parse(#" {"a": [1, -0.5, 2e3, 1E-2, true, false, null], "b": {}} "#)
-            == .object(["a": .array([.number(1), .number(-0.5), .number(2000), .number(0.01), .bool(true), .bool(false), .null]), "b": .object([:])]))
+        #expect(
+            try parse(#" {"a": [1, -0.5, 2e3, 1E-2, true, false, null], "b": {}} "#)
+                == .object([
+                    "a": .array([.number(1), .number(-0.5), .number(2000), .number(0.01), .bool(true), .bool(false), .null]),
+                    "b": .object([:]),
+                ]))
         #expect(try parse(#""Quý 3\/2025 \"x\" \\ \b\f\n\r\t \u00e9 \ud83d\ude00""#) == .string("Quý 3/2025 \"x\" \\ \u{8}\u{c}\n\r\t é 😀"))
         #expect(try parse("[]") == .array([]))
         #expect(try parse("0") == .number(0))
@@ -85,10 +89,13 @@ struct JSONParserTests {
         #expect(try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(forward)) == backward)
     }
 
-    @Test("refuses what RFC 8259 refuses, naming the byte", arguments: [
-        "", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"",
-        "\"a\u{1}b\"", "[1] 2", "{\"a\" 1}", "{1:2}", "NaN", "1e400",
-    ])
+    @Test(
+        "refuses what RFC 8259 refuses, naming the byte",
+        arguments: [
+            "", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc", "\"\\x\"", "\"\\ud800\"",
+            "\"\\udc00\"",
+            "\"a\u{1}b\"", "[1] 2", "{\"a\" 1}", "{1:2}", "NaN", "1e400",
+        ])
     func refuses(_ text: String) {
         #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data(text.utf8)) }
     }
@@ -96,7 +103,9 @@ struct JSONParserTests {
     @Test("refuses invalid UTF-8 and nesting past 512 levels")
     func refusesBytes() {
         #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data([0x22, 0xC3, 0x28, 0x22])) }
-        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data((String(repeating: "[", count: 600) + String(repeating: "]", count: 600)).utf8)) }
+        #expect(throws: JSONSyntaxError.self) {
+            try JSONValue.parse(Data((String(repeating: "[", count: 600) + String(repeating: "]", count: 600)).utf8))
+        }
         do {
             _ = try JSONValue.parse(Data(#"{"a": [1, 2,, 3]}"#.utf8))
         } catch let error as JSONSyntaxError {
@@ -112,26 +121,36 @@ struct JSONParserTests {
         func digits(_ count: Int) -> String {
             String((0..<count).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) })
         }
-        var texts = ["0", "-0", "0.0", "-0.0", "9007199254740993", "123456789012345", "1234567890123456", "0.1", "0.30000000000000004",
-                     "999999999999999", "99999999999999.9", "0.000000000000001", "1.7976931348623157e308", "5e-324", "87.5", "-42"]
+        var texts = [
+            "0", "-0", "0.0", "-0.0", "9007199254740993", "123456789012345", "1234567890123456", "0.1", "0.30000000000000004",
+            "999999999999999", "99999999999999.9", "0.000000000000001", "1.7976931348623157e308", "5e-324", "87.5", "-42",
+        ]
         for _ in 0..<20_000 {
-            let integer = Int.random(in: 0...3, using: &generator) == 0 ? "0" : String(Int.random(in: 1...9, using: &generator)) + digits(Int.random(in: 0...19, using: &generator))
+            let integer =
+                Int.random(in: 0...3, using: &generator) == 0
+                ? "0" : String(Int.random(in: 1...9, using: &generator)) + digits(Int.random(in: 0...19, using: &generator))
             var text = (Bool.random(using: &generator) ? "-" : "") + integer
             if Bool.random(using: &generator) { text += "." + digits(Int.random(in: 1...24, using: &generator)) }
-            if Int.random(in: 0...4, using: &generator) == 0 { text += ["e", "E", "e+", "e-"].randomElement(using: &generator)! + String(Int.random(in: 0...30, using: &generator)) }
+            if Int.random(in: 0...4, using: &generator) == 0 {
+                text += ["e", "E", "e+", "e-"].randomElement(using: &generator)! + String(Int.random(in: 0...30, using: &generator))
+            }
             texts.append(text)
         }
         for text in texts {
             let expected = try #require(Double(text))
             let parsed = try parse(text)
-            #expect(parsed.numberValue?.bitPattern == expected.bitPattern, "\(text): \(String(describing: parsed)) but Swift reads \(expected)")
+            #expect(
+                parsed.numberValue?.bitPattern == expected.bitPattern, "\(text): \(String(describing: parsed)) but Swift reads \(expected)")
         }
     }
 
     @Test("agrees with JSONDecoder on every file of the JSON Schema Test Suite")
     func agreesOnTestSuite() throws {
         let suite = JSONSchemaSuiteTests.suiteDirectory
-        let files = FileManager.default.enumerator(at: suite, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL }.filter { $0.pathExtension == "json" } ?? []
+        let files =
+            FileManager.default.enumerator(at: suite, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL }.filter {
+                $0.pathExtension == "json"
+            } ?? []
         try #require(files.count > 50, "the suite is expected in Tests/JSONSchemaTestSuite")
         for file in files {
             let data = try Data(contentsOf: file)
@@ -151,13 +170,17 @@ struct CanonicalJSONTests {
 
     @Test("the same bytes as JSONEncoder: numbers, escapes, non-ASCII keys and values")
     func sameBytes() throws {
-        let numbers: [Double] = [0, -0.0, 1, -1, 7, -7, 10, 100, -1000, 1_234_567_890_123, -999_999_999_999_999, 62.5, 0.1, 1e-7, 123456.789, 999_999_999_999_999, 1e15, 1.5e20, -2.5e-300, 1e300, 37.87, 88.79]
+        let numbers: [Double] = [
+            0, -0.0, 1, -1, 7, -7, 10, 100, -1000, 1_234_567_890_123, -999_999_999_999_999, 62.5, 0.1, 1e-7, 123456.789,
+            999_999_999_999_999, 1e15, 1.5e20, -2.5e-300, 1e300, 37.87, 88.79,
+        ]
         for number in numbers {
             #expect(try JSONValue.number(number).canonicalData() == (try Self.reference(.number(number))), "\(number)")
         }
         let text = "Quý 3/2025 \"x\" \\ \u{1} \u{1f} \n\r\t\u{8}\u{c} é 😀 \u{2028} </script>"
         let value = JSONValue.object([
-            "b": .array([.string(text), .null, .bool(true), .bool(false)]), "a": .object(["đ": .number(1), "d": .number(2), "Z": .number(3), "ä": .string("")]),
+            "b": .array([.string(text), .null, .bool(true), .bool(false)]),
+            "a": .object(["đ": .number(1), "d": .number(2), "Z": .number(3), "ä": .string("")]),
         ])
         #expect(String(decoding: try value.canonicalData(), as: UTF8.self) == String(decoding: try Self.reference(value), as: UTF8.self))
     }
@@ -165,7 +188,10 @@ struct CanonicalJSONTests {
     @Test("the same bytes as JSONEncoder for every file of the JSON Schema Test Suite")
     func sameBytesOnSuite() throws {
         let suite = JSONSchemaSuiteTests.suiteDirectory
-        let files = FileManager.default.enumerator(at: suite, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL }.filter { $0.pathExtension == "json" } ?? []
+        let files =
+            FileManager.default.enumerator(at: suite, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL }.filter {
+                $0.pathExtension == "json"
+            } ?? []
         try #require(files.count > 50)
         for file in files {
             let value = try JSONValue.parse(try Data(contentsOf: file))

@@ -65,7 +65,9 @@ struct JSONSchemaSuiteTests {
                 let violations = validator.validate(data)
                 let quick = validator.isValid(data)
                 if violations.isEmpty != expected {
-                    outcome.failures.append("\(caseName): expected \(expected ? "valid" : "invalid"), got \(violations.isEmpty ? "valid" : "invalid \(violations.map(\.description))")")
+                    outcome.failures.append(
+                        "\(caseName): expected \(expected ? "valid" : "invalid"), got \(violations.isEmpty ? "valid" : "invalid \(violations.map(\.description))")"
+                    )
                 } else if quick != expected {
                     outcome.failures.append("\(caseName): isValid says \(quick), validate says \(!quick)")
                 } else {
@@ -88,7 +90,8 @@ struct JSONSchemaSuiteTests {
         let total = outcome.passed + outcome.failures.count + outcome.skipped
         // The suite's own count (MANIFEST.tsv), so a file that silently stopped loading is noticed.
         let manifest = try String(contentsOf: Self.suiteDirectory.appendingPathComponent("MANIFEST.tsv"), encoding: .utf8)
-        let expectedTotal = manifest.split(separator: "\n").dropFirst().compactMap { Int($0.split(separator: "\t").last ?? "") }.reduce(0, +)
+        let expectedTotal = manifest.split(separator: "\n").dropFirst().compactMap { Int($0.split(separator: "\t").last ?? "") }.reduce(
+            0, +)
         #expect(total == expectedTotal, "ran \(total) cases, the manifest lists \(expectedTotal)")
         #expect(outcome.failures.isEmpty, "\(outcome.failures.count) of \(total) cases fail:\n\(outcome.failures.joined(separator: "\n"))")
         #expect(Double(outcome.skipped) <= Double(total) * 0.01)

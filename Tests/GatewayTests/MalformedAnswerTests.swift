@@ -12,23 +12,27 @@ import Testing
 
 @Suite("Malformed answers from a source", .serialized)
 struct MalformedAnswerTests {
-    @Test("each is a failed pull whose error names the adapter and what was wrong", arguments: [
-        (MalformedAnswer.truncated, "the answer is not valid JSON"),
-        (.wrongType, "content type text/plain; charset=utf-8, expected JSON"),
-        (.html, "content type text/html; charset=utf-8, expected JSON"),
-        (.oversized, "is larger than 4096 bytes"),
-        (.invalidUTF8, "the answer is not valid JSON"),
-        (.slow, "failed"),
-        (.trickle, "no complete answer within 1s (the deadline covers the whole exchange, body included)"),
-    ])
+    @Test(
+        "each is a failed pull whose error names the adapter and what was wrong",
+        arguments: [
+            (MalformedAnswer.truncated, "the answer is not valid JSON"),
+            (.wrongType, "content type text/plain; charset=utf-8, expected JSON"),
+            (.html, "content type text/html; charset=utf-8, expected JSON"),
+            (.oversized, "is larger than 4096 bytes"),
+            (.invalidUTF8, "the answer is not valid JSON"),
+            (.slow, "failed"),
+            (.trickle, "no complete answer within 1s (the deadline covers the whole exchange, body included)"),
+        ])
     func named(kind: MalformedAnswer, message: String) async throws {
         try await withSignedMocks { running, directory, _ in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
-            let definition = try loadHTTPAdapter(Self.adapterFile(name: "hong-\(kind.rawValue)", kind: kind), name: "adapters", in: directory, environment: environment)
+            let definition = try loadHTTPAdapter(
+                Self.adapterFile(name: "hong-\(kind.rawValue)", kind: kind), name: "adapters", in: directory, environment: environment)
             let started = ContinuousClock.now
             let (error, took) = try await withTransport { transport in
                 let error = await #expect(throws: PullError.self) {
-                    try await HTTPAdapter(definition: definition, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+                    try await HTTPAdapter(definition: definition, transport: transport).pull(
+                        cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
                 }
                 return (error, ContinuousClock.now - started)
             }
@@ -57,12 +61,17 @@ struct MalformedAnswerTests {
         try await withSignedMocks { running, directory, keyPath in
             let folder = directory.appendingPathComponent("adapters")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            for file in try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path) where file.hasSuffix(".yaml") {
-                try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Adapters/\(file)"), to: folder.appendingPathComponent(file))
+            for file in try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path)
+            where file.hasSuffix(".yaml") {
+                try FileManager.default.copyItem(
+                    at: repositoryRoot.appendingPathComponent("Adapters/\(file)"), to: folder.appendingPathComponent(file))
             }
-            try Self.adapterFile(name: "hong", kind: .html).write(to: folder.appendingPathComponent("hong.yaml"), atomically: true, encoding: .utf8)
+            try Self.adapterFile(name: "hong", kind: .html).write(
+                to: folder.appendingPathComponent("hong.yaml"), atomically: true, encoding: .utf8)
             let good = running.source.configuration.dataset.goodRecordCount
-            let result = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": folder.path], timeout: .seconds(60)) { runtime in
+            let result = try await runGateway(
+                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": folder.path], timeout: .seconds(60)
+            ) { runtime in
                 let stats = try await runtime.store.outboxStats(now: Date())
                 let broken = try await runtime.store.adapterStatuses().first { $0.adapter == "hong" }
                 return stats.deliveredObservations == good && stats.undelivered == 0 && broken?.lastError != nil
@@ -70,7 +79,9 @@ struct MalformedAnswerTests {
             #expect(result.stats.deliveredObservations == good)
             let store = try SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path, exclusive: false)
             let broken = try #require(try await store.adapterStatuses().first { $0.adapter == "hong" })
-            #expect(broken.lastError?.contains("adapter hong: source answered with content type text/html") == true, "\(String(describing: broken.lastError))")
+            #expect(
+                broken.lastError?.contains("adapter hong: source answered with content type text/html") == true,
+                "\(String(describing: broken.lastError))")
             #expect(broken.lastSuccess == nil)
             #expect(try await store.integrityCheck().isEmpty)
         }

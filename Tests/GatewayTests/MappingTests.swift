@@ -5,12 +5,14 @@ import Testing
 
 @Suite("Adapter mapping")
 struct MappingTests {
-    @Test("period forms people type become contract periods", arguments: [
-        ("Quý 3/2025", "2025-Q3"), ("quý 4/2025", "2025-Q4"), ("Q3-2025", "2025-Q3"), ("Q1/2026", "2026-Q1"),
-        ("11/2025", "2025-11"), ("Tháng 2/2026", "2026-02"), ("2025", "2025"), ("Năm 2025", "2025"),
-        ("6 tháng đầu năm 2025", "2025-H1"), ("2025-Q3", "2025-Q3"), ("2025-11", "2025-11"), (" \u{A0}Quý 2/2025\t", "2025-Q2"),
-        ("6 tháng cuối năm 2025", "2025-H2"), ("Tháng 12/2025", "2025-12"),
-    ])
+    @Test(
+        "period forms people type become contract periods",
+        arguments: [
+            ("Quý 3/2025", "2025-Q3"), ("quý 4/2025", "2025-Q4"), ("Q3-2025", "2025-Q3"), ("Q1/2026", "2026-Q1"),
+            ("11/2025", "2025-11"), ("Tháng 2/2026", "2026-02"), ("2025", "2025"), ("Năm 2025", "2025"),
+            ("6 tháng đầu năm 2025", "2025-H1"), ("2025-Q3", "2025-Q3"), ("2025-11", "2025-11"), (" \u{A0}Quý 2/2025\t", "2025-Q2"),
+            ("6 tháng cuối năm 2025", "2025-H2"), ("Tháng 12/2025", "2025-12"),
+        ])
     func periods(text: String, expected: String) {
         #expect(PeriodNormalizer.normalize(text) == expected)
     }
@@ -20,32 +22,42 @@ struct MappingTests {
         #expect(PeriodNormalizer.normalize(text) == nil)
     }
 
-    @Test("numbers written the Vietnamese way", arguments: [
-        ("37,87", 37.87), ("1.234,5", 1234.5), ("1,234.5", 1234.5), ("100", 100.0), ("88,5 %", 88.5), (" 88,5\u{A0}%\t", 88.5),
-        ("-3,5", -3.5), ("1.234.567,25", 1_234_567.25), ("1e3", 1000), ("+7", 7), ("1,5E-2", 0.015), ("1.234.567", 1_234_567),
-        ("1,234,567", 1_234_567), ("0012", 12),
-    ])
+    @Test(
+        "numbers written the Vietnamese way",
+        arguments: [
+            ("37,87", 37.87), ("1.234,5", 1234.5), ("1,234.5", 1234.5), ("100", 100.0), ("88,5 %", 88.5), (" 88,5\u{A0}%\t", 88.5),
+            ("-3,5", -3.5), ("1.234.567,25", 1_234_567.25), ("1e3", 1000), ("+7", 7), ("1,5E-2", 0.015), ("1.234.567", 1_234_567),
+            ("1,234,567", 1_234_567), ("0012", 12),
+        ])
     func numbers(text: String, expected: Double) {
         #expect(NumberParsing.parse(text) == expected)
     }
 
-    @Test("text that is not a number by the strict grammar is refused", arguments: [
-        "", " ", "%", "abc", "1.234.5", "1,2,3", "12 34", "inf", "nan", "1e999", "٣", "%12", "0x1Fp1", "0X3E", "6%4%", "12%%", "1e", "1e+",
-        ".5", "1.", "+-1", "--1", "1,23,456", "12.34.56", "1.234,5.6", "1 %2", "١٢", "Infinity", "1_000", "٫5", "1e3.5", "\u{0}1", "1\u{0}",
-    ])
+    @Test(
+        "text that is not a number by the strict grammar is refused",
+        arguments: [
+            "", " ", "%", "abc", "1.234.5", "1,2,3", "12 34", "inf", "nan", "1e999", "٣", "%12", "0x1Fp1", "0X3E", "6%4%", "12%%", "1e",
+            "1e+",
+            ".5", "1.", "+-1", "--1", "1,23,456", "12.34.56", "1.234,5.6", "1 %2", "١٢", "Infinity", "1_000", "٫5", "1e3.5", "\u{0}1",
+            "1\u{0}",
+        ])
     func badNumbers(text: String) {
         #expect(NumberParsing.parse(text) == nil)
     }
 
-    @Test("a declared number format reads the marks one way only", arguments: [
-        ("1.234", NumberFormat.vietnamese, 1234.0), ("1.234", .english, 1.234), ("1.234", .inferred, 1.234),
-        ("37,87", .vietnamese, 37.87), ("1,234", .english, 1234), ("1.234.567,5", .vietnamese, 1_234_567.5),
-    ])
+    @Test(
+        "a declared number format reads the marks one way only",
+        arguments: [
+            ("1.234", NumberFormat.vietnamese, 1234.0), ("1.234", .english, 1.234), ("1.234", .inferred, 1.234),
+            ("37,87", .vietnamese, 37.87), ("1,234", .english, 1234), ("1.234.567,5", .vietnamese, 1_234_567.5),
+        ])
     func declaredFormats(text: String, format: NumberFormat, expected: Double) {
         #expect(NumberParsing.parse(text, format: format)?.value == expected)
     }
 
-    @Test("a format refuses the other's marks", arguments: [("1,234.5", NumberFormat.vietnamese), ("1.234,5", .english), ("37.87,1", .vietnamese)])
+    @Test(
+        "a format refuses the other's marks",
+        arguments: [("1,234.5", NumberFormat.vietnamese), ("1.234,5", .english), ("37.87,1", .vietnamese)])
     func wrongFormat(text: String, format: NumberFormat) {
         #expect(NumberParsing.parse(text, format: format) == nil)
     }
@@ -54,7 +66,8 @@ struct MappingTests {
     func percentSigns() throws {
         var counted = mapping
         counted.fields["unit"] = FieldRule(origin: .constant("households"), type: .string)
-        let record = try JSONValue.parse(Data(#"{"chiTieu":"HSCV","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 3/2026","tyLe":"45%","dienTu":"12%"}"#.utf8))
+        let record = try JSONValue.parse(
+            Data(#"{"chiTieu":"HSCV","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 3/2026","tyLe":"45%","dienTu":"12%"}"#.utf8))
         guard case .failed(_, let reasons) = counted.map(record, context: context) else {
             Issue.record("a figure with a percent sign was signed as a count")
             return
@@ -62,7 +75,8 @@ struct MappingTests {
         #expect(reasons.map(\.pointer).sorted() == ["/numerator", "/value"])
         #expect(reasons.allSatisfy { $0.rule == "mapping.convert" && $0.message.contains("percent sign") }, "\(reasons)")
         // Where the unit is percent, the value may carry it.
-        let percentage = try JSONValue.parse(Data(#"{"chiTieu":"HSCV","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 3/2026","tyLe":"45,5 %"}"#.utf8))
+        let percentage = try JSONValue.parse(
+            Data(#"{"chiTieu":"HSCV","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 3/2026","tyLe":"45,5 %"}"#.utf8))
         guard case .mapped(let observation) = mapping.map(percentage, context: context) else {
             Issue.record("a percentage's value with a percent sign was refused")
             return
@@ -81,22 +95,25 @@ struct MappingTests {
     }
 
     var mapping: RecordMapping {
-        RecordMapping(fields: [
-            "indicator": FieldRule(origin: .path(RecordPath("chiTieu")!), type: .string, lookup: ["HSCV": "HSCV_DIEN_TU"], keepUnmatched: false),
-            "level": FieldRule(origin: .path(RecordPath("donVi.cap")!), type: .string, lookup: ["xa": "commune", "tinh": "province"]),
-            "area": FieldRule(origin: .path(RecordPath("donVi.ma")!), type: .string),
-            "period": FieldRule(origin: .path(RecordPath("ky")!), type: .period),
-            "value": FieldRule(origin: .path(RecordPath("tyLe")!), type: .number),
-            "unit": FieldRule(origin: .constant("percent"), type: .string),
-            "numerator": FieldRule(origin: .path(RecordPath("dienTu")!), type: .number, optional: true),
-        ], sourceSystem: "qlvb")
+        RecordMapping(
+            fields: [
+                "indicator": FieldRule(
+                    origin: .path(RecordPath("chiTieu")!), type: .string, lookup: ["HSCV": "HSCV_DIEN_TU"], keepUnmatched: false),
+                "level": FieldRule(origin: .path(RecordPath("donVi.cap")!), type: .string, lookup: ["xa": "commune", "tinh": "province"]),
+                "area": FieldRule(origin: .path(RecordPath("donVi.ma")!), type: .string),
+                "period": FieldRule(origin: .path(RecordPath("ky")!), type: .period),
+                "value": FieldRule(origin: .path(RecordPath("tyLe")!), type: .number),
+                "unit": FieldRule(origin: .constant("percent"), type: .string),
+                "numerator": FieldRule(origin: .path(RecordPath("dienTu")!), type: .number, optional: true),
+            ], sourceSystem: "qlvb")
     }
 
     let context = PullContext(province: "14", collectedAt: Date(timeIntervalSince1970: 1_790_000_000))
 
     @Test("a source record maps to the observation's JSON form")
     func mapsRecord() throws {
-        let record = try JSONValue.parse(Data(#"{"chiTieu":"HSCV","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 3/2026","tyLe":"53,33","dienTu":480}"#.utf8))
+        let record = try JSONValue.parse(
+            Data(#"{"chiTieu":"HSCV","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 3/2026","tyLe":"53,33","dienTu":480}"#.utf8))
         guard case .mapped(let observation) = mapping.map(record, context: context) else {
             Issue.record("expected a mapped record")
             return

@@ -25,7 +25,10 @@ struct OutageTests {
         #expect(breaker.permission(now: t0.addingTimeInterval(9)) == .wait(until: t0.addingTimeInterval(10)))
         #expect(breaker.permission(now: t0.addingTimeInterval(10)) == .probe)
         // While the probe is out, nobody else goes.
-        if case .wait = breaker.permission(now: t0.addingTimeInterval(10)) {} else { Issue.record("a second request went during the probe") }
+        if case .wait = breaker.permission(now: t0.addingTimeInterval(10)) {
+        } else {
+            Issue.record("a second request went during the probe")
+        }
         breaker.recordFailure(now: t0.addingTimeInterval(11))
         #expect(breaker.state == .open(until: t0.addingTimeInterval(21)))
         #expect(breaker.permission(now: t0.addingTimeInterval(21)) == .probe)
@@ -86,7 +89,8 @@ struct OutageTests {
 
     @Test("deliveries run side by side up to max_concurrent, never more", arguments: [1, 3])
     func concurrencyLimit(limit: Int) async throws {
-        let (directory, _, keyPath, mocks) = try setUp("concurrency-\(limit)", faults: .init(failureRate: 1, kinds: [.slowAnswer], slowAnswerDelay: .milliseconds(300)))
+        let (directory, _, keyPath, mocks) = try setUp(
+            "concurrency-\(limit)", faults: .init(failureRate: 1, kinds: [.slowAnswer], slowAnswerDelay: .milliseconds(300)))
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             let result = try await runGateway(
                 running, directory: directory, keyPath: keyPath,
@@ -110,7 +114,8 @@ struct OutageTests {
                 "LGSP_CENTRAL_TIMEOUT": "60s", "LGSP_SHUTDOWN_TIMEOUT": "1s",
             ]
             #expect(MockDataset().goodRecordCount > 32 + 8)
-            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: overrides, timeout: .seconds(10)) { runtime in
+            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: overrides, timeout: .seconds(10)) {
+                runtime in
                 // Everything pulled and delivered but the slow request's reports, while it still waits.
                 let pulled = try await runtime.store.adapterStatuses().count { $0.lastSuccess != nil } == runtime.adapters.count
                 let stats = try await runtime.store.outboxStats(now: Date())
@@ -125,20 +130,27 @@ struct OutageTests {
         let (directory, _, keyPath, mocks) = try setUp("failedProbeLease", faults: .init(failureRate: 1, kinds: [.unavailable]))
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             let environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
-                overrides: ["LGSP_BREAKER_FAILURES": "1", "LGSP_BREAKER_COOLDOWN": "200ms", "LGSP_RETRY_BASE": "20ms", "LGSP_RETRY_CAP": "50ms"])
-            let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+                for: running, repository: repositoryRoot, keyPath: keyPath,
+                storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                overrides: [
+                    "LGSP_BREAKER_FAILURES": "1", "LGSP_BREAKER_COOLDOWN": "200ms", "LGSP_RETRY_BASE": "20ms", "LGSP_RETRY_CAP": "50ms",
+                ])
+            let loaded = try LoadedGateway.load(
+                file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
             let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger)
             for adapter in runtime.adapters { _ = try await runtime.runner.pullOnce(adapter) }
             let store = LeaseFailingStore(runtime.store)
             var forwarder = Forwarder(
-                configuration: runtime.forwarder.configuration, store: store, transport: runtime.transport, doorbell: Doorbell(), logger: quietLogger)
+                configuration: runtime.forwarder.configuration, store: store, transport: runtime.transport, doorbell: Doorbell(),
+                logger: quietLogger)
             // When the breaker opens, the lease of its first probe fails.
             forwarder.onBreakerChange = { open in if open { store.failLeases(1) } }
             let delivering = Task { try await forwarder.run() }
             #expect(try await eventually(timeout: .seconds(20)) { store.failedLeases == 1 })
             running.central.setFaults(.none)
-            let delivered = try await eventually(timeout: .seconds(20)) { try await runtime.store.outboxStats(now: Date()).undelivered == 0 }
+            let delivered = try await eventually(timeout: .seconds(20)) {
+                try await runtime.store.outboxStats(now: Date()).undelivered == 0
+            }
             delivering.cancel()
             _ = await delivering.result
             try await runtime.transport.shutdown()
@@ -158,12 +170,15 @@ struct OutageTests {
                 return stats.deadLettered > 0 && stats.undelivered == 0
             }
             // The outbox command reads the same configuration the daemon does.
-            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath, overrides: overrides).variables
+            var environment = Demo.environment(
+                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath, overrides: overrides
+            ).variables
             environment["PATH"] = "/usr/bin:/bin"
             let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
             func outbox(_ arguments: [String]) async throws -> (Int32?, String) {
-                let child = try ChildProcess(["outbox"] + arguments + ["--config", config], environment: environment,
-                                             outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
+                let child = try ChildProcess(
+                    ["outbox"] + arguments + ["--config", config], environment: environment,
+                    outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
                 return (try await child.waitForExit(timeout: .seconds(30)), child.output)
             }
             let (statsStatus, statsJSON) = try await outbox(["stats", "--json"])
@@ -226,6 +241,8 @@ final class LeaseFailingStore: DeliveryOutbox {
         return try await base.leaseDue(now: now, limit: limit, leaseDuration: leaseDuration)
     }
 
-    func complete(_ attempts: [CompletedAttempt], now: Date) async throws -> [(reportID: String, reason: String)] { try await base.complete(attempts, now: now) }
+    func complete(_ attempts: [CompletedAttempt], now: Date) async throws -> [(reportID: String, reason: String)] {
+        try await base.complete(attempts, now: now)
+    }
     func nextDueDate() async throws -> Date? { try await base.nextDueDate() }
 }

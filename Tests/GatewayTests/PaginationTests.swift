@@ -13,7 +13,8 @@ struct PaginationTests {
         _ name: String, path: String, pagination: String?, in directory: URL, environment: ConfigEnvironment,
         format: String = "{ format: json, records: $.duLieu.banGhi }"
     ) throws -> HTTPAdapter.Definition {
-        try loadHTTPAdapter("""
+        try loadHTTPAdapter(
+            """
             name: \(name)
             schedule: { every: 1h }
             \(mockSourceYAML)
@@ -24,7 +25,9 @@ struct PaginationTests {
             """, name: name, in: directory, environment: environment)
     }
 
-    @Test("page and size, offset and limit, next links and tokens each bring every record once; a cap stops a pull; a link to another server is refused")
+    @Test(
+        "page and size, offset and limit, next links and tokens each bring every record once; a cap stops a pull; a link to another server is refused"
+    )
     func everyStyle() async throws {
         try await withSignedMocks { running, directory, _ in
             let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
@@ -60,14 +63,22 @@ struct PaginationTests {
         }
 
         // max_pages: 2 of 4 link pages.
-        let capped = try definition("capped", path: "/paged/link/dvc/chi-tieu", pagination: "{ kind: next_link, next: $.lienKet.tiepTheo, max_pages: 2 }", in: directory, environment: environment)
-        let cappedOutput = try await HTTPAdapter(definition: capped, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+        let capped = try definition(
+            "capped", path: "/paged/link/dvc/chi-tieu", pagination: "{ kind: next_link, next: $.lienKet.tiepTheo, max_pages: 2 }",
+            in: directory, environment: environment)
+        let cappedOutput = try await HTTPAdapter(definition: capped, transport: transport).pull(
+            cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
         #expect(cappedOutput.records.count == 8)
 
-        let foreign = try definition("foreign", path: "/paged/foreign/dvc/chi-tieu", pagination: "{ kind: next_link, next: $.lienKet.tiepTheo }", in: directory, environment: environment)
+        let foreign = try definition(
+            "foreign", path: "/paged/foreign/dvc/chi-tieu", pagination: "{ kind: next_link, next: $.lienKet.tiepTheo }", in: directory,
+            environment: environment)
         let error = await #expect(throws: PullError.self) {
-            try await HTTPAdapter(definition: foreign, transport: transport).pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+            try await HTTPAdapter(definition: foreign, transport: transport).pull(
+                cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
         }
-        #expect(error?.description.contains("adapter foreign") == true && error?.description.contains("another server") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains("adapter foreign") == true && error?.description.contains("another server") == true,
+            "\(String(describing: error))")
     }
 }

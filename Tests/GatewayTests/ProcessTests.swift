@@ -56,22 +56,24 @@ struct ProcessTests {
         let directory = try makeTemporaryDirectory()
         let broken = directory.appendingPathComponent("gateway.yaml")
         try """
-            gateway:
-              id: gw
-              province: "Sơn La"
-            central:
-              url: http://central.example
-            signing:
-              key: \(directory.path)/missing.pem
-            store:
-              path: ./gateway.sqlite
-            contracts:
-              directory: \(repositoryRoot.path)/Contracts
-            adapters:
-              directory: \(repositoryRoot.path)/Adapters
-              extra: 1
-            """.write(to: broken, atomically: true, encoding: .utf8)
-        let failing = try ChildProcess(["check", "--config", broken.path], environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent("check.out"))
+        gateway:
+          id: gw
+          province: "Sơn La"
+        central:
+          url: http://central.example
+        signing:
+          key: \(directory.path)/missing.pem
+        store:
+          path: ./gateway.sqlite
+        contracts:
+          directory: \(repositoryRoot.path)/Contracts
+        adapters:
+          directory: \(repositoryRoot.path)/Adapters
+          extra: 1
+        """.write(to: broken, atomically: true, encoding: .utf8)
+        let failing = try ChildProcess(
+            ["check", "--config", broken.path], environment: ["PATH": "/usr/bin:/bin"],
+            outputPath: directory.appendingPathComponent("check.out"))
         #expect(try await failing.waitForExit(timeout: .seconds(30)) == 2)
         let output = failing.output
         #expect(output.contains("\(broken.path):3: gateway.province:"), "\(output)")
@@ -84,8 +86,11 @@ struct ProcessTests {
         try "s".write(to: secret, atomically: true, encoding: .utf8)
         let good = try ChildProcess(
             ["check", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
-            environment: ["LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secret.path, "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
-                          "LGSP_CENTRAL_CA": try writeTestCA(in: directory)].merging(try shippedAdapterVariables(in: directory)) { $1 },
+            environment: [
+                "LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": "file:" + secret.path,
+                "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
+                "LGSP_CENTRAL_CA": try writeTestCA(in: directory),
+            ].merging(try shippedAdapterVariables(in: directory)) { $1 },
             outputPath: directory.appendingPathComponent("check-good.out"))
         #expect(try await good.waitForExit(timeout: .seconds(30)) == 0)
         #expect(good.output.contains(": ok"), "\(good.output)")
@@ -100,31 +105,38 @@ struct ProcessTests {
         let dataset = MockDataset(province: "14")
         let slow = MockCentral.FaultPlan(failureRate: 1, kinds: [.slowAnswer], slowAnswerDelay: .seconds(4))
         let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s-\(UUID())", dataset: dataset),
+            directory: directory.appendingPathComponent("mocks"),
+            source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s-\(UUID())", dataset: dataset),
             trustedKeys: [key.publicKey], faults: slow)
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             let storePath = directory.appendingPathComponent("gateway.sqlite").path
             let environment = Demo.environment(
                 for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath,
-                overrides: ["LGSP_CENTRAL_TIMEOUT": "10s", "LGSP_RETRY_BASE": "50ms", "LGSP_RETRY_CAP": "200ms", "LGSP_REPORT_MAX_OBSERVATIONS": "10"]
+                overrides: [
+                    "LGSP_CENTRAL_TIMEOUT": "10s", "LGSP_RETRY_BASE": "50ms", "LGSP_RETRY_CAP": "200ms",
+                    "LGSP_REPORT_MAX_OBSERVATIONS": "10",
+                ]
             ).variables.merging(["PATH": "/usr/bin:/bin"]) { $1 }
             let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
 
-            let first = try ChildProcess(["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("run1.out"))
+            let first = try ChildProcess(
+                ["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("run1.out"))
             #expect(try await eventually { running.central.statistics.acceptedReports >= 1 })
             first.process.terminate()  // SIGTERM, while the gateway waits for the centre's answer
             #expect(try await first.waitForExit(timeout: .seconds(20)) == 0, "\(first.output)")
             #expect(first.output.contains("gateway stopped"), "\(first.output)")
 
             running.central.setFaults(.none)
-            let second = try ChildProcess(["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("run2.out"))
+            let second = try ChildProcess(
+                ["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("run2.out"))
             let reader = try SQLiteStore(path: storePath, exclusive: false)
             let total = dataset.allRecords.count
-            #expect(try await eventually {
-                let pulled = try await reader.pullTotals().pulledRecords
-                let undelivered = try await reader.outboxStats(now: Date()).undelivered
-                return pulled == total && undelivered == 0
-            })
+            #expect(
+                try await eventually {
+                    let pulled = try await reader.pullTotals().pulledRecords
+                    let undelivered = try await reader.outboxStats(now: Date()).undelivered
+                    return pulled == total && undelivered == 0
+                })
             kill(second.process.processIdentifier, SIGINT)
             #expect(try await second.waitForExit(timeout: .seconds(20)) == 0, "\(second.output)")
 
@@ -141,7 +153,8 @@ struct ProcessTests {
     func keysAndVerify() async throws {
         let directory = try makeTemporaryDirectory()
         func run(_ arguments: [String], _ name: String) async throws -> (Int32?, String) {
-            let child = try ChildProcess(arguments, environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent(name))
+            let child = try ChildProcess(
+                arguments, environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent(name))
             return (try await child.waitForExit(timeout: .seconds(60)), child.output)
         }
         let keyPath = directory.appendingPathComponent("es256.pem").path
@@ -186,24 +199,29 @@ struct ProcessTests {
         #expect(try await run(["keys", "generate", "--alg", "Ed25519", "--out", newKeyPath], "generate-new.out").0 == 0)
         let config = directory.appendingPathComponent("gateway.yaml")
         try """
-            gateway: { id: gw, province: "14" }
-            central: { url: "https://central.example", ca_bundle: \(try writeTestCA(in: directory)) }
-            signing:
-              key: ed25519.pem
-              retired_keys: [es256.pem]
-            store: { path: g.sqlite }
-            contracts: { directory: \(repositoryRoot.path)/Contracts }
-            adapters: { directory: \(repositoryRoot.path)/Adapters }
-            """.write(to: config, atomically: true, encoding: .utf8)
+        gateway: { id: gw, province: "14" }
+        central: { url: "https://central.example", ca_bundle: \(try writeTestCA(in: directory)) }
+        signing:
+          key: ed25519.pem
+          retired_keys: [es256.pem]
+        store: { path: g.sqlite }
+        contracts: { directory: \(repositoryRoot.path)/Contracts }
+        adapters: { directory: \(repositoryRoot.path)/Adapters }
+        """.write(to: config, atomically: true, encoding: .utf8)
         let secretPath = directory.appendingPathComponent("secret").path
         try "s".write(toFile: secretPath, atomically: true, encoding: .utf8)
-        let environment = ["PATH": "/usr/bin:/bin", "LGSP_CLIENT_SECRET": "file:" + secretPath].merging(try shippedAdapterVariables(in: directory)) { $1 }
-        let list = try ChildProcess(["keys", "list", "--config", config.path], environment: environment, outputPath: directory.appendingPathComponent("list.out"))
+        let environment = ["PATH": "/usr/bin:/bin", "LGSP_CLIENT_SECRET": "file:" + secretPath].merging(
+            try shippedAdapterVariables(in: directory)
+        ) { $1 }
+        let list = try ChildProcess(
+            ["keys", "list", "--config", config.path], environment: environment, outputPath: directory.appendingPathComponent("list.out"))
         #expect(try await list.waitForExit(timeout: .seconds(30)) == 0, "\(list.output)")
         let newKey = try SigningKey(contentsOf: URL(fileURLWithPath: newKeyPath))
         #expect(list.output.contains("active   \(newKey.publicKey.thumbprint)  Ed25519"), "\(list.output)")
         #expect(list.output.contains("retired  \(key.publicKey.thumbprint)  P-256"), "\(list.output)")
-        let show = try ChildProcess(["keys", "show", "--jwk", "--config", config.path], environment: environment, outputPath: directory.appendingPathComponent("jwks.out"))
+        let show = try ChildProcess(
+            ["keys", "show", "--jwk", "--config", config.path], environment: environment,
+            outputPath: directory.appendingPathComponent("jwks.out"))
         #expect(try await show.waitForExit(timeout: .seconds(30)) == 0, "\(show.output)")
         let published = try JSONDecoder().decode(JWKS.self, from: Data(show.output.utf8))
         #expect(Set(try published.verificationKeys().keys) == [newKey.publicKey.thumbprint, key.publicKey.thumbprint])
@@ -223,9 +241,11 @@ struct ProcessTests {
         // main file and in the adapter files, so check has plenty to say.
         let child = try ChildProcess(
             ["check", "--config", repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path],
-            environment: ["LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": secret, "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
-                          "LGSP_SOURCE_CA": directory.appendingPathComponent("missing-ca.pem").path, "LGSP_CENTRAL_URL": "ftp://central.example",
-                          "LGSP_SIGNING_ALG": "RS256"],
+            environment: [
+                "LGSP_SIGNING_KEY": keyPath, "LGSP_CLIENT_SECRET": secret, "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
+                "LGSP_SOURCE_CA": directory.appendingPathComponent("missing-ca.pem").path, "LGSP_CENTRAL_URL": "ftp://central.example",
+                "LGSP_SIGNING_ALG": "RS256",
+            ],
             outputPath: directory.appendingPathComponent("check.out"))
         #expect(try await child.waitForExit(timeout: .seconds(30)) == 2)
         let output = child.output
@@ -240,8 +260,9 @@ struct ProcessTests {
     func demoWithRSAKey() async throws {
         let directory = try makeTemporaryDirectory()
         let keyPath = try writeKey(try SigningKey.generate(.rsa), in: directory)
-        let child = try ChildProcess(["demo", "--json", "--key", keyPath, "--failure-rate", "0.2"], environment: ["PATH": "/usr/bin:/bin"],
-                                     outputPath: directory.appendingPathComponent("demo.out"), executable: try mockExecutable())
+        let child = try ChildProcess(
+            ["demo", "--json", "--key", keyPath, "--failure-rate", "0.2"], environment: ["PATH": "/usr/bin:/bin"],
+            outputPath: directory.appendingPathComponent("demo.out"), executable: try mockExecutable())
         // The demo finds the repository from its working directory or its executable's.
         #expect(try await child.waitForExit(timeout: .seconds(120)) == 0, "\(child.output)")
         let last = try #require(child.output.split(separator: "\n").last)
@@ -257,13 +278,16 @@ struct ProcessTests {
         let key = try SigningKey.generate(.p256)
         let keyPath = try writeKey(key, in: directory)
         let external = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("external"), source: .init(clientID: "x", clientSecret: "x"), trustedKeys: [key.publicKey])
+            directory: directory.appendingPathComponent("external"), source: .init(clientID: "x", clientSecret: "x"),
+            trustedKeys: [key.publicKey])
         try await MockSystems.withRunning(external, logger: quietLogger) { running in
             let child = try ChildProcess(
                 ["demo", "--json", "--key", keyPath, "--central-url", running.centralURL, "--central-ca", running.caBundlePath],
-                environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent("demo.out"), executable: try mockExecutable())
+                environment: ["PATH": "/usr/bin:/bin"], outputPath: directory.appendingPathComponent("demo.out"),
+                executable: try mockExecutable())
             #expect(try await child.waitForExit(timeout: .seconds(120)) == 0, "\(child.output)")
-            let summary = try JSONDecoder().decode(Demo.Summary.self, from: Data(try #require(child.output.split(separator: "\n").last).utf8))
+            let summary = try JSONDecoder().decode(
+                Demo.Summary.self, from: Data(try #require(child.output.split(separator: "\n").last).utf8))
             #expect(!summary.centralIsMock)
             #expect(summary.algorithm == "ES256")
             let central = running.central.statistics
@@ -280,14 +304,18 @@ struct ProcessTests {
         _ = FileManager.default.createFile(atPath: mockOutput.path, contents: nil)
         let mock = Process()
         mock.executableURL = mockBinary
-        mock.arguments = ["serve", "--directory", directory.appendingPathComponent("mock").path, "--source-port", "0", "--central-port", "0", "--bank-port", "0"]
+        mock.arguments = [
+            "serve", "--directory", directory.appendingPathComponent("mock").path, "--source-port", "0", "--central-port", "0",
+            "--bank-port", "0",
+        ]
         mock.standardOutput = try FileHandle(forWritingTo: mockOutput)
         mock.standardError = FileHandle.nullDevice
         try mock.run()
         defer { if mock.isRunning { mock.interrupt() } }
         func printed(_ label: String) -> String? {
             let text = (try? String(contentsOf: mockOutput, encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").first { $0.hasPrefix(label) }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(label.split(separator: " ").count).first.map(String.init)
+            return text.split(separator: "\n").first { $0.hasPrefix(label) }?.split(separator: " ", omittingEmptySubsequences: true)
+                .dropFirst(label.split(separator: " ").count).first.map(String.init)
         }
         #expect(try await eventually(timeout: .seconds(30)) { printed("mock central endpoint:") != nil })
         let sourceURL = try #require(printed("mock LGSP source:"))
@@ -303,17 +331,19 @@ struct ProcessTests {
                 "LGSP_SOURCE_CA": mockDirectory + "/ca.pem", "LGSP_CENTRAL_CA": mockDirectory + "/ca.pem",
                 "LGSP_CLIENT_SECRET": "file:" + mockDirectory + "/source-client-secret",
                 "LGSP_SIGNING_KEY": mockDirectory + "/gateway-signing-key.pem", "LGSP_STORE": storePath,
-                "TELECOM_URL": sourceURL, "TELECOM_CA": mockDirectory + "/ca.pem", "TELECOM_API_KEY": "file:" + mockDirectory + "/source-client-secret",
+                "TELECOM_URL": sourceURL, "TELECOM_CA": mockDirectory + "/ca.pem",
+                "TELECOM_API_KEY": "file:" + mockDirectory + "/source-client-secret",
                 "BANK_URL": bankURL, "BANK_CA": mockDirectory + "/ca.pem",
                 "BANK_CLIENT_CERT": mockDirectory + "/client-certificate.pem", "BANK_CLIENT_KEY": mockDirectory + "/client-key.pem",
             ],
             outputPath: directory.appendingPathComponent("gateway.out"))
         let reader = try SQLiteStore(path: storePath, exclusive: false)
-        #expect(try await eventually {
-            let totals = try await reader.pullTotals()
-            let stats = try await reader.outboxStats(now: Date())
-            return totals.pulledRecords == MockDataset().allRecords.count && stats.undelivered == 0 && stats.delivered > 0
-        }, "\(gateway.output)")
+        #expect(
+            try await eventually {
+                let totals = try await reader.pullTotals()
+                let stats = try await reader.outboxStats(now: Date())
+                return totals.pulledRecords == MockDataset().allRecords.count && stats.undelivered == 0 && stats.delivered > 0
+            }, "\(gateway.output)")
         gateway.process.interrupt()
         #expect(try await gateway.waitForExit(timeout: .seconds(20)) == 0)
         #expect(try await reader.outboxStats(now: Date()).deliveredObservations == MockDataset().goodRecordCount)
@@ -334,19 +364,23 @@ struct ProcessTests {
             // First the source is unreachable: every pull fails.
             var unreachable = environment
             for variable in ["LGSP_SOURCE_URL", "TELECOM_URL", "BANK_URL"] { unreachable[variable] = "https://127.0.0.1:1" }
-            let failing = try ChildProcess(["run", "--config", config], environment: unreachable, outputPath: directory.appendingPathComponent("failing.out"))
-            let shipped = Set(try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path)
-                .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) })
+            let failing = try ChildProcess(
+                ["run", "--config", config], environment: unreachable, outputPath: directory.appendingPathComponent("failing.out"))
+            let shipped = Set(
+                try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Adapters").path)
+                    .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) })
             #expect(try await eventually { try await reader.adapterStatuses().filter { $0.lastError != nil }.count == shipped.count })
             failing.process.terminate()
             #expect(try await failing.waitForExit(timeout: .seconds(20)) == 0)
 
-            let healthy = try ChildProcess(["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("healthy.out"))
-            #expect(try await eventually {
-                let stats = try await reader.outboxStats(now: Date())
-                let succeeded = try await reader.adapterStatuses().filter { $0.lastSuccess != nil }.count
-                return succeeded == shipped.count && stats.delivered > 0 && stats.undelivered == 0
-            })
+            let healthy = try ChildProcess(
+                ["run", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("healthy.out"))
+            #expect(
+                try await eventually {
+                    let stats = try await reader.outboxStats(now: Date())
+                    let succeeded = try await reader.adapterStatuses().filter { $0.lastSuccess != nil }.count
+                    return succeeded == shipped.count && stats.delivered > 0 && stats.undelivered == 0
+                })
             healthy.process.terminate()
             #expect(try await healthy.waitForExit(timeout: .seconds(20)) == 0)
 
@@ -363,7 +397,9 @@ struct ProcessTests {
             #expect(healthy.output.contains(#""report_id":""#))
             #expect(failing.output.contains(#""message":"pull failed""#))
 
-            let status = try ChildProcess(["status", "--config", config, "--json"], environment: environment, outputPath: directory.appendingPathComponent("status.out"))
+            let status = try ChildProcess(
+                ["status", "--config", config, "--json"], environment: environment,
+                outputPath: directory.appendingPathComponent("status.out"))
             #expect(try await status.waitForExit(timeout: .seconds(30)) == 0, "\(status.output)")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
             let adapters = try #require(object["adapters"] as? [[String: Any]])

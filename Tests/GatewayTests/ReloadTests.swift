@@ -16,7 +16,8 @@ struct ReloadTests {
         let adapters = directory.appendingPathComponent("adapters.d")
         try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
         let shipped = repositoryRoot.appendingPathComponent("Adapters")
-        try FileManager.default.copyItem(at: shipped.appendingPathComponent("dvc-portal.yaml"), to: adapters.appendingPathComponent("dvc-portal.yaml"))
+        try FileManager.default.copyItem(
+            at: shipped.appendingPathComponent("dvc-portal.yaml"), to: adapters.appendingPathComponent("dvc-portal.yaml"))
         let dataset = MockDataset(province: "14")
         // The two adapters of this test read the portal and the document-management system.
         let lgspRecords = dataset.portalRecords + dataset.documentRecords
@@ -28,9 +29,14 @@ struct ReloadTests {
             trustedKeys: [key.publicKey], faults: slow)
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             let environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
-                overrides: ["LGSP_ADAPTERS": adapters.path, "DVC_PORTAL_EVERY": "1s", "QLVB_EVERY": "1s", "LGSP_CENTRAL_TIMEOUT": "10s", "LGSP_REPORT_MAX_OBSERVATIONS": "10"])
-            let loaded = try LoadedGateway.load(file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+                for: running, repository: repositoryRoot, keyPath: keyPath,
+                storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                overrides: [
+                    "LGSP_ADAPTERS": adapters.path, "DVC_PORTAL_EVERY": "1s", "QLVB_EVERY": "1s", "LGSP_CENTRAL_TIMEOUT": "10s",
+                    "LGSP_REPORT_MAX_OBSERVATIONS": "10",
+                ])
+            let loaded = try LoadedGateway.load(
+                file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
             let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger, environment: environment)
             let group = runtime.makeServiceGroup(signals: [])
             try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -51,11 +57,12 @@ struct ReloadTests {
                 #expect(try await runtime.store.outboxStats(now: Date()).delivered >= 1)
 
                 running.central.setFaults(.none)
-                #expect(try await eventually {
-                    let pulled = try await runtime.store.pullTotals().pulledRecords
-                    let undelivered = try await runtime.store.outboxStats(now: Date()).undelivered
-                    return pulled == lgspRecords.count && undelivered == 0
-                })
+                #expect(
+                    try await eventually {
+                        let pulled = try await runtime.store.pullTotals().pulledRecords
+                        let undelivered = try await runtime.store.outboxStats(now: Date()).undelivered
+                        return pulled == lgspRecords.count && undelivered == 0
+                    })
                 let central = running.central.statistics
                 #expect(central.acceptedObservations == lgspRecords.count { $0.defect == nil })
                 #expect(central.duplicateObservations == 0)
@@ -63,7 +70,8 @@ struct ReloadTests {
 
                 // A broken file is refused with its line and field; the two adapters carry on.
                 let broken = adapters.appendingPathComponent("broken.yaml")
-                try "name: broken\nkind: http\nsource:\n  url: https://127.0.0.1:1\n  colour: blue\n".write(to: broken, atomically: true, encoding: .utf8)
+                try "name: broken\nkind: http\nsource:\n  url: https://127.0.0.1:1\n  colour: blue\n".write(
+                    to: broken, atomically: true, encoding: .utf8)
                 guard case .refused(let issues) = await runtime.reload() else {
                     Issue.record("a broken adapter file was accepted")
                     return

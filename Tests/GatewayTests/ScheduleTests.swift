@@ -15,15 +15,17 @@ struct ScheduleTests {
 
     func date(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
 
-    @Test("cron expressions give the next matching minute in their time zone", arguments: [
-        ("0 2 * * *", "2026-11-22T01:30:00+07:00", "2026-11-22T02:00:00+07:00"),
-        ("0 2 * * *", "2026-11-22T02:00:00+07:00", "2026-11-23T02:00:00+07:00"),
-        ("*/15 * * * *", "2026-11-22T10:07:30+07:00", "2026-11-22T10:15:00+07:00"),
-        ("0 8 * * 1-5", "2026-11-22T09:00:00+07:00", "2026-11-23T08:00:00+07:00"),   // a Sunday: Monday next
-        ("30 6 1 1,4,7,10 *", "2026-11-22T00:00:00+07:00", "2027-01-01T06:30:00+07:00"),
-        ("0 0 13 * 5", "2026-11-01T00:00:00+07:00", "2026-11-06T00:00:00+07:00"),   // the 13th or a Friday
-        ("5/20 23 * * 0", "2026-11-22T23:30:00+07:00", "2026-11-22T23:45:00+07:00"),
-    ])
+    @Test(
+        "cron expressions give the next matching minute in their time zone",
+        arguments: [
+            ("0 2 * * *", "2026-11-22T01:30:00+07:00", "2026-11-22T02:00:00+07:00"),
+            ("0 2 * * *", "2026-11-22T02:00:00+07:00", "2026-11-23T02:00:00+07:00"),
+            ("*/15 * * * *", "2026-11-22T10:07:30+07:00", "2026-11-22T10:15:00+07:00"),
+            ("0 8 * * 1-5", "2026-11-22T09:00:00+07:00", "2026-11-23T08:00:00+07:00"),  // a Sunday: Monday next
+            ("30 6 1 1,4,7,10 *", "2026-11-22T00:00:00+07:00", "2027-01-01T06:30:00+07:00"),
+            ("0 0 13 * 5", "2026-11-01T00:00:00+07:00", "2026-11-06T00:00:00+07:00"),  // the 13th or a Friday
+            ("5/20 23 * * 0", "2026-11-22T23:30:00+07:00", "2026-11-22T23:45:00+07:00"),
+        ])
     func cron(expression: String, after: String, expected: String) throws {
         let cron = try CronExpression(expression)
         #expect(cron.next(after: date(after), in: vietnam) == date(expected))
@@ -38,12 +40,14 @@ struct ScheduleTests {
         #expect(try CronExpression("0 0 29 2 *").next(after: date("2026-01-01T00:00:00Z"), in: vietnam) == date("2028-02-28T17:00:00Z"))
     }
 
-    @Test("bad expressions say what is wrong", arguments: [
-        ("0 2 * *", "has 4 fields"), ("61 * * * *", "minute \"61\" is outside 0–59"), ("* * * 13 *", "month \"13\" is outside 1–12"),
-        ("*/0 * * * *", "step \"0\""), ("a * * * *", "minute \"a\" is not a number"),
-        ("0 0 31 2 *", "never fires: none of the months it names has a day 31"), ("0 0 30,31 2 *", "never fires"),
-        ("0 0 31 4,6,9,11 *", "never fires"),
-    ])
+    @Test(
+        "bad expressions say what is wrong",
+        arguments: [
+            ("0 2 * *", "has 4 fields"), ("61 * * * *", "minute \"61\" is outside 0–59"), ("* * * 13 *", "month \"13\" is outside 1–12"),
+            ("*/0 * * * *", "step \"0\""), ("a * * * *", "minute \"a\" is not a number"),
+            ("0 0 31 2 *", "never fires: none of the months it names has a day 31"), ("0 0 30,31 2 *", "never fires"),
+            ("0 0 31 4,6,9,11 *", "never fires"),
+        ])
     func badExpressions(expression: String, message: String) {
         let error = #expect(throws: CronExpression.ParseError.self) { try CronExpression(expression) }
         #expect(error?.description.contains(message) == true, "\(String(describing: error))")
@@ -70,7 +74,9 @@ struct ScheduleTests {
         }
         #expect(seen.count > 20)  // spread, not a constant
         #expect([1, 2, 3].map(schedule.retryDelay) == [.seconds(10), .seconds(20), .seconds(40)])
-        #expect(PullSchedule(timing: .every(.seconds(60)), retries: 20, retryBackoff: .seconds(86_400)).retryDelay(attempt: .max) == .seconds(86_400))
+        #expect(
+            PullSchedule(timing: .every(.seconds(60)), retries: 20, retryBackoff: .seconds(86_400)).retryDelay(attempt: .max)
+                == .seconds(86_400))
     }
 
     @Test("an adapter file's schedule is checked with its line: every or cron, a real time zone")
@@ -78,13 +84,13 @@ struct ScheduleTests {
         func issues(_ schedule: String) throws -> [String] {
             let directory = try makeTemporaryDirectory()
             try """
-                name: a
-                schedule: \(schedule)
-                source: { base_url: "https://example.org" }
-                request: { path: /x }
-                response: { records: $.x }
-                mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
-                """.write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+            name: a
+            schedule: \(schedule)
+            source: { base_url: "https://example.org" }
+            request: { path: /x }
+            response: { records: $.x }
+            mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
+            """.write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
             do {
                 let definitions = try AdapterLoader.definitions(directory: directory.path, environment: ConfigEnvironment(variables: [:]))
                 #expect(definitions.count == 1)
@@ -105,7 +111,10 @@ struct ScheduleTests {
         #expect(try issues("{ every: 1e17s }").contains { $0.contains("schedule.every: expected a duration such as 250ms") })
         #expect(try issues("{ every: 400d }").contains { $0.contains("schedule.every: expected a duration from 1s to 366d, found 400d") })
         #expect(try issues("{ every: 0.5s }").contains { $0.contains("from 1s to 366d") })
-        #expect(try issues("{ every: 15m, retries: 3, retry_backoff: 1e300s }").contains { $0.contains("schedule.retry_backoff: expected a duration") })
+        #expect(
+            try issues("{ every: 15m, retries: 3, retry_backoff: 1e300s }").contains {
+                $0.contains("schedule.retry_backoff: expected a duration")
+            })
     }
 
     @Test("a failed pull is tried again `retries` times, backing off, then waits for its next run")
@@ -115,22 +124,25 @@ struct ScheduleTests {
             try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
             // A bearer token the source does not know: every request is a 401.
             try """
-                name: refused
-                schedule: { every: 1h, retries: 2, retry_backoff: 100ms }
-                source:
-                  base_url: ${LGSP_SOURCE_URL}
-                  ca_bundle: ${LGSP_SOURCE_CA}
-                  auth: { kind: bearer, token: not-a-token }
-                request: { path: /dvc/1.0.0/chi-tieu }
-                response: { records: $.duLieu.banGhi }
-                mapping: { indicator: maChiTieu, level: capHanhChinh, area: maDonVi, period: kyBaoCao, value: giaTri, unit: donVi }
-                """.write(to: adapters.appendingPathComponent("refused.yaml"), atomically: true, encoding: .utf8)
-            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": adapters.path], timeout: .seconds(20)) { runtime in
+            name: refused
+            schedule: { every: 1h, retries: 2, retry_backoff: 100ms }
+            source:
+              base_url: ${LGSP_SOURCE_URL}
+              ca_bundle: ${LGSP_SOURCE_CA}
+              auth: { kind: bearer, token: not-a-token }
+            request: { path: /dvc/1.0.0/chi-tieu }
+            response: { records: $.duLieu.banGhi }
+            mapping: { indicator: maChiTieu, level: capHanhChinh, area: maDonVi, period: kyBaoCao, value: giaTri, unit: donVi }
+            """.write(to: adapters.appendingPathComponent("refused.yaml"), atomically: true, encoding: .utf8)
+            _ = try await runGateway(
+                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": adapters.path], timeout: .seconds(20)
+            ) { runtime in
                 // Each failed attempt shows in the status at once, its retry as the next run; after the
                 // last one the next run is the schedule's, an hour away. Then a second more, to see no
                 // further attempt is made.
                 guard let status = try await runtime.store.adapterStatuses().first, status.lastError != nil,
-                      let next = status.nextRun, next.timeIntervalSinceNow > 60 else { return false }
+                    let next = status.nextRun, next.timeIntervalSinceNow > 60
+                else { return false }
                 try await Task.sleep(for: .seconds(1))
                 return true
             }
@@ -148,15 +160,17 @@ struct ScheduleTests {
             let adapters = directory.appendingPathComponent("adapters")
             try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
             try """
-                name: nightly
-                schedule: { cron: "0 2 * * *", time_zone: Asia/Ho_Chi_Minh, jitter: 30s }
-                \(mockSourceYAML)
-                request: { path: /dvc/1.0.0/chi-tieu }
-                response: { records: $.duLieu.banGhi }
-                \(portalMappingYAML)
-                """.write(to: adapters.appendingPathComponent("nightly.yaml"), atomically: true, encoding: .utf8)
+            name: nightly
+            schedule: { cron: "0 2 * * *", time_zone: Asia/Ho_Chi_Minh, jitter: 30s }
+            \(mockSourceYAML)
+            request: { path: /dvc/1.0.0/chi-tieu }
+            response: { records: $.duLieu.banGhi }
+            \(portalMappingYAML)
+            """.write(to: adapters.appendingPathComponent("nightly.yaml"), atomically: true, encoding: .utf8)
             let started = Date()
-            let result = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": adapters.path], timeout: .seconds(30)) { runtime in
+            let result = try await runGateway(
+                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": adapters.path], timeout: .seconds(30)
+            ) { runtime in
                 try await runtime.store.adapterStatuses().first?.lastSuccess != nil
             }
             #expect(result.totals.pulls == 1)
@@ -166,7 +180,8 @@ struct ScheduleTests {
             // 02:00 in Hanoi is 19:00 UTC: the first one after the start.
             var utc = Calendar(identifier: .gregorian)
             utc.timeZone = TimeZone(identifier: "UTC")!
-            let nineteen = try #require(utc.nextDate(after: started, matching: DateComponents(hour: 19, minute: 0, second: 0), matchingPolicy: .strict))
+            let nineteen = try #require(
+                utc.nextDate(after: started, matching: DateComponents(hour: 19, minute: 0, second: 0), matchingPolicy: .strict))
             #expect(nextRun >= nineteen && nextRun <= nineteen.addingTimeInterval(30), "next run \(nextRun), cron time \(nineteen)")
         }
     }

@@ -50,18 +50,26 @@ struct SecureDeliveryTests {
         }
     }
 
-    @Test("every key type and serialization delivers every observation once, verified at the centre", arguments: [
-        Profile(keyType: .p256, algorithm: .es256, serialization: .compact, httpSignatures: true, mutualTLS: true, certificateChain: true),
-        Profile(keyType: .rsa, algorithm: .ps256, serialization: .detached, httpSignatures: true, mutualTLS: false, certificateChain: false),
-        Profile(keyType: .rsa, algorithm: .rs256, serialization: .flattened, httpSignatures: false, mutualTLS: true, certificateChain: true),
-        Profile(keyType: .ed25519, algorithm: .edDSA, serialization: .detached, httpSignatures: false, mutualTLS: false, certificateChain: false),
-    ])
+    @Test(
+        "every key type and serialization delivers every observation once, verified at the centre",
+        arguments: [
+            Profile(
+                keyType: .p256, algorithm: .es256, serialization: .compact, httpSignatures: true, mutualTLS: true, certificateChain: true),
+            Profile(
+                keyType: .rsa, algorithm: .ps256, serialization: .detached, httpSignatures: true, mutualTLS: false, certificateChain: false),
+            Profile(
+                keyType: .rsa, algorithm: .rs256, serialization: .flattened, httpSignatures: false, mutualTLS: true, certificateChain: true),
+            Profile(
+                keyType: .ed25519, algorithm: .edDSA, serialization: .detached, httpSignatures: false, mutualTLS: false,
+                certificateChain: false),
+        ])
     func profile(_ profile: Profile) async throws {
         let directory = try makeTemporaryDirectory("profile-\(profile.algorithm.rawValue)-\(profile.serialization.rawValue)")
         let key = try SigningKey.generate(profile.keyType)
         let keyPath = try writeKey(key, in: directory)
         var mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s-\(UUID())", dataset: dataset),
+            directory: directory.appendingPathComponent("mocks"),
+            source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s-\(UUID())", dataset: dataset),
             trustedKeys: [key.publicKey])
         mocks.centralRequiresClientCertificate = profile.mutualTLS
         let dataset = self.dataset
@@ -76,11 +84,14 @@ struct SecureDeliveryTests {
             }
             if profile.certificateChain {
                 let chainPath = directory.appendingPathComponent("chain.pem").path
-                try (try running.authority.issueSigningCertificate(for: key.publicKey.certificatePublicKey) + running.authority.certificatePEM)
+                try
+                    (try running.authority.issueSigningCertificate(for: key.publicKey.certificatePublicKey)
+                    + running.authority.certificatePEM)
                     .write(toFile: chainPath, atomically: true, encoding: .utf8)
                 overrides["LGSP_SIGNING_CERT_CHAIN"] = chainPath
             }
-            let result = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: overrides, until: allPulledAndDelivered)
+            let result = try await runGateway(
+                running, directory: directory, keyPath: keyPath, overrides: overrides, until: allPulledAndDelivered)
             let central = running.central.statistics
             #expect(result.stats.deliveredObservations == dataset.goodRecordCount)
             #expect(central.acceptedObservations == dataset.goodRecordCount)
@@ -124,7 +135,9 @@ struct SecureDeliveryTests {
         mocks.centralRequiresClientCertificate = true
         let events = EventLog()
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
-            _ = try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_RETRY_BASE": "50ms"], events: events) { _ in
+            _ = try await runGateway(
+                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_RETRY_BASE": "50ms"], events: events
+            ) { _ in
                 events.all.count >= 3
             }
             #expect(running.central.statistics.requests == 0)
@@ -139,7 +152,8 @@ struct SecureDeliveryTests {
         let keyPath = try writeKey(key, in: directory)
         let clientSecret = "s3cr3t-\(UUID().uuidString)"
         let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: clientSecret, tokenLifetime: 3600),
+            directory: directory.appendingPathComponent("mocks"),
+            source: .init(clientID: "lgsp-gateway-demo", clientSecret: clientSecret, tokenLifetime: 3600),
             trustedKeys: [key.publicKey], faults: .init(scripted: [.unavailable, .tooManyRequests, .connectionReset]))
         let capture = LogCapture()
         let (tokens, receipts) = try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
@@ -162,7 +176,8 @@ struct SecureDeliveryTests {
         #expect(!tokens.isEmpty)
         let keyBody = key.pemRepresentation.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
         let secrets = [clientSecret, String(keyBody.prefix(40)), String(keyBody.suffix(40))] + tokens
-        let stored = try await SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path, exclusive: false).quarantined(limit: 1000)
+        let stored = try await SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path, exclusive: false).quarantined(
+            limit: 1000)
         let texts = lines + receipts.compactMap { $0 } + stored.map(\.record)
         for secret in secrets {
             #expect(!texts.contains { $0.contains(secret) }, "a secret appears in the output")
@@ -175,16 +190,16 @@ struct SecureDeliveryTests {
         let keyPath = try writeKey(.generate(), in: directory)
         let config = directory.appendingPathComponent("gateway.yaml")
         try """
-            gateway: { id: gw, province: "14" }
-            central:
-              url: http://central.example
-              allow_plain_http: true
-              insecure_skip_tls_verification: true
-            signing: { key: \(keyPath) }
-            store: { path: g.sqlite }
-            contracts: { directory: \(repositoryRoot.path)/Contracts }
-            adapters: { directory: \(repositoryRoot.path)/Adapters }
-            """.write(to: config, atomically: true, encoding: .utf8)
+        gateway: { id: gw, province: "14" }
+        central:
+          url: http://central.example
+          allow_plain_http: true
+          insecure_skip_tls_verification: true
+        signing: { key: \(keyPath) }
+        store: { path: g.sqlite }
+        contracts: { directory: \(repositoryRoot.path)/Contracts }
+        adapters: { directory: \(repositoryRoot.path)/Adapters }
+        """.write(to: config, atomically: true, encoding: .utf8)
         let configuration = try GatewayConfiguration.load(file: config.path, environment: .init(variables: [:]))
         #expect(configuration.warnings.contains { $0.contains("plain http://") })
         #expect(configuration.warnings.contains { $0.contains("does not verify the server's certificate") })

@@ -18,7 +18,9 @@ struct ShippedAdapterTests {
     @Test("every shipped adapter file has a folder with a README that names it and a sample")
     func everyAdapterIsDocumented() throws {
         let adapters = repositoryRoot.appendingPathComponent("Adapters")
-        let files = try FileManager.default.contentsOfDirectory(atPath: adapters.path).filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: adapters.path).filter { $0.hasSuffix(".yaml") }.map {
+            String($0.dropLast(5))
+        }
         #expect(Set(files) == Set(Self.samples.map(\.adapter)))
         for name in files {
             let readme = try String(contentsOf: adapters.appendingPathComponent("\(name)/README.md"), encoding: .utf8)
@@ -36,8 +38,10 @@ struct ShippedAdapterTests {
                 let tls = EndpointTLS(caBundlePath: running.caBundlePath)
                 let tokenAnswer = try await transport.send(
                     method: "POST", url: running.sourceURL + "/token",
-                    headers: [("Authorization", "Basic " + Data("lgsp-gateway-demo:\(secret)".utf8).base64EncodedString()),
-                              ("Content-Type", "application/x-www-form-urlencoded")],
+                    headers: [
+                        ("Authorization", "Basic " + Data("lgsp-gateway-demo:\(secret)".utf8).base64EncodedString()),
+                        ("Content-Type", "application/x-www-form-urlencoded"),
+                    ],
                     body: Data("grant_type=client_credentials".utf8), tls: tls, timeout: .seconds(10))
                 let token = try #require(try JSONValue.parse(tokenAnswer.body)["access_token"]?.stringValue)
 
@@ -51,23 +55,28 @@ struct ShippedAdapterTests {
                         url = running.bankURL + path
                         headers = []
                         endpointTLS = EndpointTLS(
-                            caBundlePath: running.caBundlePath, clientCertificatePath: running.clientCertificatePath, clientKeyPath: running.clientKeyPath)
+                            caBundlePath: running.caBundlePath, clientCertificatePath: running.clientCertificatePath,
+                            clientKeyPath: running.clientKeyPath)
                     default: break
                     }
-                    let answer = try await transport.send(method: "GET", url: url, headers: headers, tls: endpointTLS, timeout: .seconds(10))
+                    let answer = try await transport.send(
+                        method: "GET", url: url, headers: headers, tls: endpointTLS, timeout: .seconds(10))
                     #expect(answer.status == 200, "\(adapter): \(answer.status)")
                     let sample = try Data(contentsOf: repositoryRoot.appendingPathComponent("Adapters/\(adapter)/\(file)"))
                     if file.hasSuffix(".csv") {
                         #expect(answer.body == sample, "\(adapter): the sample is not byte for byte what the mock serves")
                     } else {
                         // The sample is indented for reading; the values must be the same.
-                        #expect(try JSONValue.parse(answer.body) == JSONValue.parse(sample), "\(adapter): the sample differs from what the mock serves")
+                        #expect(
+                            try JSONValue.parse(answer.body) == JSONValue.parse(sample),
+                            "\(adapter): the sample differs from what the mock serves")
                     }
                 }
 
                 // The bank's server refuses a client without the certificate in the handshake.
                 await #expect(throws: (any Error).self) {
-                    _ = try await transport.send(method: "GET", url: running.bankURL + "/nhnn/v1/bao-cao/tai-khoan-thanh-toan", tls: tls, timeout: .seconds(10))
+                    _ = try await transport.send(
+                        method: "GET", url: running.bankURL + "/nhnn/v1/bao-cao/tai-khoan-thanh-toan", tls: tls, timeout: .seconds(10))
                 }
             }
         }

@@ -13,8 +13,12 @@ struct SignatureAlgorithmTests {
 
     @Test("RFC 7515 A.3: the ES256 example verifies; our ES256 signature of the same input verifies too")
     func rfc7515ES256() throws {
-        let jwk = ["kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"]
-        let compact = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q"
+        let jwk = [
+            "kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        ]
+        let compact =
+            "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q"
         let key = try VerificationKey(jwk: jwk)
         let jws = try FlattenedJWS.parse(compact: compact)
         #expect(key.isValidSignature(Base64URL.decode(jws.signature)!, for: jws.signingInput, algorithm: .es256))
@@ -41,7 +45,8 @@ struct SignatureAlgorithmTests {
         }
         // A header naming another key type's algorithm is refused before any maths.
         let forged = FlattenedJWS(
-            protected: Base64URL.encode(Data(#"{"alg":"\#(algorithm == .es256 ? "RS256" : "ES256")","kid":"\#(key.publicKey.thumbprint)"}"#.utf8)),
+            protected: Base64URL.encode(
+                Data(#"{"alg":"\#(algorithm == .es256 ? "RS256" : "ES256")","kid":"\#(key.publicKey.thumbprint)"}"#.utf8)),
             payload: jws.payload, signature: jws.signature)
         #expect(throws: JWSError.self) { try JWSVerifier(keys: [key.publicKey]).verify(forged) }
     }
@@ -68,7 +73,9 @@ struct SignatureAlgorithmTests {
         let detached = try #require(signature)
         #expect(detached.contains(".."))
         #expect(try verifier.verify(FlattenedJWS.parse(detached: detached, payload: detachedBody)).payload == payload)
-        #expect(throws: JWSError.self) { try verifier.verify(FlattenedJWS.parse(detached: detached, payload: Data(#"{"report_id":"s"}"#.utf8))) }
+        #expect(throws: JWSError.self) {
+            try verifier.verify(FlattenedJWS.parse(detached: detached, payload: Data(#"{"report_id":"s"}"#.utf8)))
+        }
     }
 
     /// Runs openssl, the tool operators make keys with, and returns what it printed.

@@ -23,7 +23,9 @@ struct SigningTests {
     func rfc8037Vector() throws {
         let key = try rfcKey()
         #expect(Base64URL.encode(key.publicKey.rawRepresentation) == Self.rfcPublic)
-        #expect(Base64URL.encode(Data(#"{"alg":"EdDSA"}"#.utf8)) + "." + Base64URL.encode(Data("Example of Ed25519 signing".utf8)) == Self.rfcSigningInput)
+        #expect(
+            Base64URL.encode(Data(#"{"alg":"EdDSA"}"#.utf8)) + "." + Base64URL.encode(Data("Example of Ed25519 signing".utf8))
+                == Self.rfcSigningInput)
         // Ed25519 is deterministic (RFC 8032), so signing the input must give the RFC's bytes.
         let signature = try key.sign(Data(Self.rfcSigningInput.utf8))
         #expect(Base64URL.encode(signature) == Self.rfcSignature)

@@ -13,7 +13,8 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     /// Whether a PostgreSQL server was started for the tests: Tests/test.sh starts one and sets
     /// LGSP_TEST_POSTGRES_URL. Without it `swift test` skips the PostgreSQL cases, saying why.
     static let postgresAvailable = ProcessInfo.processInfo.environment["LGSP_TEST_POSTGRES_URL"] != nil
-    static let postgresMissing: Comment = "LGSP_TEST_POSTGRES_URL is not set: Tests/test.sh starts a PostgreSQL server for these tests and sets it"
+    static let postgresMissing: Comment =
+        "LGSP_TEST_POSTGRES_URL is not set: Tests/test.sh starts a PostgreSQL server for these tests and sets it"
 
     /// The backends this run can test.
     static var available: [StoreBackend] { postgresAvailable ? allCases : [.sqlite] }
@@ -47,7 +48,9 @@ struct StoreContractTests {
     /// that the tests below ran on SQLite alone.
     @Test("the PostgreSQL server for these tests answers", .enabled(if: StoreBackend.postgresAvailable, StoreBackend.postgresMissing))
     func postgresServer() throws {
-        let (status, output) = try runTool(["psql", ProcessInfo.processInfo.environment["LGSP_TEST_POSTGRES_URL"] ?? "", "--no-psqlrc", "-tAc", "SELECT 6 * 7"])
+        let (status, output) = try runTool([
+            "psql", ProcessInfo.processInfo.environment["LGSP_TEST_POSTGRES_URL"] ?? "", "--no-psqlrc", "-tAc", "SELECT 6 * 7",
+        ])
         #expect(status == 0 && output.trimmingCharacters(in: .whitespacesAndNewlines) == "42", "\(output)")
     }
 
@@ -58,11 +61,17 @@ struct StoreContractTests {
     func pull(_ reports: [SignedReport], cursor: String?, quarantined: Int = 0, adapter: String = "a") -> PullCommit {
         PullCommit(
             adapter: adapter, startedAt: t0, pulledRecords: reports.reduce(0) { $0 + $1.observationCount } + quarantined, reports: reports,
-            quarantined: (0..<quarantined).map { QuarantinedRecord(record: .object(["n": .number(Double($0))]), reasons: [.init(pointer: "/value", rule: "indicator.range", message: "too big")]) },
+            quarantined: (0..<quarantined).map {
+                QuarantinedRecord(
+                    record: .object(["n": .number(Double($0))]),
+                    reasons: [.init(pointer: "/value", rule: "indicator.range", message: "too big")])
+            },
             cursor: cursor)
     }
 
-    @Test("a pull's reports, quarantine and cursor are committed together; a repeated report id is kept once", arguments: StoreBackend.available)
+    @Test(
+        "a pull's reports, quarantine and cursor are committed together; a repeated report id is kept once",
+        arguments: StoreBackend.available)
     func commit(backend: StoreBackend) async throws {
         let store = try await openStore(backend)
         try await store.withRunning {
@@ -84,7 +93,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test("reports stored ahead of a pull's commit are due at once, kept once, and counted in the pull's history", arguments: StoreBackend.available)
+    @Test(
+        "reports stored ahead of a pull's commit are due at once, kept once, and counted in the pull's history",
+        arguments: StoreBackend.available)
     func storedAhead(backend: StoreBackend) async throws {
         let store = try await openStore(backend)
         try await store.withRunning {
@@ -118,13 +129,18 @@ struct StoreContractTests {
             #expect(try await store.leaseDue(now: t0, limit: 10, leaseDuration: 30).isEmpty)
             #expect(try await store.nextDueDate() == t0.addingTimeInterval(30))
 
-            let skipped = try await store.complete([
-                CompletedAttempt(reportID: "r1", attempt: 1, completion: .delivered(status: 202, receipt: "{\"ok\":1}"), receiptVerified: true),
-                CompletedAttempt(reportID: "r2", attempt: 1, completion: .retry(at: t0.addingTimeInterval(5), status: 503, error: "busy")),
-                CompletedAttempt(reportID: "r3", attempt: 1, completion: .deadLetter(status: 422, response: "{\"error\":\"bad\"}", reason: "refused")),
-                CompletedAttempt(reportID: "r1", attempt: 1, completion: .delivered(status: 202, receipt: nil)),
-                CompletedAttempt(reportID: "nope", attempt: 1, completion: .delivered(status: 202, receipt: nil)),
-            ], now: t0.addingTimeInterval(1))
+            let skipped = try await store.complete(
+                [
+                    CompletedAttempt(
+                        reportID: "r1", attempt: 1, completion: .delivered(status: 202, receipt: "{\"ok\":1}"), receiptVerified: true),
+                    CompletedAttempt(
+                        reportID: "r2", attempt: 1, completion: .retry(at: t0.addingTimeInterval(5), status: 503, error: "busy")),
+                    CompletedAttempt(
+                        reportID: "r3", attempt: 1, completion: .deadLetter(status: 422, response: "{\"error\":\"bad\"}", reason: "refused")
+                    ),
+                    CompletedAttempt(reportID: "r1", attempt: 1, completion: .delivered(status: 202, receipt: nil)),
+                    CompletedAttempt(reportID: "nope", attempt: 1, completion: .delivered(status: 202, receipt: nil)),
+                ], now: t0.addingTimeInterval(1))
             #expect(skipped.map(\.reportID) == ["r1", "nope"])
             #expect(try await store.entry(reportID: "r1")?.receiptVerified == true)
             #expect(try await store.entries(state: .deadLettered, limit: 10).map(\.reportID) == ["r3"])
@@ -133,13 +149,17 @@ struct StoreContractTests {
             let again = try await store.leaseDue(now: t0.addingTimeInterval(5), limit: 10, leaseDuration: 30)
             #expect(again.map(\.reportID) == ["r2"] && again.first?.attempt == 2)
             try await store.complete(reportID: "r2", attempt: 2, with: .delivered(status: 202, receipt: nil), now: t0.addingTimeInterval(6))
-            await #expect(throws: StoreError.self) { try await store.complete(reportID: "r2", attempt: 2, with: .delivered(status: 202, receipt: nil), now: t0) }
+            await #expect(throws: StoreError.self) {
+                try await store.complete(reportID: "r2", attempt: 2, with: .delivered(status: 202, receipt: nil), now: t0)
+            }
 
             await #expect(throws: StoreError.self) { try await store.purge(reportID: "r1") }
             try await store.requeue(reportID: "r3", now: t0.addingTimeInterval(7))
             #expect(try await store.entry(reportID: "r3")?.state == .pending)
             let third = try await store.leaseDue(now: t0.addingTimeInterval(7), limit: 10, leaseDuration: 30)
-            try await store.complete(reportID: "r3", attempt: third[0].attempt, with: .deadLetter(status: 422, response: "{}", reason: "refused"), now: t0.addingTimeInterval(8))
+            try await store.complete(
+                reportID: "r3", attempt: third[0].attempt, with: .deadLetter(status: 422, response: "{}", reason: "refused"),
+                now: t0.addingTimeInterval(8))
             try await store.purge(reportID: "r3")
             #expect(try await store.entry(reportID: "r3") == nil)
 
@@ -172,7 +192,8 @@ struct StoreContractTests {
     }
 }
 
-@Suite("PostgreSQL store shared by several gateways", .serialized, .enabled(if: StoreBackend.postgresAvailable, StoreBackend.postgresMissing))
+@Suite(
+    "PostgreSQL store shared by several gateways", .serialized, .enabled(if: StoreBackend.postgresAvailable, StoreBackend.postgresMissing))
 struct SharedPostgresStoreTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -180,18 +201,23 @@ struct SharedPostgresStoreTests {
     func skipLocked() async throws {
         let url = try await freshPostgresDatabase()
         let first = try PostgresStore(url: url), second = try PostgresStore(url: url)
-        try await first.withRunning { try await second.withRunning {
-            let reports = (0..<200).map { SignedReport(reportID: String(format: "r%03d", $0), body: Data("{}".utf8), contentDigest: "d", observationCount: 1) }
-            try await first.commit(PullCommit(adapter: "a", startedAt: t0, pulledRecords: 200, reports: reports, quarantined: [], cursor: nil), now: t0)
-            let t0 = self.t0
-            async let fromFirst = Self.leaseAll(first, now: t0)
-            async let fromSecond = Self.leaseAll(second, now: t0)
-            let (a, b) = try await (fromFirst, fromSecond)
-            #expect(Set(a).isDisjoint(with: b), "\(Set(a).intersection(b).count) reports leased twice")
-            #expect(Set(a).union(b) == Set(reports.map(\.reportID)))
-            #expect(!a.isEmpty && !b.isEmpty, "one instance took everything: \(a.count) and \(b.count)")
-            #expect(try await first.outboxStats(now: t0).inFlight == 200)
-        } }
+        try await first.withRunning {
+            try await second.withRunning {
+                let reports = (0..<200).map {
+                    SignedReport(reportID: String(format: "r%03d", $0), body: Data("{}".utf8), contentDigest: "d", observationCount: 1)
+                }
+                try await first.commit(
+                    PullCommit(adapter: "a", startedAt: t0, pulledRecords: 200, reports: reports, quarantined: [], cursor: nil), now: t0)
+                let t0 = self.t0
+                async let fromFirst = Self.leaseAll(first, now: t0)
+                async let fromSecond = Self.leaseAll(second, now: t0)
+                let (a, b) = try await (fromFirst, fromSecond)
+                #expect(Set(a).isDisjoint(with: b), "\(Set(a).intersection(b).count) reports leased twice")
+                #expect(Set(a).union(b) == Set(reports.map(\.reportID)))
+                #expect(!a.isEmpty && !b.isEmpty, "one instance took everything: \(a.count) and \(b.count)")
+                #expect(try await first.outboxStats(now: t0).inFlight == 200)
+            }
+        }
     }
 
     @Test("when the database drops the owner's connection, its check says so, and ownership can be sought again")
@@ -203,12 +229,17 @@ struct SharedPostgresStoreTests {
             try await store.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50)) { stillOwner in
                 checks.append("before: \(await stillOwner())")
                 // As a database restart or a network cut would: the server ends the session holding the lock.
-                let (status, output) = (try? await runToolOffPool(["psql", url.replacingOccurrences(of: "?sslmode=disable", with: ""), "--quiet", "--no-psqlrc", "-c",
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"])) ?? (-1, "psql did not run")
+                let (status, output) =
+                    (try? await runToolOffPool([
+                        "psql", url.replacingOccurrences(of: "?sslmode=disable", with: ""), "--quiet", "--no-psqlrc", "-c",
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    ])) ?? (-1, "psql did not run")
                 checks.append(status == 0 ? "terminated" : "psql failed: \(output)")
                 checks.append("after: \(await stillOwner())")
             }
-            try await store.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50)) { stillOwner in checks.append("again: \(await stillOwner())") }
+            try await store.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50)) { stillOwner in
+                checks.append("again: \(await stillOwner())")
+            }
             #expect(checks.entries == ["before: true", "terminated", "after: false", "again: true"])
         }
     }
@@ -237,7 +268,9 @@ struct SharedPostgresStoreTests {
         let url = try await freshPostgresDatabase()
         let plain = url.replacingOccurrences(of: "?sslmode=disable", with: "")
         let fixture = repositoryRoot.appendingPathComponent("Tests/fixtures/postgres-unversioned.sql").path
-        let (loaded, loadOutput) = try await runToolOffPool(["psql", plain, "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-f", fixture])
+        let (loaded, loadOutput) = try await runToolOffPool([
+            "psql", plain, "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-f", fixture,
+        ])
         #expect(loaded == 0, "\(loadOutput)")
         func query(_ sql: String) throws -> String {
             try runTool(["psql", plain, "--no-psqlrc", "-tAc", sql]).output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -280,19 +313,25 @@ struct SharedPostgresStoreTests {
                         // The check the pull loop makes before each pull sees the lock held.
                         events.append(await stillOwner() ? "first owns" : "first's check says it does not own")
                         // Held until the other instance has been seen waiting for it, and owning another schedule.
-                        _ = try? await eventually(timeout: .seconds(20)) { Set(events.entries).isSuperset(of: ["second waits", "second owns qlvb"]) }
+                        _ = try? await eventually(timeout: .seconds(20)) {
+                            Set(events.entries).isSuperset(of: ["second waits", "second owns qlvb"])
+                        }
                         events.append("first lets go")
                     }
                 }
                 #expect(try await eventually(timeout: .seconds(20)) { events.entries.contains("first owns") })
                 group.addTask {
-                    try await second.withScheduleOwnership(of: "dvc-portal", poll: .milliseconds(50), whileWaiting: { events.append("second waits") }) { _ in
+                    try await second.withScheduleOwnership(
+                        of: "dvc-portal", poll: .milliseconds(50), whileWaiting: { events.append("second waits") }
+                    ) { _ in
                         events.append("second owns")
                     }
                 }
                 // Another adapter's schedule is free all along.
                 group.addTask {
-                    try await second.withScheduleOwnership(of: "qlvb-documents", poll: .milliseconds(50)) { _ in events.append("second owns qlvb") }
+                    try await second.withScheduleOwnership(of: "qlvb-documents", poll: .milliseconds(50)) { _ in
+                        events.append("second owns qlvb")
+                    }
                 }
                 try await group.waitForAll()
             }

@@ -16,7 +16,11 @@ struct StoreTests {
     func pull(_ reports: [SignedReport], cursor: String?, quarantined: Int = 0) -> PullCommit {
         PullCommit(
             adapter: "a", startedAt: t0, pulledRecords: reports.reduce(0) { $0 + $1.observationCount } + quarantined, reports: reports,
-            quarantined: (0..<quarantined).map { QuarantinedRecord(record: .object(["n": .number(Double($0))]), reasons: [.init(pointer: "/value", rule: "indicator.range", message: "too big")]) },
+            quarantined: (0..<quarantined).map {
+                QuarantinedRecord(
+                    record: .object(["n": .number(Double($0))]),
+                    reasons: [.init(pointer: "/value", rule: "indicator.range", message: "too big")])
+            },
             cursor: cursor)
     }
 
@@ -53,11 +57,12 @@ struct StoreTests {
         // store lets go of its lock when the last reference to it goes, which GRDB's queues may
         // hold a moment after the scope ends; a lock never released would fail here.
         let box = Mutex<SQLiteStore?>(nil)
-        #expect(try await eventually(timeout: .seconds(10)) {
-            let store = try? SQLiteStore(path: path)
-            box.withLock { $0 = store }
-            return store != nil
-        })
+        #expect(
+            try await eventually(timeout: .seconds(10)) {
+                let store = try? SQLiteStore(path: path)
+                box.withLock { $0 = store }
+                return store != nil
+            })
         let reopened = try #require(box.withLock { $0 })
         #expect(try await reopened.entry(reportID: "r1")?.receipt == "{\"ok\":true}")
         #expect(try await reopened.recoverInterruptedDeliveries(now: t0.addingTimeInterval(1)) == 1)
@@ -89,7 +94,8 @@ struct StoreTests {
         }
         _ = try sqlite(".read \(repositoryRoot.appendingPathComponent("Tests/fixtures/store-v4.sql").path)")
         // A pending report whose body spans many overflow pages, as real ones do.
-        _ = try sqlite("""
+        _ = try sqlite(
+            """
             INSERT INTO outbox (report_id, adapter, body, content_digest, observation_count, state, created_at, next_attempt_at)
             VALUES ('r3', 'a', CAST(printf('%.*c', 300000, 'x') AS BLOB), 'sha-256=:y:', 500, 'pending', 1800000002.0, 1800000002.0)
             """)
@@ -111,7 +117,9 @@ struct StoreTests {
         // when it is delivered and pruned; so does an old one.
         try await store.commit(pull([report("r4"), report("r4")], cursor: "c"), now: t0.addingTimeInterval(4))
         #expect(try await store.signedReport(reportID: "r4")?.body == report("r4").body)
-        #expect(try sqlite("SELECT length(outbox.body) || ',' || length(report_bodies.body) FROM outbox JOIN report_bodies USING (report_id)") == "0,\(report("r4").body.count)")
+        #expect(
+            try sqlite("SELECT length(outbox.body) || ',' || length(report_bodies.body) FROM outbox JOIN report_bodies USING (report_id)")
+                == "0,\(report("r4").body.count)")
         let leasedNew = try await store.leaseDue(now: t0.addingTimeInterval(5), limit: 10, leaseDuration: 30)
         #expect(leasedNew.map(\.reportID) == ["r4"])
         #expect(leasedNew.first?.body == report("r4").body)

@@ -32,10 +32,13 @@ struct StoredAheadTests {
     static func records(_ count: Int, outOfRange: Set<Int>) -> [PulledRecord] {
         (0..<count).map { index in
             let value = outOfRange.contains(index) ? 131.5 : Double(40 + index % 50)
-            return .mapped(Observation(
-                indicator: "HSCV_DIEN_TU", province: "14", level: .commune, area: String(format: "%05d", 3600 + index), period: "2025-Q3",
-                value: value, unit: "percent", sourceSystem: "qlvb", sourceRecordID: "R-\(index)", collectedAt: "2026-11-22T04:00:00.000Z"
-            ).jsonValue)
+            return .mapped(
+                Observation(
+                    indicator: "HSCV_DIEN_TU", province: "14", level: .commune, area: String(format: "%05d", 3600 + index),
+                    period: "2025-Q3",
+                    value: value, unit: "percent", sourceSystem: "qlvb", sourceRecordID: "R-\(index)",
+                    collectedAt: "2026-11-22T04:00:00.000Z"
+                ).jsonValue)
         }
     }
 
@@ -43,8 +46,9 @@ struct StoredAheadTests {
         let count = Mutex(0)
     }
 
-    @Test("parts are stored as they are signed, cut as if all at once; after a pull that stopped part-way the next stores nothing twice and moves the cursor",
-          arguments: [(nil, 19, 2), (7, 10, 3)] as [(Int?, Int, Int)])
+    @Test(
+        "parts are stored as they are signed, cut as if all at once; after a pull that stopped part-way the next stores nothing twice and moves the cursor",
+        arguments: [(nil, 19, 2), (7, 10, 3)] as [(Int?, Int, Int)])
     func storedAheadThenRunAgain(pageSize: Int?, storedBeforeStop: Int, storeCalls: Int) async throws {
         let directory = try makeTemporaryDirectory()
         let store = try SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path)
@@ -60,7 +64,8 @@ struct StoredAheadTests {
         // first part leaves 19 for the second, which then stores 19 reports; in pages of 7, the
         // third and the sixth page reach 20.
         let adapter = ListedRecords(records: Self.records(45, outOfRange: [3, 30]), pageSize: pageSize)
-        let (valid, quarantined) = await PullRunner.check(PullOutput(records: adapter.records, nextCursor: nil), contracts: contracts, province: "14")
+        let (valid, quarantined) = await PullRunner.check(
+            PullOutput(records: adapter.records, nextCursor: nil), contracts: contracts, province: "14")
         #expect(valid.count == 43 && quarantined.count == 2)
         let expectedIDs = Set(try await runner.signReports(valid, adapter: adapter.name, createdAt: Date()).map(\.reportID))
         #expect(expectedIDs.count == 22)
@@ -94,7 +99,9 @@ struct StoredAheadTests {
         #expect(stored.reduce(0) { $0 + ($1.observationCount ?? 0) } == 43)
         #expect(try await store.cursor(for: adapter.name) == "after-45")
         let totals = try await store.pullTotals()
-        #expect(totals.pulls == 1 && totals.pulledRecords == 45 && totals.validObservations == 43 && totals.reports == 22 && totals.quarantined == 2)
+        #expect(
+            totals.pulls == 1 && totals.pulledRecords == 45 && totals.validObservations == 43 && totals.reports == 22
+                && totals.quarantined == 2)
         #expect(try await store.quarantined(limit: 10).count == 2)
 
         // Every stored report verifies with the gateway's key and holds the observations in order.
@@ -116,7 +123,8 @@ struct StoredAheadTests {
             gatewayID: "gw-14", province: "14", contracts: try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts")),
             signer: JWSSigner(key: SigningKey.generate(), type: "lgsp-report+jws"), store: store, maxObservationsPerReport: 2)
         let calls = Calls()
-        let summary = try await runner.pullOnce(ListedRecords(records: Self.records(records, outOfRange: [])), whenStored: { calls.count.withLock { $0 += 1 } })
+        let summary = try await runner.pullOnce(
+            ListedRecords(records: Self.records(records, outOfRange: [])), whenStored: { calls.count.withLock { $0 += 1 } })
         #expect(summary.reports == (records + 1) / 2)
         #expect(calls.count.withLock { $0 } == (records > 0 ? 1 : 0))
         #expect(try await store.pullTotals().pulls == 1)

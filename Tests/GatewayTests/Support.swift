@@ -27,7 +27,8 @@ func makeTemporaryDirectory(_ name: String = #function) throws -> URL {
 /// Writes `key` as a 0600 PKCS#8 PEM file and returns its path.
 func writeKey(_ key: SigningKey, in directory: URL) throws -> String {
     let path = directory.appendingPathComponent("signing-key.pem").path
-    guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
+    guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+    else {
         throw MockError("cannot write \(path)")
     }
     return path
@@ -74,8 +75,10 @@ func shippedAdapterVariables(in directory: URL) throws -> [String: String] {
     try key.write(toFile: keyPath, atomically: true, encoding: .utf8)
     let apiKeyPath = directory.appendingPathComponent("telecom-api-key").path
     try "k-\(UUID().uuidString)".write(toFile: apiKeyPath, atomically: true, encoding: .utf8)
-    return ["LGSP_SOURCE_CA": caPath, "TELECOM_CA": caPath, "TELECOM_API_KEY": "file:" + apiKeyPath,
-            "BANK_CA": caPath, "BANK_CLIENT_CERT": certificatePath, "BANK_CLIENT_KEY": keyPath]
+    return [
+        "LGSP_SOURCE_CA": caPath, "TELECOM_CA": caPath, "TELECOM_API_KEY": "file:" + apiKeyPath,
+        "BANK_CA": caPath, "BANK_CLIENT_CERT": certificatePath, "BANK_CLIENT_KEY": keyPath,
+    ]
 }
 
 func writeTestCA(in directory: URL) throws -> String {
@@ -110,12 +113,15 @@ func runTool(_ arguments: [String], includeStandardError: Bool = true) throws ->
 
 /// The mocks on loopback, trusting a fresh signing key written to the test's directory: the
 /// set-up of most tests that run the gateway against them.
-func withSignedMocks(_ body: @escaping @Sendable (MockSystems.Running, _ directory: URL, _ keyPath: String) async throws -> Void) async throws {
+func withSignedMocks(_ body: @escaping @Sendable (MockSystems.Running, _ directory: URL, _ keyPath: String) async throws -> Void)
+    async throws
+{
     let directory = try makeTemporaryDirectory()
     let key = SigningKey.generate()
     let keyPath = try writeKey(key, in: directory)
     let mocks = MockSystems.Configuration(
-        directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
+        directory: directory.appendingPathComponent("mocks"),
+        source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID())"),
         trustedKeys: [key.publicKey])
     try await MockSystems.withRunning(mocks, logger: quietLogger) { running in try await body(running, directory, keyPath) }
 }

@@ -52,24 +52,31 @@ struct SystemdTests {
         // verify checks ExecStart= exists: point a copy at the binary this build made.
         let directory = try makeTemporaryDirectory()
         let copy = directory.appendingPathComponent("lgsp-gateway.service").path
-        try String(contentsOfFile: unit, encoding: .utf8).replacingOccurrences(of: "/usr/bin/lgsp-gateway", with: try gatewayExecutable().path)
-            .write(toFile: copy, atomically: true, encoding: .utf8)
+        try String(contentsOfFile: unit, encoding: .utf8).replacingOccurrences(
+            of: "/usr/bin/lgsp-gateway", with: try gatewayExecutable().path
+        )
+        .write(toFile: copy, atomically: true, encoding: .utf8)
         let (status, output) = try runTool(["systemd-analyze", "verify", copy])
         #expect(status == 0 && output.isEmpty, "\(output)")
     }
 
     /// Runs `lgsp-gateway run` as systemd would start it (a notify socket, a watchdog interval)
     /// against fresh mocks, and hands the process and the socket to `body`.
-    func underSystemd(watchdogMicroseconds: Int, _ body: @escaping @Sendable (ChildProcess, NotifyListener) async throws -> Void) async throws {
+    func underSystemd(watchdogMicroseconds: Int, _ body: @escaping @Sendable (ChildProcess, NotifyListener) async throws -> Void)
+        async throws
+    {
         let directory = try makeTemporaryDirectory()
         let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
         let key = SigningKey.generate()
         let keyPath = try writeKey(key, in: directory)
         let mocks = MockSystems.Configuration(
-            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s"), trustedKeys: [key.publicKey])
+            directory: directory.appendingPathComponent("mocks"), source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s"),
+            trustedKeys: [key.publicKey])
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             var environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path).variables
+                for: running, repository: repositoryRoot, keyPath: keyPath,
+                storePath: directory.appendingPathComponent("gateway.sqlite").path
+            ).variables
             environment["PATH"] = "/usr/bin:/bin"
             environment["NOTIFY_SOCKET"] = listener.path
             environment["WATCHDOG_USEC"] = "\(watchdogMicroseconds)"
@@ -94,10 +101,11 @@ struct SystemdTests {
 
             // systemctl reload: RELOADING=1 with the monotonic clock, then READY=1 once the new configuration runs.
             kill(gateway.process.processIdentifier, SIGHUP)
-            #expect(try await eventually(timeout: .seconds(30)) {
-                messages += listener.drain()
-                return messages.drop { !$0.hasPrefix("RELOADING=1") }.dropFirst().contains { $0.hasPrefix("READY=1") }
-            }, "\(messages)")
+            #expect(
+                try await eventually(timeout: .seconds(30)) {
+                    messages += listener.drain()
+                    return messages.drop { !$0.hasPrefix("RELOADING=1") }.dropFirst().contains { $0.hasPrefix("READY=1") }
+                }, "\(messages)")
             let reloading = try #require(messages.first { $0.hasPrefix("RELOADING=1") })
             let monotonic = try #require(reloading.split(separator: "\n").first { $0.hasPrefix("MONOTONIC_USEC=") })
             #expect(UInt64(monotonic.dropFirst("MONOTONIC_USEC=".count)) != nil, "\(reloading)")

@@ -14,7 +14,8 @@ struct XMLTests {
 
     @Test("WSO2 Data Services answers: namespaces dropped, entities and CDATA decoded, attributes kept, one entry is a list of one")
     func shapes() throws {
-        let answer = try parse("""
+        let answer = try parse(
+            """
             <?xml version="1.0" encoding="UTF-8"?>
             <ds:Entries xmlns:ds="http://ws.wso2.org/dataservice">
               <!-- a comment -->
@@ -39,7 +40,9 @@ struct XMLTests {
     func refusals() throws {
         let mismatched = #expect(throws: XMLRecords.SyntaxError.self) { try parse("<a>\n<b>1</c>\n</a>") }
         #expect(mismatched?.description == "line 2: </c> closes <b>")
-        let dtd = #expect(throws: XMLRecords.SyntaxError.self) { try parse("<?xml version=\"1.0\"?>\n<!DOCTYPE a [<!ENTITY x \"xxxxxxxx\">]>\n<a>&x;</a>") }
+        let dtd = #expect(throws: XMLRecords.SyntaxError.self) {
+            try parse("<?xml version=\"1.0\"?>\n<!DOCTYPE a [<!ENTITY x \"xxxxxxxx\">]>\n<a>&x;</a>")
+        }
         #expect(dtd?.description == "line 2: a DTD is not accepted in a data answer")
         let unknownEntity = #expect(throws: XMLRecords.SyntaxError.self) { try parse("<a>&nbsp;</a>") }
         #expect(unknownEntity?.message == "the entity &nbsp; is not defined")
@@ -60,8 +63,10 @@ struct XMLTests {
                 "json", path: "/dvc/1.0.0/chi-tieu", pagination: nil, in: directory, environment: environment)
             let context = PullContext(province: "14", collectedAt: Date(timeIntervalSince1970: 1_790_000_000))
             let (fromXML, fromJSON) = try await withTransport { transport in
-                (try await HTTPAdapter(definition: xml, transport: transport).pull(cursor: nil, context: context),
-                 try await HTTPAdapter(definition: json, transport: transport).pull(cursor: nil, context: context))
+                (
+                    try await HTTPAdapter(definition: xml, transport: transport).pull(cursor: nil, context: context),
+                    try await HTTPAdapter(definition: json, transport: transport).pull(cursor: nil, context: context)
+                )
             }
             #expect(fromXML.records.count == running.source.configuration.dataset.portalRecords.count)
             // Everything but the adapter's own name, which each observation carries as its source system.

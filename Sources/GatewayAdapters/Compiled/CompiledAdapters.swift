@@ -27,14 +27,16 @@ public protocol CompiledAdapterType: Sendable {
     /// Reads `settings` when the adapter file is loaded, reporting each problem on the value it
     /// concerns (so `check` names file, line and field), and returns how to make the adapter, or
     /// nil when the settings cannot be used.
-    static func configure(name: String, schedule: PullSchedule, sourceSystem: String, settings: ConfigValue) -> (@Sendable (AdapterResources) -> any Adapter)?
+    static func configure(name: String, schedule: PullSchedule, sourceSystem: String, settings: ConfigValue) -> (
+        @Sendable (AdapterResources) -> any Adapter
+    )?
 }
 
 /// The compiled adapters this build knows, by `type`. Explicit rather than discovered: what can
 /// run inside the gateway is decided when it is built.
 public enum AdapterRegistry {
     public static let compiled: [any CompiledAdapterType.Type] = [
-        DossierTotalsAdapter.self,
+        DossierTotalsAdapter.self
     ]
 
     static func type(named name: String) -> (any CompiledAdapterType.Type)? {

@@ -54,7 +54,8 @@ public struct DossierTotalsAdapter: Adapter, CompiledAdapterType {
         guard let baseURL else { return nil }
         let settings = Settings(baseURL: baseURL, path: path, tls: tls, timeout: timeout, auth: auth)
         return { resources in
-            DossierTotalsAdapter(name: name, schedule: schedule, sourceSystem: sourceSystem, settings: settings, transport: resources.transport)
+            DossierTotalsAdapter(
+                name: name, schedule: schedule, sourceSystem: sourceSystem, settings: settings, transport: resources.transport)
         }
     }
 
@@ -98,10 +99,15 @@ public struct DossierTotalsAdapter: Adapter, CompiledAdapterType {
         var totals: [String: (online: Double, all: Double, procedures: Int)] = [:]
         for row in rows {
             guard let period = row["ky"]?.stringValue.flatMap(PeriodNormalizer.normalize),
-                  let all = row["tongHoSo"]?.numberValue, let online = row["hoSoTrucTuyen"]?.numberValue
+                let all = row["tongHoSo"]?.numberValue, let online = row["hoSoTrucTuyen"]?.numberValue
             else {
-                records.append(.failed(record: row, reasons: [QuarantineReason(
-                    pointer: "", rule: "mapping.missing", message: "a procedure's row needs ky, tongHoSo and hoSoTrucTuyen")]))
+                records.append(
+                    .failed(
+                        record: row,
+                        reasons: [
+                            QuarantineReason(
+                                pointer: "", rule: "mapping.missing", message: "a procedure's row needs ky, tongHoSo and hoSoTrucTuyen")
+                        ]))
                 continue
             }
             totals[period, default: (0, 0, 0)].online += online
@@ -110,13 +116,15 @@ public struct DossierTotalsAdapter: Adapter, CompiledAdapterType {
         }
         for (period, sum) in totals.sorted(by: { $0.key < $1.key }) {
             let value = sum.all > 0 ? (sum.online / sum.all * 10_000).rounded() / 100 : 0
-            records.append(.mapped(.object([
-                "indicator": .string("HS_TRUC_TUYEN"), "province": .string(context.province), "level": .string("province"),
-                "area": .string(context.province), "period": .string(period), "value": .number(value), "unit": .string("percent"),
-                "numerator": .number(sum.online), "denominator": .number(sum.all), "source_system": .string(sourceSystem),
-                "source_record_id": .string("\(name)-\(period)-\(sum.procedures)-procedures"),
-                "collected_at": .string(Timestamps.format(context.collectedAt)),
-            ])))
+            records.append(
+                .mapped(
+                    .object([
+                        "indicator": .string("HS_TRUC_TUYEN"), "province": .string(context.province), "level": .string("province"),
+                        "area": .string(context.province), "period": .string(period), "value": .number(value), "unit": .string("percent"),
+                        "numerator": .number(sum.online), "denominator": .number(sum.all), "source_system": .string(sourceSystem),
+                        "source_record_id": .string("\(name)-\(period)-\(sum.procedures)-procedures"),
+                        "collected_at": .string(Timestamps.format(context.collectedAt)),
+                    ])))
         }
         return PullOutput(records: records, nextCursor: nil)
     }

@@ -21,7 +21,8 @@ enum FuzzTarget: String, CaseIterable {
         return target
     }()
 
-    static let environment = ConfigEnvironment(variables: ["LGSP_SOURCE_URL": "https://127.0.0.1:1"], hostCredentialsDirectory: "/nonexistent")
+    static let environment = ConfigEnvironment(
+        variables: ["LGSP_SOURCE_URL": "https://127.0.0.1:1"], hostCredentialsDirectory: "/nonexistent")
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func run(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -32,7 +33,9 @@ enum FuzzTarget: String, CaseIterable {
             guard let value = try? JSONValue.parse(data) else { return }
             // What was accepted writes out canonically and reads back the same.
             guard let canonical = try? value.canonicalData() else { fatalError("an accepted document does not write out") }
-            guard let again = try? JSONValue.parse(canonical), again == value else { fatalError("canonical JSON does not read back the same") }
+            guard let again = try? JSONValue.parse(canonical), again == value else {
+                fatalError("canonical JSON does not read back the same")
+            }
         case .csv:
             for delimiter in [UInt8(ascii: ","), UInt8(ascii: ";")] {
                 guard let table = try? CSVTable(parsing: data, format: CSVFormat(delimiter: delimiter)) else { continue }
