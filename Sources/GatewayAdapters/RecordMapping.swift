@@ -370,17 +370,21 @@ public enum NumberParsing {
                 position += 1
             }
             guard run > 0, groups == 0 || (run == 3 && (1...3).contains(leading)) else { return nil }
-            if position < figure.count, let decimal, figure[position] == decimal {
-                position += 1
-                clean[written] = UInt8(ascii: ".")
-                written += 1
+            /// Copies the digits from `position` on; whether there was at least one.
+            func copyDigits() -> Bool {
                 let start = position
                 while position < figure.count, digit(figure[position]) {
                     clean[written] = figure[position]
                     written += 1
                     position += 1
                 }
-                guard position > start else { return nil }
+                return position > start
+            }
+            if position < figure.count, let decimal, figure[position] == decimal {
+                position += 1
+                clean[written] = UInt8(ascii: ".")
+                written += 1
+                guard copyDigits() else { return nil }
             }
             if position < figure.count, figure[position] | 0x20 == UInt8(ascii: "e") {
                 clean[written] = UInt8(ascii: "e")
@@ -391,13 +395,7 @@ public enum NumberParsing {
                     written += 1
                     position += 1
                 }
-                let start = position
-                while position < figure.count, digit(figure[position]) {
-                    clean[written] = figure[position]
-                    written += 1
-                    position += 1
-                }
-                guard position > start else { return nil }
+                guard copyDigits() else { return nil }
             }
             guard position == figure.count,
                 let value = Double(String(decoding: UnsafeBufferPointer(rebasing: clean[0..<written]), as: UTF8.self)), value.isFinite

@@ -63,18 +63,14 @@ public struct SemanticRules: Sendable {
 
         // Identifiers are signed and shown to people: a NUL or an escape sequence in one would be
         // signed into the payload, end C strings early and reach terminals and log viewers raw.
-        // Field by field rather than over an array of them: an array per observation allocates.
+        // Only the free-text ones are scanned: indicator, province, area, period and unit must
+        // match the catalogue or the province's code list, which no control character does.
         func controlFree(_ field: String, _ text: String) {
             guard let control = Self.firstControlCharacter(in: text) else { return }
             fail(
                 "/" + field, "identifier.control-character",
                 "\(field) holds the control character U+\(String(format: "%04X", control)); identifiers in a signed report may not")
         }
-        controlFree("indicator", observation.indicator)
-        controlFree("province", observation.province)
-        controlFree("area", observation.area)
-        controlFree("period", observation.period)
-        controlFree("unit", observation.unit)
         controlFree("source_system", observation.sourceSystem)
         if let id = observation.sourceRecordID { controlFree("source_record_id", id) }
         if observation.province != province {

@@ -70,17 +70,7 @@ struct HostilePeerTests {
             let parked = try await SQLiteStore(path: storePath, exclusive: false).entries(state: .pending, limit: 10_000)
             #expect(parked.allSatisfy { $0.nextAttemptAt.timeIntervalSinceNow > 6 * 86_400 }, "\(parked.map(\.nextAttemptAt))")
 
-            var environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath, overrides: overrides
-            ).variables
-            environment["PATH"] = "/usr/bin:/bin"
-            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
-            func outbox(_ arguments: [String]) async throws -> (Int32?, String) {
-                let child = try ChildProcess(
-                    ["outbox"] + arguments + ["--config", config], environment: environment,
-                    outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
-                return (try await child.waitForExit(timeout: .seconds(30)), child.output)
-            }
+            let outbox = outboxCommand(running, directory: directory, keyPath: keyPath, storePath: storePath, overrides: overrides)
             // Without --now only dead letters are touched; a pending report named is refused.
             let (_, plain) = try await outbox(["retry", "--all"])
             #expect(plain.contains("no dead letters"), "\(plain)")
@@ -138,11 +128,7 @@ struct HostilePeerTests {
     @Test("a source that trickles its body fails the pull at the adapter's timeout, and status shows why")
     func tricklingSource() async throws {
         try await withSignedMocks { running, directory, keyPath in
-            let folder = directory.appendingPathComponent("adapters")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(
-                at: repositoryRoot.appendingPathComponent("Adapters/qlvb-documents.yaml"),
-                to: folder.appendingPathComponent("qlvb-documents.yaml"))
+            let folder = try shippedAdapters(["qlvb-documents"], in: directory)
             try MalformedAnswerTests.adapterFile(name: "nho-giot", kind: .trickle).write(
                 to: folder.appendingPathComponent("nho-giot.yaml"), atomically: true, encoding: .utf8)
             _ = try await runGateway(
@@ -166,11 +152,7 @@ struct HostilePeerTests {
     func forgedReceipts(kind: CentralHostility.ForgedReceipt) async throws {
         try await withSignedMocks { running, directory, keyPath in
             running.central.setHostility(.forgedReceipt(kind))
-            let folder = directory.appendingPathComponent("adapters")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(
-                at: repositoryRoot.appendingPathComponent("Adapters/qlvb-documents.yaml"),
-                to: folder.appendingPathComponent("qlvb-documents.yaml"))
+            let folder = try shippedAdapters(["qlvb-documents"], in: directory)
             let metrics = Steps()
             let result = try await withTransport { transport in
                 try await runGateway(running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": folder.path]) {
@@ -290,11 +272,7 @@ struct HostilePeerTests {
     @Test("an absurd duration or size in an adapter file dropped in before a reload is refused with its line; the gateway carries on")
     func absurdValuesRefusedOnReload() async throws {
         try await withSignedMocks { running, directory, keyPath in
-            let folder = directory.appendingPathComponent("adapters")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(
-                at: repositoryRoot.appendingPathComponent("Adapters/qlvb-documents.yaml"),
-                to: folder.appendingPathComponent("qlvb-documents.yaml"))
+            let folder = try shippedAdapters(["qlvb-documents"], in: directory)
             let environment = Demo.environment(
                 for: running, repository: repositoryRoot, keyPath: keyPath,
                 storePath: directory.appendingPathComponent("gateway.sqlite").path,

@@ -170,17 +170,7 @@ struct OutageTests {
                 return stats.deadLettered > 0 && stats.undelivered == 0
             }
             // The outbox command reads the same configuration the daemon does.
-            var environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath, overrides: overrides
-            ).variables
-            environment["PATH"] = "/usr/bin:/bin"
-            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
-            func outbox(_ arguments: [String]) async throws -> (Int32?, String) {
-                let child = try ChildProcess(
-                    ["outbox"] + arguments + ["--config", config], environment: environment,
-                    outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
-                return (try await child.waitForExit(timeout: .seconds(30)), child.output)
-            }
+            let outbox = outboxCommand(running, directory: directory, keyPath: keyPath, storePath: storePath, overrides: overrides)
             let (statsStatus, statsJSON) = try await outbox(["stats", "--json"])
             #expect(statsStatus == 0, "\(statsJSON)")
             let stats = try JSONDecoder().decode(OutboxStats.self, from: Data(statsJSON.utf8))

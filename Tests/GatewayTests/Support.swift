@@ -173,3 +173,33 @@ func withTransport<T>(_ body: (HTTPTransport) async throws -> T) async throws ->
         throw error
     }
 }
+
+/// A new adapters folder holding the shipped adapter files named, for a gateway run on a few.
+func shippedAdapters(_ names: [String], in directory: URL) throws -> URL {
+    let folder = directory.appendingPathComponent("adapters")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    for name in names {
+        try FileManager.default.copyItem(
+            at: repositoryRoot.appendingPathComponent("Adapters/\(name).yaml"), to: folder.appendingPathComponent("\(name).yaml"))
+    }
+    return folder
+}
+
+/// `lgsp-gateway outbox …` against the example configuration, with the variables the mocks need:
+/// a function that runs one such command and returns its exit status and output.
+func outboxCommand(
+    _ running: MockSystems.Running, directory: URL, keyPath: String, storePath: String, overrides: [String: String]
+) -> ([String]) async throws -> (Int32?, String) {
+    var environment = Demo.environment(
+        for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath, overrides: overrides
+    )
+    .variables
+    environment["PATH"] = "/usr/bin:/bin"
+    let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+    return { [environment] arguments in
+        let child = try ChildProcess(
+            ["outbox"] + arguments + ["--config", config], environment: environment,
+            outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
+        return (try await child.waitForExit(timeout: .seconds(30)), child.output)
+    }
+}
