@@ -279,16 +279,15 @@ public final class GatewayRuntime: Sendable {
 
     func forwarder(for loaded: LoadedGateway) -> Forwarder {
         let configuration = loaded.configuration
-        var forwarderConfiguration = Forwarder.Configuration(
+        // Complete at init: nothing of it is set afterwards.
+        let forwarderConfiguration = Forwarder.Configuration(
             centralURL: configuration.centralURL, tls: configuration.centralTLS,
             authentication: configuration.centralToken.map { .bearer($0) } ?? .none, retry: configuration.retry,
             requestTimeout: configuration.requestTimeout, idlePoll: configuration.deliveryPoll,
             messageSigner: configuration.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil,
-            breaker: configuration.breaker)
-        forwarderConfiguration.receiptVerifier = configuration.receiptKeys.map { JWSVerifier(keysByID: $0) }
-        forwarderConfiguration.maxConcurrent = configuration.maxConcurrent
-        forwarderConfiguration.maxReportsPerRequest = configuration.maxReportsPerRequest
-        forwarderConfiguration.maxBytesPerRequest = configuration.maxBytesPerRequest
+            breaker: configuration.breaker, maxConcurrent: configuration.maxConcurrent,
+            maxReportsPerRequest: configuration.maxReportsPerRequest, maxBytesPerRequest: configuration.maxBytesPerRequest,
+            receiptVerifier: configuration.receiptKeys.map { JWSVerifier(keysByID: $0) })
         let (metrics, onDelivery) = (self.metrics, self.onDelivery)
         return Forwarder(
             configuration: forwarderConfiguration, store: store, transport: transport, doorbell: doorbell, logger: logger,

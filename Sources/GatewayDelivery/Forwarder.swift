@@ -31,14 +31,14 @@ public struct Forwarder: Service, CustomStringConvertible {
         public var batchSize: Int
         /// Reports per request: 1 sends each to `/v1/reports`; more sends up to this many together
         /// to `/v1/reports/batch`, for a centre that accepts batches.
-        public var maxReportsPerRequest: Int = 1
+        public var maxReportsPerRequest: Int
         /// A batch request's body stays under this (a larger report goes alone).
-        public var maxBytesPerRequest: Int = 8 << 20
+        public var maxBytesPerRequest: Int
         /// Also sign each request (RFC 9421) with this key under this `keyid`.
         public var messageSigner: (key: SigningKey, keyID: String)?
         public var breaker: CircuitBreaker.Configuration
         /// How many deliveries may be under way at once.
-        public var maxConcurrent: Int = 4
+        public var maxConcurrent: Int
         /// The centre's receipt keys: when set, signed receipts are verified before they are kept as
         /// proof, and a report whose receipt does not verify becomes a dead letter for an operator.
         public var receiptVerifier: JWSVerifier?
@@ -54,11 +54,15 @@ public struct Forwarder: Service, CustomStringConvertible {
         public init(
             centralURL: String, tls: EndpointTLS, authentication: Authentication = .none, retry: RetryPolicy = .init(),
             requestTimeout: Duration = .seconds(30), leaseDuration: Duration? = nil, idlePoll: Duration = .seconds(5),
-            batchSize: Int = 32, messageSigner: (key: SigningKey, keyID: String)? = nil, breaker: CircuitBreaker.Configuration = .init()
+            batchSize: Int = 32, messageSigner: (key: SigningKey, keyID: String)? = nil, breaker: CircuitBreaker.Configuration = .init(),
+            maxConcurrent: Int = 4, maxReportsPerRequest: Int = 1, maxBytesPerRequest: Int = 8 << 20, receiptVerifier: JWSVerifier? = nil
         ) {
             self.messageSigner = messageSigner
             self.breaker = breaker
-            self.receiptVerifier = nil
+            self.maxConcurrent = maxConcurrent
+            self.maxReportsPerRequest = maxReportsPerRequest
+            self.maxBytesPerRequest = maxBytesPerRequest
+            self.receiptVerifier = receiptVerifier
             self.centralURL = centralURL
             self.tls = tls
             self.authentication = authentication
