@@ -273,14 +273,8 @@ struct HostilePeerTests {
     func absurdValuesRefusedOnReload() async throws {
         try await withSignedMocks { running, directory, keyPath in
             let folder = try shippedAdapters(["qlvb-documents"], in: directory)
-            let environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath,
-                storePath: directory.appendingPathComponent("gateway.sqlite").path,
-                overrides: ["LGSP_ADAPTERS": folder.path])
-            let loaded = try LoadedGateway.load(
-                file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
-            let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger, environment: environment)
-            let group = runtime.makeServiceGroup(signals: [])
+            let (runtime, group) = try reloadableGateway(
+                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADAPTERS": folder.path])
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await runtime.run(group: group) }
                 #expect(try await eventually { try await allPulledAndDelivered(runtime) })

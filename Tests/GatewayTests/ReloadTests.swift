@@ -28,17 +28,12 @@ struct ReloadTests {
             source: .init(clientID: "lgsp-gateway-demo", clientSecret: "secret-\(UUID().uuidString)", dataset: dataset),
             trustedKeys: [key.publicKey], faults: slow)
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
-            let environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath,
-                storePath: directory.appendingPathComponent("gateway.sqlite").path,
+            let (runtime, group) = try reloadableGateway(
+                running, directory: directory, keyPath: keyPath,
                 overrides: [
                     "LGSP_ADAPTERS": adapters.path, "DVC_PORTAL_EVERY": "1s", "QLVB_EVERY": "1s", "LGSP_CENTRAL_TIMEOUT": "10s",
                     "LGSP_REPORT_MAX_OBSERVATIONS": "10",
                 ])
-            let loaded = try LoadedGateway.load(
-                file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
-            let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger, environment: environment)
-            let group = runtime.makeServiceGroup(signals: [])
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await runtime.run(group: group) }
                 defer { Task { await group.triggerGracefulShutdown() } }

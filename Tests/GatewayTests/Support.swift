@@ -7,6 +7,7 @@ import GatewayHTTP
 import GatewaySigning
 import Logging
 import MockSystems
+import ServiceLifecycle
 
 /// The repository checkout the tests run in: Contracts/, Adapters/, deploy/examples/.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -202,4 +203,18 @@ func outboxCommand(
             outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
         return (try await child.waitForExit(timeout: .seconds(30)), child.output)
     }
+}
+
+/// A gateway from the example configuration against the mocks, whose reloads read the files again
+/// with the same variables, and the service group to run it in.
+func reloadableGateway(
+    _ running: MockSystems.Running, directory: URL, keyPath: String, overrides: [String: String]
+) throws -> (runtime: GatewayRuntime, group: ServiceGroup) {
+    let environment = Demo.environment(
+        for: running, repository: repositoryRoot, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
+        overrides: overrides)
+    let loaded = try LoadedGateway.load(
+        file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+    let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger, environment: environment)
+    return (runtime, runtime.makeServiceGroup(signals: []))
 }
