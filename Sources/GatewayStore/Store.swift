@@ -283,3 +283,9 @@ public enum StoreLocation {
         }
     }
 }
+
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

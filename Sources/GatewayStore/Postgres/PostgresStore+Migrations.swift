@@ -1,0 +1,97 @@
+import Foundation
+import GatewayContracts
+import Logging
+import PostgresNIO
+
+/// The schema's versions and how they are applied.
+extension PostgresStore {
+    func ensureSchema() async throws {
+        guard !migrated.withLock({ $0 }) else { return }
+        // Idempotent and serialised by the database, so callers racing here do no harm.
+        try await Self.migrate(direct, logger: logger)
+        migrated.withLock { $0 = true }
+    }
+
+    /// The schema's versions not yet applied, in order, by whichever instance comes first; the
+    /// others wait on the lock and then find nothing to do. Each version is applied and recorded in
+    /// `schema_migrations` in the one transaction, so a version is either whole or absent.
+    static func migrate(_ configuration: PostgresConnection.Configuration, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        do {
+            try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.schemaLock))", logger: logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)",
+                    logger: logger)
+                let applied = Set(
+                    try await Self.rows("SELECT version FROM schema_migrations", on: connection, logger: logger)
+                        .map { Int(try $0["version"].decode(Int32.self)) })
+                for (version, statements) in Self.migrations where !applied.contains(version) {
+                    for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                    try await connection.query(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(version), \(Date().timeIntervalSince1970))",
+                        logger: logger)
+                }
+            }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try? await connection.close()
+    }
+
+    static let schemaLock: Int64 = 0x4C47_5350_0001
+    static let auditLock: Int64 = 0x4C47_5350_0002
+    /// Adapter schedules: this prefix and a hash of the adapter's name.
+    static let scheduleLockPrefix: Int64 = 0x4C47_5351 << 32
+
+    /// Versioned like SQLite's migrations. Version 1 is the schema stores had before versions were
+    /// kept, written so that it adopts such a database as it is (`IF NOT EXISTS`).
+    static let migrations: [(version: Int, statements: [String])] = [
+        (1, schema),
+        // Quarantined records by adapter, newest first: what `quarantine list --adapter` and the
+        // console read, without a scan of the whole table.
+        (2, ["CREATE INDEX IF NOT EXISTS quarantine_by_adapter ON quarantine(adapter, id DESC)"]),
+    ]
+
+    /// The schema as it stood before versions: migration 1.
+    static let schema = [
+        """
+        CREATE TABLE IF NOT EXISTS outbox (
+            report_id TEXT PRIMARY KEY, adapter TEXT NOT NULL, body BYTEA NOT NULL,
+            content_type TEXT NOT NULL DEFAULT 'application/jose+json', detached_signature TEXT,
+            content_digest TEXT NOT NULL, observation_count INTEGER NOT NULL, state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, created_at DOUBLE PRECISION NOT NULL,
+            next_attempt_at DOUBLE PRECISION NOT NULL, lease_until DOUBLE PRECISION, last_status INTEGER,
+            last_error TEXT, delivered_at DOUBLE PRECISION, receipt TEXT, response TEXT, receipt_verified BOOLEAN
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at)",
+        """
+        CREATE TABLE IF NOT EXISTS quarantine (
+            id BIGSERIAL PRIMARY KEY, adapter TEXT NOT NULL, quarantined_at DOUBLE PRECISION NOT NULL,
+            record TEXT NOT NULL, reasons TEXT NOT NULL
+        )
+        """,
+        "CREATE TABLE IF NOT EXISTS cursors (adapter TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL)",
+        """
+        CREATE TABLE IF NOT EXISTS pulls (
+            id BIGSERIAL PRIMARY KEY, adapter TEXT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
+            finished_at DOUBLE PRECISION NOT NULL, records INTEGER NOT NULL, valid INTEGER NOT NULL,
+            quarantined INTEGER NOT NULL, reports INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS audit (
+            sequence BIGINT PRIMARY KEY, report_id TEXT NOT NULL, content_digest TEXT NOT NULL,
+            delivered_at DOUBLE PRECISION NOT NULL, receipt_digest TEXT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS adapter_status (
+            adapter TEXT PRIMARY KEY, last_pull_at DOUBLE PRECISION, last_success_at DOUBLE PRECISION,
+            last_error TEXT, last_error_at DOUBLE PRECISION, next_run_at DOUBLE PRECISION
+        )
+        """,
+    ]
+}

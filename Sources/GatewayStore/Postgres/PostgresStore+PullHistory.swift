@@ -1,0 +1,40 @@
+import Foundation
+import GatewayContracts
+import Logging
+import PostgresNIO
+
+extension PostgresStore: PullHistory {
+    public func adapterStatuses() async throws -> [AdapterStatus] {
+        try await rows("SELECT * FROM adapter_status ORDER BY adapter").map { row in
+            func date(_ column: String) throws -> Date? { try row[column].decode(Double?.self).map(Date.init(timeIntervalSince1970:)) }
+            return AdapterStatus(
+                adapter: try row["adapter"].decode(String.self), lastPull: try date("last_pull_at"),
+                lastSuccess: try date("last_success_at"),
+                lastError: try row["last_error"].decode(String?.self), lastErrorAt: try date("last_error_at"),
+                nextRun: try date("next_run_at"))
+        }
+    }
+
+    public func pullTotals() async throws -> PullTotals {
+        let row = try await rows(
+            """
+            SELECT COUNT(*)::BIGINT AS pulls, COALESCE(SUM(records), 0)::BIGINT AS records, COALESCE(SUM(valid), 0)::BIGINT AS valid,
+                   COALESCE(SUM(quarantined), 0)::BIGINT AS quarantined, COALESCE(SUM(reports), 0)::BIGINT AS reports FROM pulls
+            """)[0]
+        return PullTotals(
+            pulls: Int(try row["pulls"].decode(Int64.self)), pulledRecords: Int(try row["records"].decode(Int64.self)),
+            validObservations: Int(try row["valid"].decode(Int64.self)), quarantined: Int(try row["quarantined"].decode(Int64.self)),
+            reports: Int(try row["reports"].decode(Int64.self)))
+    }
+
+    public func quarantined(limit: Int) async throws -> [StoredQuarantine] {
+        try await rows("SELECT * FROM quarantine ORDER BY id LIMIT \(limit)").map { row in
+            let reasons =
+                (try? JSONDecoder().decode([QuarantineReason].self, from: Data(try row["reasons"].decode(String.self).utf8))) ?? []
+            return StoredQuarantine(
+                id: try row["id"].decode(Int64.self), adapter: try row["adapter"].decode(String.self),
+                record: try row["record"].decode(String.self),
+                reasons: reasons)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GatewayContracts
+import Logging
+import PostgresNIO
+
+extension PostgresStore: PullLedger {
+    // MARK: Pulls
+
+    public func cursor(for adapter: String) async throws -> String? {
+        try await rows("SELECT cursor FROM cursors WHERE adapter = \(adapter)").first?["cursor"].decode(String.self)
+    }
+
+    public func commit(_ pull: PullCommit, now: Date) async throws {
+        let reasonsEncoder = JSONEncoder()
+        reasonsEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let quarantineRows = try pull.quarantined.map { entry in
+            (
+                String(decoding: try entry.record.canonicalData(), as: UTF8.self),
+                String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self)
+            )
+        }
+        let time = now.timeIntervalSince1970, logger = logger
+        try await transaction { connection in
+            try await Self.insert(pull.reports, adapter: pull.adapter, time: time, on: connection, logger: logger)
+            for (record, reasons) in quarantineRows {
+                try await connection.query(
+                    "INSERT INTO quarantine (adapter, quarantined_at, record, reasons) VALUES (\(pull.adapter), \(time), \(record), \(reasons))",
+                    logger: logger)
+            }
+            if let cursor = pull.cursor {
+                try await connection.query(
+                    """
+                    INSERT INTO cursors (adapter, cursor, updated_at) VALUES (\(pull.adapter), \(cursor), \(time))
+                    ON CONFLICT (adapter) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
+                    """, logger: logger)
+            }
+            let totals = pull.totals
+            try await connection.query(
+                """
+                INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports)
+                VALUES (\(pull.adapter), \(pull.startedAt.timeIntervalSince1970), \(time), \(pull.pulledRecords), \(totals.observations),
+                        \(pull.quarantined.count), \(totals.reports))
+                """, logger: logger)
+        }
+        await measureDatabaseSize()
+    }
+
+    public func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws {
+        let time = now.timeIntervalSince1970, logger = logger
+        try await transaction { connection in try await Self.insert(reports, adapter: adapter, time: time, on: connection, logger: logger) }
+        await measureDatabaseSize()
+    }
+
+    static func insert(_ reports: [SignedReport], adapter: String, time: Double, on connection: PostgresConnection, logger: Logger)
+        async throws
+    {
+        for report in reports {
+            try await connection.query(
+                """
+                INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
+                                    observation_count, state, created_at, next_attempt_at)
+                VALUES (\(report.reportID), \(adapter), \(report.body), \(report.contentType), \(report.detachedSignature),
+                        \(report.contentDigest), \(report.observationCount), 'pending', \(time), \(time))
+                ON CONFLICT (report_id) DO NOTHING
+                """, logger: logger)
+        }
+    }
+
+    /// What `capacityProblem` answers from, measured after each write that adds reports.
+    func measureDatabaseSize() async {
+        if let size = try? await rows("SELECT pg_database_size(current_database()) AS size").first?["size"].decode(Int64.self) {
+            health.withLock { $0.databaseBytes = size }
+        }
+    }
+
+    public func recordPullOutcome(adapter: String, at time: Date, error: String?, nextRun: Date) async throws {
+        let at = time.timeIntervalSince1970
+        _ = try await rows(
+            """
+            INSERT INTO adapter_status (adapter, last_pull_at, last_success_at, last_error, last_error_at, next_run_at)
+            VALUES (\(adapter), \(at), \(error == nil ? at : nil), \(error), \(error == nil ? nil : at), \(nextRun.timeIntervalSince1970))
+            ON CONFLICT (adapter) DO UPDATE SET
+                last_pull_at = excluded.last_pull_at,
+                last_success_at = COALESCE(excluded.last_success_at, adapter_status.last_success_at),
+                last_error = COALESCE(excluded.last_error, adapter_status.last_error),
+                last_error_at = COALESCE(excluded.last_error_at, adapter_status.last_error_at),
+                next_run_at = excluded.next_run_at
+            """)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import GRDB
+import GatewayContracts
+
+/// The schema's history, one migration per change; an existing store opens unchanged.
+extension SQLiteStore {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE outbox (
+                        report_id TEXT PRIMARY KEY NOT NULL,
+                        adapter TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        content_digest TEXT NOT NULL,
+                        observation_count INTEGER NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        created_at REAL NOT NULL,
+                        next_attempt_at REAL NOT NULL,
+                        lease_until REAL,
+                        last_status INTEGER,
+                        last_error TEXT,
+                        delivered_at REAL,
+                        receipt TEXT,
+                        response TEXT
+                    );
+                    CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+                    CREATE TABLE quarantine (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        adapter TEXT NOT NULL,
+                        quarantined_at REAL NOT NULL,
+                        record TEXT NOT NULL,
+                        reasons TEXT NOT NULL
+                    );
+                    CREATE TABLE cursors (
+                        adapter TEXT PRIMARY KEY NOT NULL,
+                        cursor TEXT NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE TABLE pulls (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        adapter TEXT NOT NULL,
+                        started_at REAL NOT NULL,
+                        finished_at REAL NOT NULL,
+                        records INTEGER NOT NULL,
+                        valid INTEGER NOT NULL,
+                        quarantined INTEGER NOT NULL,
+                        reports INTEGER NOT NULL
+                    );
+                    """)
+        }
+        migrator.registerMigration("v2-serializations") { db in
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN content_type TEXT NOT NULL DEFAULT 'application/jose+json'")
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN detached_signature TEXT")
+        }
+        migrator.registerMigration("v3-audit") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE audit (
+                        sequence INTEGER PRIMARY KEY NOT NULL,
+                        report_id TEXT NOT NULL,
+                        content_digest TEXT NOT NULL,
+                        delivered_at REAL NOT NULL,
+                        receipt_digest TEXT NOT NULL,
+                        previous_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL
+                    )
+                    """)
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN receipt_verified INTEGER")
+        }
+        migrator.registerMigration("v4-adapter-status") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE adapter_status (
+                        adapter TEXT PRIMARY KEY NOT NULL,
+                        last_pull_at REAL,
+                        last_success_at REAL,
+                        last_error TEXT,
+                        last_error_at REAL,
+                        next_run_at REAL
+                    )
+                    """)
+        }
+        // A signed report is hundreds of kilobytes, which SQLite keeps in a chain of overflow
+        // pages after the row's earlier columns and before its later ones. In the outbox row it
+        // was walked to read `state` or `created_at`, and rewritten whole by every lease and
+        // every completion; counting the outbox read every stored report. Bodies never change
+        // once stored, so they live in a table of their own, and `outbox.body` stays empty.
+        // Reports stored before stay where they are until delivered and pruned: copying them at
+        // the first start after an upgrade would double the store on disk and hold READY back in
+        // proportion to the backlog (11 s for a million observations), which is largest after a
+        // long outage, when the disk is also fullest.
+        migrator.registerMigration("v5-report-bodies") { db in
+            try db.execute(sql: "CREATE TABLE report_bodies (report_id TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL)")
+        }
+        return migrator
+    }
+}

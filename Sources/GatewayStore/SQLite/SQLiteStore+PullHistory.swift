@@ -1,0 +1,41 @@
+import Foundation
+import GRDB
+import GatewayContracts
+
+extension SQLiteStore: PullHistory {
+    public func pullTotals() async throws -> PullTotals {
+        try await pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) AS pulls, COALESCE(SUM(records), 0) AS records, COALESCE(SUM(valid), 0) AS valid,
+                           COALESCE(SUM(quarantined), 0) AS quarantined, COALESCE(SUM(reports), 0) AS reports FROM pulls
+                    """)!
+            return PullTotals(
+                pulls: row["pulls"], pulledRecords: row["records"], validObservations: row["valid"],
+                quarantined: row["quarantined"], reports: row["reports"])
+        }
+    }
+
+    public func quarantined(limit: Int) async throws -> [StoredQuarantine] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY id LIMIT ?", arguments: [limit]).map { row in
+                let reasonsText: String = row["reasons"]
+                let reasons = (try? JSONDecoder().decode([QuarantineReason].self, from: Data(reasonsText.utf8))) ?? []
+                return StoredQuarantine(id: row["id"], adapter: row["adapter"], record: row["record"], reasons: reasons)
+            }
+        }
+    }
+
+    /// What each adapter last did, as `status` shows it.
+    public func adapterStatuses() async throws -> [AdapterStatus] {
+        try await pool.read { db in
+            func date(_ row: Row, _ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+            return try Row.fetchAll(db, sql: "SELECT * FROM adapter_status ORDER BY adapter").map { row in
+                AdapterStatus(
+                    adapter: row["adapter"], lastPull: date(row, "last_pull_at"), lastSuccess: date(row, "last_success_at"),
+                    lastError: row["last_error"], lastErrorAt: date(row, "last_error_at"), nextRun: date(row, "next_run_at"))
+            }
+        }
+    }
+}

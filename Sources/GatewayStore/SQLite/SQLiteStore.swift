@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+import GatewayContracts
+import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+    /// `close(2)`, named apart from the store's own `close()`.
+    private let closeDescriptor = Glibc.close
+#elseif canImport(Darwin)
+    import Darwin
+    private let closeDescriptor = Darwin.close
+#endif
+
+/// The default store: one SQLite file in WAL mode.
+///
+/// `synchronous = FULL`: in WAL mode NORMAL may lose the last commits on power loss, and a
+/// committed pull has already advanced the source's cursor, so losing it would lose data for good.
+/// The cost is one fsync per commit, small beside a network pull.
+///
+/// One gateway process owns a store: an exclusive `flock` on `<path>.lock` refuses a second one,
+/// which is what makes it safe to reclaim in-flight deliveries at start-up.
+public final class SQLiteStore: Sendable {
+    let pool: DatabasePool
+    let lockDescriptor: Int32?
+    public let path: String
+    public var location: String { path }
+
+    /// Opens (creating if needed) the store at `path`. `exclusive` takes the owner's lock; read-only
+    /// tools such as status commands open it without.
+    public init(path: String, exclusive: Bool = true) throws {
+        self.path = path
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        if exclusive {
+            let descriptor = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw StoreError("\(path).lock cannot be opened (errno \(errno))") }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                _ = closeDescriptor(descriptor)
+                throw StoreError("store \(path) is in use by another gateway process")
+            }
+            lockDescriptor = descriptor
+        } else {
+            lockDescriptor = nil
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        // Again on the writer: GRDB sets `synchronous = NORMAL` when it turns WAL mode on, after
+        // `prepareDatabase`, so the writer had run with NORMAL all along.
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+        try Self.migrator.migrate(pool)
+    }
+
+    deinit {
+        if let lockDescriptor { _ = closeDescriptor(lockDescriptor) }
+    }
+
+    /// A SQLite store has no background work: it waits for the gateway to stop, gracefully or
+    /// cut off (a cancelled wait is a stop too, not a failure of the store).
+    public func run() async throws {
+        try? await gracefulShutdown()
+    }
+
+    /// Closes the database; the owner's lock goes with the process or the store's release.
+    public func close() async throws {
+        try pool.close()
+    }
+}
+
+/// Every role, run as a service of the gateway (which waits for its shutdown).
+extension SQLiteStore: GatewayStore {}
+
+extension SQLiteStore: ScheduleOwnership {
+    /// One gateway owns a SQLite store, and with it every schedule.
+    public func withScheduleOwnership(of adapter: String, whileWaiting: () -> Void, _ body: (_ stillOwner: () async -> Bool) async -> Void)
+        async throws
+    {
+        await body { true }
+    }
+}
