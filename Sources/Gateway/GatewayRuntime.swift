@@ -249,7 +249,7 @@ public final class GatewayRuntime: Sendable {
         self.logger = logger
         self.onPull = onPull
         self.onDelivery = onDelivery
-        store = try StoreLocation.open(loaded.configuration.storePath)
+        store = try StoreLocation.open(loaded.configuration.store.location)
         let transport = HTTPTransport()
         self.transport = transport
         generations = Mutex(
@@ -270,9 +270,9 @@ public final class GatewayRuntime: Sendable {
     func runner(for loaded: LoadedGateway) -> PullRunner {
         let configuration = loaded.configuration
         return PullRunner(
-            gatewayID: configuration.gatewayID, province: configuration.province, contracts: loaded.contracts,
-            signer: loaded.signer, serialization: configuration.serialization,
-            store: store, maxObservationsPerReport: configuration.maxObservationsPerReport)
+            gatewayID: configuration.gateway.id, province: configuration.gateway.province, contracts: loaded.contracts,
+            signer: loaded.signer, serialization: configuration.signing.serialization,
+            store: store, maxObservationsPerReport: configuration.reports.maxObservations)
     }
 
     public var forwarder: Forwarder { forwarder(for: loaded) }
@@ -281,13 +281,13 @@ public final class GatewayRuntime: Sendable {
         let configuration = loaded.configuration
         // Complete at init: nothing of it is set afterwards.
         let forwarderConfiguration = Forwarder.Configuration(
-            centralURL: configuration.centralURL, tls: configuration.centralTLS,
-            authentication: configuration.centralToken.map { .bearer($0) } ?? .none, retry: configuration.retry,
-            requestTimeout: configuration.requestTimeout, idlePoll: configuration.deliveryPoll,
-            messageSigner: configuration.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil,
-            breaker: configuration.breaker, maxConcurrent: configuration.maxConcurrent,
-            maxReportsPerRequest: configuration.maxReportsPerRequest, maxBytesPerRequest: configuration.maxBytesPerRequest,
-            receiptVerifier: configuration.receiptKeys.map { JWSVerifier(keysByID: $0) })
+            centralURL: configuration.central.url, tls: configuration.central.tls,
+            authentication: configuration.central.token.map { .bearer($0) } ?? .none, retry: configuration.delivery.retry,
+            requestTimeout: configuration.central.timeout, idlePoll: configuration.delivery.poll,
+            messageSigner: configuration.central.httpSignatures ? (loaded.signingKey, loaded.signer.keyID) : nil,
+            breaker: configuration.delivery.breaker, maxConcurrent: configuration.central.maxConcurrent,
+            maxReportsPerRequest: configuration.central.maxReportsPerRequest, maxBytesPerRequest: configuration.central.maxBytesPerRequest,
+            receiptVerifier: configuration.central.receiptKeys.map { JWSVerifier(keysByID: $0) })
         let (metrics, onDelivery) = (self.metrics, self.onDelivery)
         return Forwarder(
             configuration: forwarderConfiguration, store: store, transport: transport, doorbell: doorbell, logger: logger,
@@ -312,7 +312,7 @@ public final class GatewayRuntime: Sendable {
         let loaded = generation.loaded
         let runner = self.runner(for: loaded)
         let store = self.store
-        let (minimumFree, maximumSize) = (loaded.configuration.minimumFreeBytes, loaded.configuration.maximumStoreBytes)
+        let (minimumFree, maximumSize) = (loaded.configuration.store.minimumFreeBytes, loaded.configuration.store.maximumBytes)
         var forwarder = self.forwarder(for: loaded)
         let heartbeats = self.heartbeats
         forwarder.onProgress = { heartbeats.beat("forwarder") }
@@ -331,7 +331,7 @@ public final class GatewayRuntime: Sendable {
         }
         var configuration = ServiceGroupConfiguration(
             services: ([forwarder] + pulls).map { .init(service: $0) }, gracefulShutdownSignals: [], logger: logger)
-        configuration.maximumGracefulShutdownDuration = loaded.configuration.shutdownTimeout
+        configuration.maximumGracefulShutdownDuration = loaded.configuration.shutdown.timeout
         return ServiceGroup(configuration: configuration)
     }
 
@@ -345,11 +345,11 @@ public final class GatewayRuntime: Sendable {
         let (breakerOpen, deliveryWatch) = (self.breakerOpen, self.deliveryWatch)
         services.append(
             AdminService(
-                host: settings.adminHost, port: settings.adminPort, token: settings.adminToken, store: store, metrics: metrics,
+                host: settings.admin.host, port: settings.admin.port, token: settings.admin.token, store: store, metrics: metrics,
                 contractVersion: { self.loaded.contracts.version }, breakerOpen: { breakerOpen.value.withLock { $0 } },
                 stalledDeliveries: {
                     deliveryWatch.stalled(
-                        longerThan: Forwarder.Configuration.leaseDuration(forRequestTimeout: self.loaded.configuration.requestTimeout))
+                        longerThan: Forwarder.Configuration.leaseDuration(forRequestTimeout: self.loaded.configuration.central.timeout))
                 },
                 boundPort: boundAdminPort, logger: logger))
         if let notifier {
@@ -359,11 +359,11 @@ public final class GatewayRuntime: Sendable {
                     loops: { self.expectedLoops }, status: { self.statusLine }, logger: logger))
         }
         if reloadOnHangup { services.append(ReloadService(runtime: self, notifier: notifier)) }
-        services.append(RetentionService(store: store, retention: { self.loaded.configuration.retention }, logger: logger))
+        services.append(RetentionService(store: store, retention: { self.loaded.configuration.delivery.retention }, logger: logger))
         services.append(IdleMemoryService(quietPeriod: .seconds(5), logger: logger))
         var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)
-        configuration.maximumGracefulShutdownDuration = settings.shutdownTimeout
+        configuration.maximumGracefulShutdownDuration = settings.shutdown.timeout
         return ServiceGroup(configuration: configuration)
     }
 
@@ -371,7 +371,7 @@ public final class GatewayRuntime: Sendable {
     var statusLine: String {
         let loaded = self.loaded
         return
-            "delivering for province \(loaded.configuration.province) with \(loaded.adapters.count) adapters, contracts \(loaded.contracts.version)"
+            "delivering for province \(loaded.configuration.gateway.province) with \(loaded.adapters.count) adapters, contracts \(loaded.contracts.version)"
     }
 
     /// Runs until a shutdown signal, then releases the HTTP client.
@@ -386,10 +386,10 @@ public final class GatewayRuntime: Sendable {
         logger.info(
             "gateway starting",
             metadata: [
-                "gateway_id": "\(loaded.configuration.gatewayID)", "province": "\(loaded.configuration.province)",
+                "gateway_id": "\(loaded.configuration.gateway.id)", "province": "\(loaded.configuration.gateway.province)",
                 "adapters": "\(adapters.map(\.name).joined(separator: ","))", "contract_version": "\(loaded.contracts.version)",
                 "kid": "\(loaded.signer.keyID)", "alg": "\(loaded.signer.algorithm.rawValue)",
-                "serialization": "\(loaded.configuration.serialization.rawValue)",
+                "serialization": "\(loaded.configuration.signing.serialization.rawValue)",
             ])
         do {
             try await group.run()

@@ -33,21 +33,21 @@ extension GatewayRuntime {
         let running = loaded.configuration
         var needsRestart: [String] = []
         // These belong to resources that live as long as the process: keep them until a restart.
-        if fresh.configuration.storePath != running.storePath {
+        if fresh.configuration.store.location != running.store.location {
             needsRestart.append("store.path")
-            fresh.configuration.storePath = running.storePath
+            fresh.configuration.store.location = running.store.location
         }
-        if (fresh.configuration.adminHost, fresh.configuration.adminPort) != (running.adminHost, running.adminPort) {
+        if (fresh.configuration.admin.host, fresh.configuration.admin.port) != (running.admin.host, running.admin.port) {
             needsRestart.append("admin.listen")
-            (fresh.configuration.adminHost, fresh.configuration.adminPort) = (running.adminHost, running.adminPort)
+            (fresh.configuration.admin.host, fresh.configuration.admin.port) = (running.admin.host, running.admin.port)
         }
-        if fresh.configuration.adminToken != running.adminToken {
+        if fresh.configuration.admin.token != running.admin.token {
             needsRestart.append("admin.token")
-            fresh.configuration.adminToken = running.adminToken
+            fresh.configuration.admin.token = running.admin.token
         }
-        if fresh.configuration.shutdownTimeout != running.shutdownTimeout {
+        if fresh.configuration.shutdown.timeout != running.shutdown.timeout {
             needsRestart.append("shutdown.timeout")
-            fresh.configuration.shutdownTimeout = running.shutdownTimeout
+            fresh.configuration.shutdown.timeout = running.shutdown.timeout
         }
         let transport = self.transport
         let adapters = fresh.adapters.map { $0.makeAdapter(transport: transport, logger: logger) }
@@ -63,7 +63,7 @@ extension GatewayRuntime {
         }
         await previous?.triggerGracefulShutdown()
         // The worker starts the new generation once the old one has stopped, within the shutdown timeout.
-        if await !generationStarts.wait(for: number, timeout: running.shutdownTimeout + .seconds(5)) {
+        if await !generationStarts.wait(for: number, timeout: running.shutdown.timeout + .seconds(5)) {
             // Only when the gateway is not running its services (or is stopping): the new
             // configuration is in place and the next start uses it.
             logger.warning("the new configuration is in place but nothing runs it yet")

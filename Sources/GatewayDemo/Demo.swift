@@ -167,7 +167,7 @@ public enum Demo {
             for entry in try await runtime.store.quarantined(limit: 10_000) {
                 for reason in entry.reasons { summary.quarantineByRule[reason.rule, default: 0] += 1 }
             }
-            summary.algorithm = loaded.configuration.signingAlgorithm.rawValue
+            summary.algorithm = loaded.configuration.signing.algorithm.rawValue
             summary.keyID = key.publicKey.thumbprint
             summary.storePath = storePath
             summary.elapsedMilliseconds = Int((ContinuousClock.now - started).timeInterval * 1000)

@@ -78,14 +78,15 @@ struct TestAdapter: AsyncParsableCommand {
         let output: PullOutput
         do {
             output = try await definition.makeAdapter(transport: transport, logger: Logger(label: "lgsp-gateway"))
-                .pull(cursor: cursor, context: PullContext(province: loaded.configuration.province, collectedAt: Date()))
+                .pull(cursor: cursor, context: PullContext(province: loaded.configuration.gateway.province, collectedAt: Date()))
             try await transport.shutdown()
         } catch {
             try? await transport.shutdown()
             print("adapter \(name): the pull failed: \(error)", to: &standardError)
             throw ExitCode(1)
         }
-        let (valid, quarantined) = await PullRunner.check(output, contracts: loaded.contracts, province: loaded.configuration.province)
+        let (valid, quarantined) = await PullRunner.check(
+            output, contracts: loaded.contracts, province: loaded.configuration.gateway.province)
         for observation in valid {
             print("ok  " + String(decoding: try observation.jsonValue.canonicalData(), as: UTF8.self))
         }

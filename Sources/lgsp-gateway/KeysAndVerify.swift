@@ -44,11 +44,11 @@ struct Keys: AsyncParsableCommand {
             let loaded: LoadedGateway
             do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
             let configuration = loaded.configuration
-            print("active   \(loaded.signer.keyID)  \(configuration.signingAlgorithm.rawValue)  \(configuration.signingKeyPath)")
+            print("active   \(loaded.signer.keyID)  \(configuration.signing.algorithm.rawValue)  \(configuration.signing.keyPath)")
             if let chain = loaded.certificateChain {
                 print("         certificate \(chain.leaf.subject), valid until \(chain.leaf.notValidAfter)")
             }
-            for (key, path) in zip(loaded.retiredKeys, configuration.retiredKeyPaths) {
+            for (key, path) in zip(loaded.retiredKeys, configuration.signing.retiredKeyPaths) {
                 print("retired  \(key.thumbprint)  \(key.keyType.rawValue)  \(path)")
             }
         }

@@ -85,12 +85,12 @@ struct Check: AsyncParsableCommand {
         do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
         let configuration = loaded.configuration
         print("\(configuration.file): ok")
-        print("  gateway \(configuration.gatewayID), province \(configuration.province)")
-        print("  central \(configuration.centralURL)")
+        print("  gateway \(configuration.gateway.id), province \(configuration.gateway.province)")
+        print("  central \(configuration.central.url)")
         print(
             "  contracts \(loaded.contracts.version) (\(loaded.contracts.catalogue.indicators.count) indicators) from \(configuration.contractsDirectory)"
         )
-        print("  signing \(configuration.signingAlgorithm.rawValue), kid \(loaded.signingKey.publicKey.thumbprint)")
+        print("  signing \(configuration.signing.algorithm.rawValue), kid \(loaded.signingKey.publicKey.thumbprint)")
         for adapter in loaded.adapters {
             print("  adapter \(adapter.name): \(adapter.origin) \(adapter.schedule.summary)")
         }

@@ -15,7 +15,7 @@ struct Outbox: AsyncParsableCommand {
     static func withStore<T: Sendable>(_ options: ConfigOption, _ body: (any GatewayStore) async throws -> T) async throws -> T {
         let configuration: GatewayConfiguration
         do { configuration = try GatewayConfiguration.load(file: options.config) } catch { throw failOnIssues(error) }
-        return try await StoreLocation.withStore(configuration.storePath, exclusive: false, body)
+        return try await StoreLocation.withStore(configuration.store.location, exclusive: false, body)
     }
 
     static func date(_ date: Date?) -> String { date.map { Timestamps.format($0) } ?? "-" }
@@ -180,7 +180,7 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let loaded: LoadedGateway
         do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
-        let (statusList, stats) = try await StoreLocation.withStore(loaded.configuration.storePath, exclusive: false) { store in
+        let (statusList, stats) = try await StoreLocation.withStore(loaded.configuration.store.location, exclusive: false) { store in
             (try await store.adapterStatuses(), try await store.outboxStats(now: Date()))
         }
         let statuses = Dictionary(uniqueKeysWithValues: statusList.map { ($0.adapter, $0) })

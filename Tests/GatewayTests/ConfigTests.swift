@@ -165,7 +165,7 @@ struct ConfigTests {
             .filter { $0.hasSuffix(".yaml") }
         #expect(loaded.adapters.count == shipped.count)
         #expect(loaded.adapters.count >= 2)
-        #expect(loaded.configuration.province == "14")
+        #expect(loaded.configuration.gateway.province == "14")
         #expect(loaded.configuration.contractsDirectory == repositoryRoot.appendingPathComponent("Contracts").standardizedFileURL.path)
         // Shipped files hold no secret inline: client secrets are file:/credential:/env references.
         for file in shipped {

@@ -116,7 +116,7 @@ struct HTTPSignatureAndRotationTests {
                     "LGSP_CLIENT_SECRET": "file:" + secret.path, "CREDENTIALS_DIRECTORY": credentials.path,
                 ].merging(try shippedAdapterVariables(in: directory)) { $1 }))
         #expect(loaded.signingKey.publicKey == new.publicKey)
-        #expect(loaded.configuration.signingAlgorithm == .es256)
+        #expect(loaded.configuration.signing.algorithm == .es256)
         #expect(loaded.jwks.keys.count == 2)
         #expect(Set(loaded.jwks.keys.compactMap { $0["kid"] }) == [old.publicKey.thumbprint, new.publicKey.thumbprint])
 
