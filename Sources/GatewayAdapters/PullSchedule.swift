@@ -1,4 +1,5 @@
 import Foundation
+import GatewayConfig
 import GatewayHTTP
 
 /// A five-field cron expression (minute, hour, day of month, month, day of week) with `*`, lists,
@@ -168,5 +169,39 @@ public struct PullSchedule: Sendable {
         if jitter > .zero { text += ", jitter \(jitter)" }
         if retries > 0 { text += ", \(retries) retries" }
         return text
+    }
+}
+
+extension PullSchedule {
+    /// `schedule: { every: 15m }` or `{ cron: "0 2 * * *", time_zone: Asia/Ho_Chi_Minh }`, with
+    /// optional `jitter`, `retries` and `retry_backoff`.
+    static func parse(_ value: ConfigValue) -> PullSchedule {
+        value.allowOnly(["every", "cron", "time_zone", "jitter", "retries", "retry_backoff"])
+        var timing = PullSchedule.Timing.every(.seconds(300))
+        switch (value["every"], value["cron"]) {
+        case (_?, _?):
+            value.report("give every or cron, not both")
+        case (nil, let cron?):
+            let zoneName = value.optionalString("time_zone") ?? PullSchedule.defaultTimeZone.identifier
+            let zone = TimeZone(identifier: zoneName)
+            if zone == nil { value["time_zone"]?.report("\"\(zoneName)\" is not a time zone name such as Asia/Ho_Chi_Minh") }
+            if let text = cron.text {
+                do { timing = .cron(try CronExpression(text), zone ?? PullSchedule.defaultTimeZone) } catch {
+                    cron.report(error.description)
+                }
+            } else {
+                cron.report("must be a cron expression such as \"0 2 * * *\"")
+            }
+        case (_?, nil):
+            let interval = value.duration("every", default: .seconds(300), range: .seconds(1)...(.seconds(366 * 86_400)))
+            if value["time_zone"] != nil { value["time_zone"]?.report("applies to cron only") }
+            timing = .every(interval)
+        case (nil, nil):
+            value.report("give every (e.g. 15m) or cron (e.g. \"0 2 * * *\")")
+        }
+        let jitter = value.duration("jitter", default: .zero, range: .zero...(.seconds(86_400)))
+        let retries = value.int("retries", default: 0, range: 0...20)
+        let backoff = value.duration("retry_backoff", default: .seconds(10), range: .zero...(.seconds(86_400)))
+        return PullSchedule(timing: timing, jitter: jitter, retries: retries, retryBackoff: backoff)
     }
 }
