@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "lgsp-gateway", targets: ["lgsp-gateway"]),
         .executable(name: "lgsp-mock", targets: ["lgsp-mock"]),
+        .library(name: "GatewayJSON", targets: ["GatewayJSON"]),
         .library(name: "GatewayContracts", targets: ["GatewayContracts"]),
         .library(name: "GatewaySigning", targets: ["GatewaySigning"]),
         // For the fuzzing package in Tests/Fuzz, which reaches the parsers through them.
@@ -40,9 +41,19 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
-        // Contracts and signing stay free of networking so a central receiver can reuse them.
+        // JSON, JSON Schema and the ECMA-262 patterns it needs: no domain, reusable on its own.
+        .target(
+            name: "GatewayJSON",
+            swiftSettings: swiftSettings
+        ),
+        // The domain and its verification stay free of networking so a central receiver can reuse them.
         .target(
             name: "GatewayContracts",
+            dependencies: [
+                "GatewayJSON",
+                "GatewaySigning",
+                .product(name: "X509", package: "swift-certificates"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -59,6 +70,7 @@ let package = Package(
             name: "GatewayStore",
             dependencies: [
                 "GatewayContracts",
+                "GatewayJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -93,6 +105,7 @@ let package = Package(
             name: "GatewayAdapters",
             dependencies: [
                 "GatewayContracts",
+                "GatewayJSON",
                 "GatewayHTTP",
                 "GatewayConfig",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -104,6 +117,7 @@ let package = Package(
             name: "GatewayDelivery",
             dependencies: [
                 "GatewayContracts",
+                "GatewayJSON",
                 "GatewaySigning",
                 "GatewayStore",
                 "GatewayHTTP",
@@ -117,6 +131,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "GatewayContracts",
+                "GatewayJSON",
                 "GatewaySigning",
                 "GatewayStore",
                 "GatewayHTTP",
@@ -138,6 +153,7 @@ let package = Package(
             name: "MockSystems",
             dependencies: [
                 "GatewayContracts",
+                "GatewayJSON",
                 "GatewaySigning",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -157,7 +173,8 @@ let package = Package(
         .target(
             name: "GatewayDemo",
             dependencies: [
-                "Gateway", "MockSystems", "GatewayConfig", "GatewayContracts", "GatewayDelivery", "GatewayHTTP", "GatewaySigning",
+                "Gateway", "MockSystems", "GatewayConfig", "GatewayContracts", "GatewayJSON", "GatewayDelivery", "GatewayHTTP",
+                "GatewaySigning",
                 "GatewayStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -172,6 +189,7 @@ let package = Package(
                 "GatewaySigning",
                 "GatewayStore",
                 "GatewayContracts",
+                "GatewayJSON",
                 "GatewayAdapters",
                 "GatewayHTTP",
                 .product(name: "Logging", package: "swift-log"),
@@ -182,7 +200,8 @@ let package = Package(
         .executableTarget(
             name: "lgsp-bench",
             dependencies: [
-                "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayDemo", "GatewayHTTP", "GatewaySigning", "GatewayStore",
+                "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayJSON", "GatewayDemo", "GatewayHTTP", "GatewaySigning",
+                "GatewayStore",
                 "MockSystems",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -194,6 +213,7 @@ let package = Package(
             name: "lgsp-schema-bench",
             dependencies: [
                 "GatewayContracts",
+                "GatewayJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -213,7 +233,8 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "GatewayDemo", "MockSystems", "GatewayContracts", "GatewaySigning", "GatewayStore", "GatewayAdapters",
+                "Gateway", "GatewayDemo", "MockSystems", "GatewayContracts", "GatewayJSON", "GatewaySigning", "GatewayStore",
+                "GatewayAdapters",
                 "GatewayConfig", "GatewayDelivery", "GatewayHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayContracts
 import Logging
+import GatewayJSON
 
 /// One JSON object per line on standard output, as journald and log shippers read it:
 /// `{"ts":…,"level":…,"label":…,"message":…, <metadata>…}`. Metadata keys such as `adapter` and

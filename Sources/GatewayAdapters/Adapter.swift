@@ -1,5 +1,6 @@
 import Foundation
 import GatewayContracts
+import GatewayJSON
 
 /// A source of indicator records. Adapters are small values built once from configuration;
 /// the pipeline owns scheduling, validation, signing and storage.

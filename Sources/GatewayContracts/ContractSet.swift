@@ -1,4 +1,5 @@
 import Foundation
+import GatewayJSON
 
 /// The shared contracts of one version, loaded from `Contracts/` and compiled once:
 /// the report envelope schema, the observation schema inside it, and the catalogue.

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayJSON
 
 /// Administrative levels an indicator can be reported at. Vietnam has had no district level
 /// since 1 July 2025 (Resolution 202/2025/QH15); `district` remains for earlier periods.
@@ -210,7 +211,7 @@ public struct Observation: Sendable, Hashable, Codable {
         struct Name {
             let text: String
             let key: UInt32
-            init(_ text: String) { (self.text, self.key) = (text, MemberName.key(text)) }
+            init(_ text: String) { (self.text, self.key) = (text, JSONObject.nameKey(text)) }
             func callAsFunction(_ value: JSONValue) -> JSONObject.Member { .init(key: text, value: value, nameKey: key) }
         }
         static let area = Name("area"), collectedAt = Name("collected_at"), denominator = Name("denominator")

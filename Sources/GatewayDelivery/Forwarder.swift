@@ -5,6 +5,7 @@ import GatewaySigning
 import GatewayStore
 import Logging
 import ServiceLifecycle
+import GatewayJSON
 
 /// Sends stored reports to the central endpoint, up to `maxConcurrent` requests at a time, until shut down.
 ///

@@ -3,6 +3,7 @@ import Foundation
 import GatewayContracts
 import GatewaySigning
 import GatewayStore
+import GatewayJSON
 
 /// The wire form of a delivery request: one report to `/v1/reports`, or several to
 /// `/v1/reports/batch` as `{"reports": [JWS, ...]}`, each still signed on its own so the centre

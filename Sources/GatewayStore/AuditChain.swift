@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatewayContracts
+import GatewayJSON
 
 /// One link of the audit chain: a delivered report's digest bound to the link before it.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayContracts
 import ServiceLifecycle
+import GatewayJSON
 
 /// A report ready to be stored: signed, with its digest.
 public struct SignedReport: Sendable, Equatable {

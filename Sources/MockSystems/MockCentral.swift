@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTPTypes
 import NIOPosix
 import Synchronization
+import GatewayJSON
 
 /// Failures the mock central endpoint can inject, one per request.
 public enum CentralFault: Sendable, Equatable, CaseIterable {

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayContracts
+import GatewayJSON
 
 /// Indicator data as a provincial LGSP service answers it: Vietnamese field names, the source's
 /// own indicator codes and levels, periods in the forms people type. A known share is bad.

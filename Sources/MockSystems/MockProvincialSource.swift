@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
+import GatewayJSON
 
 /// A provincial LGSP service as WSO2 API Manager fronts it: `POST /token` issues bearer tokens
 /// for client credentials given as HTTP basic auth; the data APIs refuse any request without a

@@ -5,6 +5,7 @@ import GatewayAdapters
 import GatewayContracts
 import GatewayHTTP
 import Logging
+import GatewayJSON
 
 struct Adapters: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

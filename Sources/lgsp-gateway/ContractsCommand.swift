@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatewayContracts
+import GatewayJSON
 
 struct Contracts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import GatewayContracts
 import GatewayStore
+import GatewayJSON
 
 /// Operator access to the outbox: what waits, what failed for good and why, and sending it again.
 struct Outbox: AsyncParsableCommand {

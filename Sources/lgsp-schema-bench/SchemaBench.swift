@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatewayContracts
+import GatewayJSON
 
 /// Validations per second of the report contract on reports of 1, 100 and 10,000 observations, by
 /// this validator and, in the same run on the same documents, by Python's jsonschema-rs and jsonschema.

@@ -14,6 +14,7 @@ let package = Package(
             dependencies: [
                 "FuzzDriver",
                 .product(name: "GatewayContracts", package: "lgsp-gateway"),
+                .product(name: "GatewayJSON", package: "lgsp-gateway"),
                 .product(name: "GatewayHTTP", package: "lgsp-gateway"),
                 .product(name: "GatewayConfig", package: "lgsp-gateway"),
                 .product(name: "GatewayAdapters", package: "lgsp-gateway"),

@@ -6,6 +6,7 @@ import GatewayDemo
 import GatewayHTTP
 import MockSystems
 import Testing
+import GatewayJSON
 
 @Suite("Adapter credentials: API key in a header or the query, HTTP basic, mutual TLS; the server's name")
 struct AdapterAuthTests {

@@ -4,6 +4,7 @@ import GatewayDemo
 import GatewaySigning
 import MockSystems
 import Testing
+import GatewayJSON
 
 @Suite("lgsp-gateway adapters", .serialized)
 struct AdaptersCommandTests {

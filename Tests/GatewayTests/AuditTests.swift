@@ -5,6 +5,7 @@ import GatewaySigning
 import GatewayStore
 import MockSystems
 import Testing
+import GatewayJSON
 
 @Suite("Audit chain and retention", .serialized)
 struct AuditTests {

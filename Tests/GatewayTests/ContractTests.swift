@@ -1,6 +1,7 @@
 import Foundation
 import GatewayContracts
 import Testing
+import GatewayJSON
 
 @Suite("Contracts: report schema, catalogue, semantic rules")
 struct ContractTests {

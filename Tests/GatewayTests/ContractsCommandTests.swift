@@ -1,6 +1,7 @@
 import Foundation
 import GatewayContracts
 import Testing
+import GatewayJSON
 
 @Suite("lgsp-gateway contracts")
 struct ContractsCommandTests {

@@ -6,6 +6,7 @@ import GatewayContracts
 import GatewaySigning
 import MockSystems
 import Testing
+import GatewayJSON
 
 @Suite("RFC 9421 HTTP Message Signatures, key rotation and report verification")
 struct HTTPSignatureAndRotationTests {

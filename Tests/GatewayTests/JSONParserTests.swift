@@ -1,6 +1,7 @@
 import Foundation
 import GatewayContracts
 import Testing
+import GatewayJSON
 
 /// The reference: what `JSONValue` was decoded with before it had a parser of its own.
 struct ReferenceJSONValue: Decodable {

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayContracts
 import Testing
+import GatewayJSON
 
 /// The official JSON Schema Test Suite for draft 2020-12 (vendored under Tests/JSONSchemaTestSuite,
 /// MIT licence, upstream commit in COMMIT): every case of every file in draft2020-12/, and every

@@ -2,6 +2,7 @@ import Foundation
 import GatewayAdapters
 import GatewayContracts
 import Testing
+import GatewayJSON
 
 @Suite("Adapter mapping")
 struct MappingTests {

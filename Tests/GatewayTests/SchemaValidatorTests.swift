@@ -1,6 +1,7 @@
 import Foundation
-@testable import GatewayContracts
+import GatewayContracts
 import Testing
+@testable import GatewayJSON
 
 @Suite("JSON Schema validator")
 struct SchemaValidatorTests {

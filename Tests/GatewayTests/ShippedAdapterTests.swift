@@ -3,6 +3,7 @@ import GatewayContracts
 import GatewayHTTP
 import MockSystems
 import Testing
+import GatewayJSON
 
 @Suite("The shipped adapters' folders")
 struct ShippedAdapterTests {

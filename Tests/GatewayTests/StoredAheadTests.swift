@@ -6,6 +6,7 @@ import GatewaySigning
 import GatewayStore
 import Synchronization
 import Testing
+import GatewayJSON
 
 @Suite("A long pull stores its reports ahead of its commit")
 struct StoredAheadTests {

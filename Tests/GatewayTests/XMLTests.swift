@@ -6,6 +6,7 @@ import GatewayDemo
 import GatewayHTTP
 import MockSystems
 import Testing
+import GatewayJSON
 @testable import GatewayAdapters
 
 @Suite("XML sources")

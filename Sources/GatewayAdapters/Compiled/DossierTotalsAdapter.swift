@@ -2,6 +2,7 @@ import Foundation
 import GatewayConfig
 import GatewayContracts
 import GatewayHTTP
+import GatewayJSON
 
 /// The worked example of a compiled adapter. The public-service portal reports dossiers per
 /// administrative procedure, and the indicator "share of dossiers processed online"

@@ -3,6 +3,7 @@ import GatewayConfig
 import GatewayHTTP
 import GatewayContracts
 import Logging
+import GatewayJSON
 
 /// Runs an executable on the schedule and reads observations from its standard output, one JSON
 /// object per line (NDJSON), in the contract's own form. For sources only a script can reach: a

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayContracts
+import GatewayJSON
 
 /// How a source writes its CSV: the statistics office's exports use `;` (the decimal comma takes
 /// `,`), a UTF-8 byte order mark, and a header row.

@@ -3,6 +3,7 @@ import GatewayConfig
 import GatewayContracts
 import Crypto
 import GatewayHTTP
+import GatewayJSON
 
 /// A source system reached over HTTPS and described entirely by one YAML file.
 public struct HTTPAdapter: Adapter {

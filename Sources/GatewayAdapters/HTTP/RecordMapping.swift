@@ -1,6 +1,7 @@
 import Foundation
 import GatewayContracts
 import Synchronization
+import GatewayJSON
 
 /// Path expressions over a source's JSON: `$.duLieu.banGhi`, `items[0].value`, `data.rows`.
 public struct RecordPath: Sendable, Equatable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayContracts
+import GatewayJSON
 
 /// XML answers, such as WSO2 Data Services give (`<Entries xmlns="http://ws.wso2.org/dataservice">
 /// <Entry>…</Entry></Entries>`), read into the JSON shape the mapping's paths use: an element

@@ -4,6 +4,7 @@ import GatewayAdapters
 import GatewayConfig
 import GatewayContracts
 import GatewayHTTP
+import GatewayJSON
 
 /// The parsers the fuzzer drives, by the name `LGSP_FUZZ_TARGET` gives. One binary for all of
 /// them: each would otherwise link the whole dependency graph again.

@@ -1,7 +1,7 @@
 import Foundation
-import GatewayContracts
 import GatewaySigning
 import X509
+import GatewayJSON
 
 /// Checks a signed report as the central side or an auditor would: signature against a JWKS,
 /// Content-Digest when known, the `x5c` chain against a CA bundle when given. Every finding is

@@ -4,12 +4,14 @@ import Foundation
 /// integral numbers below 10^15 without a fraction, `/` not escaped. The bytes are those
 /// `JSONEncoder` (`.sortedKeys`, `.withoutEscapingSlashes`) gave before; written directly because
 /// going through `Encodable` was a seventh of the cost of signing a report.
-struct CanonicalJSONWriter {
-    var output: [UInt8] = []
+package struct CanonicalJSONWriter {
+    package var output: [UInt8] = []
     /// `JSONEncoder` writes `/` as `\/`; set to write what it writes.
     var escapesSlash = false
 
-    mutating func write(_ value: JSONValue) {
+    package init(escapesSlash: Bool = false) { self.escapesSlash = escapesSlash }
+
+    package mutating func write(_ value: JSONValue) {
         switch value {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let flag): output.append(contentsOf: (flag ? "true" : "false").utf8)
@@ -35,7 +37,7 @@ struct CanonicalJSONWriter {
         }
     }
 
-    mutating func writeMembers(_ members: some Collection<(key: String, value: JSONValue)>) {
+    package mutating func writeMembers(_ members: some Collection<(key: String, value: JSONValue)>) {
         var first = true
         for member in members {
             if !first { output.append(UInt8(ascii: ",")) }
@@ -46,7 +48,7 @@ struct CanonicalJSONWriter {
         }
     }
 
-    mutating func writeNumber(_ number: Double) {
+    package mutating func writeNumber(_ number: Double) {
         if number.isFinite, number.rounded(.towardZero) == number, abs(number) < 1e15 {
             writeInteger(Int64(number))
         } else {
@@ -58,13 +60,13 @@ struct CanonicalJSONWriter {
     }
 
     /// Text known to need no escaping, such as a member's name with its quotes and colon.
-    mutating func writeRaw(_ text: StaticString) {
+    package mutating func writeRaw(_ text: StaticString) {
         text.withUTF8Buffer { output.append(contentsOf: $0) }
     }
 
     /// Digits written straight into the output: `String(Int64)` made a string of each number only
     /// for its bytes to be copied out again, three times per observation.
-    mutating func writeInteger(_ number: Int64) {
+    package mutating func writeInteger(_ number: Int64) {
         if number < 0 { output.append(UInt8(ascii: "-")) }
         var magnitude = number.magnitude
         // Callers pass less than 10^15: at most 15 digits, written from the last.
@@ -79,7 +81,7 @@ struct CanonicalJSONWriter {
         }
     }
 
-    mutating func writeString(_ text: String) {
+    package mutating func writeString(_ text: String) {
         output.append(UInt8(ascii: "\""))
         // Most text needs no escape: copied whole, rather than appended byte by byte. The scan
         // runs over the contiguous bytes; through the generic `UTF8View` it was the largest item

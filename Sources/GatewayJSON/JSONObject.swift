@@ -16,15 +16,15 @@ public struct JSONObject: Sendable {
 
     static let indexedCount = 24
 
-    struct Member: Sendable {
-        let key: String
-        var value: JSONValue
+    package struct Member: Sendable {
+        package let key: String
+        package var value: JSONValue
         /// The name's `MemberName.key`, computed once when the member is added rather than on every
         /// lookup of every validation (as Python keeps a string's hash); it fits in what would be
         /// padding after the value.
         let nameKey: UInt32
 
-        init(key: String, value: JSONValue, nameKey: UInt32? = nil) {
+        package init(key: String, value: JSONValue, nameKey: UInt32? = nil) {
             self.key = key
             self.value = value
             self.nameKey = nameKey ?? MemberName.key(key)
@@ -45,7 +45,7 @@ public struct JSONObject: Sendable {
         self.init(uniqueMembers: uniqueMembers.map { Member(key: $0.key, value: $0.value) })
     }
 
-    init(uniqueMembers: [Member]) {
+    package init(uniqueMembers: [Member]) {
         storage = uniqueMembers
         if storage.count > Self.indexedCount { rebuildPositions() }
     }
