@@ -149,12 +149,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The test kit: mock provincial systems, a mock centre, a test certificate authority and
+        // the demo that runs them beside the gateway. Tests, the bench and lgsp-mock link it; the
+        // shipped lgsp-gateway does not (Tests/GatewayIntegrationTests/DeployTests.swift checks).
         .target(
-            name: "MockSystems",
+            name: "GatewayTestKit",
             dependencies: [
+                "Gateway",
+                "GatewayConfig",
                 "GatewayContracts",
                 "GatewayJSON",
+                "GatewayDelivery",
+                "GatewayHTTP",
                 "GatewaySigning",
+                "GatewayStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -167,17 +175,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "GatewayDemo",
-            dependencies: [
-                "Gateway", "MockSystems", "GatewayConfig", "GatewayContracts", "GatewayJSON", "GatewayDelivery", "GatewayHTTP",
-                "GatewaySigning",
-                "GatewayStore",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -200,9 +197,8 @@ let package = Package(
         .executableTarget(
             name: "lgsp-bench",
             dependencies: [
-                "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayJSON", "GatewayDemo", "GatewayHTTP", "GatewaySigning",
-                "GatewayStore",
-                "MockSystems",
+                "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayJSON", "GatewayHTTP", "GatewaySigning",
+                "GatewayStore", "GatewayTestKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -221,8 +217,7 @@ let package = Package(
         .executableTarget(
             name: "lgsp-mock",
             dependencies: [
-                "MockSystems",
-                "GatewayDemo",
+                "GatewayTestKit",
                 "GatewaySigning",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -230,11 +225,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Pure tests: no network, no processes, no database server, no root; seconds on their own
+        // (`swift test --filter GatewayUnitTests`).
         .testTarget(
-            name: "GatewayTests",
+            name: "GatewayUnitTests",
             dependencies: [
-                "Gateway", "GatewayDemo", "MockSystems", "GatewayContracts", "GatewayJSON", "GatewaySigning", "GatewayStore",
-                "GatewayAdapters",
+                "Gateway", "GatewayTestKit", "GatewayContracts", "GatewayJSON", "GatewaySigning", "GatewayAdapters", "GatewayConfig",
+                "GatewayDelivery", "GatewayHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Tests of the real thing: HTTPS on loopback, SQLite and PostgreSQL, processes, the built binaries.
+        .testTarget(
+            name: "GatewayIntegrationTests",
+            dependencies: [
+                "Gateway", "GatewayTestKit", "GatewayContracts", "GatewayJSON", "GatewaySigning", "GatewayStore", "GatewayAdapters",
                 "GatewayConfig", "GatewayDelivery", "GatewayHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -3,12 +3,11 @@ import Foundation
 import Gateway
 import GatewayAdapters
 import GatewayContracts
-import GatewayDemo
+import GatewayTestKit
 import GatewayHTTP
 import GatewaySigning
 import GatewayStore
 import Logging
-import MockSystems
 import ServiceLifecycle
 import GatewayJSON
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GatewayDemo
+import GatewayTestKit
 import Logging
 
 /// The demo lives with the mocks rather than in `lgsp-gateway`, so that the gateway an operator

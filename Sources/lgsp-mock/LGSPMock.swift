@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GatewaySigning
 import Logging
-import MockSystems
+import GatewayTestKit
 import UnixSignals
 
 @main

@@ -1,0 +1,260 @@
+import Foundation
+import Gateway
+import GatewayConfig
+import GatewayContracts
+import GatewayDelivery
+import GatewayHTTP
+import GatewaySigning
+import GatewayStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The demo: mock LGSP source and mock central endpoint plus a real gateway, in one process,
+/// configured through the shipped `deploy/examples/gateway.yaml` and `Adapters/` files.
+public enum Demo {
+    public struct Options: Sendable {
+        /// PKCS#8 PEM key to sign with; an ephemeral Ed25519 key when `nil`.
+        public var keyPath: String?
+        /// Deliver to this central endpoint instead of the mock.
+        public var centralURL: String?
+        public var centralCA: String?
+        /// Share of central requests the mock fails (503, 429, dropped connections, slow answers).
+        public var failureRate: Double
+        public var timeout: Duration
+        public var repository: URL
+        public var workDirectory: URL?
+
+        public init(
+            keyPath: String? = nil, centralURL: String? = nil, centralCA: String? = nil, failureRate: Double = 0.4,
+            timeout: Duration = .seconds(120), repository: URL, workDirectory: URL? = nil
+        ) {
+            self.keyPath = keyPath
+            self.centralURL = centralURL
+            self.centralCA = centralCA
+            self.failureRate = failureRate
+            self.timeout = timeout
+            self.repository = repository
+            self.workDirectory = workDirectory
+        }
+    }
+
+    /// What happened, as the demo prints it; the JSON keys are part of its interface.
+    public struct Summary: Sendable, Codable, Equatable {
+        public var pulled = 0
+        public var valid = 0
+        public var quarantined = 0
+        public var reportsSigned = 0
+        public var deliveryAttempts = 0
+        public var deliveredReports = 0
+        public var deliveredObservations = 0
+        public var deadLettered = 0
+        public var duplicatesAtCentral = 0
+        public var signatureFailuresAtCentral = 0
+        public var acceptedAtCentral = 0
+        public var centralIsMock = true
+        public var retriesByCause: [String: Int] = [:]
+        public var quarantineByRule: [String: Int] = [:]
+        public var algorithm = ""
+        public var keyID = ""
+        public var storePath = ""
+        public var elapsedMilliseconds = 0
+
+        enum CodingKeys: String, CodingKey {
+            case pulled, valid, quarantined
+            case reportsSigned = "reports_signed"
+            case deliveryAttempts = "delivery_attempts"
+            case deliveredReports = "delivered_reports"
+            case deliveredObservations = "delivered_observations"
+            case deadLettered = "dead_lettered"
+            case duplicatesAtCentral = "duplicates_at_central"
+            case signatureFailuresAtCentral = "signature_failures_at_central"
+            case acceptedAtCentral = "accepted_observations_at_central"
+            case centralIsMock = "central_is_mock"
+            case retriesByCause = "retries_by_cause"
+            case quarantineByRule = "quarantine_by_rule"
+            case algorithm, keyID = "kid", storePath = "store", elapsedMilliseconds = "elapsed_ms"
+        }
+    }
+
+    public static func run(_ options: Options, logger: Logger) async throws -> Summary {
+        let started = ContinuousClock.now
+        let work =
+            options.workDirectory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("lgsp-demo-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+
+        let key: SigningKey =
+            if let keyPath = options.keyPath { try SigningKey(contentsOf: URL(fileURLWithPath: keyPath)) } else { .generate() }
+        let keyPath = work.appendingPathComponent("signing-key.pem").path
+        _ = FileManager.default.createFile(
+            atPath: keyPath, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+
+        let mocks = MockSystems.Configuration(
+            directory: work.appendingPathComponent("mocks"),
+            source: .init(clientID: "lgsp-gateway-demo", clientSecret: "demo-" + UUID().uuidString),
+            trustedKeys: [key.publicKey],
+            // One of each failure first, so every run shows them all, then failures at random.
+            faults: .init(
+                scripted: options.failureRate > 0 ? [.unavailable, .tooManyRequests, .connectionReset, .slowAnswer] : [],
+                failureRate: options.failureRate, slowAnswerDelay: .seconds(2), seed: UInt64.random(in: 1...UInt64.max)))
+
+        return try await MockSystems.withRunning(mocks, logger: logger) { running in
+            let storePath = work.appendingPathComponent("gateway.sqlite").path
+            let environment = environment(
+                for: running, repository: options.repository, keyPath: keyPath, storePath: storePath,
+                overrides: [
+                    "LGSP_CENTRAL_URL": options.centralURL ?? running.centralURL,
+                    "LGSP_CENTRAL_CA": options.centralCA ?? running.caBundlePath,
+                    // Another centre signs receipts with keys of its own, which the demo does not know.
+                    "LGSP_CENTRAL_RECEIPT_KEYS": options.centralURL == nil ? running.receiptKeysPath : "",
+                    "LGSP_CENTRAL_TIMEOUT": "1s", "LGSP_RETRY_BASE": "200ms", "LGSP_RETRY_CAP": "2s",
+                    "LGSP_REPORT_MAX_OBSERVATIONS": "10",
+                ])
+            let loaded = try LoadedGateway.load(
+                file: options.repository.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
+            let tally = TallyBox()
+            let runtime = try GatewayRuntime(
+                loaded: loaded, logger: logger,
+                onPull: { result in
+                    tally.state.withLock { if case .success(let summary) = result { $0.pulledAdapters.insert(summary.adapter) } }
+                },
+                onDelivery: { event in tally.state.withLock { $0.record(event) } })
+            let group = runtime.makeServiceGroup(signals: [])
+            let adapterCount = runtime.adapters.count
+
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await runtime.run(group: group) }
+                tasks.addTask {
+                    let deadline = ContinuousClock.now + options.timeout
+                    while true {
+                        let pulledAll = tally.state.withLock { $0.pulledAdapters.count } == adapterCount
+                        let stats = try await runtime.store.outboxStats(now: Date())
+                        if pulledAll && stats.undelivered == 0 { break }
+                        guard ContinuousClock.now < deadline else {
+                            throw MockError(
+                                "the demo did not finish within \(options.timeout): \(stats.undelivered) reports still undelivered")
+                        }
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    await group.triggerGracefulShutdown()
+                }
+                try await tasks.waitForAll()
+            }
+
+            let totals = try await runtime.store.pullTotals()
+            let stats = try await runtime.store.outboxStats(now: Date())
+            let central = running.central.statistics
+            var summary = Summary()
+            summary.pulled = totals.pulledRecords
+            summary.valid = totals.validObservations
+            summary.quarantined = totals.quarantined
+            summary.reportsSigned = totals.reports
+            summary.deliveredReports = stats.delivered
+            summary.deliveredObservations = stats.deliveredObservations
+            summary.deadLettered = stats.deadLettered
+            summary.centralIsMock = options.centralURL == nil
+            if summary.centralIsMock {
+                summary.duplicatesAtCentral = central.duplicateObservations
+                summary.signatureFailuresAtCentral = central.signatureFailures
+                summary.acceptedAtCentral = central.acceptedObservations
+            }
+            tally.state.withLock {
+                summary.deliveryAttempts = $0.attempts
+                summary.retriesByCause = $0.retries
+            }
+            for entry in try await runtime.store.quarantined(limit: 10_000) {
+                for reason in entry.reasons { summary.quarantineByRule[reason.rule, default: 0] += 1 }
+            }
+            summary.algorithm = loaded.configuration.signing.algorithm.rawValue
+            summary.keyID = key.publicKey.thumbprint
+            summary.storePath = storePath
+            summary.elapsedMilliseconds = Int((ContinuousClock.now - started).timeInterval * 1000)
+            return summary
+        }
+    }
+
+    final class TallyBox: Sendable {
+        let state = Mutex(Tally())
+    }
+
+    /// The environment that points the shipped `deploy/examples/gateway.yaml` and `Adapters/`
+    /// at running mocks; `overrides` win.
+    public static func environment(
+        for running: MockSystems.Running, repository: URL, keyPath: String, storePath: String, overrides: [String: String] = [:]
+    ) -> ConfigEnvironment {
+        var variables = [
+            "LGSP_SOURCE_URL": running.sourceURL, "LGSP_SOURCE_CA": running.caBundlePath,
+            "LGSP_CLIENT_ID": "lgsp-gateway-demo", "LGSP_CLIENT_SECRET": "file:" + running.clientSecretPath,
+            // The mock telecom operator takes the source's client secret as its API key.
+            "TELECOM_URL": running.sourceURL, "TELECOM_CA": running.caBundlePath, "TELECOM_API_KEY": "file:" + running.clientSecretPath,
+            "BANK_URL": running.bankURL, "BANK_CA": running.caBundlePath, "BANK_CLIENT_CERT": running.clientCertificatePath,
+            "BANK_CLIENT_KEY": running.clientKeyPath,
+            "LGSP_CENTRAL_URL": running.centralURL, "LGSP_CENTRAL_CA": running.caBundlePath,
+            "LGSP_CENTRAL_RECEIPT_KEYS": running.receiptKeysPath,
+            "LGSP_SIGNING_KEY": keyPath, "LGSP_STORE": storePath, "LGSP_PROVINCE": "14", "LGSP_GATEWAY_ID": "demo-son-la",
+            "LGSP_CONTRACTS": repository.appendingPathComponent("Contracts").path,
+            "LGSP_ADAPTERS": repository.appendingPathComponent("Adapters").path,
+            // The mocks fail on purpose and often; probe again quickly rather than every 30 s.
+            "LGSP_BREAKER_COOLDOWN": "300ms",
+            // Any free port, so several gateways can run side by side (tests, a demo beside a service).
+            "LGSP_ADMIN_LISTEN": "127.0.0.1:0",
+        ]
+        variables.merge(overrides) { $1 }
+        return ConfigEnvironment(variables: variables)
+    }
+
+    struct Tally {
+        var pulledAdapters: Set<String> = []
+        var attempts = 0
+        var retries: [String: Int] = [:]
+
+        mutating func record(_ event: DeliveryEvent) {
+            attempts += 1
+            if case .retry(_, let status, let error) = event.completion {
+                let cause =
+                    status.map { "HTTP \($0)" }
+                    ?? (error.lowercased().contains("timeout") || error.lowercased().contains("deadline") ? "timeout" : "connection lost")
+                retries[cause, default: 0] += 1
+            }
+        }
+    }
+
+    /// A few readable lines for the operator.
+    public static func describe(_ summary: Summary) -> String {
+        var lines: [String] = []
+        lines.append(
+            "Pulled \(summary.pulled) records from the mock provincial systems: \(summary.valid) valid, \(summary.quarantined) quarantined."
+        )
+        if !summary.quarantineByRule.isEmpty {
+            lines.append(
+                "  Quarantined for: "
+                    + summary.quarantineByRule.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+        }
+        lines.append(
+            "Signed \(summary.reportsSigned) reports with \(summary.algorithm) (kid \(summary.keyID)) and stored them in \(summary.storePath)."
+        )
+        let retried = summary.retriesByCause.values.reduce(0, +)
+        let causes = summary.retriesByCause.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+        lines.append(
+            "Delivered \(summary.deliveredObservations) observations in \(summary.deliveredReports) reports after \(summary.deliveryAttempts) attempts"
+                + (retried > 0 ? " (\(retried) retried: \(causes))." : "."))
+        if summary.deadLettered > 0 { lines.append("Dead-lettered: \(summary.deadLettered) reports (see the store).") }
+        if summary.centralIsMock {
+            lines.append(
+                "Central endpoint accepted \(summary.acceptedAtCentral) observations: \(summary.duplicatesAtCentral) duplicates, \(summary.signatureFailuresAtCentral) signature failures."
+            )
+        } else {
+            lines.append("Central endpoint is external: its own counts are not known here.")
+        }
+        let complete = summary.deliveredObservations == summary.valid && summary.valid + summary.quarantined == summary.pulled
+        lines.append(
+            complete
+                ? "Every pulled record was delivered or quarantined in \(summary.elapsedMilliseconds) ms."
+                : "NOT every record was accounted for.")
+        return lines.joined(separator: "\n")
+    }
+
+    /// Finds the repository (Contracts/, Adapters/, deploy/examples/) from the working directory or the executable.
+    public static func locateRepository() -> URL? { RepositoryCheckout.locate() }
+}

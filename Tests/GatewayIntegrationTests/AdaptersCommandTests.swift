@@ -1,0 +1,121 @@
+import Foundation
+import GatewayContracts
+import GatewayTestKit
+import GatewaySigning
+import Testing
+import GatewayJSON
+
+@Suite("lgsp-gateway adapters", .serialized)
+struct AdaptersCommandTests {
+    @Test("adapters list names every adapter; adapters test pulls once, prints observations and failures, stores and sends nothing")
+    func listAndTest() async throws {
+        try await withSignedMocks { running, directory, keyPath in
+            let storePath = directory.appendingPathComponent("gateway.sqlite").path
+            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
+            environment["PATH"] = "/usr/bin:/bin"
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+
+            let list = try ChildProcess(
+                ["adapters", "list", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("list.out")
+            )
+            #expect(try await list.waitForExit(timeout: .seconds(30)) == 0, "\(list.output)")
+            let names = list.output.split(separator: "\n").filter { !$0.hasPrefix(" ") }.compactMap {
+                $0.split(separator: " ").first.map(String.init)
+            }
+            // Each shipped adapter, and what the mock system it reads serves: good records, bad ones.
+            let dataset = MockDataset()
+            func split(_ defects: [String?]) -> (good: Int, bad: Int) { (defects.count { $0 == nil }, defects.count { $0 != nil }) }
+            let served: [String: (good: Int, bad: Int)] = [
+                "dvc-portal": split(dataset.portalRecords.map(\.defect)),
+                "qlvb-documents": split(dataset.documentRecords.map(\.defect)),
+                "thong-ke-kinh-te-so": split(dataset.statisticsRows.map(\.defect)),
+                "vien-thong-cap-quang": split(dataset.telecomRecords.map(\.defect)),
+                "ngan-hang-thanh-toan": split(dataset.bankRecords.map(\.defect)),
+            ]
+            #expect(names == served.keys.sorted(), "\(list.output)")
+
+            var totalObservations = 0
+            var totalQuarantined = 0
+            for name in names {
+                let test = try ChildProcess(
+                    ["adapters", "test", name, "--config", config, "--json"], environment: environment,
+                    outputPath: directory.appendingPathComponent("\(name).out"))
+                #expect(try await test.waitForExit(timeout: .seconds(60)) == 0, "\(test.output)")
+                let lines = test.output.split(separator: "\n").map(String.init)
+                let summary = try JSONValue.parse(Data(try #require(lines.last).utf8))
+                let observations = try #require(summary["observations"]?.numberValue)
+                let quarantined = try #require(summary["quarantined"]?.numberValue)
+                #expect(summary["adapter"]?.stringValue == name)
+                #expect(summary["records"]?.numberValue == observations + quarantined)
+                #expect(lines.filter { $0.hasPrefix("ok  {") }.count == Int(observations))
+                #expect(lines.filter { $0.hasPrefix("QUARANTINED  {") }.count == Int(quarantined))
+                // Every printed observation is one the contract accepts.
+                for line in lines where line.hasPrefix("ok  ") {
+                    let observation = try JSONValue.parse(Data(line.dropFirst(4).utf8))
+                    #expect(observation["province"]?.stringValue == "14")
+                }
+                #expect(Int(observations) == served[name]?.good && Int(quarantined) == served[name]?.bad, "\(name): \(test.output)")
+                totalObservations += Int(observations)
+                totalQuarantined += Int(quarantined)
+                #expect(!test.output.contains(running.source.configuration.clientSecret))
+            }
+            // The mock source serves good and bad records; the dry runs together see all of them.
+            #expect(totalObservations == dataset.goodRecordCount)
+            #expect(totalQuarantined > 0)
+            // Nothing stored, nothing sent.
+            #expect(!FileManager.default.fileExists(atPath: storePath))
+            #expect(running.central.statistics.requests == 0)
+
+            let unknown = try ChildProcess(
+                ["adapters", "test", "nope", "--config", config], environment: environment,
+                outputPath: directory.appendingPathComponent("nope.out"))
+            #expect(try await unknown.waitForExit(timeout: .seconds(30)) == 2)
+            #expect(unknown.output.contains("there are: \(served.keys.sorted().joined(separator: ", "))"), "\(unknown.output)")
+
+            var unreachable = environment
+            unreachable["LGSP_SOURCE_URL"] = "https://127.0.0.1:1"
+            let failing = try ChildProcess(
+                ["adapters", "test", "dvc-portal", "--config", config], environment: unreachable,
+                outputPath: directory.appendingPathComponent("failing.out"))
+            #expect(try await failing.waitForExit(timeout: .seconds(60)) == 1)
+            #expect(failing.output.contains("adapter dvc-portal: the pull failed"), "\(failing.output)")
+        }
+    }
+}
+
+@Suite("The worked example of Adapters/README.md")
+struct WorkedExampleTests {
+    @Test("thong-ke-kinh-te-so.yaml, tried alone with adapters test against the mocks, gives what the guide shows")
+    func workedExample() async throws {
+        try await withSignedMocks { running, directory, keyPath in
+            // The operator's adapters directory, holding only the new file.
+            let adapters = directory.appendingPathComponent("adapters.d")
+            try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(
+                at: repositoryRoot.appendingPathComponent("Adapters/thong-ke-kinh-te-so.yaml"),
+                to: adapters.appendingPathComponent("thong-ke-kinh-te-so.yaml"))
+            var environment = Demo.environment(
+                for: running, repository: repositoryRoot, keyPath: keyPath,
+                storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                overrides: ["LGSP_ADAPTERS": adapters.path]
+            ).variables
+            environment["PATH"] = "/usr/bin:/bin"
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+            let check = try ChildProcess(
+                ["check", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("check.out"))
+            #expect(try await check.waitForExit(timeout: .seconds(30)) == 0, "\(check.output)")
+            #expect(check.output.contains("adapter thong-ke-kinh-te-so:"), "\(check.output)")
+
+            let test = try ChildProcess(
+                ["adapters", "test", "thong-ke-kinh-te-so", "--config", config], environment: environment,
+                outputPath: directory.appendingPathComponent("test.out"))
+            #expect(try await test.waitForExit(timeout: .seconds(60)) == 0, "\(test.output)")
+            let lines = test.output.split(separator: "\n").map(String.init)
+            #expect(lines.filter { $0.hasPrefix("ok  ") }.count == 4)
+            // Word for word as Adapters/README.md shows them.
+            #expect(lines.contains("    (record): line 7 has 4 fields, the header has 8 [mapping.csv-row]"), "\(test.output)")
+            #expect(lines.contains("    /value: value 1234.5 is outside KTS_GRDP's range 0–100 [indicator.range]"), "\(test.output)")
+            #expect(lines.last == "adapter thong-ke-kinh-te-so: 6 records, 4 observations, 2 quarantined; nothing stored or sent")
+        }
+    }
+}
