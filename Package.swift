@@ -127,9 +127,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The pull pipeline: adapter output to checked, signed reports stored with their cursor.
+        .target(
+            name: "GatewayPipeline",
+            dependencies: [
+                "GatewayAdapters",
+                "GatewayContracts",
+                "GatewayJSON",
+                "GatewaySigning",
+                "GatewayStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Gateway",
             dependencies: [
+                "GatewayPipeline",
                 "GatewayContracts",
                 "GatewayJSON",
                 "GatewaySigning",
@@ -181,6 +195,7 @@ let package = Package(
         .executableTarget(
             name: "lgsp-gateway",
             dependencies: [
+                "GatewayPipeline",
                 "Gateway",
                 "GatewayConfig",
                 "GatewaySigning",
@@ -197,6 +212,7 @@ let package = Package(
         .executableTarget(
             name: "lgsp-bench",
             dependencies: [
+                "GatewayPipeline",
                 "Gateway", "GatewayAdapters", "GatewayContracts", "GatewayJSON", "GatewayHTTP", "GatewaySigning",
                 "GatewayStore", "GatewayTestKit",
                 .product(name: "Logging", package: "swift-log"),
@@ -230,6 +246,7 @@ let package = Package(
         .testTarget(
             name: "GatewayUnitTests",
             dependencies: [
+                "GatewayPipeline",
                 "Gateway", "GatewayTestKit", "GatewayContracts", "GatewayJSON", "GatewaySigning", "GatewayAdapters", "GatewayConfig",
                 "GatewayDelivery", "GatewayHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -241,6 +258,7 @@ let package = Package(
         .testTarget(
             name: "GatewayIntegrationTests",
             dependencies: [
+                "GatewayPipeline",
                 "Gateway", "GatewayTestKit", "GatewayContracts", "GatewayJSON", "GatewaySigning", "GatewayStore", "GatewayAdapters",
                 "GatewayConfig", "GatewayDelivery", "GatewayHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -3,6 +3,7 @@ import GatewayDelivery
 import GatewayHTTP
 import GatewayStore
 import Prometheus
+import GatewayPipeline
 
 /// The gateway's metrics, in one registry per runtime, exposed in Prometheus text format.
 /// Names and labels are documented in the README; everything is prefixed `lgsp_`.

@@ -10,6 +10,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import GatewayPipeline
 
 /// Pulls one adapter on its interval until shutdown. One service per adapter, so pulls of one
 /// adapter never overlap and a slow source delays nobody else.

@@ -10,6 +10,7 @@ import GatewayStore
 import Logging
 import ServiceLifecycle
 import GatewayJSON
+import GatewayPipeline
 
 /// Measures, in one run on loopback, each stage's ceiling on its own and the whole pipeline, in
 /// observations per second. Figures are for comparing within one run (ratios), not across machines.

@@ -6,6 +6,7 @@ import GatewayContracts
 import GatewayHTTP
 import Logging
 import GatewayJSON
+import GatewayPipeline
 
 struct Adapters: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

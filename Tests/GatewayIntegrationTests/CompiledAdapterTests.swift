@@ -6,6 +6,7 @@ import GatewayContracts
 import GatewayTestKit
 import GatewayHTTP
 import Testing
+import GatewayPipeline
 
 @Suite("Compiled adapters")
 struct CompiledAdapterTests {

@@ -5,6 +5,7 @@ import GatewayConfig
 import GatewayContracts
 import GatewayTestKit
 import Testing
+import GatewayPipeline
 
 @Suite("Exec adapters")
 struct ExecAdapterTests {

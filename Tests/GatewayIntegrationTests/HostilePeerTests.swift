@@ -11,6 +11,7 @@ import GatewayStore
 import Logging
 import Synchronization
 import Testing
+import GatewayPipeline
 
 /// A hostile centre and hostile sources over HTTPS on loopback: what a gateway must survive
 /// without crashing, hanging, parking reports for years or signing what it should not.

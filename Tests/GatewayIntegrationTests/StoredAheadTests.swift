@@ -8,6 +8,7 @@ import GatewayStore
 import Synchronization
 import Testing
 import GatewayJSON
+import GatewayPipeline
 
 @Suite("A long pull stores its reports ahead of its commit")
 struct StoredAheadTests {

@@ -1,9 +1,9 @@
 import Foundation
-@testable import Gateway
 import GatewayAdapters
 import GatewayContracts
 import Synchronization
 import Testing
+@testable import GatewayPipeline
 
 /// `ParallelWork` writes results into memory it manages itself and moves them out, and a pull
 /// moves observations into reports; a slip there loses, repeats or leaks values, or frees one twice.
