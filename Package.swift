@@ -69,6 +69,7 @@ let package = Package(
         .target(
             name: "GatewayStore",
             dependencies: [
+                "GatewaySigning",
                 "GatewayContracts",
                 "GatewayJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -169,6 +170,7 @@ let package = Package(
         .target(
             name: "GatewayTestKit",
             dependencies: [
+                "GatewayPipeline",
                 "Gateway",
                 "GatewayConfig",
                 "GatewayContracts",

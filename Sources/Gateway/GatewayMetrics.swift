@@ -51,6 +51,10 @@ public final class GatewayMetrics: Sendable {
                 )
                 .increment(by: Int64(count))
             }
+            counter("records", "Records pulled, by outcome.", [("adapter", adapter), ("outcome", "unchanged")]).increment(
+                by: Int64(summary.unchanged))
+            counter("figures_revised", "Observations sent as a new revision of a figure sent before.", [("adapter", adapter)])
+                .increment(by: Int64(summary.revisions))
             counter("reports_signed", "Reports signed and stored.", [("adapter", adapter)]).increment(by: Int64(summary.reports))
         case .failure:
             counter("pulls", "Pulls by adapter and outcome.", [("adapter", adapter), ("outcome", "failure")]).increment()

@@ -273,7 +273,8 @@ public final class GatewayRuntime: Sendable {
         return PullRunner(
             gatewayID: configuration.gateway.id, province: configuration.gateway.province, contracts: loaded.contracts,
             signer: loaded.signer, serialization: configuration.signing.serialization,
-            store: store, maxObservationsPerReport: configuration.reports.maxObservations)
+            store: store, maxObservationsPerReport: configuration.reports.maxObservations,
+            resendUnchanged: configuration.delivery.resendUnchanged)
     }
 
     public var forwarder: Forwarder { forwarder(for: loaded) }

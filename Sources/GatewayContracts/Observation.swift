@@ -29,11 +29,32 @@ public struct Observation: Sendable, Hashable, Codable {
     public var sourceRecordID: String?
     /// When the gateway collected the figure, RFC 3339.
     public var collectedAt: String
+    /// Which value of its figure this is, from 1 (contract 1.2): the centre keeps the highest.
+    /// Nil in reports of earlier contracts, which do not carry it.
+    public var revision: Int?
+    /// For a revision after the first, the one it replaces and the report that carried that one.
+    public var replaces: Replaced?
+
+    /// The revision an observation replaces: its number and the report it came in.
+    public struct Replaced: Sendable, Hashable, Codable {
+        public var revision: Int
+        public var reportID: String
+
+        public init(revision: Int, reportID: String) {
+            self.revision = revision
+            self.reportID = reportID
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case revision
+            case reportID = "report_id"
+        }
+    }
 
     public init(
         indicator: String, province: String, level: AdministrativeLevel, area: String, period: String, value: Double,
         unit: String, numerator: Double? = nil, denominator: Double? = nil, sourceSystem: String,
-        sourceRecordID: String? = nil, collectedAt: String
+        sourceRecordID: String? = nil, collectedAt: String, revision: Int? = nil, replaces: Replaced? = nil
     ) {
         self.indicator = indicator
         self.province = province
@@ -47,10 +68,12 @@ public struct Observation: Sendable, Hashable, Codable {
         self.sourceSystem = sourceSystem
         self.sourceRecordID = sourceRecordID
         self.collectedAt = collectedAt
+        self.revision = revision
+        self.replaces = replaces
     }
 
     enum CodingKeys: String, CodingKey {
-        case indicator, province, level, area, period, value, unit, numerator, denominator
+        case indicator, province, level, area, period, value, unit, numerator, denominator, revision, replaces
         case sourceSystem = "source_system"
         case sourceRecordID = "source_record_id"
         case collectedAt = "collected_at"
@@ -117,11 +140,32 @@ public struct Observation: Sendable, Hashable, Codable {
         case .string(let text)?: sourceRecordID = text
         default: throw ObservationDecodingError(field: "source_record_id", expected: "a string")
         }
+        func revisionNumber(_ value: JSONValue?, field: String) throws(ObservationDecodingError) -> Int? {
+            switch value {
+            case nil, .null?: return nil
+            case .number(let number)? where number >= 1 && number <= Double(Int32.max) && number.rounded() == number: return Int(number)
+            default: throw ObservationDecodingError(field: field, expected: "a whole number from 1")
+            }
+        }
+        let revision = try revisionNumber(members["revision"], field: "revision")
+        var replaces: Replaced?
+        switch members["replaces"] {
+        case nil, .null?: break
+        case .object(let replaced)?:
+            guard let number = try revisionNumber(replaced["revision"], field: "replaces/revision") else {
+                throw ObservationDecodingError(field: "replaces/revision", expected: "a whole number from 1")
+            }
+            guard case .string(let reportID)? = replaced["report_id"] else {
+                throw ObservationDecodingError(field: "replaces/report_id", expected: "a string")
+            }
+            replaces = Replaced(revision: number, reportID: reportID)
+        default: throw ObservationDecodingError(field: "replaces", expected: "an object")
+        }
         self.init(
             indicator: try string("indicator"), province: try string("province"), level: level, area: try string("area"),
             period: try string("period"), value: try number("value"), unit: try string("unit"), numerator: try optionalNumber("numerator"),
             denominator: try optionalNumber("denominator"), sourceSystem: try string("source_system"), sourceRecordID: sourceRecordID,
-            collectedAt: try string("collected_at"))
+            collectedAt: try string("collected_at"), revision: revision, replaces: replaces)
     }
 
     /// What a report id hashes: each observation as `JSONEncoder` with `.sortedKeys` writes it,
@@ -176,6 +220,12 @@ public struct Observation: Sendable, Hashable, Codable {
         if let numerator { writer.writeRaw(#","numerator":"#); writer.writeNumber(numerator) }
         writer.writeRaw(#","period":"#); writer.writeString(period)
         writer.writeRaw(#","province":"#); writer.writeString(province)
+        if let replaces {
+            writer.writeRaw(#","replaces":{"report_id":"#); writer.writeString(replaces.reportID)
+            writer.writeRaw(#","revision":"#); writer.writeInteger(Int64(replaces.revision))
+            writer.output.append(UInt8(ascii: "}"))
+        }
+        if let revision { writer.writeRaw(#","revision":"#); writer.writeInteger(Int64(revision)) }
         if let sourceRecordID { writer.writeRaw(#","source_record_id":"#); writer.writeString(sourceRecordID) }
         writer.writeRaw(#","source_system":"#); writer.writeString(sourceSystem)
         writer.writeRaw(#","unit":"#); writer.writeString(unit)
@@ -191,7 +241,7 @@ public struct Observation: Sendable, Hashable, Codable {
         // The object's own members, with name keys computed once: an array of pairs converted
         // into members took as long as the writing of them afterwards.
         var members: [JSONObject.Member] = []
-        members.reserveCapacity(12)
+        members.reserveCapacity(14)
         members.append(MemberNames.area(.string(area)))
         members.append(MemberNames.collectedAt(.string(collectedAt)))
         if let denominator { members.append(MemberNames.denominator(.number(denominator))) }
@@ -200,6 +250,12 @@ public struct Observation: Sendable, Hashable, Codable {
         if let numerator { members.append(MemberNames.numerator(.number(numerator))) }
         members.append(MemberNames.period(.string(period)))
         members.append(MemberNames.province(.string(province)))
+        if let replaces {
+            members.append(
+                MemberNames.replaces(
+                    .object(["report_id": .string(replaces.reportID), "revision": .number(Double(replaces.revision))])))
+        }
+        if let revision { members.append(MemberNames.revision(.number(Double(revision)))) }
         if let sourceRecordID { members.append(MemberNames.sourceRecordID(.string(sourceRecordID))) }
         members.append(MemberNames.sourceSystem(.string(sourceSystem)))
         members.append(MemberNames.unit(.string(unit)))
@@ -217,6 +273,7 @@ public struct Observation: Sendable, Hashable, Codable {
         static let area = Name("area"), collectedAt = Name("collected_at"), denominator = Name("denominator")
         static let indicator = Name("indicator"), level = Name("level"), numerator = Name("numerator"), period = Name("period")
         static let province = Name("province"), sourceRecordID = Name("source_record_id"), sourceSystem = Name("source_system")
+        static let replaces = Name("replaces"), revision = Name("revision")
         static let unit = Name("unit"), value = Name("value")
     }
 }

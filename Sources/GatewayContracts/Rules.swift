@@ -188,7 +188,7 @@ public struct SemanticRules: Sendable {
         text.utf8.count == count && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
-    static func show(_ number: Double) -> String {
+    public static func show(_ number: Double) -> String {
         number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
     }
 }

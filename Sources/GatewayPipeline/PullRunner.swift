@@ -16,6 +16,10 @@ public struct PullSummary: Sendable, Equatable {
     public var duplicates: Int = 0
     /// Quarantined records by the class of their first reason (`schema`, `mapping`, `indicator`, …).
     public var quarantinedByClass: [String: Int] = [:]
+    /// Valid observations of figures already sent with the same value: counted, not sent again.
+    public var unchanged = 0
+    /// Observations sent as a new revision of a figure already sent.
+    public var revisions = 0
 }
 
 /// One pull from start to commit: fetch and map, validate, batch, sign, store.
@@ -25,14 +29,18 @@ public struct PullRunner: Sendable {
     public let contracts: ContractSet
     public let signer: JWSSigner
     public let serialization: JWSSerialization
-    public let store: any PullLedger
+    public let store: any PullLedger & FiguresLedger
     public let maxObservationsPerReport: Int
+    /// Send figures the centre holds already with the same value (`delivery.resend_unchanged`).
+    public let resendUnchanged: Bool
     let now: @Sendable () -> Date
 
     public init(
         gatewayID: String, province: String, contracts: ContractSet, signer: JWSSigner, serialization: JWSSerialization = .flattened,
-        store: any PullLedger, maxObservationsPerReport: Int, now: @escaping @Sendable () -> Date = Date.init
+        store: any PullLedger & FiguresLedger, maxObservationsPerReport: Int, resendUnchanged: Bool = false,
+        now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.resendUnchanged = resendUnchanged
         self.serialization = serialization
         self.gatewayID = gatewayID
         self.province = province
@@ -62,6 +70,7 @@ public struct PullRunner: Sendable {
         var unreported: [Observation] = []
         var quarantined: [QuarantinedRecord] = []
         var unique = UniqueObservations()
+        var figures = FigureRevisions(resendUnchanged: resendUnchanged)
         var storedAhead = ReportTally()
         let recordsPerPart = maxObservationsPerReport * Self.reportsStoredAhead
         let context = PullContext(province: province, collectedAt: started)
@@ -73,8 +82,11 @@ public struct PullRunner: Sendable {
                 pulled += page.count
                 for partStart in stride(from: 0, to: page.count, by: recordsPerPart) {
                     let part = page[partStart..<min(partStart + recordsPerPart, page.count)]
+                    var checked: [Observation] = []
                     await Self.check(
-                        part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined, unique: &unique)
+                        part, contracts: contracts, rules: rules, valid: &checked, quarantined: &quarantined, unique: &unique)
+                    let latest = try await store.latestRevisions(of: checked.map(\.figureKey))
+                    figures.decide(checked, latest: latest, valid: &unreported, quarantined: &quarantined)
                     guard unreported.count >= recordsPerPart else { continue }
                     if partUnderWay, let stored = try await storing.next() { storedAhead = storedAhead.adding(stored) }
                     try Task.checkCancellation()
@@ -100,7 +112,8 @@ public struct PullRunner: Sendable {
         try Task.checkCancellation()
         let commit = PullCommit(
             adapter: adapter.name, startedAt: started, pulledRecords: pulled, reports: reports,
-            quarantined: quarantined, cursor: nextCursor, storedAhead: storedAhead)
+            quarantined: quarantined, cursor: nextCursor, storedAhead: storedAhead, unchanged: figures.unchanged,
+            revisions: figures.revisions)
         try await store.commit(commit, now: now())
         if !reports.isEmpty { whenStored() }
         var byClass: [String: Int] = [:]
@@ -110,7 +123,8 @@ public struct PullRunner: Sendable {
         let totals = commit.totals
         return PullSummary(
             adapter: adapter.name, pulled: pulled, valid: totals.observations, quarantined: quarantined.count,
-            reports: totals.reports, duplicates: unique.duplicates, quarantinedByClass: byClass)
+            reports: totals.reports, duplicates: unique.duplicates, quarantinedByClass: byClass, unchanged: figures.unchanged,
+            revisions: figures.revisions)
     }
 
     /// `observations` in reports of at most `maxObservationsPerReport`, each checked against the
@@ -166,6 +180,20 @@ public struct PullRunner: Sendable {
         return (valid, quarantined)
     }
 
+    /// What a pull would send of `valid` against the figures ledger, as `pullOnce` decides it:
+    /// for `adapters test`, which shows an operator which figures are new, revised or unchanged.
+    public static func decide(
+        _ valid: [Observation], against ledger: any FiguresLedger, resendUnchanged: Bool = false
+    ) async throws -> (send: [Observation], quarantined: [QuarantinedRecord], unchanged: [Observation], revisions: Int) {
+        var figures = FigureRevisions(resendUnchanged: resendUnchanged)
+        var send: [Observation] = [], quarantined: [QuarantinedRecord] = []
+        let latest = try await ledger.latestRevisions(of: valid.map(\.figureKey))
+        figures.decide(valid, latest: latest, valid: &send, quarantined: &quarantined)
+        let sent = Set(send.map(\.figureKey)), repeated = Set(quarantined.compactMap { try? Observation(json: $0.record) }.map(\.figureKey))
+        let unchanged = valid.filter { !sent.contains($0.figureKey) && !repeated.contains($0.figureKey) }
+        return (send, quarantined, unchanged, figures.revisions)
+    }
+
     /// `records` checked on every core, their verdicts appended in the records' order; a valid
     /// observation the pull already met is counted and dropped, so no report holds a record twice.
     static func check(
@@ -212,6 +240,17 @@ public struct PullRunner: Sendable {
     }
 
     func sign(_ observations: [Observation], adapter: String, createdAt: Date) throws -> SignedReport {
+        let figures = observations.map {
+            ReportedFigure(key: $0.figureKey, revision: $0.revision ?? 1, value: $0.figureValue)
+        }
+        // A contract before 1.2 has no revisions: the ledger keeps them, the report does not.
+        var observations = observations
+        if !contracts.carriesRevisions, observations.contains(where: { $0.revision != nil || $0.replaces != nil }) {
+            for index in observations.indices {
+                observations[index].revision = nil
+                observations[index].replaces = nil
+            }
+        }
         let envelope = ReportEnvelope(
             contractVersion: contracts.version, reportID: Self.reportID(adapter: adapter, observations: observations),
             gatewayID: gatewayID, province: province, adapter: adapter, createdAt: Timestamps.format(createdAt),
@@ -226,7 +265,7 @@ public struct PullRunner: Sendable {
         let (body, detachedSignature) = try jws.message(serialization)
         return SignedReport(
             reportID: envelope.reportID, body: body, contentType: serialization.contentType, detachedSignature: detachedSignature,
-            contentDigest: ContentDigest.sha256(body), observationCount: observations.count)
+            contentDigest: ContentDigest.sha256(body), observationCount: observations.count, figures: figures)
     }
 
     /// A UUID (version 8, RFC 9562) from SHA-256 of the adapter and the observations' facts and

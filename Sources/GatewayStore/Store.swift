@@ -13,10 +13,13 @@ public struct SignedReport: Sendable, Equatable {
     public let detachedSignature: String?
     public let contentDigest: String
     public let observationCount: Int
+    /// The figures the report carries, with their revisions, for the ledger: written with the
+    /// report, in its transaction.
+    public let figures: [ReportedFigure]
 
     public init(
         reportID: String, body: Data, contentType: String = "application/jose+json", detachedSignature: String? = nil,
-        contentDigest: String, observationCount: Int
+        contentDigest: String, observationCount: Int, figures: [ReportedFigure] = []
     ) {
         self.reportID = reportID
         self.body = body
@@ -24,6 +27,61 @@ public struct SignedReport: Sendable, Equatable {
         self.detachedSignature = detachedSignature
         self.contentDigest = contentDigest
         self.observationCount = observationCount
+        self.figures = figures
+    }
+}
+
+/// One figure of a report as the ledger records it.
+public struct ReportedFigure: Sendable, Equatable {
+    public let key: FigureKey
+    public let revision: Int
+    public let value: FigureValue
+
+    public init(key: FigureKey, revision: Int, value: FigureValue) {
+        self.key = key
+        self.revision = revision
+        self.value = value
+    }
+}
+
+/// One revision of one figure, as the ledger keeps it: what was sent, in which report, and
+/// whether the centre has accepted that report.
+public struct LedgerEntry: Sendable, Equatable {
+    public let key: FigureKey
+    public let revision: Int
+    public let value: FigureValue
+    public let reportID: String
+    public let adapter: String
+    public let storedAt: Date
+    public let acceptedAt: Date?
+    /// The centre's receipt for the report, when it sent one.
+    public let receipt: String?
+
+    public init(
+        key: FigureKey, revision: Int, value: FigureValue, reportID: String, adapter: String, storedAt: Date, acceptedAt: Date?,
+        receipt: String? = nil
+    ) {
+        self.key = key
+        self.revision = revision
+        self.value = value
+        self.reportID = reportID
+        self.adapter = adapter
+        self.storedAt = storedAt
+        self.acceptedAt = acceptedAt
+        self.receipt = receipt
+    }
+}
+
+/// A report would record a revision of a figure that another report recorded meanwhile with a
+/// different value (two pulls deciding the same figure's next revision at once): the report is
+/// not stored, and the pull, run again, decides afresh.
+public struct LedgerConflict: Error, Sendable, CustomStringConvertible {
+    public let key: FigureKey
+    public let revision: Int
+    public let otherReportID: String
+
+    public var description: String {
+        "figure \(key) revision \(revision) was recorded meanwhile by report \(otherReportID) with another value; the pull is to be run again"
     }
 }
 
@@ -51,10 +109,14 @@ public struct PullCommit: Sendable {
     public let cursor: String?
     /// What this pull stored ahead of this commit, for its line in the pull history.
     public let storedAhead: ReportTally
+    /// Valid observations of figures the centre holds already with the same value, not sent again.
+    public let unchanged: Int
+    /// Observations sent as a new revision of a figure already sent.
+    public let revisions: Int
 
     public init(
         adapter: String, startedAt: Date, pulledRecords: Int, reports: [SignedReport], quarantined: [QuarantinedRecord], cursor: String?,
-        storedAhead: ReportTally = ReportTally()
+        storedAhead: ReportTally = ReportTally(), unchanged: Int = 0, revisions: Int = 0
     ) {
         self.adapter = adapter
         self.startedAt = startedAt
@@ -63,6 +125,8 @@ public struct PullCommit: Sendable {
         self.quarantined = quarantined
         self.cursor = cursor
         self.storedAhead = storedAhead
+        self.unchanged = unchanged
+        self.revisions = revisions
     }
 
     /// The pull's reports and observations in all, for the pull history.
@@ -94,6 +158,8 @@ public struct PullTotals: Sendable, Equatable {
     public var validObservations: Int
     public var quarantined: Int
     public var reports: Int
+    public var unchanged: Int = 0
+    public var revisions: Int = 0
 }
 
 public struct StoredQuarantine: Sendable, Equatable {
@@ -154,6 +220,19 @@ public protocol PullLedger: Sendable {
     func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws
     /// Records how a pull of `adapter` ended (`error` nil for success) and when the next one is due.
     func recordPullOutcome(adapter: String, at time: Date, error: String?, nextRun: Date) async throws
+}
+
+/// What the gateway has sent of each figure (indicator × province × level × area × period): every
+/// revision, the report that carried it and whether the centre accepted it. Written by the pull
+/// ledger with the reports and by the outbox with their delivery; read by the pipeline, to send
+/// revisions instead of repeats, and by the calendar and progress views.
+public protocol FiguresLedger: Sendable {
+    /// The latest revision recorded of each of `keys` that has one.
+    func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry]
+    /// Every revision of `key`, the first first.
+    func revisions(of key: FigureKey) async throws -> [LedgerEntry]
+    /// The latest revision of every figure, of one indicator or one period when given.
+    func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry]
 }
 
 /// Who runs an adapter's schedule when several gateways share a store.
@@ -231,7 +310,8 @@ public protocol StoreHealth: Sendable {
 ///
 /// A store is a `Service`: its background work (PostgreSQL's connection pool) runs in `run()`,
 /// in the gateway's service group or `withRunning(_:)`, and `close()` releases it.
-public protocol GatewayStore: DeliveryOutbox, PullLedger, ScheduleOwnership, AuditLog, OutboxAdministration, PullHistory, StoreMaintenance,
+public protocol GatewayStore: DeliveryOutbox, PullLedger, FiguresLedger, ScheduleOwnership, AuditLog, OutboxAdministration, PullHistory,
+    StoreMaintenance,
     StoreHealth, Service
 {
     /// Releases the store's files or connections; nothing may be asked of it afterwards.

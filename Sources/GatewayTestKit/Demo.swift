@@ -4,6 +4,8 @@ import GatewayConfig
 import GatewayContracts
 import GatewayDelivery
 import GatewayHTTP
+import GatewayJSON
+import GatewayPipeline
 import GatewaySigning
 import GatewayStore
 import Logging
@@ -52,6 +54,15 @@ public enum Demo {
         public var duplicatesAtCentral = 0
         public var signatureFailuresAtCentral = 0
         public var acceptedAtCentral = 0
+        /// Figures sent as a revision of one sent before (the demo corrects one at the source).
+        public var revisions = 0
+        /// Figures pulled again with the value the centre holds: counted, not sent.
+        public var unchanged = 0
+        /// Revisions that became current at the mock centre, and ones that arrived after a higher one.
+        public var revisionsAtCentral = 0
+        public var staleRevisionsAtCentral = 0
+        /// The corrected figure as the centre holds it after the second pull: "KEY r2 = value".
+        public var correctedFigure = ""
         public var centralIsMock = true
         public var retriesByCause: [String: Int] = [:]
         public var quarantineByRule: [String: Int] = [:]
@@ -70,6 +81,10 @@ public enum Demo {
             case duplicatesAtCentral = "duplicates_at_central"
             case signatureFailuresAtCentral = "signature_failures_at_central"
             case acceptedAtCentral = "accepted_observations_at_central"
+            case revisions, unchanged
+            case revisionsAtCentral = "revisions_at_central"
+            case staleRevisionsAtCentral = "stale_revisions_at_central"
+            case correctedFigure = "corrected_figure"
             case centralIsMock = "central_is_mock"
             case retriesByCause = "retries_by_cause"
             case quarantineByRule = "quarantine_by_rule"
@@ -127,15 +142,26 @@ public enum Demo {
                 tasks.addTask { try await runtime.run(group: group) }
                 tasks.addTask {
                     let deadline = ContinuousClock.now + options.timeout
-                    while true {
-                        let pulledAll = tally.state.withLock { $0.pulledAdapters.count } == adapterCount
-                        let stats = try await runtime.store.outboxStats(now: Date())
-                        if pulledAll && stats.undelivered == 0 { break }
-                        guard ContinuousClock.now < deadline else {
-                            throw MockError(
-                                "the demo did not finish within \(options.timeout): \(stats.undelivered) reports still undelivered")
+                    func waitUntilDelivered() async throws {
+                        while true {
+                            let pulledAll = tally.state.withLock { $0.pulledAdapters.count } == adapterCount
+                            let stats = try await runtime.store.outboxStats(now: Date())
+                            if pulledAll && stats.undelivered == 0 { return }
+                            guard ContinuousClock.now < deadline else {
+                                throw MockError(
+                                    "the demo did not finish within \(options.timeout): \(stats.undelivered) reports still undelivered")
+                            }
+                            try await Task.sleep(for: .milliseconds(50))
                         }
-                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    try await waitUntilDelivered()
+                    // The portal's department corrects a figure it had already published; the next
+                    // pull sends it as a revision, and the figures it did not touch not at all.
+                    if running.source.correctPortalRecord(id: correction.recordID, changes: correction.changes),
+                        let portal = runtime.adapters.first(where: { $0.name == correction.adapter })
+                    {
+                        _ = try await runtime.runner.pullOnce(portal) { runtime.doorbell.ring() }
+                        try await waitUntilDelivered()
                     }
                     await group.triggerGracefulShutdown()
                 }
@@ -153,11 +179,18 @@ public enum Demo {
             summary.deliveredReports = stats.delivered
             summary.deliveredObservations = stats.deliveredObservations
             summary.deadLettered = stats.deadLettered
+            summary.revisions = totals.revisions
+            summary.unchanged = totals.unchanged
             summary.centralIsMock = options.centralURL == nil
             if summary.centralIsMock {
                 summary.duplicatesAtCentral = central.duplicateObservations
                 summary.signatureFailuresAtCentral = central.signatureFailures
                 summary.acceptedAtCentral = central.acceptedObservations
+                summary.revisionsAtCentral = central.revisions
+                summary.staleRevisionsAtCentral = central.staleRevisions
+                if let figure = running.central.figure(correction.key) {
+                    summary.correctedFigure = "\(figure.key) r\(figure.revision) = \(SemanticRules.show(figure.value.value))"
+                }
             }
             tally.state.withLock {
                 summary.deliveryAttempts = $0.attempts
@@ -173,6 +206,14 @@ public enum Demo {
             return summary
         }
     }
+
+    /// The figure the demo corrects at the source between two pulls: Sơn La's share of procedures
+    /// fully online in 2026-Q3, 1,540 of 1,812 becoming 1,552 of 1,812.
+    static let correction = (
+        adapter: "dvc-portal", recordID: "DVC-14-2026-Q3",
+        changes: ["tuSo": JSONValue.number(1552), "giaTri": .number(85.65)],
+        key: FigureKey(indicator: "DVC_TOAN_TRINH", province: "14", level: .province, area: "14", period: "2026-Q3")
+    )
 
     final class TallyBox: Sendable {
         let state = Mutex(Tally())
@@ -240,14 +281,25 @@ public enum Demo {
             "Delivered \(summary.deliveredObservations) observations in \(summary.deliveredReports) reports after \(summary.deliveryAttempts) attempts"
                 + (retried > 0 ? " (\(retried) retried: \(causes))." : "."))
         if summary.deadLettered > 0 { lines.append("Dead-lettered: \(summary.deadLettered) reports (see the store).") }
+        if summary.revisions > 0 || summary.unchanged > 0 {
+            lines.append(
+                "A figure corrected at the source went as \(summary.revisions) revision(s); \(summary.unchanged) unchanged figure(s) were not sent again."
+            )
+        }
         if summary.centralIsMock {
             lines.append(
                 "Central endpoint accepted \(summary.acceptedAtCentral) observations: \(summary.duplicatesAtCentral) duplicates, \(summary.signatureFailuresAtCentral) signature failures."
             )
+            if !summary.correctedFigure.isEmpty {
+                lines.append(
+                    "  It holds \(summary.correctedFigure) (\(summary.revisionsAtCentral) revision(s) current, \(summary.staleRevisionsAtCentral) stale)."
+                )
+            }
         } else {
             lines.append("Central endpoint is external: its own counts are not known here.")
         }
-        let complete = summary.deliveredObservations == summary.valid && summary.valid + summary.quarantined == summary.pulled
+        let complete =
+            summary.deliveredObservations == summary.valid && summary.valid + summary.quarantined + summary.unchanged == summary.pulled
         lines.append(
             complete
                 ? "Every pulled record was delivered or quarantined in \(summary.elapsedMilliseconds) ms."

@@ -74,8 +74,12 @@ public final class MockCentral: Sendable {
         public var acceptedObservations = 0
         /// Requests for a report already held (answered 200 with the first receipt).
         public var idempotentReplays = 0
-        /// Observations accepted more than once with the same fact and value: must stay 0.
+        /// Observations accepted more than once with the same fact, revision and value: must stay 0.
         public var duplicateObservations = 0
+        /// Observations that became their figure's current value as a revision after the first.
+        public var revisions = 0
+        /// Revisions that arrived after a higher one of their figure: kept as history, changing nothing.
+        public var staleRevisions = 0
         public var signatureFailures = 0
         /// Requests to `/v1/reports/batch`, and the most reports one of them carried.
         public var batchRequests = 0
@@ -106,11 +110,64 @@ public final class MockCentral: Sendable {
         /// Each accepted report's observations: appending them one by one to a single array
         /// copied every observation under the lock.
         var observations: [[Observation]] = []
+        /// The centre's view of each figure, by the key's stable hash (computed outside the lock).
+        var figures: [Int64: CentralFigure] = [:]
         var acceptedBodies: [AcceptedBody] = []
         var concurrentRequests = 0
         var statistics = Statistics()
         var hostility: CentralHostility?
     }
+
+    /// What the centre holds of one figure: the highest revision received stands; every revision
+    /// received is history, in order of arrival.
+    public struct CentralFigure: Sendable, Equatable {
+        public var key: FigureKey
+        public var revision: Int
+        public var value: FigureValue
+        public var reportID: String
+        public var history: [(revision: Int, value: FigureValue)] = []
+
+        public static func == (a: CentralFigure, b: CentralFigure) -> Bool {
+            a.key == b.key && a.revision == b.revision && a.value == b.value && a.reportID == b.reportID
+                && a.history.map(\.revision) == b.history.map(\.revision) && a.history.map(\.value) == b.history.map(\.value)
+        }
+    }
+
+    /// One observation's figure, read outside the lock.
+    struct ArrivingFigure: Sendable {
+        let hash: Int64
+        let key: FigureKey
+        let revision: Int?
+        let value: FigureValue
+    }
+
+    /// Keeps `arriving` as contract 1.2 says: a higher revision replaces, a lower or equal one is
+    /// history; an observation without a revision (1.1) replaces whatever is there.
+    private static func keep(_ arriving: ArrivingFigure, reportID: String, in state: inout State) {
+        guard var figure = state.figures[arriving.hash] else {
+            state.figures[arriving.hash] = CentralFigure(
+                key: arriving.key, revision: arriving.revision ?? 1, value: arriving.value, reportID: reportID,
+                history: [(arriving.revision ?? 1, arriving.value)])
+            if (arriving.revision ?? 1) > 1 { state.statistics.revisions += 1 }
+            return
+        }
+        let revision = arriving.revision ?? figure.revision + 1
+        figure.history.append((revision, arriving.value))
+        if revision > figure.revision {
+            figure.revision = revision
+            figure.value = arriving.value
+            figure.reportID = reportID
+            state.statistics.revisions += 1
+        } else if revision < figure.revision {
+            state.statistics.staleRevisions += 1
+        }
+        state.figures[arriving.hash] = figure
+    }
+
+    /// The figure as the centre holds it now.
+    public func figure(_ key: FigureKey) -> CentralFigure? { state.withLock { $0.figures[key.stableHash] } }
+    /// Every figure the centre holds.
+    public var figures: [CentralFigure] { state.withLock { Array($0.figures.values) } }
 
     /// One figure as the centre dedupes it, by the hash of the same fact with the same value
     /// (the value compared as a number rather than as text), made while the report is examined
@@ -122,6 +179,7 @@ public final class MockCentral: Sendable {
         hasher.combine(observation.area)
         hasher.combine(observation.period)
         hasher.combine(observation.value)
+        hasher.combine(observation.revision)
         return hasher.finalize()
     }
 
@@ -344,7 +402,7 @@ public final class MockCentral: Sendable {
     /// A report verified and read, its receipt signed; or the answer it gets without being kept.
     private enum Examined: Sendable {
         case answered(status: HTTPResponse.Status, text: String, reportID: String?)
-        case fresh(envelope: ReportEnvelope, facts: [Int], receipt: String)
+        case fresh(envelope: ReportEnvelope, facts: [Int], figures: [ArrivingFigure], receipt: String)
     }
 
     /// Everything about a report that needs no lock: several are examined at once.
@@ -370,7 +428,11 @@ public final class MockCentral: Sendable {
             #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
         let signed = try? JWSSigner(key: receiptKey, type: "lgsp-receipt+jws").sign(payload: Data(receiptPayload.utf8)).encoded()
         let receipt = signed.map { String(decoding: $0, as: UTF8.self) } ?? receiptPayload
-        return .fresh(envelope: envelope, facts: envelope.observations.map(Self.factHash), receipt: receipt)
+        let figures = envelope.observations.map { observation in
+            let key = observation.figureKey
+            return ArrivingFigure(hash: key.stableHash, key: key, revision: observation.revision, value: observation.figureValue)
+        }
+        return .fresh(envelope: envelope, facts: envelope.observations.map(Self.factHash), figures: figures, receipt: receipt)
     }
 
     /// The receipt already given for `reportID`, counting the replay.
@@ -388,7 +450,7 @@ public final class MockCentral: Sendable {
         switch examined {
         case .answered(let status, let text, let reportID):
             return (status, text, reportID)
-        case .fresh(let envelope, let facts, let receipt):
+        case .fresh(let envelope, let facts, let figures, let receipt):
             let key = envelope.reportID
             return state.withLock { state -> (status: HTTPResponse.Status, text: String, reportID: String?) in
                 if let existing = Self.replay(key, in: &state) { return (.ok, existing, key) }
@@ -401,6 +463,7 @@ public final class MockCentral: Sendable {
                     state.statistics.duplicateObservations += 1
                 }
                 state.observations.append(envelope.observations)
+                for figure in figures { Self.keep(figure, reportID: key, in: &state) }
                 return (.accepted, receipt, key)
             }
         }

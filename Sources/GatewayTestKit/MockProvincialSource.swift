@@ -53,12 +53,15 @@ public final class MockProvincialSource: Sendable {
     /// written as JSON once, when the mock starts. The dataset never changes, and sorting and
     /// writing a long history again for every page made the mock, not the gateway, a large share
     /// of a paged pull's CPU in the benchmark, where both share the same two cores.
-    private let portal, telecom, documents, bank: ServedRecords
+    private let telecom, documents, bank: ServedRecords
+    /// The portal's records, which a test or the demo may correct while the mock runs.
+    private let servedPortal: Mutex<(records: [MockDataset.SourceRecord], served: ServedRecords)>
+    private var portal: ServedRecords { servedPortal.withLock { $0.served } }
 
     public init(configuration: Configuration) {
         self.configuration = configuration
         let dataset = configuration.dataset
-        portal = ServedRecords(dataset.portalRecords, updatedField: "capNhatLuc")
+        servedPortal = Mutex((dataset.portalRecords, ServedRecords(dataset.portalRecords, updatedField: "capNhatLuc")))
         telecom = ServedRecords(dataset.telecomRecords, updatedField: "capNhat")
         documents = ServedRecords(dataset.documentRecords, updatedField: "capNhat")
         bank = ServedRecords(dataset.bankRecords, updatedField: "ngayCapNhat")
@@ -99,6 +102,21 @@ public final class MockProvincialSource: Sendable {
     }
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// Corrects the portal record `id` as a department fixing its data would: `changes` replace
+    /// its fields, and its update time becomes a minute after the latest, so a pull that asks
+    /// for what changed since its cursor gets it. Returns false when there is no such record.
+    @discardableResult
+    public func correctPortalRecord(id: String, changes: [String: JSONValue]) -> Bool {
+        servedPortal.withLock { portal in
+            guard let index = portal.records.firstIndex(where: { $0.recordID == id }) else { return false }
+            let latest = portal.served.updated.max() ?? Date()
+            portal.records[index].fields.merge(changes) { $1 }
+            portal.records[index].fields["capNhatLuc"] = .string(Timestamps.format(latest.addingTimeInterval(60)))
+            portal.served = ServedRecords(portal.records, updatedField: "capNhatLuc")
+            return true
+        }
+    }
 
     /// Every access token issued so far, live or not (tests scan logs for them).
     public var issuedTokens: [String] { state.withLock { Array($0.tokens.keys) + $0.revoked } }

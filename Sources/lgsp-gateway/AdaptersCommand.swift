@@ -7,6 +7,7 @@ import GatewayHTTP
 import Logging
 import GatewayJSON
 import GatewayPipeline
+import GatewayStore
 
 struct Adapters: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,8 +50,9 @@ struct TestAdapter: AsyncParsableCommand {
         commandName: "test",
         abstract: "Pull once from one adapter's source and print the mapped observations and every failure; nothing is stored or sent.",
         discussion: """
-            The pull starts from the beginning (no cursor), or from --cursor. Each valid observation is printed \
-            as "ok" and its JSON; each record that would be quarantined as "QUARANTINED" with its reasons and \
+            The pull starts from the beginning (no cursor), or from --cursor. Each observation a pull would send \
+            is printed as "ok" and its JSON (with its revision); each the centre holds already with the same \
+            value as "unchanged"; each record that would be quarantined as "QUARANTINED" with its reasons and \
             the record. Exits 0 when the pull worked (even if records were quarantined), 1 when it failed, \
             2 on a configuration problem or an unknown adapter.
             """)
@@ -63,7 +65,10 @@ struct TestAdapter: AsyncParsableCommand {
     @Option(help: "Pull from this cursor, as a later pull would.")
     var cursor: String?
 
-    @Flag(help: "End with one JSON object: adapter, records, observations, quarantined, quarantined_by_rule, next_cursor.")
+    @Flag(
+        help:
+            "End with one JSON object: adapter, records, observations, revisions, unchanged, quarantined, quarantined_by_rule, next_cursor."
+    )
     var json = false
 
     func run() async throws {
@@ -87,10 +92,33 @@ struct TestAdapter: AsyncParsableCommand {
             print("adapter \(name): the pull failed: \(error)", to: &standardError)
             throw ExitCode(1)
         }
-        let (valid, quarantined) = await PullRunner.check(
+        var (valid, quarantined) = await PullRunner.check(
             output, contracts: loaded.contracts, province: loaded.configuration.gateway.province)
+        // Against what the store's ledger says was sent, when there is a store to ask (read only).
+        var unchanged: [Observation] = []
+        var revisions = 0
+        let location = loaded.configuration.store.location
+        let resend = loaded.configuration.delivery.resendUnchanged
+        do {
+            // No store yet (a gateway not started): every figure is new.
+            let decided =
+                StoreLocation.isPostgres(location) || FileManager.default.fileExists(atPath: location)
+                ? try await StoreLocation.withStore(location, exclusive: false) { store in
+                    try await PullRunner.decide(valid, against: store, resendUnchanged: resend)
+                }
+                : try await PullRunner.decide(valid, against: NoFiguresYet(), resendUnchanged: resend)
+            (valid, unchanged, revisions) = (decided.send, decided.unchanged, decided.revisions)
+            quarantined += decided.quarantined
+        } catch {
+            print(
+                "adapter \(name): the store's figures ledger could not be read (\(error)); every figure is shown as new",
+                to: &standardError)
+        }
         for observation in valid {
             print("ok  " + String(decoding: try observation.jsonValue.canonicalData(), as: UTF8.self))
+        }
+        for observation in unchanged {
+            print("unchanged  " + String(decoding: try observation.jsonValue.canonicalData(), as: UTF8.self))
         }
         var byRule: [String: Int] = [:]
         for record in quarantined {
@@ -101,16 +129,24 @@ struct TestAdapter: AsyncParsableCommand {
             }
         }
         print(
-            "adapter \(name): \(output.records.count) records, \(valid.count) observations, \(quarantined.count) quarantined; nothing stored or sent"
+            "adapter \(name): \(output.records.count) records: \(valid.count) to send (\(revisions) revisions), \(unchanged.count) unchanged, \(quarantined.count) quarantined; nothing stored or sent"
         )
         if json {
             var summary: [String: JSONValue] = [
                 "adapter": .string(name), "records": .number(Double(output.records.count)), "observations": .number(Double(valid.count)),
-                "quarantined": .number(Double(quarantined.count)),
+                "quarantined": .number(Double(quarantined.count)), "unchanged": .number(Double(unchanged.count)),
+                "revisions": .number(Double(revisions)),
                 "quarantined_by_rule": .object(JSONObject(byRule.mapValues { .number(Double($0)) })),
             ]
             if let next = output.nextCursor { summary["next_cursor"] = .string(next) }
             print(String(decoding: try JSONValue.object(JSONObject(summary)).canonicalData(), as: UTF8.self))
         }
     }
+}
+
+/// The ledger of a gateway that has sent nothing yet.
+struct NoFiguresYet: FiguresLedger {
+    func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry] { [:] }
+    func revisions(of key: FigureKey) async throws -> [LedgerEntry] { [] }
+    func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry] { [] }
 }

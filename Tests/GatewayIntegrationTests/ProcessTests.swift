@@ -3,6 +3,7 @@ import GatewayTestKit
 import GatewaySigning
 import GatewayStore
 import Gateway
+import GatewayContracts
 import Testing
 
 /// The built `lgsp-gateway` executable, beside the test bundle.
@@ -269,6 +270,9 @@ struct ProcessTests {
         #expect(summary.algorithm == "PS256")
         #expect(summary.deliveredObservations == summary.valid && summary.valid > 0)
         #expect(summary.signatureFailuresAtCentral == 0 && summary.duplicatesAtCentral == 0)
+        // The figure the demo corrects at the source between two pulls went as revision 2, and stands.
+        #expect(summary.revisions == 1 && summary.revisionsAtCentral == 1 && summary.staleRevisionsAtCentral == 0)
+        #expect(summary.correctedFigure == "DVC_TOAN_TRINH/14/province/14/2026-Q3 r2 = 85.65")
     }
 
     @Test("demo --central-url and --central-ca deliver to another central endpoint, which verifies everything")
@@ -292,6 +296,10 @@ struct ProcessTests {
             let central = running.central.statistics
             #expect(central.acceptedObservations == summary.valid && summary.valid > 0)
             #expect(central.signatureFailures == 0 && central.duplicateObservations == 0)
+            #expect(summary.revisions == 1 && central.revisions == 1)
+            let corrected = running.central.figure(
+                FigureKey(indicator: "DVC_TOAN_TRINH", province: "14", level: .province, area: "14", period: "2026-Q3"))
+            #expect(corrected?.revision == 2 && corrected?.value.numerator == 1552)
         }
     }
 

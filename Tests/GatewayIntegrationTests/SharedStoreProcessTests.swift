@@ -1,4 +1,5 @@
 import Foundation
+import GatewayContracts
 import GatewayTestKit
 import GatewaySigning
 import GatewayStore
@@ -65,19 +66,36 @@ struct SharedStoreProcessTests {
                 // Another instance took the schedule over.
                 let survivors = gateways.indices.filter { $0 != victim }
                 #expect(survivors.contains { Self.runsSchedule(outputs[$0], of: "qlvb-documents") })
+                // One ledger for all instances: every figure once, as its first revision, accepted.
+                let ledger = try await reader.latestFigures(indicator: nil, period: nil)
+                #expect(ledger.count == Set(running.central.acceptedObservations.map(\.figureKey)).count)
+                #expect(ledger.allSatisfy { $0.revision == 1 && $0.acceptedAt != nil })
+                // The portal's department corrects a figure: whichever instance runs the portal's
+                // schedule sends it as revision 2, once, and the centre holds it.
+                let corrected = FigureKey(indicator: "DVC_TOAN_TRINH", province: "14", level: .province, area: "14", period: "2026-Q3")
+                #expect(
+                    running.source.correctPortalRecord(id: "DVC-14-2026-Q3", changes: ["tuSo": .number(1552), "giaTri": .number(85.65)]))
+                #expect(
+                    try await eventually(timeout: .seconds(60)) {
+                        guard running.central.figure(corrected)?.revision == 2 else { return false }
+                        return try await reader.latestRevisions(of: [corrected])[corrected]?.acceptedAt != nil
+                    })
+                #expect(try await reader.revisions(of: corrected).map(\.revision) == [1, 2])
+                #expect(running.central.statistics.revisions == 1 && running.central.statistics.staleRevisions == 0)
                 for index in survivors {
                     gateways[index].process.terminate()
                     #expect(try await gateways[index].waitForExit(timeout: .seconds(30)) == 0, "\(gateways[index].output.suffix(1500))")
                 }
 
                 let central = running.central.statistics
-                #expect(try await reader.pullTotals().pulledRecords == total)  // every record committed once, by one instance
-                #expect(central.acceptedObservations == dataset.goodRecordCount)
+                // Every record committed once, by one instance, and the corrected one once more.
+                #expect(try await reader.pullTotals().pulledRecords == total + 1)
+                #expect(central.acceptedObservations == dataset.goodRecordCount + 1)  // and the revision
                 #expect(central.duplicateObservations == 0)
                 #expect(central.signatureFailures == 0 && central.digestFailures == 0)
                 let arrived = Set(running.central.acceptedObservations.compactMap(\.sourceRecordID))
                 #expect(arrived == dataset.expectedSourceRecordIDs)
-                #expect(try await reader.outboxStats(now: Date()).deliveredObservations == dataset.goodRecordCount)
+                #expect(try await reader.outboxStats(now: Date()).deliveredObservations == dataset.goodRecordCount + 1)
                 #expect(try await reader.integrityCheck().isEmpty)
                 // The database password, given in the store's URL, is in no log line.
                 let password = try #require(URLComponents(string: storeURL)?.password)

@@ -50,8 +50,8 @@ struct StoredAheadTests {
     }
 
     @Test(
-        "parts are stored as they are signed, cut as if all at once; after a pull that stopped part-way the next stores nothing twice and moves the cursor",
-        arguments: [(nil, 19, 2), (7, 10, 3)] as [(Int?, Int, Int)])
+        "parts are stored as they are signed, cut as if all at once; after a pull that stopped part-way the next sends only the figures not stored yet, and moves the cursor",
+        arguments: [(nil, 19, 1), (7, 10, 2)] as [(Int?, Int, Int)])
     func storedAheadThenRunAgain(pageSize: Int?, storedBeforeStop: Int, storeCalls: Int) async throws {
         let directory = try makeTemporaryDirectory()
         let store = try SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path)
@@ -70,7 +70,13 @@ struct StoredAheadTests {
         let (valid, quarantined) = await PullRunner.check(
             PullOutput(records: adapter.records, nextCursor: nil), contracts: contracts, province: "14")
         #expect(valid.count == 43 && quarantined.count == 2)
-        let expectedIDs = Set(try await runner.signReports(valid, adapter: adapter.name, createdAt: Date()).map(\.reportID))
+        // Every figure is new to the ledger: each goes as its revision 1.
+        let firstRevisions = valid.map { observation in
+            var first = observation
+            first.revision = 1
+            return first
+        }
+        let expectedIDs = Set(try await runner.signReports(firstRevisions, adapter: adapter.name, createdAt: Date()).map(\.reportID))
         #expect(expectedIDs.count == 22)
 
         // A pull stopped (as a shutdown stops it) just after its first part was stored: the part
@@ -92,19 +98,27 @@ struct StoredAheadTests {
         #expect(try await store.cursor(for: adapter.name) == nil)
         #expect(try await store.pullTotals().pulls == 0)
 
+        // The figures stored before the stop are in the ledger with the same values: the run again
+        // counts them as unchanged and sends only the rest, in reports of their own.
         let calls = Calls()
         let summary = try await runner.pullOnce(adapter, whenStored: { calls.count.withLock { $0 += 1 } })
-        #expect(summary.pulled == 45 && summary.valid == 43 && summary.quarantined == 2 && summary.reports == 22)
+        let storedFigures = 2 * storedBeforeStop, rest = 43 - 2 * storedBeforeStop
+        #expect(summary.pulled == 45 && summary.quarantined == 2 && summary.unchanged == storedFigures && summary.revisions == 0)
+        #expect(summary.valid == rest && summary.reports == (rest + 1) / 2)
         #expect(calls.count.withLock { $0 } == storeCalls, "parts stored ahead, then the commit")
         let stored = try await store.entries(state: nil, limit: 100)
-        #expect(stored.count == 22)
-        #expect(Set(stored.map(\.reportID)) == expectedIDs)
+        #expect(stored.count == storedBeforeStop + (rest + 1) / 2)
+        #expect(Set(afterStop).isSubset(of: Set(stored.map(\.reportID))))
         #expect(stored.reduce(0) { $0 + ($1.observationCount ?? 0) } == 43)
         #expect(try await store.cursor(for: adapter.name) == "after-45")
         let totals = try await store.pullTotals()
         #expect(
-            totals.pulls == 1 && totals.pulledRecords == 45 && totals.validObservations == 43 && totals.reports == 22
-                && totals.quarantined == 2)
+            totals.pulls == 1 && totals.pulledRecords == 45 && totals.validObservations == rest && totals.unchanged == storedFigures
+                && totals.reports == (rest + 1) / 2 && totals.quarantined == 2)
+        // The ledger holds each figure once, as revision 1 of the report that carried it.
+        let ledger = try await store.latestFigures(indicator: "HSCV_DIEN_TU", period: nil)
+        #expect(ledger.count == 43 && ledger.allSatisfy { $0.revision == 1 })
+        #expect(Set(ledger.map(\.reportID)) == Set(stored.map(\.reportID)))
         #expect(try await store.quarantined(limit: 10).count == 2)
 
         // Every stored report verifies with the gateway's key and holds the observations in order.

@@ -10,13 +10,16 @@ extension GatewayConfiguration {
         public var poll = Duration.seconds(5)
         /// Keep delivered reports this long; their audit links stay for good.
         public var retention = Duration.seconds(365 * 86_400)
+        /// Send a figure again even when the centre holds it with the same value (`resend_unchanged`),
+        /// for a centre that wants every pull's figures; by default an unchanged figure is counted, not sent.
+        public var resendUnchanged = false
 
         /// The defaults when the section is absent.
         init(_ section: ConfigValue?) {
             guard let section else { return }
             section.allowOnly([
                 "retry_base", "retry_cap", "max_age", "retry_after_max", "retry_statuses", "breaker_failures", "breaker_cooldown", "poll",
-                "retention",
+                "retention", "resend_unchanged",
             ])
             let day = 86_400
             retention = section.duration("retention", default: retention, range: .seconds(3600)...(.seconds(36_500 * day)))
@@ -45,6 +48,7 @@ extension GatewayConfiguration {
                 failureThreshold: section.int("breaker_failures", default: 5, range: 1...1000),
                 coolDown: section.duration("breaker_cooldown", default: .seconds(30), range: .milliseconds(10)...(.seconds(day))))
             poll = section.duration("poll", default: poll, range: .milliseconds(10)...(.seconds(3600)))
+            resendUnchanged = section.bool("resend_unchanged", default: false)
         }
     }
 }

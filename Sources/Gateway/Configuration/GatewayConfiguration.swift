@@ -14,6 +14,9 @@ public struct GatewayConfiguration: Sendable {
     public var store: Storage
     /// The directory of the shared contracts (schemas, catalogue, rules).
     public var contractsDirectory: String
+    /// The contract version reports are made under; the manifest's current one when nil. A centre
+    /// that has not moved to 1.2 keeps receiving 1.1 (`contracts.version: "1.1"`).
+    public var contractsVersion: String?
     /// The directory of the adapter files (`*.yaml`).
     public var adaptersDirectory: String
     public var delivery: Delivery
@@ -33,7 +36,10 @@ public struct GatewayConfiguration: Sendable {
         let central = Central(root.required("central"), warnings: &warnings)
         let signing = Signing(root.required("signing"))
         let store = Storage(root.required("store"))
-        let contractsDirectory = directory(root.required("contracts"))
+        let contractsSection = root.required("contracts")
+        contractsSection?.allowOnly(["directory", "version"])
+        let contractsDirectory = contractsSection?.path("directory")
+        let contractsVersion = contractsSection?.optionalString("version").flatMap { $0.isEmpty ? nil : $0 }
         let adaptersDirectory = directory(root.required("adapters"))
         let delivery = Delivery(root["delivery"])
         let reports = Reports(root["reports"])
@@ -53,11 +59,12 @@ public struct GatewayConfiguration: Sendable {
         }
         return GatewayConfiguration(
             file: file, gateway: gateway, central: central, signing: signing, store: store, contractsDirectory: contractsDirectory,
-            adaptersDirectory: adaptersDirectory, delivery: delivery, reports: reports, shutdown: shutdown, admin: admin,
+            contractsVersion: contractsVersion, adaptersDirectory: adaptersDirectory, delivery: delivery, reports: reports,
+            shutdown: shutdown, admin: admin,
             warnings: warnings)
     }
 
-    /// `contracts:` and `adapters:` hold one key, the directory.
+    /// `adapters:` holds one key, the directory.
     private static func directory(_ section: ConfigValue?) -> String? {
         section?.allowOnly(["directory"])
         return section?.path("directory")

@@ -32,7 +32,10 @@ public struct LoadedGateway: Sendable {
         let configuration = try GatewayConfiguration.load(file: file, environment: environment)
         var issues: [ConfigIssue] = []
         var contracts: ContractSet?
-        do { contracts = try ContractSet.load(from: URL(fileURLWithPath: configuration.contractsDirectory)) } catch {
+        do {
+            contracts = try ContractSet.load(
+                from: URL(fileURLWithPath: configuration.contractsDirectory), version: configuration.contractsVersion)
+        } catch {
             issues.append(ConfigIssue(file: configuration.contractsDirectory, line: nil, field: "", message: error.message))
         }
         var adapters: [AdapterSpec] = []

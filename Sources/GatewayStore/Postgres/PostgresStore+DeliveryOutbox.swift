@@ -82,6 +82,11 @@ extension PostgresStore: DeliveryOutbox {
                         INSERT INTO audit (sequence, report_id, content_digest, delivered_at, receipt_digest, previous_hash, hash)
                         VALUES (\(sequence), \(attempt.reportID), \(contentDigest), \(deliveredAt), \(receiptDigest), \(previous), \(hash))
                         """, logger: logger)
+                    try await connection.query(
+                        """
+                        UPDATE figure_reports SET accepted_at = \(deliveredAt), receipt = \(entry.receipt)
+                        WHERE report_id = \(attempt.reportID) AND accepted_at IS NULL
+                        """, logger: logger)
                 }
             }
             return skipped

@@ -28,6 +28,7 @@ extension PostgresStore {
                         .map { Int(try $0["version"].decode(Int32.self)) })
                 for (version, statements) in Self.migrations where !applied.contains(version) {
                     for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                    if version == Self.ledgerVersion { try await Self.backfillLedger(on: connection, logger: logger) }
                     try await connection.query(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (\(version), \(Date().timeIntervalSince1970))",
                         logger: logger)
@@ -52,7 +53,67 @@ extension PostgresStore {
         // Quarantined records by adapter, newest first: what `quarantine list --adapter` and the
         // console read, without a scan of the whole table.
         (2, ["CREATE INDEX IF NOT EXISTS quarantine_by_adapter ON quarantine(adapter, id DESC)"]),
+        // The figures ledger, as SQLite's v6; built from the reports held when it is made.
+        (
+            ledgerVersion,
+            [
+                """
+                CREATE TABLE figures (
+                    key_hash BIGINT NOT NULL, revision INTEGER NOT NULL, indicator TEXT NOT NULL, province TEXT NOT NULL,
+                    level TEXT NOT NULL, area TEXT NOT NULL, period TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
+                    numerator DOUBLE PRECISION, denominator DOUBLE PRECISION, unit TEXT NOT NULL, report_id TEXT NOT NULL,
+                    PRIMARY KEY (key_hash, revision)
+                )
+                """,
+                """
+                CREATE TABLE figure_reports (
+                    report_id TEXT PRIMARY KEY, adapter TEXT NOT NULL, stored_at DOUBLE PRECISION NOT NULL,
+                    accepted_at DOUBLE PRECISION, receipt TEXT
+                )
+                """,
+                "ALTER TABLE pulls ADD COLUMN unchanged INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE pulls ADD COLUMN revisions INTEGER NOT NULL DEFAULT 0",
+            ]
+        ),
     ]
+
+    /// The version that makes the figures ledger, after whose statements the held reports are read into it.
+    static let ledgerVersion = 3
+
+    static func backfillLedger(on connection: PostgresConnection, logger: Logger) async throws {
+        let rows = try await Self.rows(
+            "SELECT report_id, adapter, body, content_type, created_at, delivered_at, receipt FROM outbox ORDER BY created_at, report_id",
+            on: connection, logger: logger)
+        var held: [LedgerBackfill.HeldReport] = []
+        var receipts: [String: String] = [:]
+        for row in rows {
+            let reportID = try row["report_id"].decode(String.self)
+            held.append(
+                LedgerBackfill.HeldReport(
+                    reportID: reportID, adapter: try row["adapter"].decode(String.self),
+                    body: Data(try row["body"].decode(ByteBuffer.self).readableBytesView),
+                    contentType: try row["content_type"].decode(String.self),
+                    storedAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self)),
+                    deliveredAt: try row["delivered_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:))))
+            receipts[reportID] = try row["receipt"].decode(String?.self)
+        }
+        let built = LedgerBackfill.build(from: held)
+        for report in built.reports {
+            let receipt = report.acceptedAt == nil ? nil : receipts[report.reportID]
+            try await connection.query(
+                """
+                INSERT INTO figure_reports (report_id, adapter, stored_at, accepted_at, receipt)
+                VALUES (\(report.reportID), \(report.adapter), \(report.storedAt.timeIntervalSince1970),
+                        \(report.acceptedAt?.timeIntervalSince1970), \(receipt))
+                """, logger: logger)
+        }
+        for (reportID, figures) in Dictionary(grouping: built.figures, by: \.reportID) {
+            try await insertFigures(figures.map(\.figure), reportID: reportID, on: connection, logger: logger)
+        }
+        if !built.unreadable.isEmpty {
+            logger.warning("figures ledger: \(built.unreadable.count) stored reports could not be read and were left out")
+        }
+    }
 
     /// The schema as it stood before versions: migration 1.
     static let schema = [

@@ -79,6 +79,9 @@ extension PostgresStore: OutboxAdministration {
                 throw StoreError("report \(reportID) is \(state); only dead letters can be purged")
             }
             try await connection.query("DELETE FROM outbox WHERE report_id = \(reportID)", logger: logger)
+            // Its figures never reached the centre: forgotten, so the next pull sends them again.
+            try await connection.query("DELETE FROM figures WHERE report_id = \(reportID)", logger: logger)
+            try await connection.query("DELETE FROM figure_reports WHERE report_id = \(reportID)", logger: logger)
         }
     }
 

@@ -37,9 +37,9 @@ extension PostgresStore: PullLedger {
             let totals = pull.totals
             try await connection.query(
                 """
-                INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports)
+                INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions)
                 VALUES (\(pull.adapter), \(pull.startedAt.timeIntervalSince1970), \(time), \(pull.pulledRecords), \(totals.observations),
-                        \(pull.quarantined.count), \(totals.reports))
+                        \(pull.quarantined.count), \(totals.reports), \(pull.unchanged), \(pull.revisions))
                 """, logger: logger)
         }
         await measureDatabaseSize()
@@ -55,14 +55,20 @@ extension PostgresStore: PullLedger {
         async throws
     {
         for report in reports {
-            try await connection.query(
+            let inserted = try await rows(
                 """
                 INSERT INTO outbox (report_id, adapter, body, content_type, detached_signature, content_digest,
                                     observation_count, state, created_at, next_attempt_at)
                 VALUES (\(report.reportID), \(adapter), \(report.body), \(report.contentType), \(report.detachedSignature),
                         \(report.contentDigest), \(report.observationCount), 'pending', \(time), \(time))
-                ON CONFLICT (report_id) DO NOTHING
-                """, logger: logger)
+                ON CONFLICT (report_id) DO NOTHING RETURNING report_id
+                """, on: connection, logger: logger)
+            // A report kept already has its figures recorded: the same id is the same content.
+            guard !inserted.isEmpty, !report.figures.isEmpty else { continue }
+            try await connection.query(
+                "INSERT INTO figure_reports (report_id, adapter, stored_at) VALUES (\(report.reportID), \(adapter), \(time)) ON CONFLICT DO NOTHING",
+                logger: logger)
+            try await insertFigures(report.figures, reportID: report.reportID, on: connection, logger: logger)
         }
     }
 

@@ -90,6 +90,13 @@ public final class PostgresStore: Sendable {
         } catch let cancelled as CancellationError {
             // A pull abandoned at shutdown is not a store failure.
             throw cancelled
+        } catch let conflict as LedgerConflict {
+            // The database answered: two pulls decided one figure, and the later is to run again.
+            health.withLock { $0.lastQueryFailed = false }
+            throw conflict
+        } catch let failed as PostgresTransactionError where failed.closureError is LedgerConflict {
+            health.withLock { $0.lastQueryFailed = false }
+            throw failed.closureError!
         } catch {
             health.withLock { $0.lastQueryFailed = true }
             throw StoreError("PostgreSQL store \(location): \(Self.describe(error))")

@@ -58,6 +58,9 @@ extension SQLiteStore: DeliveryOutbox {
                 if entry.state == .delivered {
                     try Self.appendAuditLink(
                         reportID: attempt.reportID, contentDigest: row["content_digest"], deliveredAt: now, receipt: entry.receipt, in: db)
+                    try db.cachedStatement(
+                        sql: "UPDATE figure_reports SET accepted_at = ?, receipt = ? WHERE report_id = ? AND accepted_at IS NULL"
+                    ).execute(arguments: [now.timeIntervalSince1970, entry.receipt, attempt.reportID])
                 }
             }
             return skipped

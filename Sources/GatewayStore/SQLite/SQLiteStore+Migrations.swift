@@ -95,6 +95,62 @@ extension SQLiteStore {
         migrator.registerMigration("v5-report-bodies") { db in
             try db.execute(sql: "CREATE TABLE report_bodies (report_id TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL)")
         }
+        // The figures ledger: every revision of every figure sent (`figures`, keyed by the figure
+        // key's stable hash and the revision), and per report when it was stored and accepted
+        // (`figure_reports`), so a delivery marks its figures with one row. Built from the reports
+        // the store holds, so an upgraded gateway neither re-sends history nor loses it.
+        migrator.registerMigration("v6-figures") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE figures (
+                        key_hash INTEGER NOT NULL,
+                        revision INTEGER NOT NULL,
+                        indicator TEXT NOT NULL,
+                        province TEXT NOT NULL,
+                        level TEXT NOT NULL,
+                        area TEXT NOT NULL,
+                        period TEXT NOT NULL,
+                        value REAL NOT NULL,
+                        numerator REAL,
+                        denominator REAL,
+                        unit TEXT NOT NULL,
+                        report_id TEXT NOT NULL,
+                        PRIMARY KEY (key_hash, revision)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE figure_reports (
+                        report_id TEXT PRIMARY KEY NOT NULL,
+                        adapter TEXT NOT NULL,
+                        stored_at REAL NOT NULL,
+                        accepted_at REAL,
+                        receipt TEXT
+                    );
+                    ALTER TABLE pulls ADD COLUMN unchanged INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE pulls ADD COLUMN revisions INTEGER NOT NULL DEFAULT 0;
+                    """)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT outbox.report_id, adapter, content_type, created_at, delivered_at, receipt, \(signedBody)
+                    FROM outbox LEFT JOIN report_bodies USING (report_id) ORDER BY created_at, outbox.rowid
+                    """)
+            let held = rows.map { row in
+                LedgerBackfill.HeldReport(
+                    reportID: row["report_id"], adapter: row["adapter"], body: row["signed_body"], contentType: row["content_type"],
+                    storedAt: Date(timeIntervalSince1970: row["created_at"]),
+                    deliveredAt: (row["delivered_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+            let receipts = Dictionary(rows.map { ($0["report_id"] as String, $0["receipt"] as String?) }, uniquingKeysWith: { $1 })
+            let built = LedgerBackfill.build(from: held)
+            for report in built.reports {
+                try db.execute(
+                    sql: "INSERT INTO figure_reports (report_id, adapter, stored_at, accepted_at, receipt) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [
+                        report.reportID, report.adapter, report.storedAt.timeIntervalSince1970, report.acceptedAt?.timeIntervalSince1970,
+                        report.acceptedAt == nil ? nil : receipts[report.reportID] ?? nil,
+                    ])
+            }
+            for (reportID, figure) in built.figures { try insertFigure(figure, reportID: reportID, in: db) }
+        }
         return migrator
     }
 }

@@ -77,6 +77,10 @@ extension SQLiteStore: OutboxAdministration {
             }
             try db.execute(sql: "DELETE FROM report_bodies WHERE report_id = ?", arguments: [reportID])
             try db.execute(sql: "DELETE FROM outbox WHERE report_id = ?", arguments: [reportID])
+            // Its figures never reached the centre: forgotten, so the next pull sends them again.
+            // (A scan of the ledger; purging is rare, and an index would cost every stored figure.)
+            try db.execute(sql: "DELETE FROM figures WHERE report_id = ?", arguments: [reportID])
+            try db.execute(sql: "DELETE FROM figure_reports WHERE report_id = ?", arguments: [reportID])
         }
     }
 

@@ -36,10 +36,13 @@ extension SQLiteStore: PullLedger {
             let totals = pull.totals
             try db.execute(
                 sql:
-                    "INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    """
+                    INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
                 arguments: [
                     pull.adapter, pull.startedAt.timeIntervalSince1970, now.timeIntervalSince1970, pull.pulledRecords,
-                    totals.observations, pull.quarantined.count, totals.reports,
+                    totals.observations, pull.quarantined.count, totals.reports, pull.unchanged, pull.revisions,
                 ])
         }
     }
@@ -69,6 +72,7 @@ extension SQLiteStore: PullLedger {
             try db.cachedStatement(sql: "INSERT INTO report_bodies (report_id, body) VALUES (?, ?)").execute(arguments: [
                 report.reportID, report.body,
             ])
+            try recordFigures(of: report, adapter: adapter, now: now, in: db)
         }
     }
 

@@ -1,0 +1,85 @@
+import Foundation
+
+/// One figure a province reports: an indicator for one area, at one level, for one period. The
+/// centre keeps one current value per key (the highest revision), as DHIS2 keeps one data value
+/// per data element, period and organisation unit.
+public struct FigureKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var indicator: String
+    public var province: String
+    public var level: AdministrativeLevel
+    public var area: String
+    public var period: String
+
+    public init(indicator: String, province: String, level: AdministrativeLevel, area: String, period: String) {
+        self.indicator = indicator
+        self.province = province
+        self.level = level
+        self.area = area
+        self.period = period
+    }
+
+    /// `DVC_TOAN_TRINH/14/province/14/2025-Q3`: how logs and errors name a figure.
+    public var description: String { "\(indicator)/\(province)/\(level.rawValue)/\(area)/\(period)" }
+
+    public static func < (a: FigureKey, b: FigureKey) -> Bool {
+        (a.indicator, a.province, a.level.rawValue, a.area, a.period) < (b.indicator, b.province, b.level.rawValue, b.area, b.period)
+    }
+}
+
+/// What makes two values of one figure the same: a figure sent again with these equal is unchanged,
+/// whatever its source record or collection time.
+public struct FigureValue: Hashable, Sendable {
+    public var value: Double
+    public var numerator: Double?
+    public var denominator: Double?
+    public var unit: String
+
+    public init(value: Double, numerator: Double? = nil, denominator: Double? = nil, unit: String) {
+        self.value = value
+        self.numerator = numerator
+        self.denominator = denominator
+        self.unit = unit
+    }
+}
+
+extension Observation {
+    public var figureKey: FigureKey {
+        FigureKey(indicator: indicator, province: province, level: level, area: area, period: period)
+    }
+
+    public var figureValue: FigureValue {
+        FigureValue(value: value, numerator: numerator, denominator: denominator, unit: unit)
+    }
+}
+
+extension ContractSet {
+    /// Whether reports of this version carry each observation's `revision` (1.2 and later).
+    public var carriesRevisions: Bool {
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        guard let major = parts.first else { return false }
+        return major > 1 || (major == 1 && parts.count > 1 && parts[1] >= 2)
+    }
+}
+
+extension FigureKey {
+    /// FNV-1a, 64 bits, over the key's fields with a unit separator between them: the same in
+    /// every process and on every machine, so stores index figures by it. Two keys share it once
+    /// in about 10^19 pairs; the stores compare the fields as well before trusting a match.
+    public var stableHash: Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func add(_ text: String) {
+            for byte in text.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01B3
+            }
+            hash ^= 0x1F
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        add(indicator)
+        add(province)
+        add(level.rawValue)
+        add(area)
+        add(period)
+        return Int64(bitPattern: hash)
+    }
+}

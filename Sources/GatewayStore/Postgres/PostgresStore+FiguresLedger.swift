@@ -1,0 +1,130 @@
+import Foundation
+import GatewayContracts
+import Logging
+import PostgresNIO
+
+extension PostgresStore: FiguresLedger {
+    static let ledgerColumns = """
+        f.key_hash, f.revision, f.indicator, f.province, f.level, f.area, f.period, f.value, f.numerator, f.denominator, f.unit,
+        f.report_id, r.adapter, r.stored_at, r.accepted_at, r.receipt
+        """
+
+    public func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry] {
+        guard !keys.isEmpty else { return [:] }
+        let wanted = Dictionary(keys.map { ($0.stableHash, $0) }, uniquingKeysWith: { first, _ in first })
+        let hashes = Array(wanted.keys)
+        // One query for all of them: a round trip per figure would cost more than the pull.
+        let rows = try await rows(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT DISTINCT ON (f.key_hash) \(Self.ledgerColumns) FROM figures f JOIN figure_reports r USING (report_id)
+                    WHERE f.key_hash = ANY($1) ORDER BY f.key_hash, f.revision DESC
+                    """, binds: try Self.binds(hashes)))
+        var found: [FigureKey: LedgerEntry] = [:]
+        for row in rows {
+            let entry = try Self.ledgerEntry(from: row)
+            guard wanted[try row["key_hash"].decode(Int64.self)] == entry.key else { continue }
+            found[entry.key] = entry
+        }
+        return found
+    }
+
+    public func revisions(of key: FigureKey) async throws -> [LedgerEntry] {
+        try await rows(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(Self.ledgerColumns) FROM figures f JOIN figure_reports r USING (report_id)
+                    WHERE f.key_hash = $1 ORDER BY f.revision
+                    """, binds: try Self.binds(key.stableHash))
+        ).map(Self.ledgerEntry).filter { $0.key == key }
+    }
+
+    public func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry] {
+        let rows = try await rows(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT * FROM (
+                        SELECT DISTINCT ON (f.key_hash) \(Self.ledgerColumns) FROM figures f JOIN figure_reports r USING (report_id)
+                        WHERE ($1::text IS NULL OR f.indicator = $1) AND ($2::text IS NULL OR f.period = $2)
+                        ORDER BY f.key_hash, f.revision DESC
+                    ) latest ORDER BY indicator, province, level, area, period
+                    """, binds: try Self.binds(indicator, period)))
+        return try rows.map(Self.ledgerEntry)
+    }
+
+    /// A report's figures in one statement, then one query for a revision another report
+    /// recorded meanwhile with another value (see `LedgerConflict`).
+    static func insertFigures(_ figures: [ReportedFigure], reportID: String, on connection: PostgresConnection, logger: Logger)
+        async throws
+    {
+        // Arrays bind no NULL element here, so a missing numerator or denominator travels as NaN
+        // (never a figure's value: numbers from sources are finite) and becomes NULL again.
+        let binds = try Self.binds(
+            figures.map(\.key.stableHash), figures.map { Int32($0.revision) }, figures.map(\.key.indicator),
+            figures.map(\.key.province), figures.map(\.key.level.rawValue), figures.map(\.key.area), figures.map(\.key.period),
+            figures.map(\.value.value), figures.map { $0.value.numerator ?? .nan }, figures.map { $0.value.denominator ?? .nan },
+            figures.map(\.value.unit), reportID)
+        let given = """
+            unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[],
+                   $9::float8[], $10::float8[], $11::text[])
+                AS n(key_hash, revision, indicator, province, level, area, period, value, numerator, denominator, unit)
+            """
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO figures (key_hash, revision, indicator, province, level, area, period, value, numerator, denominator,
+                                         unit, report_id)
+                    SELECT key_hash, revision, indicator, province, level, area, period, value, NULLIF(numerator, 'NaN'),
+                           NULLIF(denominator, 'NaN'), unit, $12 FROM \(given)
+                    ON CONFLICT DO NOTHING
+                    """, binds: binds), logger: logger)
+        let conflicts = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT f.indicator, f.province, f.level, f.area, f.period, f.revision, f.report_id FROM \(given)
+                    JOIN figures f USING (key_hash, revision)
+                    WHERE f.report_id <> $12
+                      AND (f.value, f.numerator, f.denominator, f.unit)
+                          IS DISTINCT FROM (n.value, NULLIF(n.numerator, 'NaN'), NULLIF(n.denominator, 'NaN'), n.unit)
+                    LIMIT 1
+                    """, binds: binds), logger: logger
+        ).collect()
+        if let conflict = conflicts.first?.makeRandomAccess() {
+            throw LedgerConflict(
+                key: FigureKey(
+                    indicator: try conflict["indicator"].decode(String.self), province: try conflict["province"].decode(String.self),
+                    level: AdministrativeLevel(rawValue: try conflict["level"].decode(String.self)) ?? .province,
+                    area: try conflict["area"].decode(String.self), period: try conflict["period"].decode(String.self)),
+                revision: Int(try conflict["revision"].decode(Int32.self)), otherReportID: try conflict["report_id"].decode(String.self))
+        }
+    }
+
+    static func binds(_ values: any PostgresEncodable...) throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        for value in values { try bindings.append(value, context: .default) }
+        return bindings
+    }
+
+    static func binds(_ first: String?, _ second: String?) throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(first, context: .default)
+        bindings.append(second, context: .default)
+        return bindings
+    }
+
+    static func ledgerEntry(from row: PostgresRandomAccessRow) throws -> LedgerEntry {
+        LedgerEntry(
+            key: FigureKey(
+                indicator: try row["indicator"].decode(String.self), province: try row["province"].decode(String.self),
+                level: AdministrativeLevel(rawValue: try row["level"].decode(String.self)) ?? .province,
+                area: try row["area"].decode(String.self), period: try row["period"].decode(String.self)),
+            revision: Int(try row["revision"].decode(Int32.self)),
+            value: FigureValue(
+                value: try row["value"].decode(Double.self), numerator: try row["numerator"].decode(Double?.self),
+                denominator: try row["denominator"].decode(Double?.self), unit: try row["unit"].decode(String.self)),
+            reportID: try row["report_id"].decode(String.self), adapter: try row["adapter"].decode(String.self),
+            storedAt: Date(timeIntervalSince1970: try row["stored_at"].decode(Double.self)),
+            acceptedAt: try row["accepted_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
+            receipt: try row["receipt"].decode(String?.self))
+    }
+}
