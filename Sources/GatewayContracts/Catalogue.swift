@@ -46,6 +46,14 @@ public struct IndicatorTarget: Sendable, Hashable, Codable {
     /// What the seed leaves implicit or odd, said rather than guessed (the year of a baseline, a
     /// target the seed gives no year).
     public var note: String?
+    /// The year a baseline stands for, as data (from contract 1.2; a span such as 2016–2020 stands
+    /// at its end). Nil for a target, and in earlier catalogues, which kept it in `note`.
+    public var baselineYear: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case province, year, comparator, value, min, max, level, source, note
+        case baselineYear = "baseline_year"
+    }
 }
 
 /// How a ratio indicator is computed from its parts.

@@ -233,6 +233,8 @@ public protocol FiguresLedger: Sendable {
     func revisions(of key: FigureKey) async throws -> [LedgerEntry]
     /// The latest revision of every figure, of one indicator or one period when given.
     func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry]
+    /// What the centre holds of each figure: its highest revision whose report was accepted.
+    func latestAcceptedFigures() async throws -> [LedgerEntry]
 }
 
 /// Who runs an adapter's schedule when several gateways share a store.

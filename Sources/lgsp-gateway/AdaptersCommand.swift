@@ -149,4 +149,5 @@ struct NoFiguresYet: FiguresLedger {
     func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry] { [:] }
     func revisions(of key: FigureKey) async throws -> [LedgerEntry] { [] }
     func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry] { [] }
+    func latestAcceptedFigures() async throws -> [LedgerEntry] { [] }
 }

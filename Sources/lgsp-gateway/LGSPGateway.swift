@@ -12,7 +12,10 @@ struct LGSPGateway: AsyncParsableCommand {
         abstract:
             "Pulls provincial indicator data, validates it against the shared contracts, signs it and delivers it to the central reporting endpoint.",
         version: GatewayRuntime.version,
-        subcommands: [Run.self, Check.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self, Contracts.self, Adapters.self])
+        subcommands: [
+            Run.self, Check.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self, Progress.self, Contracts.self,
+            Adapters.self,
+        ])
 
     /// As ArgumentParser's, except that misuse exits 2, the convention of command-line tools that
     /// scripts test (`grep`, `diff`, `jq`), rather than sysexits' 64.

@@ -13,6 +13,7 @@ struct FigureDecisionTests {
         func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry] { entries.filter { keys.contains($0.key) } }
         func revisions(of key: FigureKey) async throws -> [LedgerEntry] { entries[key].map { [$0] } ?? [] }
         func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry] { Array(entries.values) }
+        func latestAcceptedFigures() async throws -> [LedgerEntry] { entries.values.filter { $0.acceptedAt != nil } }
     }
 
     static func observation(_ area: String, value: Double, record: String? = nil) -> Observation {

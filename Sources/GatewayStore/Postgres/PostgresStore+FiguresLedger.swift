@@ -52,6 +52,18 @@ extension PostgresStore: FiguresLedger {
         return try rows.map(Self.ledgerEntry)
     }
 
+    public func latestAcceptedFigures() async throws -> [LedgerEntry] {
+        try await rows(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT * FROM (
+                        SELECT DISTINCT ON (f.key_hash) \(Self.ledgerColumns) FROM figures f JOIN figure_reports r USING (report_id)
+                        WHERE r.accepted_at IS NOT NULL ORDER BY f.key_hash, f.revision DESC
+                    ) latest ORDER BY indicator, province, level, area, period
+                    """)
+        ).map(Self.ledgerEntry)
+    }
+
     /// A report's figures in one statement, then one query for a revision another report
     /// recorded meanwhile with another value (see `LedgerConflict`).
     static func insertFigures(_ figures: [ReportedFigure], reportID: String, on connection: PostgresConnection, logger: Logger)

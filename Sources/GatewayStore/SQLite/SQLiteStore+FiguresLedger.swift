@@ -57,6 +57,21 @@ extension SQLiteStore: FiguresLedger {
         }
     }
 
+    public func latestAcceptedFigures() async throws -> [LedgerEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT f.*, r.adapter, r.stored_at, r.accepted_at, r.receipt FROM figures f JOIN figure_reports r USING (report_id)
+                    WHERE r.accepted_at IS NOT NULL AND f.revision = (
+                        SELECT MAX(g.revision) FROM figures g JOIN figure_reports s USING (report_id)
+                        WHERE g.key_hash = f.key_hash AND s.accepted_at IS NOT NULL)
+                    ORDER BY f.indicator, f.province, f.level, f.area, f.period
+                    """
+            ).map(Self.ledgerEntry)
+        }
+    }
+
     /// Records the figures of a report just stored, in its transaction. A revision recorded
     /// already with the same value (a figure sent again on purpose) is kept as it was; with
     /// another value, a concurrent pull decided it first, and this report must not be stored.
