@@ -111,7 +111,7 @@ public final class MockCentral: Sendable {
         /// copied every observation under the lock.
         var observations: [[Observation]] = []
         /// The centre's view of each figure, by the key's stable hash (computed outside the lock).
-        var figures: [Int64: CentralFigure] = [:]
+        var figures: [Int64: HeldFigure] = [:]
         var acceptedBodies: [AcceptedBody] = []
         var concurrentRequests = 0
         var statistics = Statistics()
@@ -125,18 +125,27 @@ public final class MockCentral: Sendable {
         public var revision: Int
         public var value: FigureValue
         public var reportID: String
-        public var history: [(revision: Int, value: FigureValue)] = []
+        public var history: [Arrival]
 
-        public static func == (a: CentralFigure, b: CentralFigure) -> Bool {
-            a.key == b.key && a.revision == b.revision && a.value == b.value && a.reportID == b.reportID
-                && a.history.map(\.revision) == b.history.map(\.revision) && a.history.map(\.value) == b.history.map(\.value)
+        public struct Arrival: Sendable, Equatable {
+            public var revision: Int
+            public var value: FigureValue
         }
+    }
+
+    /// One figure as kept under the lock: what stands, the first arrival, and later ones (an
+    /// empty array allocates nothing, and most figures arrive once).
+    struct HeldFigure: Sendable {
+        var revision: Int
+        var value: FigureValue
+        var reportID: String
+        var first: CentralFigure.Arrival
+        var later: [CentralFigure.Arrival] = []
     }
 
     /// One observation's figure, read outside the lock.
     struct ArrivingFigure: Sendable {
         let hash: Int64
-        let key: FigureKey
         let revision: Int?
         let value: FigureValue
     }
@@ -145,14 +154,14 @@ public final class MockCentral: Sendable {
     /// history; an observation without a revision (1.1) replaces whatever is there.
     private static func keep(_ arriving: ArrivingFigure, reportID: String, in state: inout State) {
         guard var figure = state.figures[arriving.hash] else {
-            state.figures[arriving.hash] = CentralFigure(
-                key: arriving.key, revision: arriving.revision ?? 1, value: arriving.value, reportID: reportID,
-                history: [(arriving.revision ?? 1, arriving.value)])
-            if (arriving.revision ?? 1) > 1 { state.statistics.revisions += 1 }
+            let revision = arriving.revision ?? 1
+            state.figures[arriving.hash] = HeldFigure(
+                revision: revision, value: arriving.value, reportID: reportID, first: .init(revision: revision, value: arriving.value))
+            if revision > 1 { state.statistics.revisions += 1 }
             return
         }
         let revision = arriving.revision ?? figure.revision + 1
-        figure.history.append((revision, arriving.value))
+        figure.later.append(.init(revision: revision, value: arriving.value))
         if revision > figure.revision {
             figure.revision = revision
             figure.value = arriving.value
@@ -165,9 +174,11 @@ public final class MockCentral: Sendable {
     }
 
     /// The figure as the centre holds it now.
-    public func figure(_ key: FigureKey) -> CentralFigure? { state.withLock { $0.figures[key.stableHash] } }
-    /// Every figure the centre holds.
-    public var figures: [CentralFigure] { state.withLock { Array($0.figures.values) } }
+    public func figure(_ key: FigureKey) -> CentralFigure? {
+        guard let held = state.withLock({ $0.figures[key.stableHash] }) else { return nil }
+        return CentralFigure(
+            key: key, revision: held.revision, value: held.value, reportID: held.reportID, history: [held.first] + held.later)
+    }
 
     /// One figure as the centre dedupes it, by the hash of the same fact with the same value
     /// (the value compared as a number rather than as text), made while the report is examined
@@ -429,8 +440,7 @@ public final class MockCentral: Sendable {
         let signed = try? JWSSigner(key: receiptKey, type: "lgsp-receipt+jws").sign(payload: Data(receiptPayload.utf8)).encoded()
         let receipt = signed.map { String(decoding: $0, as: UTF8.self) } ?? receiptPayload
         let figures = envelope.observations.map { observation in
-            let key = observation.figureKey
-            return ArrivingFigure(hash: key.stableHash, key: key, revision: observation.revision, value: observation.figureValue)
+            ArrivingFigure(hash: observation.figureKey.stableHash, revision: observation.revision, value: observation.figureValue)
         }
         return .fresh(envelope: envelope, facts: envelope.observations.map(Self.factHash), figures: figures, receipt: receipt)
     }

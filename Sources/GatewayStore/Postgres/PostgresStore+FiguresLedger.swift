@@ -5,25 +5,28 @@ import PostgresNIO
 
 extension PostgresStore: FiguresLedger {
     static let ledgerColumns = """
-        f.key_hash, f.revision, f.indicator, f.province, f.level, f.area, f.period, f.value, f.numerator, f.denominator, f.unit,
+        f.revision, f.indicator, f.province, f.level, f.area, f.period, f.value, f.numerator, f.denominator, f.unit,
         f.report_id, r.adapter, r.stored_at, r.accepted_at, r.receipt
         """
 
     public func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry] {
         guard !keys.isEmpty else { return [:] }
-        let wanted = Dictionary(keys.map { ($0.stableHash, $0) }, uniquingKeysWith: { first, _ in first })
-        let hashes = Array(wanted.keys)
+        let unique = Array(Set(keys))
         // One query for all of them: a round trip per figure would cost more than the pull.
         let rows = try await rows(
             PostgresQuery(
                 unsafeSQL: """
-                    SELECT DISTINCT ON (f.key_hash) \(Self.ledgerColumns) FROM figures f JOIN figure_reports r USING (report_id)
-                    WHERE f.key_hash = ANY($1) ORDER BY f.key_hash, f.revision DESC
-                    """, binds: try Self.binds(hashes)))
+                    SELECT DISTINCT ON (f.indicator, f.period, f.area, f.level, f.province) \(Self.ledgerColumns)
+                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(indicator, period, area, level, province)
+                    JOIN figures f USING (indicator, period, area, level, province) JOIN figure_reports r USING (report_id)
+                    ORDER BY f.indicator, f.period, f.area, f.level, f.province, f.revision DESC
+                    """,
+                binds: try Self.binds(
+                    unique.map(\.indicator), unique.map(\.period), unique.map(\.area), unique.map(\.level.rawValue),
+                    unique.map(\.province))))
         var found: [FigureKey: LedgerEntry] = [:]
         for row in rows {
             let entry = try Self.ledgerEntry(from: row)
-            guard wanted[try row["key_hash"].decode(Int64.self)] == entry.key else { continue }
             found[entry.key] = entry
         }
         return found
@@ -34,9 +37,9 @@ extension PostgresStore: FiguresLedger {
             PostgresQuery(
                 unsafeSQL: """
                     SELECT \(Self.ledgerColumns) FROM figures f JOIN figure_reports r USING (report_id)
-                    WHERE f.key_hash = $1 ORDER BY f.revision
-                    """, binds: try Self.binds(key.stableHash))
-        ).map(Self.ledgerEntry).filter { $0.key == key }
+                    WHERE f.indicator = $1 AND f.period = $2 AND f.area = $3 AND f.level = $4 AND f.province = $5 ORDER BY f.revision
+                    """, binds: try Self.binds(key.indicator, key.period, key.area, key.level.rawValue, key.province))
+        ).map(Self.ledgerEntry)
     }
 
     public func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry] {
@@ -44,9 +47,10 @@ extension PostgresStore: FiguresLedger {
             PostgresQuery(
                 unsafeSQL: """
                     SELECT * FROM (
-                        SELECT DISTINCT ON (f.key_hash) \(Self.ledgerColumns) FROM figures f JOIN figure_reports r USING (report_id)
+                        SELECT DISTINCT ON (f.indicator, f.period, f.area, f.level, f.province) \(Self.ledgerColumns)
+                        FROM figures f JOIN figure_reports r USING (report_id)
                         WHERE ($1::text IS NULL OR f.indicator = $1) AND ($2::text IS NULL OR f.period = $2)
-                        ORDER BY f.key_hash, f.revision DESC
+                        ORDER BY f.indicator, f.period, f.area, f.level, f.province, f.revision DESC
                     ) latest ORDER BY indicator, province, level, area, period
                     """, binds: try Self.binds(indicator, period)))
         return try rows.map(Self.ledgerEntry)
@@ -57,8 +61,9 @@ extension PostgresStore: FiguresLedger {
             PostgresQuery(
                 unsafeSQL: """
                     SELECT * FROM (
-                        SELECT DISTINCT ON (f.key_hash) \(Self.ledgerColumns) FROM figures f JOIN figure_reports r USING (report_id)
-                        WHERE r.accepted_at IS NOT NULL ORDER BY f.key_hash, f.revision DESC
+                        SELECT DISTINCT ON (f.indicator, f.period, f.area, f.level, f.province) \(Self.ledgerColumns)
+                        FROM figures f JOIN figure_reports r USING (report_id)
+                        WHERE r.accepted_at IS NOT NULL ORDER BY f.indicator, f.period, f.area, f.level, f.province, f.revision DESC
                     ) latest ORDER BY indicator, province, level, area, period
                     """)
         ).map(Self.ledgerEntry)
@@ -72,30 +77,30 @@ extension PostgresStore: FiguresLedger {
         // Arrays bind no NULL element here, so a missing numerator or denominator travels as NaN
         // (never a figure's value: numbers from sources are finite) and becomes NULL again.
         let binds = try Self.binds(
-            figures.map(\.key.stableHash), figures.map { Int32($0.revision) }, figures.map(\.key.indicator),
-            figures.map(\.key.province), figures.map(\.key.level.rawValue), figures.map(\.key.area), figures.map(\.key.period),
-            figures.map(\.value.value), figures.map { $0.value.numerator ?? .nan }, figures.map { $0.value.denominator ?? .nan },
-            figures.map(\.value.unit), reportID)
+            figures.map { Int32($0.revision) }, figures.map(\.key.indicator), figures.map(\.key.province),
+            figures.map(\.key.level.rawValue), figures.map(\.key.area), figures.map(\.key.period), figures.map(\.value.value),
+            figures.map { $0.value.numerator ?? .nan }, figures.map { $0.value.denominator ?? .nan }, figures.map(\.value.unit),
+            reportID)
         let given = """
-            unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[],
-                   $9::float8[], $10::float8[], $11::text[])
-                AS n(key_hash, revision, indicator, province, level, area, period, value, numerator, denominator, unit)
+            unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[],
+                   $9::float8[], $10::text[])
+                AS n(revision, indicator, province, level, area, period, value, numerator, denominator, unit)
             """
         try await connection.query(
             PostgresQuery(
                 unsafeSQL: """
-                    INSERT INTO figures (key_hash, revision, indicator, province, level, area, period, value, numerator, denominator,
-                                         unit, report_id)
-                    SELECT key_hash, revision, indicator, province, level, area, period, value, NULLIF(numerator, 'NaN'),
-                           NULLIF(denominator, 'NaN'), unit, $12 FROM \(given)
+                    INSERT INTO figures (revision, indicator, province, level, area, period, value, numerator, denominator, unit,
+                                         report_id)
+                    SELECT revision, indicator, province, level, area, period, value, NULLIF(numerator, 'NaN'),
+                           NULLIF(denominator, 'NaN'), unit, $11 FROM \(given)
                     ON CONFLICT DO NOTHING
                     """, binds: binds), logger: logger)
         let conflicts = try await connection.query(
             PostgresQuery(
                 unsafeSQL: """
                     SELECT f.indicator, f.province, f.level, f.area, f.period, f.revision, f.report_id FROM \(given)
-                    JOIN figures f USING (key_hash, revision)
-                    WHERE f.report_id <> $12
+                    JOIN figures f USING (indicator, period, area, level, province, revision)
+                    WHERE f.report_id <> $11
                       AND (f.value, f.numerator, f.denominator, f.unit)
                           IS DISTINCT FROM (n.value, NULLIF(n.numerator, 'NaN'), NULLIF(n.denominator, 'NaN'), n.unit)
                     LIMIT 1

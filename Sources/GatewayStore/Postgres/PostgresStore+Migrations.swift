@@ -59,10 +59,10 @@ extension PostgresStore {
             [
                 """
                 CREATE TABLE figures (
-                    key_hash BIGINT NOT NULL, revision INTEGER NOT NULL, indicator TEXT NOT NULL, province TEXT NOT NULL,
-                    level TEXT NOT NULL, area TEXT NOT NULL, period TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
-                    numerator DOUBLE PRECISION, denominator DOUBLE PRECISION, unit TEXT NOT NULL, report_id TEXT NOT NULL,
-                    PRIMARY KEY (key_hash, revision)
+                    indicator TEXT NOT NULL, province TEXT NOT NULL, level TEXT NOT NULL, area TEXT NOT NULL, period TEXT NOT NULL,
+                    revision INTEGER NOT NULL, value DOUBLE PRECISION NOT NULL, numerator DOUBLE PRECISION,
+                    denominator DOUBLE PRECISION, unit TEXT NOT NULL, report_id TEXT NOT NULL,
+                    PRIMARY KEY (indicator, period, area, level, province, revision)
                 )
                 """,
                 """

@@ -9,21 +9,17 @@ extension SQLiteStore: FiguresLedger {
             // Nothing to look up in an empty ledger (a new store, the first pulls).
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM figures)") == true else { return [:] }
             var found: [FigureKey: LedgerEntry] = [:]
-            let wanted = Dictionary(keys.map { ($0.stableHash, $0) }, uniquingKeysWith: { first, _ in first })
-            // Hashes are integers, written into the statement: hundreds of keys in one query.
-            for chunk in Array(wanted.keys).chunked(into: 500) {
-                let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT f.*, r.adapter, r.stored_at, r.accepted_at, r.receipt FROM figures f
-                        JOIN figure_reports r USING (report_id)
-                        WHERE f.key_hash IN (\(chunk.map(String.init).joined(separator: ",")))
-                        ORDER BY f.key_hash, f.revision
-                        """)
-                for row in rows {
+            // Hundreds of keys a query, each found through the index; the statement for a full
+            // chunk is prepared once per connection (preparing a thousand placeholders for every
+            // chunk cost more than the lookups).
+            for chunk in Array(Set(keys)).chunked(into: Self.keysPerLookup) {
+                var arguments: [(any DatabaseValueConvertible)?] = []
+                arguments.reserveCapacity(chunk.count * 5)
+                for key in chunk { arguments += [key.indicator, key.period, key.area, key.level.rawValue, key.province] }
+                let statement = try db.cachedStatement(sql: Self.lookupSQL(keys: chunk.count))
+                statement.setUncheckedArguments(StatementArguments(arguments))
+                for row in try Row.fetchAll(statement) {
                     let entry = Self.ledgerEntry(from: row)
-                    // The hash matched; the key decides (a collision is a figure of its own).
-                    guard wanted[row["key_hash"]] == entry.key else { continue }
                     found[entry.key] = entry
                 }
             }
@@ -37,9 +33,9 @@ extension SQLiteStore: FiguresLedger {
                 db,
                 sql: """
                     SELECT f.*, r.adapter, r.stored_at, r.accepted_at, r.receipt FROM figures f JOIN figure_reports r USING (report_id)
-                    WHERE f.key_hash = ? ORDER BY f.revision
-                    """, arguments: [key.stableHash]
-            ).map(Self.ledgerEntry).filter { $0.key == key }
+                    WHERE f.indicator = ? AND f.period = ? AND f.area = ? AND f.level = ? AND f.province = ? ORDER BY f.revision
+                    """, arguments: [key.indicator, key.period, key.area, key.level.rawValue, key.province]
+            ).map(Self.ledgerEntry)
         }
     }
 
@@ -50,7 +46,9 @@ extension SQLiteStore: FiguresLedger {
                 sql: """
                     SELECT f.*, r.adapter, r.stored_at, r.accepted_at, r.receipt FROM figures f JOIN figure_reports r USING (report_id)
                     WHERE (?1 IS NULL OR f.indicator = ?1) AND (?2 IS NULL OR f.period = ?2)
-                      AND f.revision = (SELECT MAX(revision) FROM figures g WHERE g.key_hash = f.key_hash)
+                      AND f.revision = (
+                          SELECT MAX(revision) FROM figures g WHERE (g.indicator, g.period, g.area, g.level, g.province)
+                              = (f.indicator, f.period, f.area, f.level, f.province))
                     ORDER BY f.indicator, f.province, f.level, f.area, f.period
                     """, arguments: [indicator, period]
             ).map(Self.ledgerEntry)
@@ -65,7 +63,8 @@ extension SQLiteStore: FiguresLedger {
                     SELECT f.*, r.adapter, r.stored_at, r.accepted_at, r.receipt FROM figures f JOIN figure_reports r USING (report_id)
                     WHERE r.accepted_at IS NOT NULL AND f.revision = (
                         SELECT MAX(g.revision) FROM figures g JOIN figure_reports s USING (report_id)
-                        WHERE g.key_hash = f.key_hash AND s.accepted_at IS NOT NULL)
+                        WHERE (g.indicator, g.period, g.area, g.level, g.province) = (f.indicator, f.period, f.area, f.level, f.province)
+                          AND s.accepted_at IS NOT NULL)
                     ORDER BY f.indicator, f.province, f.level, f.area, f.period
                     """
             ).map(Self.ledgerEntry)
@@ -79,35 +78,75 @@ extension SQLiteStore: FiguresLedger {
         guard !report.figures.isEmpty else { return }
         try db.cachedStatement(sql: "INSERT INTO figure_reports (report_id, adapter, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .execute(arguments: [report.reportID, adapter, now.timeIntervalSince1970])
-        for figure in report.figures {
-            try insertFigure(figure, reportID: report.reportID, in: db)
-            guard db.changesCount == 0 else { continue }
-            let existing = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: "SELECT value, numerator, denominator, unit, report_id FROM figures WHERE key_hash = ? AND revision = ?"),
-                arguments: [figure.key.stableHash, figure.revision])
-            if let existing,
-                FigureValue(
-                    value: existing["value"], numerator: existing["numerator"], denominator: existing["denominator"],
-                    unit: existing["unit"]) != figure.value
-            {
-                throw LedgerConflict(key: figure.key, revision: figure.revision, otherReportID: existing["report_id"])
+        // Figures go in statements of up to `rowsPerInsert` rows: one statement per figure was
+        // most of what storing a report cost. When fewer rows went in than were given, some were
+        // recorded already, and those are looked at one by one.
+        for chunk in report.figures.chunked(into: rowsPerInsert) {
+            let insert = try db.cachedStatement(sql: insertFiguresSQL(rows: chunk.count))
+            var values: [(any DatabaseValueConvertible)?] = []
+            values.reserveCapacity(chunk.count * 11)
+            for figure in chunk { values += arguments(of: figure, reportID: report.reportID) }
+            insert.setUncheckedArguments(StatementArguments(values))
+            try insert.execute()
+            guard db.changesCount < chunk.count else { continue }
+            for figure in chunk {
+                let existing = try Row.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT value, numerator, denominator, unit, report_id FROM figures
+                            WHERE indicator = ? AND period = ? AND area = ? AND level = ? AND province = ? AND revision = ?
+                            """),
+                    arguments: [
+                        figure.key.indicator, figure.key.period, figure.key.area, figure.key.level.rawValue, figure.key.province,
+                        figure.revision,
+                    ])
+                if let existing, existing["report_id"] != report.reportID,
+                    FigureValue(
+                        value: existing["value"], numerator: existing["numerator"], denominator: existing["denominator"],
+                        unit: existing["unit"]) != figure.value
+                {
+                    throw LedgerConflict(key: figure.key, revision: figure.revision, otherReportID: existing["report_id"])
+                }
             }
         }
     }
 
-    static func insertFigure(_ figure: ReportedFigure, reportID: String, in db: Database) throws {
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO figures (key_hash, revision, indicator, province, level, area, period, value, numerator, denominator, unit,
-                                     report_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                """
-        ).execute(arguments: [
-            figure.key.stableHash, figure.revision, figure.key.indicator, figure.key.province, figure.key.level.rawValue,
+    static let rowsPerInsert = 64
+    static let keysPerLookup = 200
+
+    /// The keys as a table the query walks, seeking each in the index (a row-value IN list was
+    /// read by scanning the ledger); the latest revision comes last.
+    static func lookupSQL(keys: Int) -> String {
+        """
+        WITH wanted(indicator, period, area, level, province) AS (
+            VALUES \(Array(repeating: "(?, ?, ?, ?, ?)", count: keys).joined(separator: ", "))
+        )
+        SELECT f.*, r.adapter, r.stored_at, r.accepted_at, r.receipt FROM wanted w
+        CROSS JOIN figures f ON f.indicator = w.indicator AND f.period = w.period AND f.area = w.area
+            AND f.level = w.level AND f.province = w.province
+        JOIN figure_reports r ON r.report_id = f.report_id
+        ORDER BY f.revision
+        """
+    }
+
+    static func insertFiguresSQL(rows: Int) -> String {
+        """
+        INSERT INTO figures (revision, indicator, province, level, area, period, value, numerator, denominator, unit, report_id)
+        VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")) ON CONFLICT DO NOTHING
+        """
+    }
+
+    static func arguments(of figure: ReportedFigure, reportID: String) -> [(any DatabaseValueConvertible)?] {
+        [
+            figure.revision, figure.key.indicator, figure.key.province, figure.key.level.rawValue,
             figure.key.area, figure.key.period, figure.value.value, figure.value.numerator, figure.value.denominator,
             figure.value.unit, reportID,
-        ])
+        ]
+    }
+
+    static func insertFigure(_ figure: ReportedFigure, reportID: String, in db: Database) throws {
+        try db.cachedStatement(sql: insertFiguresSQL(rows: 1)).execute(
+            arguments: StatementArguments(arguments(of: figure, reportID: reportID)))
     }
 
     static func ledgerEntry(from row: Row) -> LedgerEntry {

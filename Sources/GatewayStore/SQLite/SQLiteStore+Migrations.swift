@@ -95,28 +95,31 @@ extension SQLiteStore {
         migrator.registerMigration("v5-report-bodies") { db in
             try db.execute(sql: "CREATE TABLE report_bodies (report_id TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL)")
         }
-        // The figures ledger: every revision of every figure sent (`figures`, keyed by the figure
-        // key's stable hash and the revision), and per report when it was stored and accepted
-        // (`figure_reports`), so a delivery marks its figures with one row. Built from the reports
+        // The figures ledger: every revision of every figure sent (`figures`), and per report when
+        // it was stored and accepted (`figure_reports`), so a delivery marks its figures with one
+        // row. Rows are appended in rowid order; the index leads with indicator, period and area,
+        // the order sources list their figures in, so a pull's figures land in few of its pages.
+        // Keyed by a hash of the key instead, each transaction of a long pull touched thousands of
+        // pages at random, and storing a report cost four times as much. Built from the reports
         // the store holds, so an upgraded gateway neither re-sends history nor loses it.
         migrator.registerMigration("v6-figures") { db in
             try db.execute(
                 sql: """
                     CREATE TABLE figures (
-                        key_hash INTEGER NOT NULL,
-                        revision INTEGER NOT NULL,
+                        id INTEGER PRIMARY KEY,
                         indicator TEXT NOT NULL,
                         province TEXT NOT NULL,
                         level TEXT NOT NULL,
                         area TEXT NOT NULL,
                         period TEXT NOT NULL,
+                        revision INTEGER NOT NULL,
                         value REAL NOT NULL,
                         numerator REAL,
                         denominator REAL,
                         unit TEXT NOT NULL,
-                        report_id TEXT NOT NULL,
-                        PRIMARY KEY (key_hash, revision)
-                    ) WITHOUT ROWID;
+                        report_id TEXT NOT NULL
+                    );
+                    CREATE UNIQUE INDEX figures_by_key ON figures(indicator, period, area, level, province, revision);
                     CREATE TABLE figure_reports (
                         report_id TEXT PRIMARY KEY NOT NULL,
                         adapter TEXT NOT NULL,
