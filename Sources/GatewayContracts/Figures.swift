@@ -21,6 +21,10 @@ public struct FigureKey: Hashable, Sendable, Comparable, CustomStringConvertible
     /// `DVC_TOAN_TRINH/14/province/14/2025-Q3`: how logs and errors name a figure.
     public var description: String { "\(indicator)/\(province)/\(level.rawValue)/\(area)/\(period)" }
 
+    /// Hashed by `stableHash` alone (equality still compares every field): hashing five strings
+    /// with SipHash for each set and dictionary of a pull's figures was a visible share of a pull.
+    public func hash(into hasher: inout Hasher) { hasher.combine(stableHash) }
+
     public static func < (a: FigureKey, b: FigureKey) -> Bool {
         (a.indicator, a.province, a.level.rawValue, a.area, a.period) < (b.indicator, b.province, b.level.rawValue, b.area, b.period)
     }
@@ -67,19 +71,24 @@ extension FigureKey {
     /// in about 10^19 pairs; the stores compare the fields as well before trusting a match.
     public var stableHash: Int64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func add(_ text: String) {
-            for byte in text.utf8 {
+        Self.add(indicator, to: &hash)
+        Self.add(province, to: &hash)
+        Self.add(level.rawValue, to: &hash)
+        Self.add(area, to: &hash)
+        Self.add(period, to: &hash)
+        return Int64(bitPattern: hash)
+    }
+
+    @inline(__always)
+    private static func add(_ text: String, to hash: inout UInt64) {
+        var text = text
+        text.withUTF8 { bytes in
+            for byte in bytes {
                 hash ^= UInt64(byte)
                 hash = hash &* 0x0000_0100_0000_01B3
             }
-            hash ^= 0x1F
-            hash = hash &* 0x0000_0100_0000_01B3
         }
-        add(indicator)
-        add(province)
-        add(level.rawValue)
-        add(area)
-        add(period)
-        return Int64(bitPattern: hash)
+        hash ^= 0x1F
+        hash = hash &* 0x0000_0100_0000_01B3
     }
 }

@@ -6,13 +6,14 @@ extension SQLiteStore: FiguresLedger {
     public func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry] {
         guard !keys.isEmpty else { return [:] }
         return try await pool.read { db in
-            // Nothing to look up in an empty ledger (a new store, the first pulls).
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM figures)") == true else { return [:] }
+            let periods = ledgerPeriods.withLock { $0 }
+            // Only the figures of periods the ledger has seen can have been sent before.
+            let keys = keys.filter { periods.contains(Self.periodKey($0.indicator, $0.period)) }
             var found: [FigureKey: LedgerEntry] = [:]
             // Hundreds of keys a query, each found through the index; the statement for a full
             // chunk is prepared once per connection (preparing a thousand placeholders for every
             // chunk cost more than the lookups).
-            for chunk in Array(Set(keys)).chunked(into: Self.keysPerLookup) {
+            for chunk in Array(Set(keys)).chunked(into: Self.keysPerLookup) where !chunk.isEmpty {
                 var arguments: [(any DatabaseValueConvertible)?] = []
                 arguments.reserveCapacity(chunk.count * 5)
                 for key in chunk { arguments += [key.indicator, key.period, key.area, key.level.rawValue, key.province] }
@@ -74,18 +75,20 @@ extension SQLiteStore: FiguresLedger {
     /// Records the figures of a report just stored, in its transaction. A revision recorded
     /// already with the same value (a figure sent again on purpose) is kept as it was; with
     /// another value, a concurrent pull decided it first, and this report must not be stored.
-    static func recordFigures(of report: SignedReport, adapter: String, now: Date, in db: Database) throws {
+    func recordFigures(of report: SignedReport, adapter: String, now: Date, in db: Database) throws {
         guard !report.figures.isEmpty else { return }
+        let periods = Set(report.figures.map { Self.periodKey($0.key.indicator, $0.key.period) })
+        ledgerPeriods.withLock { $0.formUnion(periods) }
         try db.cachedStatement(sql: "INSERT INTO figure_reports (report_id, adapter, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .execute(arguments: [report.reportID, adapter, now.timeIntervalSince1970])
         // Figures go in statements of up to `rowsPerInsert` rows: one statement per figure was
         // most of what storing a report cost. When fewer rows went in than were given, some were
         // recorded already, and those are looked at one by one.
-        for chunk in report.figures.chunked(into: rowsPerInsert) {
-            let insert = try db.cachedStatement(sql: insertFiguresSQL(rows: chunk.count))
+        for chunk in report.figures.chunked(into: Self.rowsPerInsert) {
+            let insert = try db.cachedStatement(sql: Self.insertFiguresSQL(rows: chunk.count))
             var values: [(any DatabaseValueConvertible)?] = []
             values.reserveCapacity(chunk.count * 11)
-            for figure in chunk { values += arguments(of: figure, reportID: report.reportID) }
+            for figure in chunk { values += Self.arguments(of: figure, reportID: report.reportID) }
             insert.setUncheckedArguments(StatementArguments(values))
             try insert.execute()
             guard db.changesCount < chunk.count else { continue }
@@ -110,6 +113,8 @@ extension SQLiteStore: FiguresLedger {
             }
         }
     }
+
+    static func periodKey(_ indicator: String, _ period: String) -> String { indicator + "|" + period }
 
     static let rowsPerInsert = 64
     static let keysPerLookup = 200

@@ -19,7 +19,7 @@ extension SQLiteStore: PullLedger {
             )
         }
         try await pool.write { db in
-            try Self.insert(pull.reports, adapter: pull.adapter, now: now, in: db)
+            try self.insert(pull.reports, adapter: pull.adapter, now: now, in: db)
             for (record, reasons) in quarantineRows {
                 try db.execute(
                     sql: "INSERT INTO quarantine (adapter, quarantined_at, record, reasons) VALUES (?, ?, ?, ?)",
@@ -48,13 +48,13 @@ extension SQLiteStore: PullLedger {
     }
 
     public func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws {
-        try await pool.write { db in try Self.insert(reports, adapter: adapter, now: now, in: db) }
+        try await pool.write { db in try self.insert(reports, adapter: adapter, now: now, in: db) }
     }
 
     // Statements run for every report (here, in `save`, `complete` and the audit chain) are
     // prepared once per connection: preparing them each time, with GRDB's authorizer, was near 1%
     // of the pipeline's CPU.
-    static func insert(_ reports: [SignedReport], adapter: String, now: Date, in db: Database) throws {
+    func insert(_ reports: [SignedReport], adapter: String, now: Date, in db: Database) throws {
         for report in reports {
             try db.cachedStatement(
                 sql: """

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GatewayContracts
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -23,6 +24,11 @@ import ServiceLifecycle
 public final class SQLiteStore: Sendable {
     let pool: DatabasePool
     let lockDescriptor: Int32?
+    /// The (indicator, period) pairs the ledger holds figures of, read at open and then kept as
+    /// figures are recorded (one process owns a SQLite store): a pull of a period the ledger has
+    /// never seen, most pulls of new data, needs no lookup. Only ever too large (a purge or a
+    /// rolled-back write leaves a pair behind), which costs a lookup, never a wrong answer.
+    let ledgerPeriods: Mutex<Set<String>>
     public let path: String
     public var location: String { path }
 
@@ -53,6 +59,13 @@ public final class SQLiteStore: Sendable {
         // `prepareDatabase`, so the writer had run with NORMAL all along.
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
+        ledgerPeriods = Mutex(
+            try pool.read { db in
+                Set(
+                    try Row.fetchAll(db, sql: "SELECT DISTINCT indicator, period FROM figures").map {
+                        Self.periodKey($0["indicator"], $0["period"])
+                    })
+            })
     }
 
     deinit {
