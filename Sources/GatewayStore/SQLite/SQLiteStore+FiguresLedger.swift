@@ -81,42 +81,40 @@ extension SQLiteStore: FiguresLedger {
         ledgerPeriods.withLock { $0.formUnion(periods) }
         try db.cachedStatement(sql: "INSERT INTO figure_reports (report_id, adapter, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .execute(arguments: [report.reportID, adapter, now.timeIntervalSince1970])
-        // Figures go in statements of up to `rowsPerInsert` rows: one statement per figure was
-        // most of what storing a report cost. When fewer rows went in than were given, some were
-        // recorded already, and those are looked at one by one.
-        for chunk in report.figures.chunked(into: Self.rowsPerInsert) {
-            let insert = try db.cachedStatement(sql: Self.insertFiguresSQL(rows: chunk.count))
-            var values: [(any DatabaseValueConvertible)?] = []
-            values.reserveCapacity(chunk.count * 11)
-            for figure in chunk { values += Self.arguments(of: figure, reportID: report.reportID) }
-            insert.setUncheckedArguments(StatementArguments(values))
-            try insert.execute()
-            guard db.changesCount < chunk.count else { continue }
-            for figure in chunk {
-                let existing = try Row.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT value, numerator, denominator, unit, report_id FROM figures
-                            WHERE indicator = ? AND period = ? AND area = ? AND level = ? AND province = ? AND revision = ?
-                            """),
-                    arguments: [
-                        figure.key.indicator, figure.key.period, figure.key.area, figure.key.level.rawValue, figure.key.province,
-                        figure.revision,
-                    ])
-                if let existing, existing["report_id"] != report.reportID,
-                    FigureValue(
-                        value: existing["value"], numerator: existing["numerator"], denominator: existing["denominator"],
-                        unit: existing["unit"]) != figure.value
-                {
-                    throw LedgerConflict(key: figure.key, revision: figure.revision, otherReportID: existing["report_id"])
-                }
+        // One prepared statement, its arguments given to `execute(arguments:)`: GRDB binds up to
+        // twenty without copying them, where statements of many rows (or arguments set apart from
+        // the execution) copied every string first and cost more than the insert.
+        let insert = try db.cachedStatement(sql: Self.insertFigureSQL)
+        for figure in report.figures {
+            try insert.execute(arguments: Self.arguments(of: figure, reportID: report.reportID))
+            guard db.changesCount == 0 else { continue }
+            let existing = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT value, numerator, denominator, unit, report_id FROM figures
+                        WHERE indicator = ? AND period = ? AND area = ? AND level = ? AND province = ? AND revision = ?
+                        """),
+                arguments: [
+                    figure.key.indicator, figure.key.period, figure.key.area, figure.key.level.rawValue, figure.key.province,
+                    figure.revision,
+                ])
+            if let existing, existing["report_id"] != report.reportID,
+                FigureValue(
+                    value: existing["value"], numerator: existing["numerator"], denominator: existing["denominator"],
+                    unit: existing["unit"]) != figure.value
+            {
+                throw LedgerConflict(key: figure.key, revision: figure.revision, otherReportID: existing["report_id"])
             }
         }
     }
 
+    static let insertFigureSQL = """
+        INSERT INTO figures (revision, indicator, province, level, area, period, value, numerator, denominator, unit, report_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        """
+
     static func periodKey(_ indicator: String, _ period: String) -> String { indicator + "|" + period }
 
-    static let rowsPerInsert = 64
     static let keysPerLookup = 200
 
     /// The keys as a table the query walks, seeking each in the index (a row-value IN list was
@@ -134,14 +132,7 @@ extension SQLiteStore: FiguresLedger {
         """
     }
 
-    static func insertFiguresSQL(rows: Int) -> String {
-        """
-        INSERT INTO figures (revision, indicator, province, level, area, period, value, numerator, denominator, unit, report_id)
-        VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")) ON CONFLICT DO NOTHING
-        """
-    }
-
-    static func arguments(of figure: ReportedFigure, reportID: String) -> [(any DatabaseValueConvertible)?] {
+    static func arguments(of figure: ReportedFigure, reportID: String) -> StatementArguments {
         [
             figure.revision, figure.key.indicator, figure.key.province, figure.key.level.rawValue,
             figure.key.area, figure.key.period, figure.value.value, figure.value.numerator, figure.value.denominator,
@@ -150,8 +141,7 @@ extension SQLiteStore: FiguresLedger {
     }
 
     static func insertFigure(_ figure: ReportedFigure, reportID: String, in db: Database) throws {
-        try db.cachedStatement(sql: insertFiguresSQL(rows: 1)).execute(
-            arguments: StatementArguments(arguments(of: figure, reportID: reportID)))
+        try db.cachedStatement(sql: insertFigureSQL).execute(arguments: arguments(of: figure, reportID: reportID))
     }
 
     static func ledgerEntry(from row: Row) -> LedgerEntry {
