@@ -86,6 +86,14 @@ struct ProgressTests {
             status: "not_met_yet"),
     ]
 
+    /// The targets with a year (not baselines) that the seed of `province` (as it names itself) sets.
+    static func yearTargets(of province: String, in catalogue: IndicatorCatalogue) -> [IndicatorTarget] {
+        catalogue.indicators.flatMap(\.targets).filter {
+            if case .year = $0.year { return $0.province == province }
+            return false
+        }
+    }
+
     @Test("lgsp-gateway progress --json, for a fixed set of accepted figures of Sơn La, gives the table worked out by hand")
     func progressByHand() async throws {
         try await withSignedMocks { running, directory, keyPath in
@@ -112,24 +120,23 @@ struct ProgressTests {
             var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath)
                 .variables
             environment["PATH"] = "/usr/bin:/bin"
-            let child = try ChildProcess(
-                [
-                    "progress", "--json", "--as-of", "2025-06-30", "--config",
-                    repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path,
-                ],
-                environment: environment, outputPath: directory.appendingPathComponent("progress.out"))
-            #expect(try await child.waitForExit(timeout: .seconds(30)) == 0, "\(child.output)")
-            let report = try JSONValue.parse(Data(try #require(child.output.split(separator: "\n").last).utf8))
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+            // `progress` as of 2025-06-30 in the format `flag` asks for; its output.
+            func progress(_ flag: String) async throws -> String {
+                let child = try ChildProcess(
+                    ["progress", flag, "--as-of", "2025-06-30", "--config", config], environment: environment,
+                    outputPath: directory.appendingPathComponent("progress\(flag).out"))
+                #expect(try await child.waitForExit(timeout: .seconds(30)) == 0, "\(child.output)")
+                return child.output
+            }
+            let json = try await progress("--json")
+            let report = try JSONValue.parse(Data(try #require(json.split(separator: "\n").last).utf8))
             #expect(report["province"] == .string("14") && report["as_of"] == .string("2025-06-30"))
             let rows = try #require(report["targets"]?.arrayValue)
 
             // Every Sơn La target with a year, and none of another province's.
             let catalogue = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts")).catalogue
-            let sonLaTargets = catalogue.indicators.flatMap { $0.targets }.filter {
-                if case .year = $0.year { return $0.province == "Sơn La" }
-                return false
-            }
-            #expect(rows.count == sonLaTargets.count)
+            #expect(rows.count == Self.yearTargets(of: "Sơn La", in: catalogue).count)
             #expect(rows.allSatisfy { $0["set_by"] == .string("Sơn La") && $0["set_by_code"] == .string("14") && $0["now_under"] == .null })
 
             for expected in Self.expected {
@@ -151,14 +158,7 @@ struct ProgressTests {
                     $0["status"] == .string("no_data") || $0["status"] == .string("not_measurable")
                 })
 
-            let csv = try ChildProcess(
-                [
-                    "progress", "--csv", "--as-of", "2025-06-30", "--config",
-                    repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path,
-                ],
-                environment: environment, outputPath: directory.appendingPathComponent("progress.csv"))
-            #expect(try await csv.waitForExit(timeout: .seconds(30)) == 0, "\(csv.output)")
-            let lines = csv.output.split(separator: "\n")
+            let lines = try await progress("--csv").split(separator: "\n")
             #expect(lines.first?.hasPrefix("indicator,name_vi,unit,set_by,set_by_code,now_under,level,target_year,target,") == true)
             #expect(lines.count == rows.count + 1)
         }
@@ -169,10 +169,7 @@ struct ProgressTests {
         let catalogue = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts")).catalogue
         let today = try #require(Timestamps.parse("2026-12-01T12:00:00+07:00"))
         let phuTho = ProgressReport.compute(catalogue: catalogue, province: "25", figures: [], today: today)
-        let hoaBinhTargets = catalogue.indicators.flatMap(\.targets).filter {
-            if case .year = $0.year { return $0.province == "Hòa Bình" }
-            return false
-        }
+        let hoaBinhTargets = Self.yearTargets(of: "Hòa Bình", in: catalogue)
         #expect(!phuTho.rows.isEmpty && phuTho.rows.count == hoaBinhTargets.count)
         #expect(phuTho.rows.allSatisfy { $0.setBy == "Hòa Bình" && $0.setByCode == "17" && $0.nowUnder == "25" })
         // Before the merger the same targets were Hòa Bình's own.
