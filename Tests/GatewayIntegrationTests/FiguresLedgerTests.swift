@@ -219,32 +219,48 @@ struct FiguresLedgerTests {
         }
     }
 
-    @Test("an upgraded SQLite store builds its ledger from the reports it holds, and the next pull sends only what changed")
-    func ledgerBuiltOnUpgrade() async throws {
+    @Test(
+        "an upgraded store builds its ledger from the signed reports it holds, and the next pull sends only what changed",
+        arguments: StoreBackend.available)
+    func ledgerBuiltOnUpgrade(backend: StoreBackend) async throws {
         let directory = try makeTemporaryDirectory()
         let path = directory.appendingPathComponent("g.sqlite").path
+        let location = backend == .sqlite ? path : try await freshPostgresDatabase()
         let source = ChangingSource([Self.commune("03646", electronic: 150), Self.commune("03649", electronic: 160)])
-        do {
-            let store = try SQLiteStore(path: path)
+        try await StoreLocation.withStore(location) { store in
             _ = try await Self.runner(store).pullOnce(source)
             let reportID = try #require(try await store.leaseDue(now: Date(), limit: 1, leaseDuration: 60).first?.reportID)
             try await store.complete(reportID: reportID, attempt: 1, with: .delivered(status: 202, receipt: "r"), now: Date())
-            try await store.close()
         }
-        // The store as the previous version left it: no ledger, no v6 migration recorded.
-        let (status, output) = try runTool([
-            "sqlite3", path,
-            """
-            DROP TABLE figures; DROP TABLE figure_reports; ALTER TABLE pulls DROP COLUMN unchanged;
-            ALTER TABLE pulls DROP COLUMN revisions; DELETE FROM grdb_migrations WHERE identifier = 'v6-figures';
-            """,
-        ])
+        // The store as the previous version left it: no ledger, and its version not recorded.
+        let (status, output) =
+            switch backend {
+            case .sqlite:
+                try runTool([
+                    "sqlite3", path,
+                    """
+                    DROP TABLE figures; DROP TABLE figure_reports; ALTER TABLE pulls DROP COLUMN unchanged;
+                    ALTER TABLE pulls DROP COLUMN revisions; DELETE FROM grdb_migrations WHERE identifier = 'v6-figures';
+                    """,
+                ])
+            case .postgres:
+                try await runToolOffPool([
+                    "psql", location.replacingOccurrences(of: "?sslmode=disable", with: ""), "--quiet", "--no-psqlrc", "-v",
+                    "ON_ERROR_STOP=1", "-c",
+                    """
+                    DROP TABLE figures; DROP TABLE figure_reports; ALTER TABLE pulls DROP COLUMN unchanged;
+                    ALTER TABLE pulls DROP COLUMN revisions; DELETE FROM schema_migrations WHERE version = 3;
+                    """,
+                ])
+            }
         #expect(status == 0, "\(output)")
-        let upgraded = try SQLiteStore(path: path)
-        let ledger = try await upgraded.latestFigures(indicator: nil, period: nil)
-        #expect(ledger.map(\.key.area) == ["03646", "03649"] && ledger.allSatisfy { $0.revision == 1 && $0.acceptedAt != nil })
-        source.records.withLock { $0[0] = Self.commune("03646", electronic: 152) }
-        let summary = try await Self.runner(upgraded).pullOnce(source)
-        #expect(summary.unchanged == 1 && summary.revisions == 1 && summary.reports == 1)
+        try await StoreLocation.withStore(location) { upgraded in
+            let ledger = try await upgraded.latestFigures(indicator: nil, period: nil)
+            #expect(ledger.map(\.key.area) == ["03646", "03649"] && ledger.allSatisfy { $0.revision == 1 && $0.acceptedAt != nil })
+            #expect(ledger.allSatisfy { $0.receipt == "r" })
+            source.records.withLock { $0[0] = Self.commune("03646", electronic: 152) }
+            let summary = try await Self.runner(upgraded).pullOnce(source)
+            #expect(summary.unchanged == 1 && summary.revisions == 1 && summary.reports == 1)
+        }
     }
 }
