@@ -7,8 +7,9 @@ source deploy/lib/ensure-tools.sh
 
 # The independent JOSE verifier used by the interoperability tests; sqlite3 to tamper with stores;
 # openssl to make keys the way operators do; systemd-analyze to check the unit.
-# binutils' nm to read the installed binary's symbols.
-ensure_apt_packages python3 python3-pip sqlite3 openssl systemd binutils
+# binutils' nm to read the installed binary's symbols; prometheus for promtool, which checks and
+# tests the shipped alerting rules.
+ensure_apt_packages python3 python3-pip sqlite3 openssl systemd binutils prometheus
 if ! python3 -c 'import joserfc, cryptography, prometheus_client' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check -r Tests/interop/requirements.txt \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r Tests/interop/requirements.txt

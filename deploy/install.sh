@@ -12,6 +12,7 @@
 #   /usr/bin/lgsp-gateway                     the gateway (self-contained: Swift's runtime linked in)
 #   /usr/share/lgsp-gateway/contracts/        the shared contracts (JSON Schema, indicator catalogue)
 #   /usr/share/lgsp-gateway/adapters/         shipped adapter definitions, to copy into adapters.d/
+#   /usr/share/lgsp-gateway/prometheus/       alerting rules for the gateway's /metrics
 #   /usr/share/doc/lgsp-gateway/              README.md and the operator's guide
 #   /lib/systemd/system/lgsp-gateway.service  the unit
 #   /etc/lgsp-gateway/gateway.yaml            the configuration (yours once installed)
@@ -62,6 +63,8 @@ cp -R "$repository/Contracts" "$share/contracts"
 install -d -m 0755 "$share/adapters"
 # Each adapter file, and beside it a folder with its README and a sample of its source's answer.
 cp -R "$repository/Adapters/." "$share/adapters/"
+install -d -m 0755 "$share/prometheus"
+install -m 0644 "$repository/deploy/prometheus/lgsp-gateway.rules.yml" "$share/prometheus/lgsp-gateway.rules.yml"
 find "$share" -type d -exec chmod 0755 {} + && find "$share" -type f -exec chmod 0644 {} +
 install -m 0644 "$repository/README.md" "$doc/README.md"
 install -m 0644 "$repository/deploy/README.md" "$doc/operators-guide.md"

@@ -36,12 +36,24 @@ public final class GatewayMetrics: Sendable {
             buckets: Self.latencyBuckets)
     }
 
+    /// The schedule an adapter runs on, for the alert on an adapter silent for two intervals.
+    func recordSchedule(adapter: String, interval: TimeInterval) {
+        gauge(
+            "adapter_pull_interval", unit: "seconds", "How long one interval of the adapter's schedule is (cron: the gap between runs).",
+            [("adapter", adapter)]
+        ).set(to: interval)
+    }
+
     /// A pull ended: its outcome, its records by outcome (quarantined ones by reason class), its reports, its duration.
     func recordPull(adapter: String, result: Result<PullSummary, any Error>, duration: Duration) {
         histogram("pull_duration", "Time one pull took, fetch to commit.", [("adapter", adapter)]).record(duration)
         switch result {
         case .success(let summary):
             counter("pulls", "Pulls by adapter and outcome.", [("adapter", adapter), ("outcome", "success")]).increment()
+            gauge(
+                "adapter_last_success", unit: "timestamp_seconds", "When the adapter's last successful pull ended (Unix time).",
+                [("adapter", adapter)]
+            ).set(to: Date().timeIntervalSince1970)
             counter("records", "Records pulled, by outcome.", [("adapter", adapter), ("outcome", "valid")]).increment(
                 by: Int64(summary.valid))
             for (reasonClass, count) in summary.quarantinedByClass {

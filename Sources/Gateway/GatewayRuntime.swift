@@ -49,6 +49,7 @@ struct PullService: Service, CustomStringConvertible {
     }
 
     func run() async throws {
+        metrics.recordSchedule(adapter: adapter.name, interval: adapter.schedule.nominalInterval(after: Date()))
         // Cancelling a pull mid-way is safe: nothing is stored until its single commit.
         await cancelWhenGracefulShutdown {
             // Several gateways on one database: one of them runs this adapter's schedule at a time

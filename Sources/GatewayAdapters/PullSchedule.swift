@@ -149,6 +149,20 @@ public struct PullSchedule: Sendable {
         return base.addingTimeInterval(Double.random(in: 0...jitter.timeInterval, using: &random))
     }
 
+    /// How long one interval of the schedule is, for alerts that ask whether an adapter has gone
+    /// too long without a successful pull: the interval, or for a cron schedule the gap between
+    /// its next two runs after `date` (jitter left out).
+    public func nominalInterval(after date: Date) -> TimeInterval {
+        switch timing {
+        case .every(let interval): return interval.timeInterval
+        case .cron(let expression, let timeZone):
+            guard let first = expression.next(after: date, in: timeZone), let second = expression.next(after: first, in: timeZone) else {
+                return 0
+            }
+            return second.timeIntervalSince(first)
+        }
+    }
+
     public func nextRun(after date: Date) -> Date {
         var generator = SystemRandomNumberGenerator()
         return nextRun(after: date, random: &generator)

@@ -80,6 +80,11 @@ struct AdminTests {
         #expect(samples["lgsp_outbox_reports{state=pending}"] == 0)
         #expect((samples["lgsp_outbox_reports{state=delivered}"] ?? 0) >= 2)
         #expect(samples["lgsp_outbox_oldest_undelivered_age_seconds{}"] == 0)
+        // What the shipped alert on a silent adapter reads: its last success and its interval.
+        let lastSuccess = try #require(samples["lgsp_adapter_last_success_timestamp_seconds{adapter=dvc-portal}"])
+        #expect(abs(lastSuccess - Date().timeIntervalSince1970) < 600)
+        #expect((samples["lgsp_adapter_pull_interval_seconds{adapter=dvc-portal}"] ?? 0) > 0)
+        #expect(samples["lgsp_records_total{adapter=dvc-portal,outcome=unchanged}"] == 0)
         #expect(samples.keys.contains { $0.hasPrefix("lgsp_pull_duration_seconds_bucket{") })
         #expect(samples.keys.contains { $0.hasPrefix("lgsp_delivery_duration_seconds_count{") })
     }

@@ -37,6 +37,7 @@ struct DeployTests {
         for path in [
             "usr/bin/lgsp-gateway", "usr/share/lgsp-gateway/contracts/manifest.json", "usr/share/lgsp-gateway/contracts/v1/catalogue.json",
             "usr/share/lgsp-gateway/adapters/dvc-portal.yaml", "usr/share/lgsp-gateway/adapters/README.md",
+            "usr/share/lgsp-gateway/prometheus/lgsp-gateway.rules.yml",
             "usr/share/doc/lgsp-gateway/operators-guide.md", "lib/systemd/system/lgsp-gateway.service", "etc/lgsp-gateway/gateway.yaml",
         ] {
             #expect(files.fileExists(atPath: root.appendingPathComponent(path).path), "\(path) missing")

@@ -39,6 +39,17 @@ struct ScheduleTests {
         #expect(try CronExpression("0 0 29 2 *").next(after: date("2026-01-01T00:00:00Z"), in: vietnam) == date("2028-02-28T17:00:00Z"))
     }
 
+    @Test("a schedule's interval, for the alert on a silent adapter: the interval itself, or the gap between a cron's next runs")
+    func nominalInterval() throws {
+        let now = date("2026-11-22T00:00:00Z")
+        #expect(PullSchedule(timing: .every(.seconds(900)), jitter: .seconds(30)).nominalInterval(after: now) == 900)
+        #expect(PullSchedule(timing: .cron(try CronExpression("0 2 * * *"), vietnam)).nominalInterval(after: now) == 86_400)
+        // Thursday evening in Hanoi: the next runs are Friday and Monday at 08:00.
+        #expect(
+            PullSchedule(timing: .cron(try CronExpression("0 8 * * 1-5"), vietnam)).nominalInterval(after: date("2026-11-19T12:00:00Z"))
+                == 3 * 86_400)
+    }
+
     @Test(
         "bad expressions say what is wrong",
         arguments: [
