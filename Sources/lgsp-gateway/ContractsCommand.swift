@@ -136,7 +136,12 @@ struct Catalog: AsyncParsableCommand {
         }
         print("contracts \(set.version): \(set.catalogue.indicators.count) indicators")
         for indicator in set.catalogue.indicators {
-            print("  \(indicator.code)  \(indicator.nameVI) (\(indicator.unit))")
+            // The levels and periods an indicator is accepted at: what an operator writing an
+            // adapter must know before its first dry run refuses a figure by year or level.
+            print(
+                "  \(indicator.code)  \(indicator.nameVI) (\(indicator.unit); levels: "
+                    + "\(indicator.levels.map(\.rawValue).joined(separator: ", ")); periods: "
+                    + "\(indicator.periodicity.map(\.rawValue).joined(separator: ", ")))")
             for target in indicator.targets {
                 print("      \(Self.describe(target, unit: indicator.unit))")
             }

@@ -72,7 +72,7 @@ struct ContractsCommandTests {
         #expect(result.status == 0)
         let catalogue = try JSONValue.parse(Data(result.output.utf8))
         let indicators = try #require(catalogue["indicators"]?.arrayValue)
-        let onDisk = try JSONValue.parse(Data(contentsOf: repositoryRoot.appendingPathComponent("Contracts/v1.1/catalogue.json")))
+        let onDisk = try JSONValue.parse(Data(contentsOf: repositoryRoot.appendingPathComponent("Contracts/v1.2/catalogue.json")))
         #expect(indicators.count == onDisk["indicators"]?.arrayValue?.count)
         for indicator in indicators {
             for key in ["code", "name_vi", "name_en", "unit"] {
@@ -86,5 +86,22 @@ struct ContractsCommandTests {
                 #expect(target["source"]?["seed"]?.stringValue != nil && target["source"]?["quote"]?.stringValue != nil)
             }
         }
+    }
+
+    @Test("catalog in text names each indicator's levels and periods, which decide what an adapter may send")
+    func catalogText() throws {
+        let result = try runTool(
+            [
+                try gatewayExecutable().path, "contracts", "catalog", "--contracts",
+                repositoryRoot.appendingPathComponent("Contracts").path,
+            ], includeStandardError: false)
+        #expect(result.status == 0)
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(
+            lines.contains {
+                $0.hasPrefix("  DVC_TOAN_TRINH ") && $0.hasSuffix("(percent; levels: province; periods: year, half, quarter, month)")
+            })
+        #expect(lines.contains { $0.hasPrefix("  HSCV_DIEN_TU ") && $0.contains("levels: province, district, commune;") })
+        #expect(lines.contains { $0.hasPrefix("  BENH_VIEN_KHAM_TU_XA ") && $0.hasSuffix("periods: year)") })
     }
 }
