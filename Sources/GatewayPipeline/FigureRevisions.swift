@@ -10,9 +10,19 @@ struct FigureRevisions {
     private var decided: [FigureKey: (revision: Int, value: FigureValue)] = [:]
     private(set) var unchanged = 0
     private(set) var revisions = 0
+    /// The unchanged observations themselves, kept only when asked (`adapters test` prints them;
+    /// a pull only counts them).
+    private let keepsUnchanged: Bool
+    private(set) var unchangedObservations: [Observation] = []
 
-    init(resendUnchanged: Bool) {
+    init(resendUnchanged: Bool, keepsUnchanged: Bool = false) {
         self.resendUnchanged = resendUnchanged
+        self.keepsUnchanged = keepsUnchanged
+    }
+
+    private mutating func countUnchanged(_ observation: Observation) {
+        unchanged += 1
+        if keepsUnchanged { unchangedObservations.append(observation) }
     }
 
     /// Decides `observations` (appended to `valid` with their revisions, or dropped), given the
@@ -26,7 +36,7 @@ struct FigureRevisions {
             let key = observation.figureKey, value = observation.figureValue
             if let earlier = decided[key] {
                 if earlier.value == value {
-                    unchanged += 1
+                    countUnchanged(observation)
                 } else {
                     quarantined.append(
                         QuarantinedRecord(
@@ -45,7 +55,7 @@ struct FigureRevisions {
                 if current.value == value {
                     decided[key] = (current.revision, value)
                     guard resendUnchanged else {
-                        unchanged += 1
+                        countUnchanged(observation)
                         continue
                     }
                     observation.revision = current.revision

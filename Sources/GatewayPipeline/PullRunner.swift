@@ -185,13 +185,11 @@ public struct PullRunner: Sendable {
     public static func decide(
         _ valid: [Observation], against ledger: any FiguresLedger, resendUnchanged: Bool = false
     ) async throws -> (send: [Observation], quarantined: [QuarantinedRecord], unchanged: [Observation], revisions: Int) {
-        var figures = FigureRevisions(resendUnchanged: resendUnchanged)
+        var figures = FigureRevisions(resendUnchanged: resendUnchanged, keepsUnchanged: true)
         var send: [Observation] = [], quarantined: [QuarantinedRecord] = []
         let latest = try await ledger.latestRevisions(of: valid.map(\.figureKey))
         figures.decide(valid, latest: latest, valid: &send, quarantined: &quarantined)
-        let sent = Set(send.map(\.figureKey)), repeated = Set(quarantined.compactMap { try? Observation(json: $0.record) }.map(\.figureKey))
-        let unchanged = valid.filter { !sent.contains($0.figureKey) && !repeated.contains($0.figureKey) }
-        return (send, quarantined, unchanged, figures.revisions)
+        return (send, quarantined, figures.unchangedObservations, figures.revisions)
     }
 
     /// `records` checked on every core, their verdicts appended in the records' order; a valid

@@ -131,6 +131,18 @@ public struct PullCommit: Sendable {
 
     /// The pull's reports and observations in all, for the pull history.
     public var totals: ReportTally { storedAhead.adding(reports) }
+
+    /// Each quarantined record and its reasons as the stores keep them: canonical JSON text.
+    func quarantineRows() throws -> [(record: String, reasons: String)] {
+        let reasonsEncoder = JSONEncoder()
+        reasonsEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try quarantined.map { entry in
+            (
+                String(decoding: try entry.record.canonicalData(), as: UTF8.self),
+                String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self)
+            )
+        }
+    }
 }
 
 /// How many reports, and observations in them.

@@ -11,14 +11,7 @@ extension PostgresStore: PullLedger {
     }
 
     public func commit(_ pull: PullCommit, now: Date) async throws {
-        let reasonsEncoder = JSONEncoder()
-        reasonsEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let quarantineRows = try pull.quarantined.map { entry in
-            (
-                String(decoding: try entry.record.canonicalData(), as: UTF8.self),
-                String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self)
-            )
-        }
+        let quarantineRows = try pull.quarantineRows()
         let time = now.timeIntervalSince1970, logger = logger
         try await transaction { connection in
             try await Self.insert(pull.reports, adapter: pull.adapter, time: time, on: connection, logger: logger)

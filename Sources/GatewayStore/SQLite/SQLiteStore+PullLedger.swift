@@ -10,14 +10,7 @@ extension SQLiteStore: PullLedger {
     }
 
     public func commit(_ pull: PullCommit, now: Date) async throws {
-        let reasonsEncoder = JSONEncoder()
-        reasonsEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let quarantineRows = try pull.quarantined.map { entry in
-            (
-                String(decoding: try entry.record.canonicalData(), as: UTF8.self),
-                String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self)
-            )
-        }
+        let quarantineRows = try pull.quarantineRows()
         try await pool.write { db in
             try self.insert(pull.reports, adapter: pull.adapter, now: now, in: db)
             for (record, reasons) in quarantineRows {
