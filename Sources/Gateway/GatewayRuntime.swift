@@ -363,6 +363,7 @@ public final class GatewayRuntime: Sendable {
         }
         if reloadOnHangup { services.append(ReloadService(runtime: self, notifier: notifier)) }
         services.append(RetentionService(store: store, retention: { self.loaded.configuration.delivery.retention }, logger: logger))
+        services.append(CalendarService(runtime: self, logger: logger))
         services.append(IdleMemoryService(quietPeriod: .seconds(5), logger: logger))
         var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)

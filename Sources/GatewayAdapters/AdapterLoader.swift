@@ -7,6 +7,11 @@ import GatewayHTTP
 /// problem with its file, line and field before anything runs.
 public enum AdapterLoader {
     public static func definitions(directory: String, environment: ConfigEnvironment) throws(ConfigIssues) -> [AdapterSpec] {
+        try files(directory: directory, environment: environment).map(\.spec)
+    }
+
+    /// Each adapter file read: the adapter, and the figures it declares its source responsible for.
+    public static func files(directory: String, environment: ConfigEnvironment) throws(ConfigIssues) -> [AdapterFile] {
         let files: [String]
         do {
             files = try FileManager.default.contentsOfDirectory(atPath: directory)
@@ -15,12 +20,15 @@ public enum AdapterLoader {
             throw ConfigIssues([ConfigIssue(file: directory, line: nil, field: "", message: "the adapters directory cannot be read")])
         }
         var issues: [ConfigIssue] = []
-        var definitions: [AdapterSpec] = []
+        var definitions: [AdapterFile] = []
         var seen: [String: String] = [:]
         for file in files {
             let path = directory + "/" + file
             let reader = ConfigReader(file: path, environment: environment)
             let definition = reader.root.flatMap { parse($0) }
+            let expectations = definition.flatMap { definition in
+                reader.root?["expects"].map { DeclaredExpectation.parse($0, adapter: definition.name, file: path) }
+            }
             issues += reader.issues
             if let definition, reader.issues.isEmpty {
                 if let other = seen[definition.name] {
@@ -30,7 +38,7 @@ public enum AdapterLoader {
                             message: "adapter name \(definition.name) is already used by \(other)"))
                 } else {
                     seen[definition.name] = path
-                    definitions.append(definition)
+                    definitions.append(AdapterFile(spec: definition, file: path, expectations: expectations ?? []))
                 }
             }
         }

@@ -78,6 +78,15 @@ public struct IndicatorDefinition: Sendable, Hashable, Codable {
     public var ratio: RatioDefinition?
     public var source: SourceQuote
     public var targets: [IndicatorTarget]
+    /// The rhythm the centre requires and when each period is due (from contract 1.2). The
+    /// `periodicity` is what may be sent; the rhythm, a part of it, is what must be.
+    public var reporting: Reporting?
+
+    public struct Reporting: Sendable, Hashable, Codable {
+        public var rhythm: [ReportingPeriod.Kind]
+        /// Nil for the catalogue's `reporting_default`.
+        public var due: DueRule?
+    }
 
     public struct ClosedInterval: Sendable, Hashable, Codable {
         public var min: Double
@@ -88,7 +97,7 @@ public struct IndicatorDefinition: Sendable, Hashable, Codable {
         case code
         case nameVI = "name_vi"
         case nameEN = "name_en"
-        case pillar, unit, range, levels, periodicity, ratio, source, targets
+        case pillar, unit, range, levels, periodicity, ratio, source, targets, reporting
     }
 }
 
@@ -123,9 +132,12 @@ public struct IndicatorCatalogue: Sendable, Codable {
     public var catalogueVersion: String
     public var indicators: [IndicatorDefinition]
     public var provinces: [ProvinceEntry]
+    /// When figures are due where an indicator does not say (from contract 1.2).
+    public var reportingDefault: DueRule?
 
     enum CodingKeys: String, CodingKey {
         case catalogueVersion = "catalogue_version"
+        case reportingDefault = "reporting_default"
         case indicators, provinces
     }
 

@@ -33,7 +33,16 @@ public struct ContractSet: Sendable {
         let versionDirectory = directory.appendingPathComponent(entry.directory)
         let schemaURL = versionDirectory.appendingPathComponent(entry.schema)
         let schema: JSONValue = try decodeFile(schemaURL)
-        let catalogue: IndicatorCatalogue = try decodeFile(versionDirectory.appendingPathComponent(entry.catalogue))
+        let catalogueURL = versionDirectory.appendingPathComponent(entry.catalogue)
+        let catalogue: IndicatorCatalogue = try decodeFile(catalogueURL)
+        for (index, indicator) in catalogue.indicators.enumerated() {
+            guard let rhythm = indicator.reporting?.rhythm else { continue }
+            if let outside = rhythm.first(where: { !indicator.periodicity.contains($0) }) {
+                throw ContractError(
+                    "\(catalogueURL.path): /indicators/\(index)/reporting/rhythm: \(indicator.code) requires \(outside.rawValue) figures but its periodicity does not accept them"
+                )
+            }
+        }
         let strict = JSONSchemaValidator.Options(rejectUnknownKeywords: true)
         do {
             return ContractSet(

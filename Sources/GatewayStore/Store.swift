@@ -132,15 +132,27 @@ public struct PullCommit: Sendable {
     /// The pull's reports and observations in all, for the pull history.
     public var totals: ReportTally { storedAhead.adding(reports) }
 
-    /// Each quarantined record and its reasons as the stores keep them: canonical JSON text.
-    func quarantineRows() throws -> [(record: String, reasons: String)] {
+    /// A quarantined record as the stores keep it: canonical JSON text, and the figure it is of
+    /// when the record is a mapped observation (it failed validation, not mapping).
+    struct QuarantineRow {
+        let record: String
+        let reasons: String
+        let indicator, province, level, area, period: String?
+    }
+
+    func quarantineRows() throws -> [QuarantineRow] {
         let reasonsEncoder = JSONEncoder()
         reasonsEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try quarantined.map { entry in
-            (
-                String(decoding: try entry.record.canonicalData(), as: UTF8.self),
-                String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self)
-            )
+            func field(_ name: String) -> String? {
+                guard case .object(let object) = entry.record, case .string(let text)? = object[name] else { return nil }
+                return text
+            }
+            return QuarantineRow(
+                record: String(decoding: try entry.record.canonicalData(), as: UTF8.self),
+                reasons: String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self),
+                indicator: field("indicator"), province: field("province"), level: field("level"), area: field("area"),
+                period: field("period"))
         }
     }
 }
@@ -247,6 +259,9 @@ public protocol FiguresLedger: Sendable {
     func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry]
     /// What the centre holds of each figure: its highest revision whose report was accepted.
     func latestAcceptedFigures() async throws -> [LedgerEntry]
+    /// For the calendar: each figure of `indicator` in one of `periods` the ledger holds, when it
+    /// was first stored and first accepted, and its latest revision.
+    func acceptance(indicator: String, periods: [String]) async throws -> [FigureKey: FigureAcceptance]
 }
 
 /// Who runs an adapter's schedule when several gateways share a store.
@@ -294,6 +309,9 @@ extension OutboxAdministration {
 public protocol PullHistory: Sendable {
     func pullTotals() async throws -> PullTotals
     func quarantined(limit: Int) async throws -> [StoredQuarantine]
+    /// When a record of each figure of `indicator` in one of `periods` was first quarantined, for
+    /// the calendar; records whose figure could not be told (they failed mapping) are left out.
+    func quarantinedFigures(indicator: String, periods: [String]) async throws -> [FigureKey: Date]
     /// What each adapter last did, as `status` shows it.
     func adapterStatuses() async throws -> [AdapterStatus]
 }

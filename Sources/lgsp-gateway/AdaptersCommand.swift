@@ -150,4 +150,5 @@ struct NoFiguresYet: FiguresLedger {
     func revisions(of key: FigureKey) async throws -> [LedgerEntry] { [] }
     func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry] { [] }
     func latestAcceptedFigures() async throws -> [LedgerEntry] { [] }
+    func acceptance(indicator: String, periods: [String]) async throws -> [FigureKey: FigureAcceptance] { [:] }
 }

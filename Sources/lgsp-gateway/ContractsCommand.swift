@@ -137,11 +137,13 @@ struct Catalog: AsyncParsableCommand {
         print("contracts \(set.version): \(set.catalogue.indicators.count) indicators")
         for indicator in set.catalogue.indicators {
             // The levels and periods an indicator is accepted at: what an operator writing an
-            // adapter must know before its first dry run refuses a figure by year or level.
+            // adapter must know before its first dry run refuses a figure by year or level; and
+            // the periods the centre requires, which the calendar expects.
+            let required = indicator.reporting.map { "; required: " + $0.rhythm.map(\.rawValue).joined(separator: ", ") } ?? ""
             print(
                 "  \(indicator.code)  \(indicator.nameVI) (\(indicator.unit); levels: "
                     + "\(indicator.levels.map(\.rawValue).joined(separator: ", ")); periods: "
-                    + "\(indicator.periodicity.map(\.rawValue).joined(separator: ", ")))")
+                    + "\(indicator.periodicity.map(\.rawValue).joined(separator: ", "))\(required))")
             for target in indicator.targets {
                 print("      \(Self.describe(target, unit: indicator.unit))")
             }

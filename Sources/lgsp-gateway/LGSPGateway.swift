@@ -13,7 +13,8 @@ struct LGSPGateway: AsyncParsableCommand {
             "Pulls provincial indicator data, validates it against the shared contracts, signs it and delivers it to the central reporting endpoint.",
         version: GatewayRuntime.version,
         subcommands: [
-            Run.self, Check.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self, Progress.self, Contracts.self,
+            Run.self, Check.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self, Progress.self, Calendar.self,
+            Contracts.self,
             Adapters.self,
         ])
 

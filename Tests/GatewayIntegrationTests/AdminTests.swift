@@ -23,9 +23,20 @@ struct AdminTests {
         let findings = Findings()
         let transport = HTTPTransport()
         let dataset = MockDataset()
+        // The shipped adapters, the document system's expecting a seventh commune it has no record
+        // of: one figure overdue in each of its five quarters.
+        let adapters = try shippedAdapters(
+            ["dvc-portal", "qlvb-documents", "thong-ke-kinh-te-so", "vien-thong-cap-quang", "ngan-hang-thanh-toan"], in: directory)
+        let qlvb = adapters.appendingPathComponent("qlvb-documents.yaml")
+        try String(contentsOf: qlvb, encoding: .utf8).replacingOccurrences(of: #""03661"]"#, with: #""03661", "03999"]"#)
+            .write(to: qlvb, atomically: true, encoding: .utf8)
         try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             _ = try await runGateway(
-                running, directory: directory, keyPath: keyPath, overrides: ["LGSP_ADMIN_TOKEN": "t0ken", "LGSP_RETRY_BASE": "50ms"]
+                running, directory: directory, keyPath: keyPath,
+                overrides: [
+                    "LGSP_ADMIN_TOKEN": "t0ken", "LGSP_RETRY_BASE": "50ms", "LGSP_ADAPTERS": adapters.path,
+                    "LGSP_CALENDAR_REFRESH": "200ms",
+                ]
             ) { runtime in
                 guard try await allPulledAndDelivered(runtime), let port = runtime.adminPort else { return false }
                 let base = "http://127.0.0.1:\(port)"
@@ -41,6 +52,8 @@ struct AdminTests {
                 let (health, _) = try await get("/healthz", token: "t0ken")
                 let (ready, readiness) = try await get("/readyz", token: "t0ken")
                 let (metricsStatus, metrics) = try await get("/metrics", token: "t0ken")
+                // The calendar is counted every 200 ms: wait for a count made after the deliveries.
+                guard metrics.contains(#"lgsp_figures_overdue{indicator="HSCV_DIEN_TU"} 5"#) else { return false }
                 findings.value.withLock {
                     $0 = [
                         "unauthorized": "\(unauthorized)", "wrong": "\(wrong)", "health": "\(health)", "ready": "\(ready)",
@@ -86,6 +99,11 @@ struct AdminTests {
         #expect((samples["lgsp_adapter_pull_interval_seconds{adapter=dvc-portal}"] ?? 0) > 0)
         #expect(samples["lgsp_records_total{adapter=dvc-portal,outcome=unchanged}"] == 0)
         #expect(samples.keys.contains { $0.hasPrefix("lgsp_pull_duration_seconds_bucket{") })
+        // What the overdue alert reads: the commune that never reported, in each quarter; nothing
+        // of the portal's, which sent every figure it is responsible for.
+        #expect(samples["lgsp_figures_overdue{indicator=HSCV_DIEN_TU}"] == 5)
+        #expect(samples["lgsp_figures_overdue{indicator=DVC_TOAN_TRINH}"] == 0)
+        #expect(samples["lgsp_figures_due_soon{indicator=HSCV_DIEN_TU}"] == 0)
         #expect(samples.keys.contains { $0.hasPrefix("lgsp_delivery_duration_seconds_count{") })
     }
 }

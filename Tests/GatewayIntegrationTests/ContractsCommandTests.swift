@@ -99,9 +99,11 @@ struct ContractsCommandTests {
         let lines = result.output.split(separator: "\n").map(String.init)
         #expect(
             lines.contains {
-                $0.hasPrefix("  DVC_TOAN_TRINH ") && $0.hasSuffix("(percent; levels: province; periods: year, half, quarter, month)")
+                $0.hasPrefix("  DVC_TOAN_TRINH ")
+                    && $0.hasSuffix("(percent; levels: province; periods: year, half, quarter, month; required: year, quarter)")
             })
         #expect(lines.contains { $0.hasPrefix("  HSCV_DIEN_TU ") && $0.contains("levels: province, district, commune;") })
-        #expect(lines.contains { $0.hasPrefix("  BENH_VIEN_KHAM_TU_XA ") && $0.hasSuffix("periods: year)") })
+        // Accepted by quarter, so a province can follow it each quarter; required by year.
+        #expect(lines.contains { $0.hasPrefix("  BENH_VIEN_KHAM_TU_XA ") && $0.hasSuffix("periods: year, half, quarter; required: year)") })
     }
 }

@@ -122,7 +122,9 @@ struct ContractTests {
                 observation.numerator = nil
                 observation.denominator = nil
             case "indicator.periodicity":
+                // Accepted by year, half and quarter (a province may follow it by quarter), never by month.
                 observation.indicator = "KTS_GRDP"
+                observation.period = "2026-07"
                 observation.level = .province
                 observation.area = "14"
                 observation.numerator = nil

@@ -14,6 +14,7 @@ struct FigureDecisionTests {
         func revisions(of key: FigureKey) async throws -> [LedgerEntry] { entries[key].map { [$0] } ?? [] }
         func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry] { Array(entries.values) }
         func latestAcceptedFigures() async throws -> [LedgerEntry] { entries.values.filter { $0.acceptedAt != nil } }
+        func acceptance(indicator: String, periods: [String]) async throws -> [FigureKey: FigureAcceptance] { [:] }
     }
 
     static func observation(_ area: String, value: Double, record: String? = nil) -> Observation {

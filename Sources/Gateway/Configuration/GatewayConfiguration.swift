@@ -23,6 +23,7 @@ public struct GatewayConfiguration: Sendable {
     public var reports: Reports
     public var shutdown: Shutdown
     public var admin: Admin
+    public var calendar: Calendar
     /// What is allowed but unwise (a CA file beside an http:// URL, …): `check` prints these.
     public var warnings: [String]
 
@@ -30,7 +31,10 @@ public struct GatewayConfiguration: Sendable {
     public static func load(file: String, environment: ConfigEnvironment = .process) throws(ConfigIssues) -> GatewayConfiguration {
         let reader = ConfigReader(file: file, environment: environment)
         guard let root = reader.root else { throw ConfigIssues(reader.issues) }
-        root.allowOnly(["gateway", "central", "signing", "store", "contracts", "adapters", "delivery", "reports", "shutdown", "admin"])
+        root.allowOnly([
+            "gateway", "central", "signing", "store", "contracts", "adapters", "delivery", "reports", "shutdown", "admin",
+            "calendar",
+        ])
         var warnings: [String] = []
         let gateway = Identity(root.required("gateway"))
         let central = Central(root.required("central"), warnings: &warnings)
@@ -45,6 +49,7 @@ public struct GatewayConfiguration: Sendable {
         let reports = Reports(root["reports"])
         let shutdown = Shutdown(root["shutdown"])
         let admin = Admin(root["admin"])
+        let calendar = Calendar(root["calendar"])
 
         guard reader.issues.isEmpty, let gateway, let central, let signing, let store, let contractsDirectory, let adaptersDirectory
         else {
@@ -60,8 +65,7 @@ public struct GatewayConfiguration: Sendable {
         return GatewayConfiguration(
             file: file, gateway: gateway, central: central, signing: signing, store: store, contractsDirectory: contractsDirectory,
             contractsVersion: contractsVersion, adaptersDirectory: adaptersDirectory, delivery: delivery, reports: reports,
-            shutdown: shutdown, admin: admin,
-            warnings: warnings)
+            shutdown: shutdown, admin: admin, calendar: calendar, warnings: warnings)
     }
 
     /// `adapters:` holds one key, the directory.

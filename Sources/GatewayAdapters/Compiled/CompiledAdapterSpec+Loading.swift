@@ -6,7 +6,7 @@ import GatewayHTTP
 extension CompiledAdapterSpec {
     /// `kind: compiled`: a Swift adapter from `AdapterRegistry`, by `type`, with its `settings`.
     static func parse(_ root: ConfigValue, name: String?) -> CompiledAdapterSpec? {
-        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "type", "settings"])
+        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "type", "settings", "expects"])
         let sourceSystem = root.optionalString("source_system") ?? name
         var schedule = PullSchedule.every(.seconds(300))
         if let value = root.required("schedule") { schedule = PullSchedule.parse(value) }

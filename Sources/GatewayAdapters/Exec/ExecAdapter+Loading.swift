@@ -6,7 +6,7 @@ import GatewayHTTP
 extension ExecAdapter.Definition {
     /// `kind: exec`: a program whose standard output is NDJSON observations.
     static func parse(_ root: ConfigValue, name: String?) -> ExecAdapter.Definition? {
-        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "exec"])
+        root.allowOnly(["name", "kind", "description", "source_system", "schedule", "exec", "expects"])
         let sourceSystem = root.optionalString("source_system") ?? name
         var schedule = PullSchedule.every(.seconds(300))
         if let value = root.required("schedule") { schedule = PullSchedule.parse(value) }

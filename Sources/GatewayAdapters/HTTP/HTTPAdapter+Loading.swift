@@ -9,6 +9,7 @@ extension HTTPAdapter.Definition {
     static func parse(_ root: ConfigValue, name: String?) -> HTTPAdapter.Definition? {
         root.allowOnly([
             "name", "kind", "description", "source_system", "schedule", "source", "request", "response", "pagination", "cursor", "mapping",
+            "expects",
         ])
         let sourceSystem = root.optionalString("source_system") ?? name
 

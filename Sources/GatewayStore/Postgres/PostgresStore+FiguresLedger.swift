@@ -69,6 +69,31 @@ extension PostgresStore: FiguresLedger {
         ).map(Self.ledgerEntry)
     }
 
+    public func acceptance(indicator: String, periods: [String]) async throws -> [FigureKey: FigureAcceptance] {
+        guard !periods.isEmpty else { return [:] }
+        let rows = try await rows(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT f.province, f.level, f.area, f.period, MIN(r.stored_at) AS first_stored,
+                           MIN(r.accepted_at) AS first_accepted, MAX(f.revision) AS latest, MAX(r.adapter) AS adapter
+                    FROM figures f JOIN figure_reports r USING (report_id)
+                    WHERE f.indicator = $1 AND f.period = ANY($2::text[])
+                    GROUP BY f.indicator, f.period, f.area, f.level, f.province
+                    """, binds: try Self.binds(indicator, periods)))
+        var found: [FigureKey: FigureAcceptance] = [:]
+        for row in rows {
+            guard let level = AdministrativeLevel(rawValue: try row["level"].decode(String.self)) else { continue }
+            let key = FigureKey(
+                indicator: indicator, province: try row["province"].decode(String.self), level: level,
+                area: try row["area"].decode(String.self), period: try row["period"].decode(String.self))
+            found[key] = FigureAcceptance(
+                firstStoredAt: Date(timeIntervalSince1970: try row["first_stored"].decode(Double.self)),
+                firstAcceptedAt: try row["first_accepted"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
+                latestRevision: Int(try row["latest"].decode(Int32.self)), adapter: try row["adapter"].decode(String.self))
+        }
+        return found
+    }
+
     /// A report's figures in one statement, then one query for a revision another report
     /// recorded meanwhile with another value (see `LedgerConflict`).
     static func insertFigures(_ figures: [ReportedFigure], reportID: String, on connection: PostgresConnection, logger: Logger)

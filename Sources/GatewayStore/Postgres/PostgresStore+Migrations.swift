@@ -75,6 +75,26 @@ extension PostgresStore {
                 "ALTER TABLE pulls ADD COLUMN revisions INTEGER NOT NULL DEFAULT 0",
             ]
         ),
+        // The figure of each quarantined record, as SQLite's v7.
+        (
+            4,
+            [
+                """
+                ALTER TABLE quarantine ADD COLUMN indicator TEXT, ADD COLUMN province TEXT, ADD COLUMN level TEXT,
+                    ADD COLUMN area TEXT, ADD COLUMN period TEXT
+                """,
+                """
+                UPDATE quarantine SET
+                    indicator = CASE jsonb_typeof(record::jsonb -> 'indicator') WHEN 'string' THEN record::jsonb ->> 'indicator' END,
+                    province = CASE jsonb_typeof(record::jsonb -> 'province') WHEN 'string' THEN record::jsonb ->> 'province' END,
+                    level = CASE jsonb_typeof(record::jsonb -> 'level') WHEN 'string' THEN record::jsonb ->> 'level' END,
+                    area = CASE jsonb_typeof(record::jsonb -> 'area') WHEN 'string' THEN record::jsonb ->> 'area' END,
+                    period = CASE jsonb_typeof(record::jsonb -> 'period') WHEN 'string' THEN record::jsonb ->> 'period' END
+                WHERE jsonb_typeof(record::jsonb) = 'object'
+                """,
+                "CREATE INDEX quarantine_by_figure ON quarantine(indicator, period) WHERE indicator IS NOT NULL",
+            ]
+        ),
     ]
 
     /// The version that makes the figures ledger, after whose statements the held reports are read into it.

@@ -29,6 +29,26 @@ extension PostgresStore: PullHistory {
             revisions: Int(try row["revisions"].decode(Int64.self)))
     }
 
+    public func quarantinedFigures(indicator: String, periods: [String]) async throws -> [FigureKey: Date] {
+        guard !periods.isEmpty else { return [:] }
+        var found: [FigureKey: Date] = [:]
+        let rows = try await rows(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT province, level, area, period, MIN(quarantined_at) AS first FROM quarantine
+                    WHERE indicator = $1 AND period = ANY($2::text[]) AND province IS NOT NULL AND level IS NOT NULL AND area IS NOT NULL
+                    GROUP BY province, level, area, period
+                    """, binds: try Self.binds(indicator, periods)))
+        for row in rows {
+            guard let level = AdministrativeLevel(rawValue: try row["level"].decode(String.self)) else { continue }
+            let key = FigureKey(
+                indicator: indicator, province: try row["province"].decode(String.self), level: level,
+                area: try row["area"].decode(String.self), period: try row["period"].decode(String.self))
+            found[key] = Date(timeIntervalSince1970: try row["first"].decode(Double.self))
+        }
+        return found
+    }
+
     public func quarantined(limit: Int) async throws -> [StoredQuarantine] {
         try await rows("SELECT * FROM quarantine ORDER BY id LIMIT \(limit)").map { row in
             let reasons =

@@ -15,10 +15,13 @@ extension PostgresStore: PullLedger {
         let time = now.timeIntervalSince1970, logger = logger
         try await transaction { connection in
             try await Self.insert(pull.reports, adapter: pull.adapter, time: time, on: connection, logger: logger)
-            for (record, reasons) in quarantineRows {
+            for row in quarantineRows {
                 try await connection.query(
-                    "INSERT INTO quarantine (adapter, quarantined_at, record, reasons) VALUES (\(pull.adapter), \(time), \(record), \(reasons))",
-                    logger: logger)
+                    """
+                    INSERT INTO quarantine (adapter, quarantined_at, record, reasons, indicator, province, level, area, period)
+                    VALUES (\(pull.adapter), \(time), \(row.record), \(row.reasons), \(row.indicator), \(row.province), \(row.level),
+                            \(row.area), \(row.period))
+                    """, logger: logger)
             }
             if let cursor = pull.cursor {
                 try await connection.query(

@@ -72,6 +72,32 @@ extension SQLiteStore: FiguresLedger {
         }
     }
 
+    public func acceptance(indicator: String, periods: [String]) async throws -> [FigureKey: FigureAcceptance] {
+        guard !periods.isEmpty else { return [:] }
+        return try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT f.indicator, f.province, f.level, f.area, f.period, MIN(r.stored_at) AS first_stored,
+                           MIN(r.accepted_at) AS first_accepted, MAX(f.revision) AS latest, MAX(r.adapter) AS adapter
+                    FROM figures f JOIN figure_reports r USING (report_id)
+                    WHERE f.indicator = ? AND f.period IN (\(Array(repeating: "?", count: periods.count).joined(separator: ", ")))
+                    GROUP BY f.indicator, f.period, f.area, f.level, f.province
+                    """, arguments: StatementArguments([indicator] + periods))
+            var found: [FigureKey: FigureAcceptance] = [:]
+            for row in rows {
+                guard let level = AdministrativeLevel(rawValue: row["level"]) else { continue }
+                let key = FigureKey(
+                    indicator: row["indicator"], province: row["province"], level: level, area: row["area"], period: row["period"])
+                found[key] = FigureAcceptance(
+                    firstStoredAt: Date(timeIntervalSince1970: row["first_stored"]),
+                    firstAcceptedAt: (row["first_accepted"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    latestRevision: row["latest"], adapter: row["adapter"])
+            }
+            return found
+        }
+    }
+
     /// Records the figures of a report just stored, in its transaction. A revision recorded
     /// already with the same value (a figure sent again on purpose) is kept as it was; with
     /// another value, a concurrent pull decided it first, and this report must not be stored.

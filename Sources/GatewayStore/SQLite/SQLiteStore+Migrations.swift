@@ -153,6 +153,27 @@ extension SQLiteStore {
             }
             for (reportID, figure) in built.figures { try insertFigure(figure, reportID: reportID, in: db) }
         }
+        // The figure a quarantined record is of, when it is a mapped observation, so the calendar
+        // counts a figure held in quarantine without reading every record. Filled for the records
+        // already held from their JSON.
+        migrator.registerMigration("v7-quarantine-figures") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE quarantine ADD COLUMN indicator TEXT;
+                    ALTER TABLE quarantine ADD COLUMN province TEXT;
+                    ALTER TABLE quarantine ADD COLUMN level TEXT;
+                    ALTER TABLE quarantine ADD COLUMN area TEXT;
+                    ALTER TABLE quarantine ADD COLUMN period TEXT;
+                    UPDATE quarantine SET
+                        indicator = CASE json_type(record, '$.indicator') WHEN 'text' THEN json_extract(record, '$.indicator') END,
+                        province = CASE json_type(record, '$.province') WHEN 'text' THEN json_extract(record, '$.province') END,
+                        level = CASE json_type(record, '$.level') WHEN 'text' THEN json_extract(record, '$.level') END,
+                        area = CASE json_type(record, '$.area') WHEN 'text' THEN json_extract(record, '$.area') END,
+                        period = CASE json_type(record, '$.period') WHEN 'text' THEN json_extract(record, '$.period') END
+                    WHERE json_valid(record) AND json_type(record) = 'object';
+                    CREATE INDEX quarantine_by_figure ON quarantine(indicator, period) WHERE indicator IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 }

@@ -28,6 +28,27 @@ extension SQLiteStore: PullHistory {
         }
     }
 
+    public func quarantinedFigures(indicator: String, periods: [String]) async throws -> [FigureKey: Date] {
+        guard !periods.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var found: [FigureKey: Date] = [:]
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT province, level, area, period, MIN(quarantined_at) AS first FROM quarantine
+                    WHERE indicator = ? AND period IN (\(Array(repeating: "?", count: periods.count).joined(separator: ", ")))
+                      AND province IS NOT NULL AND level IS NOT NULL AND area IS NOT NULL
+                    GROUP BY province, level, area, period
+                    """, arguments: StatementArguments([indicator] + periods))
+            for row in rows {
+                guard let level = AdministrativeLevel(rawValue: row["level"]) else { continue }
+                found[FigureKey(indicator: indicator, province: row["province"], level: level, area: row["area"], period: row["period"])] =
+                    Date(timeIntervalSince1970: row["first"])
+            }
+            return found
+        }
+    }
+
     /// What each adapter last did, as `status` shows it.
     public func adapterStatuses() async throws -> [AdapterStatus] {
         try await pool.read { db in

@@ -13,10 +13,16 @@ extension SQLiteStore: PullLedger {
         let quarantineRows = try pull.quarantineRows()
         try await pool.write { db in
             try self.insert(pull.reports, adapter: pull.adapter, now: now, in: db)
-            for (record, reasons) in quarantineRows {
+            for row in quarantineRows {
                 try db.execute(
-                    sql: "INSERT INTO quarantine (adapter, quarantined_at, record, reasons) VALUES (?, ?, ?, ?)",
-                    arguments: [pull.adapter, now.timeIntervalSince1970, record, reasons])
+                    sql: """
+                        INSERT INTO quarantine (adapter, quarantined_at, record, reasons, indicator, province, level, area, period)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        pull.adapter, now.timeIntervalSince1970, row.record, row.reasons, row.indicator, row.province, row.level, row.area,
+                        row.period,
+                    ])
             }
             if let cursor = pull.cursor {
                 try db.execute(
