@@ -25,22 +25,29 @@ struct FigureRevisions {
         if keepsUnchanged { unchangedObservations.append(observation) }
     }
 
-    /// Decides `observations` (appended to `valid` with their revisions, or dropped), given the
-    /// ledger's latest revision of each; a figure this pull met already with another value goes to
-    /// `quarantined`, since the source gave two values for one figure and neither can be chosen.
+    /// Decides the observations of `observations` from `start` on, whose figures are `keys`, in
+    /// place: each kept gets its revision and the dropped ones are removed, the kept staying in
+    /// order. Given the ledger's latest revision of each figure; a figure this pull met already
+    /// with another value goes to `quarantined`, since the source gave two values for one figure
+    /// and neither can be chosen. In place, because moving every observation from one array to
+    /// another retained and released each of its strings, a visible share of a pull.
     mutating func decide(
-        _ observations: [Observation], latest: [FigureKey: LedgerEntry], valid: inout [Observation],
+        _ observations: inout [Observation], from start: Int, keys: [FigureKey], latest: [FigureKey: LedgerEntry],
         quarantined: inout [QuarantinedRecord]
     ) {
-        for var observation in observations {
-            let key = observation.figureKey, value = observation.figureValue
+        var kept = start
+        for (offset, read) in (start..<observations.count).enumerated() {
+            let key = keys[offset]
+            let value = observations[read].figureValue
+            let revision: Int
+            var replaces: Observation.Replaced? = nil
             if let earlier = decided[key] {
                 if earlier.value == value {
-                    countUnchanged(observation)
+                    countUnchanged(observations[read])
                 } else {
                     quarantined.append(
                         QuarantinedRecord(
-                            record: observation.jsonValue,
+                            record: observations[read].jsonValue,
                             reasons: [
                                 QuarantineReason(
                                     pointer: "", rule: "figure.repeated",
@@ -55,25 +62,26 @@ struct FigureRevisions {
                 if current.value == value {
                     decided[key] = (current.revision, value)
                     guard resendUnchanged else {
-                        countUnchanged(observation)
+                        countUnchanged(observations[read])
                         continue
                     }
-                    observation.revision = current.revision
-                    observation.replaces = nil
+                    revision = current.revision
                 } else {
-                    let revision = current.revision + 1
-                    observation.revision = revision
-                    observation.replaces = Observation.Replaced(revision: current.revision, reportID: current.reportID)
+                    revision = current.revision + 1
+                    replaces = Observation.Replaced(revision: current.revision, reportID: current.reportID)
                     revisions += 1
                     decided[key] = (revision, value)
                 }
             } else {
-                observation.revision = 1
-                observation.replaces = nil
+                revision = 1
                 decided[key] = (1, value)
             }
-            valid.append(observation)
+            if kept != read { observations.swapAt(kept, read) }
+            observations[kept].revision = revision
+            observations[kept].replaces = replaces
+            kept += 1
         }
+        observations.removeSubrange(kept...)
     }
 
     static func show(_ value: FigureValue) -> String {

@@ -82,11 +82,13 @@ public struct PullRunner: Sendable {
                 pulled += page.count
                 for partStart in stride(from: 0, to: page.count, by: recordsPerPart) {
                     let part = page[partStart..<min(partStart + recordsPerPart, page.count)]
-                    var checked: [Observation] = []
+                    // Checked onto the end of what is not reported yet and decided there, in place.
+                    let start = unreported.count
                     await Self.check(
-                        part, contracts: contracts, rules: rules, valid: &checked, quarantined: &quarantined, unique: &unique)
-                    let latest = try await store.latestRevisions(of: checked.map(\.figureKey))
-                    figures.decide(checked, latest: latest, valid: &unreported, quarantined: &quarantined)
+                        part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined, unique: &unique)
+                    let keys = unreported[start...].map(\.figureKey)
+                    let latest = try await store.latestRevisions(of: keys)
+                    figures.decide(&unreported, from: start, keys: keys, latest: latest, quarantined: &quarantined)
                     guard unreported.count >= recordsPerPart else { continue }
                     if partUnderWay, let stored = try await storing.next() { storedAhead = storedAhead.adding(stored) }
                     try Task.checkCancellation()
@@ -186,9 +188,10 @@ public struct PullRunner: Sendable {
         _ valid: [Observation], against ledger: any FiguresLedger, resendUnchanged: Bool = false
     ) async throws -> (send: [Observation], quarantined: [QuarantinedRecord], unchanged: [Observation], revisions: Int) {
         var figures = FigureRevisions(resendUnchanged: resendUnchanged, keepsUnchanged: true)
-        var send: [Observation] = [], quarantined: [QuarantinedRecord] = []
-        let latest = try await ledger.latestRevisions(of: valid.map(\.figureKey))
-        figures.decide(valid, latest: latest, valid: &send, quarantined: &quarantined)
+        var send = valid, quarantined: [QuarantinedRecord] = []
+        let keys = valid.map(\.figureKey)
+        let latest = try await ledger.latestRevisions(of: keys)
+        figures.decide(&send, from: 0, keys: keys, latest: latest, quarantined: &quarantined)
         return (send, quarantined, figures.unchangedObservations, figures.revisions)
     }
 
