@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatewayHTTP
 import GatewayContracts
 import GatewaySigning
 import GatewayStore

@@ -12,6 +12,16 @@ public enum Authentication: Sendable {
     /// An API key in a query parameter, for systems that take nothing else. The key is then in
     /// the URL, so the gateway never writes request URLs into its messages.
     case apiKeyQuery(name: String, key: Secret)
+    /// A token a source's own login request issues (see `SessionCredential`).
+    case session(any SessionCredential)
+
+    /// Whether a refused token can be replaced by fetching a new one (OAuth2, a login session).
+    public var refreshes: Bool {
+        switch self {
+        case .oauth2ClientCredentials, .session: true
+        default: false
+        }
+    }
 
     /// What to add to a request: headers and query parameters. `forceRefresh` discards a cached
     /// token (after the server answered 401 to it).
@@ -20,6 +30,9 @@ public enum Authentication: Sendable {
         case .none: return ([], [])
         case .apiKeyQuery(let name, let key): return ([], [(name, key.reveal())])
         case .apiKeyHeader(let name, let key): return ([(name, key.reveal())], [])
+        case .session(let session):
+            let header = try await session.header(forceRefresh: forceRefresh)
+            return ([(header.name, header.value.reveal())], [])
         default:
             return (try await authorizationHeader(forceRefresh: forceRefresh).map { [("Authorization", $0)] } ?? [], [])
         }
@@ -28,11 +41,53 @@ public enum Authentication: Sendable {
     /// The `Authorization` header value, if any.
     public func authorizationHeader(forceRefresh: Bool = false) async throws -> String? {
         switch self {
-        case .none, .apiKeyHeader, .apiKeyQuery: nil
+        case .none, .apiKeyHeader, .apiKeyQuery, .session: nil
         case .bearer(let token): "Bearer " + token.reveal()
         case .oauth2ClientCredentials(let flow): "Bearer " + (try await flow.accessToken(forceRefresh: forceRefresh)).reveal()
         case .basic(let username, let password): "Basic " + Data("\(username):\(password.reveal())".utf8).base64EncodedString()
         }
+    }
+}
+
+/// A credential a source issues for a session: the header to send, fetched again when the
+/// session ends (`forceRefresh`, after the source refused it).
+public protocol SessionCredential: Sendable {
+    func header(forceRefresh: Bool) async throws -> (name: String, value: Secret)
+}
+
+/// A token fetched on demand and kept until it should be refreshed; concurrent callers share one
+/// fetch. What OAuth2 and a source's own login have in common.
+public actor TokenCache {
+    private let now: @Sendable () -> Date
+    private var cached: (token: Secret, refreshAfter: Date)?
+    private var refreshing: Task<(Secret, Date), any Error>?
+    /// Tokens fetched so far; lets tests and metrics see that the cache works.
+    public private(set) var fetched = 0
+
+    public init(now: @escaping @Sendable () -> Date = Date.init) { self.now = now }
+
+    /// The cached token, or a new one from `fetch` (a token and when to refresh it).
+    public func token(forceRefresh: Bool, fetch: @escaping @Sendable () async throws -> (Secret, Date)) async throws -> Secret {
+        if !forceRefresh, let cached, now() < cached.refreshAfter { return cached.token }
+        if forceRefresh { cached = nil }
+        if let refreshing { return try await refreshing.value.0 }
+        // A child of no structured scope: it must outlive any one caller's cancellation so the
+        // other callers waiting on it still get the token.
+        let task = Task { try await fetch() }
+        refreshing = task
+        defer { refreshing = nil }
+        let (token, refreshAfter) = try await task.value
+        cached = (token, refreshAfter)
+        fetched += 1
+        return token
+    }
+
+    /// When a token with `lifetime` (seconds, as the issuer said) fetched at `started` is renewed:
+    /// `margin` before it lapses. A lifetime is believed up to a week: a token "valid for 10^300 s"
+    /// would be cached for good, and only a refusal would ever refresh it.
+    public static func refreshAfter(started: Date, lifetime: Double, margin: Duration) -> Date {
+        let believed = min(max(lifetime, 0), 7 * 86_400)
+        return started.addingTimeInterval(max(0, believed - margin.timeInterval))
     }
 }
 
@@ -80,30 +135,19 @@ public actor OAuth2ClientCredentials {
     public let configuration: Configuration
     private let transport: HTTPTransport
     private let now: @Sendable () -> Date
-    private var cached: (token: Secret, refreshAfter: Date)?
-    private var refreshing: Task<(Secret, Date), any Error>?
+    private let cache: TokenCache
     /// Tokens fetched so far; lets tests and metrics see that the cache works.
-    public private(set) var tokensFetched = 0
+    public var tokensFetched: Int { get async { await cache.fetched } }
 
     public init(configuration: Configuration, transport: HTTPTransport, now: @escaping @Sendable () -> Date = Date.init) {
         self.configuration = configuration
         self.transport = transport
         self.now = now
+        cache = TokenCache(now: now)
     }
 
     public func accessToken(forceRefresh: Bool = false) async throws -> Secret {
-        if !forceRefresh, let cached, now() < cached.refreshAfter { return cached.token }
-        if forceRefresh { cached = nil }
-        if let refreshing { return try await refreshing.value.0 }
-        // A child of no structured scope: it must outlive any one caller's cancellation so the
-        // other callers waiting on it still get the token.
-        let task = Task { try await self.fetch() }
-        refreshing = task
-        defer { refreshing = nil }
-        let (token, refreshAfter) = try await task.value
-        cached = (token, refreshAfter)
-        tokensFetched += 1
-        return token
+        try await cache.token(forceRefresh: forceRefresh) { try await self.fetch() }
     }
 
     private func fetch() async throws -> (Secret, Date) {
@@ -121,8 +165,8 @@ public actor OAuth2ClientCredentials {
             ],
             body: Data(form.utf8), tls: configuration.tls, timeout: configuration.timeout, maxBodyBytes: 64 << 10)
         guard answer.status == 200 else {
-            // The body may echo the request; only the status is safe to report.
-            throw TransportError("token endpoint \(configuration.tokenURL) answered \(answer.status)")
+            // The body may echo the request: only RFC 6749's error fields (§5.2) are reported.
+            throw TransportError("token endpoint \(configuration.tokenURL) answered \(answer.status)\(Self.oauthError(in: answer.body))")
         }
         guard let token = try? JSONDecoder().decode(TokenAnswer.self, from: answer.body), !token.accessToken.isEmpty else {
             throw TransportError("token endpoint \(configuration.tokenURL) did not answer with an access_token")
@@ -130,10 +174,26 @@ public actor OAuth2ClientCredentials {
         if let type = token.tokenType, type.caseInsensitiveCompare("bearer") != .orderedSame {
             throw TransportError("token endpoint \(configuration.tokenURL) issued a \(type) token, not Bearer")
         }
-        // A lifetime from the peer is believed up to a week: a token "valid for 10^300 s" would be
-        // cached for good, and only a 401 would ever refresh it.
-        let lifetime = min(token.expiresIn ?? 3600, 7 * 86_400)
-        let refreshAfter = started.addingTimeInterval(max(0, lifetime - configuration.refreshMargin.timeInterval))
+        let refreshAfter = TokenCache.refreshAfter(started: started, lifetime: token.expiresIn ?? 3600, margin: configuration.refreshMargin)
         return (Secret(token.accessToken), refreshAfter)
+    }
+
+    /// `: invalid_scope (scope lgsp:read is required)` from an RFC 6749 §5.2 error answer, with
+    /// control characters shown escaped and each part cut to 200 characters; empty otherwise.
+    static func oauthError(in body: Data) -> String {
+        struct ErrorAnswer: Decodable {
+            let error: String
+            let errorDescription: String?
+            enum CodingKeys: String, CodingKey {
+                case error
+                case errorDescription = "error_description"
+            }
+        }
+        guard let answer = try? JSONDecoder().decode(ErrorAnswer.self, from: body) else { return "" }
+        func shown(_ text: String) -> String {
+            String(
+                text.unicodeScalars.prefix(200).map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+        }
+        return ": \(shown(answer.error))" + (answer.errorDescription.map { " (\(shown($0)))" } ?? "")
     }
 }

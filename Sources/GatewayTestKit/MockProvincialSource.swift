@@ -48,6 +48,8 @@ public final class MockProvincialSource: Sendable {
     }
 
     public let configuration: Configuration
+    /// The education department's own system, served beside the LGSP's services.
+    public let education = MockEducationSystem()
     private let state = Mutex(State())
     /// Each dataset's records as a source's database holds them, ready to serve: sorted and
     /// written as JSON once, when the mock starts. The dataset never changes, and sorting and
@@ -130,6 +132,7 @@ public final class MockProvincialSource: Sendable {
     }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
+        education.addRoutes(to: router)
         router.post("token") { request, _ in try await self.token(request) }
         router.get("dvc/1.0.0/chi-tieu") { request, _ in
             try self.serve(
@@ -319,6 +322,18 @@ public final class MockProvincialSource: Sendable {
             return Self.json(
                 .unauthorized,
                 ["error": .string("invalid_client"), "error_description": .string("A valid OAuth client could not be found for client_id")])
+        }
+        // The API Manager grants its applications the scope `default` only.
+        if let encoded = body.split(separator: "&").first(where: { $0.hasPrefix("scope=") })?.dropFirst("scope=".count),
+            case let scope = String(encoded).removingPercentEncoding ?? String(encoded), scope != "default"
+        {
+            state.withLock { $0.statistics.tokenRequestsRefused += 1 }
+            return Self.json(
+                .badRequest,
+                [
+                    "error": .string("invalid_scope"),
+                    "error_description": .string("The requested scope \(scope) is not allowed for this application"),
+                ])
         }
         let token = UUID().uuidString.lowercased()
         state.withLock {

@@ -36,6 +36,7 @@ struct ListAdapters: AsyncParsableCommand {
                     case .oauth2ClientCredentials: "OAuth2 client credentials"
                     case .basic: "HTTP basic"
                     case .apiKey(let name, let inQuery, _): inQuery ? "API key in query \(name)" : "API key in header \(name)"
+                    case .login(let login): "login at \(login.url)"
                     }
             }
             print("\(adapter.name)  \(adapter.schedule.summary)  \(adapter.origin)  \(how)")

@@ -16,7 +16,8 @@ struct MalformedAnswerTests {
         arguments: [
             (MalformedAnswer.truncated, "the answer is not valid JSON"),
             (.wrongType, "content type text/plain; charset=utf-8, expected JSON"),
-            (.html, "content type text/html; charset=utf-8, expected JSON"),
+            // An HTML page is said to be one, with its title, not parsed as data.
+            (.html, "source answered with an HTML page \"502 Bad Gateway\" instead of data"),
             (.oversized, "is larger than 4096 bytes"),
             (.invalidUTF8, "the answer is not valid JSON"),
             (.slow, "failed"),
@@ -49,6 +50,7 @@ struct MalformedAnswerTests {
         \(mockSourceYAML)
           timeout: 1s
           max_response_bytes: 4096
+          retry: { attempts: 1 }   # one exchange, so the timeout alone is measured
         request: { path: /hong/\(kind.rawValue) }
         response: { records: $.duLieu.banGhi }
         mapping: { indicator: maChiTieu, level: capHanhChinh, area: maDonVi, period: kyBaoCao, value: giaTri, unit: donVi }
@@ -79,7 +81,7 @@ struct MalformedAnswerTests {
             let store = try SQLiteStore(path: directory.appendingPathComponent("gateway.sqlite").path, exclusive: false)
             let broken = try #require(try await store.adapterStatuses().first { $0.adapter == "hong" })
             #expect(
-                broken.lastError?.contains("adapter hong: source answered with content type text/html") == true,
+                broken.lastError?.contains("adapter hong: source answered with an HTML page \"502 Bad Gateway\"") == true,
                 "\(String(describing: broken.lastError))")
             #expect(broken.lastSuccess == nil)
             #expect(try await store.integrityCheck().isEmpty)

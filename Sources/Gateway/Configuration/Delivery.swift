@@ -1,4 +1,5 @@
 import GatewayConfig
+import GatewayHTTP
 import GatewayDelivery
 
 extension GatewayConfiguration {

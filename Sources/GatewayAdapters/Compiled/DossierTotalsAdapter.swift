@@ -51,7 +51,9 @@ public struct DossierTotalsAdapter: Adapter, CompiledAdapterType {
         if !path.hasPrefix("/") { value["path"]?.report("must start with /") }
         let tls = value.endpointTLS(url: baseURL)
         let timeout = value.duration("timeout", default: .seconds(30), range: .milliseconds(100)...(.seconds(3600)))
-        let auth = value["auth"].flatMap { HTTPAdapter.AuthDefinition.parse($0, tls: tls, timeout: timeout, allowPlain: false) } ?? .none
+        let auth =
+            value["auth"].flatMap { HTTPAdapter.AuthDefinition.parse($0, baseURL: baseURL, tls: tls, timeout: timeout, allowPlain: false) }
+            ?? .none
         guard let baseURL else { return nil }
         let settings = Settings(baseURL: baseURL, path: path, tls: tls, timeout: timeout, auth: auth)
         return { resources in

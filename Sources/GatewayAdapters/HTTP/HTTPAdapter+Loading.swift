@@ -21,16 +21,21 @@ extension HTTPAdapter.Definition {
         var timeout = Duration.seconds(30)
         var maxResponseBytes = 16 << 20
         var auth: HTTPAdapter.AuthDefinition = .none
+        var retry = PageRetry()
         if let source = root.required("source") {
-            source.allowOnly(ConfigValue.tlsFields.union(["base_url", "timeout", "max_response_bytes", "auth", "allow_plain_http"]))
+            source.allowOnly(
+                ConfigValue.tlsFields.union(["base_url", "timeout", "max_response_bytes", "auth", "allow_plain_http", "retry"]))
             let allowPlain = source.bool("allow_plain_http", default: false)
             baseURL = source.url("base_url", allowPlainHTTP: allowPlain)
             tls = source.endpointTLS(url: baseURL)
             timeout = source.duration("timeout", default: .seconds(30), range: .milliseconds(100)...(.seconds(3600)))
             maxResponseBytes = source.int("max_response_bytes", default: 16 << 20, range: 1024...(1 << 30))
             if let authValue = source["auth"] {
-                auth = HTTPAdapter.AuthDefinition.parse(authValue, tls: tls, timeout: timeout, allowPlain: allowPlain) ?? .none
+                auth =
+                    HTTPAdapter.AuthDefinition.parse(authValue, baseURL: baseURL, tls: tls, timeout: timeout, allowPlain: allowPlain)
+                    ?? .none
             }
+            retry = PageRetry.parse(source["retry"])
         }
 
         var path = "/"
@@ -47,9 +52,14 @@ extension HTTPAdapter.Definition {
         }
 
         var format: HTTPAdapter.ResponseFormat?
+        var status: ResponseStatus?
         var numberFormat = NumberFormat.inferred
         if let response = root.required("response") {
-            response.allowOnly(["format", "records", "csv", "number_format"])
+            response.allowOnly(["format", "records", "csv", "number_format", "status"])
+            if let value = response["status"] {
+                status = ResponseStatus.parse(value)
+                if response.optionalString("format") == "csv" { value.report("applies to format: json only") }
+            }
             if let text = response.optionalString("number_format") {
                 if let declared = NumberFormat(rawValue: text) {
                     numberFormat = declared
@@ -114,7 +124,7 @@ extension HTTPAdapter.Definition {
             query: query, cursorParameter: cursorParameter,
             cursorField: cursorField, format: format, pagination: pagination, maxPages: maxPages,
             mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem, numberFormat: numberFormat),
-            tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth)
+            tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth, status: status, retry: retry)
     }
 }
 
@@ -190,9 +200,56 @@ extension CSVFormat {
 
 extension HTTPAdapter.AuthDefinition {
     /// `source.auth`: none, bearer, basic, api_key or oauth2_client_credentials, secrets by reference.
-    static func parse(_ value: ConfigValue, tls: EndpointTLS, timeout: Duration, allowPlain: Bool) -> HTTPAdapter.AuthDefinition? {
+    static func parse(
+        _ value: ConfigValue, baseURL: String?, tls: EndpointTLS, timeout: Duration, allowPlain: Bool
+    ) -> HTTPAdapter.AuthDefinition? {
         guard let kind = value.string("kind") else { return nil }
         switch kind {
+        case "login":
+            value.allowOnly([
+                "kind", "path", "url", "method", "body", "body_format", "token", "expires_in", "lifetime", "refresh_margin", "header",
+                "scheme", "status",
+            ])
+            let url: String?
+            switch (value.optionalString("path"), value["url"]) {
+            case (let path?, nil):
+                if !path.hasPrefix("/") { value["path"]?.report("must start with /") }
+                url = baseURL.map { $0 + path }
+            case (nil, .some): url = value.url("url", allowPlainHTTP: allowPlain)
+            default:
+                value.report("give where to log in: path (on base_url) or url, one of them")
+                url = nil
+            }
+            var fields: [(String, Secret)] = []
+            if let body = value.required("body") {
+                for (name, _) in body.entries { if let secret = body.secret(name) { fields.append((name, secret)) } }
+                if body.entries.isEmpty {
+                    body.report("expected the login's fields, such as { tenDangNhap: ..., matKhau: credential:... }")
+                }
+            }
+            let method = (value.optionalString("method") ?? "POST").uppercased()
+            if !["POST", "PUT", "GET"].contains(method) { value["method"]?.report("expected POST, PUT or GET, found \(method)") }
+            let bodyFormat = value.optionalString("body_format") ?? "json"
+            if !["json", "form"].contains(bodyFormat) { value["body_format"]?.report("expected json or form, found \(bodyFormat)") }
+            func path(_ key: String, required: Bool) -> RecordPath? {
+                guard let text = required ? value.string(key) : value.optionalString(key) else { return nil }
+                guard let path = RecordPath(text) else {
+                    value[key]?.report("\"\(text)\" is not a field path such as duLieu.token")
+                    return nil
+                }
+                return path
+            }
+            let token = path("token", required: true)
+            let expiresIn = path("expires_in", required: false)
+            let status = value["status"].flatMap(ResponseStatus.parse)
+            guard let url, let token else { return nil }
+            return .login(
+                LoginSession.Configuration(
+                    url: url, method: method, bodyFormat: bodyFormat, fields: fields, token: token, expiresIn: expiresIn,
+                    lifetime: value.duration("lifetime", default: .seconds(1800), range: .seconds(10)...(.seconds(7 * 86_400))),
+                    refreshMargin: value.duration("refresh_margin", default: .seconds(60), range: .zero...(.seconds(86_400))),
+                    header: value.optionalString("header") ?? "Authorization", scheme: value["scheme"]?.text ?? "Bearer", status: status,
+                    tls: tls, timeout: timeout))
         case "none":
             value.allowOnly(["kind"])
             return HTTPAdapter.AuthDefinition.none
@@ -224,7 +281,7 @@ extension HTTPAdapter.AuthDefinition {
             return .apiKey(name: header ?? parameter!, inQuery: parameter != nil, key: key)
         default:
             value["kind"]?.report(
-                "unknown auth kind \"\(kind)\"; this version knows: none, bearer, basic, api_key, oauth2_client_credentials")
+                "unknown auth kind \"\(kind)\"; this version knows: none, bearer, basic, api_key, oauth2_client_credentials, login")
             return nil
         }
     }

@@ -29,6 +29,10 @@ public struct HTTPAdapter: Adapter {
         public var timeout: Duration
         public var maxResponseBytes: Int
         public var auth: AuthDefinition
+        /// Where a source that answers HTTP 200 to everything says whether a request worked.
+        public var status: ResponseStatus?
+        /// How a failed request of a pull is tried again before the pull fails.
+        public var retry = PageRetry()
     }
 
     /// How a source splits a long answer into pages.
@@ -68,6 +72,7 @@ public struct HTTPAdapter: Adapter {
         case oauth2ClientCredentials(OAuth2ClientCredentials.Configuration)
         case basic(username: String, password: Secret)
         case apiKey(name: String, inQuery: Bool, key: Secret)
+        case login(LoginSession.Configuration)
     }
 
     public let definition: Definition
@@ -93,6 +98,7 @@ public struct HTTPAdapter: Adapter {
         case .basic(let username, let password): .basic(username: username, password: password)
         case .apiKey(let name, true, let key): .apiKeyQuery(name: name, key: key)
         case .apiKey(let name, false, let key): .apiKeyHeader(name: name, key: key)
+        case .login(let configuration): .session(LoginSession(configuration: configuration, transport: transport))
         }
     }
 
@@ -123,6 +129,9 @@ public struct HTTPAdapter: Adapter {
             let contentType = (answer.header("Content-Type") ?? "none").lowercased()
             // Exports are served as text/csv, and by some systems as text/plain or an octet stream;
             // an HTML error page is what must not be read as data.
+            if let title = HTMLPage.title(of: answer) {
+                throw PullError(adapter: name, "source answered with \(HTMLPage.describe(title)) instead of CSV")
+            }
             guard ["csv", "text/plain", "octet-stream"].contains(where: contentType.contains) else {
                 throw PullError(adapter: name, "source answered with content type \(contentType), expected CSV")
             }
@@ -143,23 +152,22 @@ public struct HTTPAdapter: Adapter {
     /// Every page of a JSON or XML answer, up to `maxPages`, given to `body` in order; without
     /// pagination that is one request. The next page is on its way while `body` works on one.
     private func fetchPages(cursor: String?, recordsPath: RecordPath, body: ([JSONValue]) async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: HTTPAnswer.self) { fetches in
+        try await withThrowingTaskGroup(of: (digest: SHA256Digest, document: JSONValue).self) { fetches in
             var request = Request.first(cursor: cursor, page: definition.pagination?.firstPageQuery ?? [])
-            fetches.addTask { [request] in try await self.fetch(request) }
+            fetches.addTask { [request] in try await self.fetchDocument(request, page: 1) }
             // Each page asked for, and each page's content, by the page that first had it: a link
             // back to a page already read, or a source that ignores the page parameter, would
             // otherwise put the same records in the pull up to `max_pages` times.
             var requested = [request.identity: 1]
             var contents: [SHA256Digest: Int] = [:]
             for pageNumber in 1...definition.maxPages {
-                guard let answer = try await fetches.next() else { return }
-                if definition.pagination != nil, let earlier = contents.updateValue(pageNumber, forKey: SHA256.hash(data: answer.body)) {
+                guard let (digest, document) = try await fetches.next() else { return }
+                if definition.pagination != nil, let earlier = contents.updateValue(pageNumber, forKey: digest) {
                     throw PullError(
                         adapter: name,
                         "the source's pagination loops: page \(pageNumber) is the same as page \(earlier); the pull stops so that no record is reported twice"
                     )
                 }
-                let document = try decode(answer, page: pageNumber)
                 guard let selected = recordsPath.select(in: document) else {
                     throw PullError(adapter: name, "the answer has nothing at \(recordsPath)")
                 }
@@ -181,7 +189,7 @@ public struct HTTPAdapter: Adapter {
                 }
                 // At the cap, a pull with a cursor carries on after the last record taken next time.
                 if let next, pageNumber < definition.maxPages {
-                    fetches.addTask { try await self.fetch(next) }
+                    fetches.addTask { try await self.fetchDocument(next, page: pageNumber + 1) }
                     request = next
                 }
                 try await body(records)
@@ -190,10 +198,32 @@ public struct HTTPAdapter: Adapter {
         }
     }
 
+    /// One page as a document, its status checked when the source says one in the body: a
+    /// session the source says has expired is logged into again and the page asked for again once.
+    private func fetchDocument(_ request: Request, page: Int) async throws -> (digest: SHA256Digest, document: JSONValue) {
+        var answer = try await fetch(request)
+        var document = try decode(answer, page: page)
+        guard let status = definition.status else { return (SHA256.hash(data: answer.body), document) }
+        var verdict = status.verdict(of: document)
+        if case .sessionExpired = verdict, authentication.refreshes {
+            answer = try await fetch(request, forceRefresh: true)
+            document = try decode(answer, page: page)
+            verdict = status.verdict(of: document)
+        }
+        switch verdict {
+        case .success: return (SHA256.hash(data: answer.body), document)
+        case .failure(let said), .sessionExpired(let said):
+            throw PullError(adapter: name, "\(said) (for \(definition.path)\(page > 1 ? ", page \(page)" : ""))")
+        }
+    }
+
     /// The answer as a document the records path applies to.
     private func decode(_ answer: HTTPAnswer, page: Int) throws -> JSONValue {
         let contentType = (answer.header("Content-Type") ?? "none").lowercased()
         let which = page > 1 ? " (page \(page))" : ""
+        if let title = HTMLPage.title(of: answer) {
+            throw PullError(adapter: name, "source answered with \(HTMLPage.describe(title)) instead of data\(which)")
+        }
         if case .xml = definition.format {
             guard contentType.contains("xml") else {
                 throw PullError(adapter: name, "source answered with content type \(contentType), expected XML\(which)")
@@ -269,17 +299,47 @@ public struct HTTPAdapter: Adapter {
         return .link(resolved.absoluteString)
     }
 
-    /// One request, with the credentials; a 401 to an OAuth2 token is answered by fetching a new
-    /// token once, since it may have been revoked before its expiry.
-    private func fetch(_ request: Request) async throws -> HTTPAnswer {
-        var answer = try await send(request, forceRefresh: false)
-        if answer.status == 401, case .oauth2ClientCredentials = authentication {
-            answer = try await send(request, forceRefresh: true)
+    /// One request, with the credentials, tried again while it fails in a way that passes (a
+    /// 429, a 5xx, a dropped connection: `definition.retry`), never sooner than the source's
+    /// `Retry-After`. A 401 to a token that can be renewed (OAuth2, a login) is answered by
+    /// fetching a new one once, since it may have been revoked before its expiry.
+    private func fetch(_ request: Request, forceRefresh: Bool = false) async throws -> HTTPAnswer {
+        let retry = definition.retry
+        var attempt = 1
+        while true {
+            var failure: String
+            var retryAfter: Duration?
+            do {
+                var answer = try await send(request, forceRefresh: forceRefresh)
+                if answer.status == 401, authentication.refreshes, !forceRefresh {
+                    answer = try await send(request, forceRefresh: true)
+                }
+                if answer.status == 200 { return answer }
+                let page = HTMLPage.title(of: answer).map { ": " + HTMLPage.describe($0) } ?? ""
+                failure = "source answered HTTP \(answer.status) for \(definition.path)\(page)"
+                guard retry.policy.retryableStatuses.contains(answer.status) else { throw PullError(adapter: name, failure) }
+                retryAfter = answer.header("Retry-After").flatMap { RetryAfter.parse($0, now: Date()) }
+            } catch let transport as ExchangeFailure {
+                failure = transport.message
+            }
+            guard attempt < retry.attempts else {
+                throw PullError(adapter: name, failure + (attempt > 1 ? " (\(attempt) attempts)" : ""))
+            }
+            if let retryAfter, retryAfter > retry.policy.retryAfterMax {
+                throw PullError(
+                    adapter: name,
+                    "\(failure), asking to wait \(Int(retryAfter.timeInterval.rounded(.up))) s, longer than source.retry.max_retry_after (\(Int(retry.policy.retryAfterMax.timeInterval)) s); the pull is tried again at its next run"
+                )
+            }
+            try await Task.sleep(
+                for: retry.policy.delay(afterAttempt: attempt, retryAfter: retryAfter, unitRandom: Double.random(in: 0..<1)))
+            attempt += 1
         }
-        guard answer.status == 200 else {
-            throw PullError(adapter: name, "source answered HTTP \(answer.status) for \(definition.path)")
-        }
-        return answer
+    }
+
+    /// A request that did not get an answer (refused, dropped, timed out): worth another attempt.
+    struct ExchangeFailure: Error {
+        let message: String
     }
 
     private func send(_ request: Request, forceRefresh: Bool) async throws -> HTTPAnswer {
@@ -305,9 +365,11 @@ public struct HTTPAdapter: Adapter {
                 method: "GET", url: url, headers: headers, tls: definition.tls, timeout: definition.timeout,
                 maxBodyBytes: definition.maxResponseBytes)
         } catch let error as TransportError {
-            throw PullError(adapter: name, error.message)
+            throw ExchangeFailure(message: error.message)
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
-            throw PullError(adapter: name, "request to \(definition.baseURL)\(definition.path) failed: \(error)")
+            throw ExchangeFailure(message: "request to \(definition.baseURL)\(definition.path) failed: \(error)")
         }
     }
 

@@ -1,0 +1,230 @@
+import Foundation
+import GatewayAdapters
+import GatewayConfig
+import GatewayContracts
+import GatewayHTTP
+import GatewayTestKit
+import Testing
+
+/// The shapes real provincial systems answer in: their own logins, errors inside HTTP 200
+/// answers, and pages that fail part-way through a pull.
+@Suite("Sources with their own login, status envelopes and failing pages", .serialized)
+struct SourceProtocolTests {
+    static func educationAdapter(password: String = MockEducationSystem.password, retry: String = "{ attempts: 4, backoff: 50ms }")
+        -> String
+    {
+        """
+        name: so-gddt
+        schedule: { every: 1h }
+        source:
+          base_url: ${LGSP_SOURCE_URL}
+          ca_bundle: ${LGSP_SOURCE_CA}
+          retry: \(retry)
+          auth:
+            kind: login
+            path: /sgd/api/dang-nhap
+            body: { tenDangNhap: \(MockEducationSystem.username), matKhau: "file:${PASSWORD_FILE}" }
+            token: duLieu.token
+            expires_in: duLieu.thoiHan
+            status: { code: maLoi, success: ["00"], message: thongBao }
+        request: { path: /sgd/api/chi-tieu }
+        pagination: { kind: page, page_param: trang, size: \(MockEducationSystem.pageSize) }
+        response:
+          records: $.duLieu.danhSach
+          status: { code: maLoi, success: [0, "00"], message: thongBao, session_expired: [401] }
+        mapping:
+          indicator: { path: maChiTieu, lookup: { TH_UD_CNS: TRUONG_HOC_CONG_NGHE_SO } }
+          level: { const: province }
+          area: maTinh
+          period: kyBaoCao
+          value: tyLe
+          unit: { const: percent }
+          source_record_id: maBanGhi
+        """
+    }
+
+    /// The education adapter against the mocks, and a pull of it.
+    static func pull(
+        _ running: MockSystems.Running, in directory: URL, password: String = MockEducationSystem.password,
+        retry: String = "{ attempts: 4, backoff: 50ms }"
+    ) async throws -> (output: Result<PullOutput, any Error>, session: LoginSession?) {
+        let passwordFile = directory.appendingPathComponent("sgd-password")
+        try password.write(to: passwordFile, atomically: true, encoding: .utf8)
+        let environment = Demo.environment(
+            for: running, repository: repositoryRoot, keyPath: "", storePath: "", overrides: ["PASSWORD_FILE": passwordFile.path])
+        let definition = try loadHTTPAdapter(
+            educationAdapter(password: password, retry: retry), name: "adapters-\(UUID().uuidString.prefix(6))", in: directory,
+            environment: environment)
+        return try await withTransport { transport in
+            let adapter = HTTPAdapter(definition: definition, transport: transport)
+            let context = PullContext(province: "14", collectedAt: Date())
+            var output: Result<PullOutput, any Error> = .failure(CancellationError())
+            do { output = .success(try await adapter.pull(cursor: nil, context: context)) } catch { output = .failure(error) }
+            return (output, nil)
+        }
+    }
+
+    static func observations(_ output: PullOutput) -> [String] {
+        output.records.compactMap { record -> String? in
+            guard case .mapped(let value) = record else { return nil }
+            return value["period"]?.stringValue
+        }
+    }
+
+    @Test("a JSON login's token opens every page; a proxy's HTML 503 and a 429 met part-way are retried, after Retry-After")
+    func loginAndRetriedPages() async throws {
+        try await withSignedMocks { running, directory, _ in
+            let education = running.source.education
+            education.script([(page: 2, fault: .proxyUnavailable), (page: 3, fault: .tooManyRequests(retryAfter: 1))])
+            let started = ContinuousClock.now
+            let (output, _) = try await Self.pull(running, in: directory)
+            let took = ContinuousClock.now - started
+            let pulled = try output.get()
+            #expect(Self.observations(pulled) == ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"])
+            #expect(education.statistics.logins == 1 && education.statistics.faultsServed == 2)
+            // Three pages and the two failed attempts, the 429's second attempt no sooner than it asked.
+            #expect(education.statistics.dataRequests == 5)
+            #expect(took >= .seconds(1), "\(took)")
+        }
+    }
+
+    @Test("a session the source says has expired (maLoi 401 in a 200) is logged into again and the page asked for again")
+    func expiredSession() async throws {
+        try await withSignedMocks { running, directory, _ in
+            let education = running.source.education
+            // Two pulls through one adapter: the second finds its cached session ended.
+            let passwordFile = directory.appendingPathComponent("sgd-password")
+            try MockEducationSystem.password.write(to: passwordFile, atomically: true, encoding: .utf8)
+            let environment = Demo.environment(
+                for: running, repository: repositoryRoot, keyPath: "", storePath: "", overrides: ["PASSWORD_FILE": passwordFile.path])
+            let definition = try loadHTTPAdapter(Self.educationAdapter(), name: "adapters", in: directory, environment: environment)
+            try await withTransport { transport in
+                let adapter = HTTPAdapter(definition: definition, transport: transport)
+                let context = PullContext(province: "14", collectedAt: Date())
+                _ = try await adapter.pull(cursor: nil, context: context)
+                education.expireSessions()
+                let again = try await adapter.pull(cursor: nil, context: context)
+                #expect(Self.observations(again).count == 5)
+            }
+            #expect(education.statistics.logins == 2 && education.statistics.expiredSessionAnswers == 1)
+        }
+    }
+
+    @Test("a refused login, an error code in a 200, and retries that run out each fail the pull with the source's own words")
+    func failures() async throws {
+        try await withSignedMocks { running, directory, _ in
+            let education = running.source.education
+            let (refused, _) = try await Self.pull(running, in: directory, password: "sai")
+            let refusal = String(describing: refused.failure)
+            #expect(
+                refusal.contains("login at https://")
+                    && refusal.contains("was refused: the source answered with code 01: Sai tên đăng nhập hoặc mật khẩu"),
+                "\(refusal)")
+            #expect(!refusal.contains("sai\""))
+
+            education.script([(page: 2, fault: .busy)])
+            let (busy, _) = try await Self.pull(running, in: directory)
+            #expect(
+                String(describing: busy.failure).contains(
+                    "the source answered with code 99: Hệ thống đang bận, vui lòng thử lại sau (for /sgd/api/chi-tieu, page 2)"),
+                "\(String(describing: busy.failure))")
+
+            education.script(Array(repeating: (page: 1, fault: .proxyUnavailable), count: 3))
+            let (exhausted, _) = try await Self.pull(running, in: directory, retry: "{ attempts: 3, backoff: 10ms }")
+            #expect(
+                String(describing: exhausted.failure).contains(
+                    "source answered HTTP 503 for /sgd/api/chi-tieu: an HTML page \"503 Service Temporarily Unavailable\" (3 attempts)"),
+                "\(String(describing: exhausted.failure))")
+
+            // A source asking to wait longer than the adapter allows fails the pull at once.
+            education.script([(page: 1, fault: .tooManyRequests(retryAfter: 600))])
+            let started = ContinuousClock.now
+            let (impatient, _) = try await Self.pull(running, in: directory)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(
+                String(describing: impatient.failure).contains("asking to wait 600 s, longer than source.retry.max_retry_after (120 s)"),
+                "\(String(describing: impatient.failure))")
+        }
+    }
+
+    @Test("a token endpoint's refusal carries its error and error_description (RFC 6749 §5.2) into the pull's error")
+    func tokenEndpointErrorDetails() async throws {
+        try await withSignedMocks { running, directory, _ in
+            let environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: "", storePath: "")
+            let definition = try loadHTTPAdapter(
+                """
+                name: dvc
+                schedule: { every: 1h }
+                source:
+                  base_url: ${LGSP_SOURCE_URL}
+                  ca_bundle: ${LGSP_SOURCE_CA}
+                  auth:
+                    kind: oauth2_client_credentials
+                    token_url: ${LGSP_SOURCE_URL}/token
+                    client_id: ${LGSP_CLIENT_ID}
+                    client_secret: ${LGSP_CLIENT_SECRET}
+                    scope: lgsp:khac
+                request: { path: /dvc/1.0.0/chi-tieu }
+                response: { records: $.duLieu.banGhi }
+                \(portalMappingYAML)
+                """, name: "adapters", in: directory, environment: environment)
+            let error = try await withTransport { transport in
+                await #expect(throws: PullError.self) {
+                    try await HTTPAdapter(definition: definition, transport: transport).pull(
+                        cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
+                }
+            }
+            #expect(
+                error?.message.contains(
+                    "answered 400: invalid_scope (The requested scope lgsp:khac is not allowed for this application)") == true,
+                "\(String(describing: error))")
+        }
+    }
+
+    @Test("check names the file, line and field of a login or status written wrong")
+    func loginMistakes() throws {
+        let directory = try makeTemporaryDirectory()
+        let folder = directory.appendingPathComponent("adapters")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("a.yaml")
+        try """
+        name: so-gddt
+        schedule: { every: 1h }
+        source:
+          base_url: https://127.0.0.1:1
+          retry: { attempts: 0 }
+          auth:
+            kind: login
+            path: sgd/api/dang-nhap
+            token: duLieu..token
+            body_format: xml
+        request: { path: /sgd/api/chi-tieu }
+        response:
+          records: $.duLieu.danhSach
+          status: { code: maLoi }
+        mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let issues: [ConfigIssue]
+        do {
+            _ = try AdapterLoader.definitions(directory: folder.path, environment: ConfigEnvironment(variables: [:]))
+            issues = []
+        } catch { issues = error.issues }
+        let shown = issues.map(\.description)
+        func has(_ line: Int, _ field: String, _ words: String) -> Bool {
+            shown.contains { $0.contains("\(file.path):\(line): \(field):") && $0.contains(words) }
+        }
+        #expect(has(5, "source.retry.attempts", "1"), "\(shown)")
+        #expect(has(8, "source.auth.path", "must start with /"), "\(shown)")
+        #expect(has(9, "source.auth.token", "is not a field path"), "\(shown)")
+        #expect(has(10, "source.auth.body_format", "expected json or form"), "\(shown)")
+        #expect(shown.contains { $0.contains("source.auth.body") && $0.contains("required field is missing") }, "\(shown)")
+        #expect(has(14, "response.status", "success"), "\(shown)")
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let failure) = self { return failure }
+        return nil
+    }
+}
