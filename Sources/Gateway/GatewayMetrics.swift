@@ -65,6 +65,8 @@ public final class GatewayMetrics: Sendable {
             }
             counter("records", "Records pulled, by outcome.", [("adapter", adapter), ("outcome", "unchanged")]).increment(
                 by: Int64(summary.unchanged))
+            counter("records", "Records pulled, by outcome.", [("adapter", adapter), ("outcome", "still_quarantined")]).increment(
+                by: Int64(summary.stillQuarantined))
             counter("figures_revised", "Observations sent as a new revision of a figure sent before.", [("adapter", adapter)])
                 .increment(by: Int64(summary.revisions))
             counter("reports_signed", "Reports signed and stored.", [("adapter", adapter)]).increment(by: Int64(summary.reports))

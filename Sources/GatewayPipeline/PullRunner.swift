@@ -14,8 +14,12 @@ public struct PullSummary: Sendable, Equatable {
     public var reports: Int
     /// Records the pull met again after one just like them (shifted or repeated pages), reported once.
     public var duplicates: Int = 0
-    /// Quarantined records by the class of their first reason (`schema`, `mapping`, `indicator`, …).
+    /// Records newly quarantined, by the class of their first reason (`schema`, `mapping`,
+    /// `indicator`, …); those held already from an earlier pull are `stillQuarantined`.
     public var quarantinedByClass: [String: Int] = [:]
+    /// Quarantined records the store held already, unchanged with the same reasons: counted, not
+    /// stored again, so a source that serves the same bad records at every pull does not fill it.
+    public var stillQuarantined = 0
     /// Valid observations of figures already sent with the same value: counted, not sent again.
     public var unchanged = 0
     /// Observations sent as a new revision of a figure already sent.
@@ -116,17 +120,17 @@ public struct PullRunner: Sendable {
             adapter: adapter.name, startedAt: started, pulledRecords: pulled, reports: reports,
             quarantined: quarantined, cursor: nextCursor, storedAhead: storedAhead, unchanged: figures.unchanged,
             revisions: figures.revisions)
-        try await store.commit(commit, now: now())
+        let outcome = try await store.commit(commit, now: now())
         if !reports.isEmpty { whenStored() }
         var byClass: [String: Int] = [:]
-        for record in quarantined {
+        for (position, record) in quarantined.enumerated() where !outcome.alreadyHeld.contains(position) {
             byClass[record.reasons.first.map { String($0.rule.prefix { $0 != "." }) } ?? "unknown", default: 0] += 1
         }
         let totals = commit.totals
         return PullSummary(
             adapter: adapter.name, pulled: pulled, valid: totals.observations, quarantined: quarantined.count,
-            reports: totals.reports, duplicates: unique.duplicates, quarantinedByClass: byClass, unchanged: figures.unchanged,
-            revisions: figures.revisions)
+            reports: totals.reports, duplicates: unique.duplicates, quarantinedByClass: byClass, stillQuarantined: outcome.stillQuarantined,
+            unchanged: figures.unchanged, revisions: figures.revisions)
     }
 
     /// `observations` in reports of at most `maxObservationsPerReport`, each checked against the

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GatewayContracts
 import ServiceLifecycle
@@ -138,6 +139,12 @@ public struct PullCommit: Sendable {
         let record: String
         let reasons: String
         let indicator, province, level, area, period: String?
+
+        /// What tells one quarantined record from another: its adapter, content and reasons, as
+        /// SHA-256 in hex (PostgreSQL's migration computes the same in SQL).
+        func fingerprint(adapter: String) -> String {
+            Hex.lowercase(SHA256.hash(data: Data((adapter + "\u{1F}" + record + "\u{1F}" + reasons).utf8)))
+        }
     }
 
     func quarantineRows() throws -> [QuarantineRow] {
@@ -191,6 +198,65 @@ public struct StoredQuarantine: Sendable, Equatable {
     public let adapter: String
     public let record: String
     public let reasons: [QuarantineReason]
+    public var quarantinedAt = Date(timeIntervalSince1970: 0)
+    /// The last pull that met the record again, unchanged, with the same reasons.
+    public var lastSeenAt = Date(timeIntervalSince1970: 0)
+    /// Pulls that met it, the first included.
+    public var timesSeen = 1
+    /// The figure it is of, when it was a mapped observation.
+    public var indicator: String?
+    public var period: String?
+    public var area: String?
+
+    public init(
+        id: Int64, adapter: String, record: String, reasons: [QuarantineReason], quarantinedAt: Date = Date(timeIntervalSince1970: 0),
+        lastSeenAt: Date? = nil, timesSeen: Int = 1, indicator: String? = nil, period: String? = nil, area: String? = nil
+    ) {
+        self.id = id
+        self.adapter = adapter
+        self.record = record
+        self.reasons = reasons
+        self.quarantinedAt = quarantinedAt
+        self.lastSeenAt = lastSeenAt ?? quarantinedAt
+        self.timesSeen = timesSeen
+        self.indicator = indicator
+        self.period = period
+        self.area = area
+    }
+}
+
+/// Which quarantined records `quarantine list` and the console ask for; nil fields do not filter.
+public struct QuarantineFilter: Sendable, Equatable {
+    public var adapter: String?
+    /// A reason's rule, such as `indicator.range`.
+    public var rule: String?
+    public var indicator: String?
+    public var period: String?
+    /// Records with an id below this one (the next page, newest first).
+    public var before: Int64?
+
+    public init(adapter: String? = nil, rule: String? = nil, indicator: String? = nil, period: String? = nil, before: Int64? = nil) {
+        self.adapter = adapter
+        self.rule = rule
+        self.indicator = indicator
+        self.period = period
+        self.before = before
+    }
+}
+
+/// What a commit did with the pull's quarantined records.
+public struct CommitOutcome: Sendable, Equatable {
+    /// Records not held before.
+    public var newlyQuarantined = 0
+    /// The positions, in the pull's `quarantined`, of records held already with the same content
+    /// and reasons: counted, not stored again.
+    public var alreadyHeld: Set<Int> = []
+    public var stillQuarantined: Int { alreadyHeld.count }
+
+    public init(newlyQuarantined: Int = 0, alreadyHeld: Set<Int> = []) {
+        self.newlyQuarantined = newlyQuarantined
+        self.alreadyHeld = alreadyHeld
+    }
 }
 
 /// How one attempt at one report ended.
@@ -236,7 +302,8 @@ public protocol PullLedger: Sendable {
     func cursor(for adapter: String) async throws -> String?
     /// Stores a pull's reports, quarantined records and new cursor in one transaction.
     /// Reports whose id is already stored are not stored again.
-    func commit(_ pull: PullCommit, now: Date) async throws
+    @discardableResult
+    func commit(_ pull: PullCommit, now: Date) async throws -> CommitOutcome
     /// Stores reports of a pull still under way, in one transaction, so they can be delivered
     /// before it ends; its cursor waits for its commit. Reports whose id is already stored are not
     /// stored again, and report ids come from the reports' content: a pull that fails after this
@@ -309,6 +376,9 @@ extension OutboxAdministration {
 public protocol PullHistory: Sendable {
     func pullTotals() async throws -> PullTotals
     func quarantined(limit: Int) async throws -> [StoredQuarantine]
+    /// Quarantined records matching `filter`, newest first, at most `limit`.
+    func quarantined(matching filter: QuarantineFilter, limit: Int) async throws -> [StoredQuarantine]
+    func quarantinedRecord(id: Int64) async throws -> StoredQuarantine?
     /// When a record of each figure of `indicator` in one of `periods` was first quarantined, for
     /// the calendar; records whose figure could not be told (they failed mapping) are left out.
     func quarantinedFigures(indicator: String, periods: [String]) async throws -> [FigureKey: Date]

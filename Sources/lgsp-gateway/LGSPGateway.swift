@@ -14,7 +14,7 @@ struct LGSPGateway: AsyncParsableCommand {
         version: GatewayRuntime.version,
         subcommands: [
             Run.self, Check.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self, Progress.self, Calendar.self,
-            Contracts.self,
+            Quarantine.self, Contracts.self,
             Adapters.self,
         ])
 

@@ -258,7 +258,7 @@ struct ReportingCalendarTests {
             indicator: "HSCV_DIEN_TU", province: "14", level: .commune, area: "03655", period: "2025-Q3", value: 130, unit: "percent",
             sourceSystem: "qlvb", collectedAt: "2025-10-02T01:00:00.000Z")
         let quarantinedAt = Self.at("2025-10-02T10:00:00")
-        try await StoreLocation.withStore(location) { store in
+        _ = try await StoreLocation.withStore(location) { store in
             try await store.commit(
                 PullCommit(
                     adapter: "qlvb", startedAt: quarantinedAt, pulledRecords: 2, reports: [],

@@ -95,6 +95,31 @@ extension PostgresStore {
                 "CREATE INDEX quarantine_by_figure ON quarantine(indicator, period) WHERE indicator IS NOT NULL",
             ]
         ),
+        // Each quarantined record kept once, as SQLite's v8; the fingerprint is the one
+        // `PullCommit.QuarantineRow.fingerprint` computes, and the records held are folded.
+        (
+            5,
+            [
+                """
+                ALTER TABLE quarantine ADD COLUMN fingerprint TEXT, ADD COLUMN last_seen_at DOUBLE PRECISION,
+                    ADD COLUMN times_seen INTEGER NOT NULL DEFAULT 1
+                """,
+                """
+                UPDATE quarantine SET last_seen_at = quarantined_at,
+                    fingerprint = encode(sha256(convert_to(adapter || chr(31) || record || chr(31) || reasons, 'UTF8')), 'hex')
+                """,
+                """
+                UPDATE quarantine q SET times_seen = folded.seen, last_seen_at = folded.last
+                FROM (SELECT min(id) AS id, count(*) AS seen, max(quarantined_at) AS last FROM quarantine GROUP BY adapter, fingerprint) folded
+                WHERE q.id = folded.id
+                """,
+                """
+                DELETE FROM quarantine q USING quarantine kept
+                WHERE q.adapter = kept.adapter AND q.fingerprint = kept.fingerprint AND q.id > kept.id
+                """,
+                "CREATE UNIQUE INDEX quarantine_once ON quarantine(adapter, fingerprint)",
+            ]
+        ),
     ]
 
     /// The version that makes the figures ledger, after whose statements the held reports are read into it.

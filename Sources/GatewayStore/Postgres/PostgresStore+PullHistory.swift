@@ -50,13 +50,40 @@ extension PostgresStore: PullHistory {
     }
 
     public func quarantined(limit: Int) async throws -> [StoredQuarantine] {
-        try await rows("SELECT * FROM quarantine ORDER BY id LIMIT \(limit)").map { row in
-            let reasons =
-                (try? JSONDecoder().decode([QuarantineReason].self, from: Data(try row["reasons"].decode(String.self).utf8))) ?? []
-            return StoredQuarantine(
-                id: try row["id"].decode(Int64.self), adapter: try row["adapter"].decode(String.self),
-                record: try row["record"].decode(String.self),
-                reasons: reasons)
+        try await rows("SELECT * FROM quarantine ORDER BY id LIMIT \(limit)").map(Self.storedQuarantine)
+    }
+
+    public func quarantined(matching filter: QuarantineFilter, limit: Int) async throws -> [StoredQuarantine] {
+        var binds = PostgresBindings()
+        for text in [filter.adapter, filter.rule.map { #""rule":"\#($0)""# }, filter.indicator, filter.period] {
+            binds.append(text, context: .default)
         }
+        binds.append(filter.before, context: .default)
+        binds.append(Int64(limit), context: .default)
+        // The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
+        return try await rows(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT * FROM quarantine
+                    WHERE ($1::text IS NULL OR adapter = $1) AND ($2::text IS NULL OR strpos(reasons, $2) > 0)
+                      AND ($3::text IS NULL OR indicator = $3) AND ($4::text IS NULL OR period = $4) AND ($5::bigint IS NULL OR id < $5)
+                    ORDER BY id DESC LIMIT $6
+                    """, binds: binds)
+        ).map(Self.storedQuarantine)
+    }
+
+    public func quarantinedRecord(id: Int64) async throws -> StoredQuarantine? {
+        try await rows("SELECT * FROM quarantine WHERE id = \(id)").first.map(Self.storedQuarantine)
+    }
+
+    static func storedQuarantine(_ row: PostgresRandomAccessRow) throws -> StoredQuarantine {
+        let reasons = (try? JSONDecoder().decode([QuarantineReason].self, from: Data(try row["reasons"].decode(String.self).utf8))) ?? []
+        let quarantinedAt = Date(timeIntervalSince1970: try row["quarantined_at"].decode(Double.self))
+        return StoredQuarantine(
+            id: try row["id"].decode(Int64.self), adapter: try row["adapter"].decode(String.self),
+            record: try row["record"].decode(String.self), reasons: reasons, quarantinedAt: quarantinedAt,
+            lastSeenAt: try row["last_seen_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
+            timesSeen: Int(try row["times_seen"].decode(Int32?.self) ?? 1), indicator: try row["indicator"].decode(String?.self),
+            period: try row["period"].decode(String?.self), area: try row["area"].decode(String?.self))
     }
 }

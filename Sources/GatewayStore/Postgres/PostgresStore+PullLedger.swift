@@ -10,18 +10,30 @@ extension PostgresStore: PullLedger {
         try await rows("SELECT cursor FROM cursors WHERE adapter = \(adapter)").first?["cursor"].decode(String.self)
     }
 
-    public func commit(_ pull: PullCommit, now: Date) async throws {
+    @discardableResult
+    public func commit(_ pull: PullCommit, now: Date) async throws -> CommitOutcome {
         let quarantineRows = try pull.quarantineRows()
         let time = now.timeIntervalSince1970, logger = logger
-        try await transaction { connection in
+        let outcome = try await transaction { connection in
             try await Self.insert(pull.reports, adapter: pull.adapter, time: time, on: connection, logger: logger)
-            for row in quarantineRows {
-                try await connection.query(
-                    """
-                    INSERT INTO quarantine (adapter, quarantined_at, record, reasons, indicator, province, level, area, period)
-                    VALUES (\(pull.adapter), \(time), \(row.record), \(row.reasons), \(row.indicator), \(row.province), \(row.level),
-                            \(row.area), \(row.period))
-                    """, logger: logger)
+            var outcome = CommitOutcome()
+            for (position, row) in quarantineRows.enumerated() {
+                // A record met again unchanged, with the same reasons, is the one already held
+                // (several gateways on one database included): counted, not stored again.
+                let fingerprint = row.fingerprint(adapter: pull.adapter)
+                let inserted =
+                    try await connection.query(
+                        """
+                        INSERT INTO quarantine (
+                            adapter, quarantined_at, record, reasons, indicator, province, level, area, period, fingerprint, last_seen_at)
+                        VALUES (\(pull.adapter), \(time), \(row.record), \(row.reasons), \(row.indicator), \(row.province), \(row.level),
+                                \(row.area), \(row.period), \(fingerprint), \(time))
+                        ON CONFLICT (adapter, fingerprint) DO UPDATE
+                            SET last_seen_at = excluded.last_seen_at, times_seen = quarantine.times_seen + 1
+                        RETURNING (xmax = 0) AS inserted
+                        """, logger: logger
+                    ).collect().first.map { try $0.decode(Bool.self) } ?? true
+                if inserted { outcome.newlyQuarantined += 1 } else { outcome.alreadyHeld.insert(position) }
             }
             if let cursor = pull.cursor {
                 try await connection.query(
@@ -37,8 +49,10 @@ extension PostgresStore: PullLedger {
                 VALUES (\(pull.adapter), \(pull.startedAt.timeIntervalSince1970), \(time), \(pull.pulledRecords), \(totals.observations),
                         \(pull.quarantined.count), \(totals.reports), \(pull.unchanged), \(pull.revisions))
                 """, logger: logger)
+            return outcome
         }
         await measureDatabaseSize()
+        return outcome
     }
 
     public func storeReports(_ reports: [SignedReport], adapter: String, now: Date) async throws {

@@ -174,6 +174,39 @@ extension SQLiteStore {
                     CREATE INDEX quarantine_by_figure ON quarantine(indicator, period) WHERE indicator IS NOT NULL;
                     """)
         }
+        // A source without an "updated since" parameter serves the same bad records at every
+        // pull: each is kept once, with when it was last met and how often, so the store does not
+        // grow by a copy a pull. The records held are fingerprinted and folded into one each.
+        migrator.registerMigration("v8-quarantine-once") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE quarantine ADD COLUMN fingerprint TEXT;
+                    ALTER TABLE quarantine ADD COLUMN last_seen_at REAL;
+                    ALTER TABLE quarantine ADD COLUMN times_seen INTEGER NOT NULL DEFAULT 1;
+                    UPDATE quarantine SET last_seen_at = quarantined_at;
+                    """)
+            var first: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, adapter, record, reasons, quarantined_at FROM quarantine ORDER BY id") {
+                let fingerprint = PullCommit.QuarantineRow(
+                    record: row["record"], reasons: row["reasons"], indicator: nil, province: nil, level: nil, area: nil, period: nil
+                ).fingerprint(adapter: row["adapter"])
+                let key = (row["adapter"] as String) + "\u{1F}" + fingerprint
+                if let kept = first[key] {
+                    try db.execute(
+                        sql: "UPDATE quarantine SET times_seen = times_seen + 1, last_seen_at = MAX(last_seen_at, ?) WHERE id = ?",
+                        arguments: [row["quarantined_at"] as Double, kept])
+                    try db.execute(sql: "DELETE FROM quarantine WHERE id = ?", arguments: [row["id"] as Int64])
+                } else {
+                    first[key] = row["id"]
+                    try db.execute(sql: "UPDATE quarantine SET fingerprint = ? WHERE id = ?", arguments: [fingerprint, row["id"] as Int64])
+                }
+            }
+            try db.execute(
+                sql: """
+                    CREATE UNIQUE INDEX quarantine_once ON quarantine(adapter, fingerprint);
+                    CREATE INDEX quarantine_newest ON quarantine(adapter, id);
+                    """)
+        }
         return migrator
     }
 }

@@ -20,12 +20,42 @@ extension SQLiteStore: PullHistory {
 
     public func quarantined(limit: Int) async throws -> [StoredQuarantine] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY id LIMIT ?", arguments: [limit]).map { row in
-                let reasonsText: String = row["reasons"]
-                let reasons = (try? JSONDecoder().decode([QuarantineReason].self, from: Data(reasonsText.utf8))) ?? []
-                return StoredQuarantine(id: row["id"], adapter: row["adapter"], record: row["record"], reasons: reasons)
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY id LIMIT ?", arguments: [limit]).map(Self.storedQuarantine)
         }
+    }
+
+    public func quarantined(matching filter: QuarantineFilter, limit: Int) async throws -> [StoredQuarantine] {
+        try await pool.read { db in
+            // The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM quarantine
+                    WHERE (?1 IS NULL OR adapter = ?1) AND (?2 IS NULL OR instr(reasons, ?2) > 0)
+                      AND (?3 IS NULL OR indicator = ?3) AND (?4 IS NULL OR period = ?4) AND (?5 IS NULL OR id < ?5)
+                    ORDER BY id DESC LIMIT ?6
+                    """,
+                arguments: [
+                    filter.adapter, filter.rule.map { #""rule":"\#($0)""# }, filter.indicator, filter.period, filter.before, limit,
+                ]
+            ).map(Self.storedQuarantine)
+        }
+    }
+
+    public func quarantinedRecord(id: Int64) async throws -> StoredQuarantine? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM quarantine WHERE id = ?", arguments: [id]).map(Self.storedQuarantine)
+        }
+    }
+
+    static func storedQuarantine(_ row: Row) -> StoredQuarantine {
+        let reasonsText: String = row["reasons"]
+        let reasons = (try? JSONDecoder().decode([QuarantineReason].self, from: Data(reasonsText.utf8))) ?? []
+        let quarantinedAt = Date(timeIntervalSince1970: row["quarantined_at"])
+        return StoredQuarantine(
+            id: row["id"], adapter: row["adapter"], record: row["record"], reasons: reasons, quarantinedAt: quarantinedAt,
+            lastSeenAt: (row["last_seen_at"] as Double?).map(Date.init(timeIntervalSince1970:)), timesSeen: row["times_seen"] ?? 1,
+            indicator: row["indicator"], period: row["period"], area: row["area"])
     }
 
     public func quarantinedFigures(indicator: String, periods: [String]) async throws -> [FigureKey: Date] {

@@ -9,20 +9,34 @@ extension SQLiteStore: PullLedger {
         }
     }
 
-    public func commit(_ pull: PullCommit, now: Date) async throws {
+    @discardableResult
+    public func commit(_ pull: PullCommit, now: Date) async throws -> CommitOutcome {
         let quarantineRows = try pull.quarantineRows()
-        try await pool.write { db in
+        return try await pool.write { db in
             try self.insert(pull.reports, adapter: pull.adapter, now: now, in: db)
-            for row in quarantineRows {
+            var outcome = CommitOutcome()
+            for (position, row) in quarantineRows.enumerated() {
+                // A record met again unchanged, with the same reasons, is the one already held:
+                // counted, its last sighting moved, not stored again.
+                let fingerprint = row.fingerprint(adapter: pull.adapter)
+                try db.execute(
+                    sql: "UPDATE quarantine SET last_seen_at = ?, times_seen = times_seen + 1 WHERE adapter = ? AND fingerprint = ?",
+                    arguments: [now.timeIntervalSince1970, pull.adapter, fingerprint])
+                if db.changesCount > 0 {
+                    outcome.alreadyHeld.insert(position)
+                    continue
+                }
                 try db.execute(
                     sql: """
-                        INSERT INTO quarantine (adapter, quarantined_at, record, reasons, indicator, province, level, area, period)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO quarantine (
+                            adapter, quarantined_at, record, reasons, indicator, province, level, area, period, fingerprint, last_seen_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         pull.adapter, now.timeIntervalSince1970, row.record, row.reasons, row.indicator, row.province, row.level, row.area,
-                        row.period,
+                        row.period, fingerprint, now.timeIntervalSince1970,
                     ])
+                outcome.newlyQuarantined += 1
             }
             if let cursor = pull.cursor {
                 try db.execute(
@@ -43,6 +57,7 @@ extension SQLiteStore: PullLedger {
                     pull.adapter, pull.startedAt.timeIntervalSince1970, now.timeIntervalSince1970, pull.pulledRecords,
                     totals.observations, pull.quarantined.count, totals.reports, pull.unchanged, pull.revisions,
                 ])
+            return outcome
         }
     }
 

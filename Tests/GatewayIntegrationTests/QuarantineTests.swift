@@ -1,0 +1,154 @@
+import Foundation
+import GatewayContracts
+import GatewayJSON
+import GatewayStore
+import GatewayTestKit
+import Testing
+
+@Suite("A quarantine that does not refill itself, and quarantine list|show", .serialized)
+struct QuarantineTests {
+    static func rejected(_ area: String, value: Double = 130) -> QuarantinedRecord {
+        let observation = Observation(
+            indicator: "HSCV_DIEN_TU", province: "14", level: .commune, area: area, period: "2026-Q3", value: value, unit: "percent",
+            sourceSystem: "qlvb", collectedAt: "2026-11-02T01:00:00.000Z")
+        return QuarantinedRecord(
+            record: observation.jsonValue,
+            reasons: [QuarantineReason(pointer: "/value", rule: "indicator.range", message: "value \(value) is outside 0–100")])
+    }
+
+    static let unmapped = QuarantinedRecord(
+        record: .object(["chiTieu": .string("HSCV"), "ky": .string("Quý 5/2026")]),
+        reasons: [QuarantineReason(pointer: "/period", rule: "mapping.period", message: "\"Quý 5/2026\" is not a period")])
+
+    static func commit(_ records: [QuarantinedRecord], adapter: String = "qlvb", to store: any GatewayStore, at time: Date) async throws
+        -> CommitOutcome
+    {
+        try await store.commit(
+            PullCommit(adapter: adapter, startedAt: time, pulledRecords: records.count, reports: [], quarantined: records, cursor: nil),
+            now: time)
+    }
+
+    @Test(
+        "a record met again unchanged with the same reasons is counted and its sighting moved, not stored again; a changed one is new",
+        arguments: StoreBackend.available)
+    func keptOnce(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.withRunning {
+            let first = Date(timeIntervalSince1970: 1_790_000_000), later = first.addingTimeInterval(3600)
+            let initial = try await Self.commit([Self.rejected("03646"), Self.unmapped], to: store, at: first)
+            #expect(initial == CommitOutcome(newlyQuarantined: 2, alreadyHeld: []))
+            let again = try await Self.commit([Self.unmapped, Self.rejected("03646"), Self.rejected("03649")], to: store, at: later)
+            #expect(again.newlyQuarantined == 1 && again.alreadyHeld == [0, 1])
+            // Another adapter's identical record is its own.
+            #expect(try await Self.commit([Self.unmapped], adapter: "other", to: store, at: later).newlyQuarantined == 1)
+            // The same record with another value is another record.
+            #expect(try await Self.commit([Self.rejected("03646", value: 140)], to: store, at: later).newlyQuarantined == 1)
+
+            let all = try await store.quarantined(matching: QuarantineFilter(), limit: 100)
+            #expect(all.count == 5)
+            #expect(all.map(\.id) == all.map(\.id).sorted(by: >))
+            let repeated = try #require(all.first { $0.adapter == "qlvb" && $0.record.contains("\"03646\"") && $0.record.contains("130") })
+            #expect(repeated.timesSeen == 2 && repeated.quarantinedAt == first && repeated.lastSeenAt == later)
+            #expect(repeated.indicator == "HSCV_DIEN_TU" && repeated.period == "2026-Q3" && repeated.area == "03646")
+
+            // Filters: adapter, rule, indicator, period, and the next page.
+            #expect(try await store.quarantined(matching: QuarantineFilter(adapter: "other"), limit: 100).count == 1)
+            #expect(try await store.quarantined(matching: QuarantineFilter(rule: "mapping.period"), limit: 100).count == 2)
+            #expect(try await store.quarantined(matching: QuarantineFilter(rule: "mapping"), limit: 100).isEmpty)
+            #expect(
+                try await store.quarantined(
+                    matching: QuarantineFilter(adapter: "qlvb", indicator: "HSCV_DIEN_TU", period: "2026-Q3"), limit: 100
+                )
+                .count == 3)
+            let page = try await store.quarantined(matching: QuarantineFilter(), limit: 2)
+            let next = try await store.quarantined(matching: QuarantineFilter(before: page.last?.id), limit: 10)
+            #expect(page.count == 2 && next.count == 3 && Set(page.map(\.id)).isDisjoint(with: next.map(\.id)))
+            #expect(try await store.quarantinedRecord(id: repeated.id) == repeated)
+            #expect(try await store.quarantinedRecord(id: 999_999) == nil)
+        }
+    }
+
+    @Test("an upgraded store folds the copies it holds of one record into one, counting them", arguments: StoreBackend.available)
+    func foldedOnUpgrade(backend: StoreBackend) async throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory.appendingPathComponent("g.sqlite").path
+        let location = backend == .sqlite ? path : try await freshPostgresDatabase()
+        let first = Date(timeIntervalSince1970: 1_790_000_000)
+        _ = try await StoreLocation.withStore(location) { store in
+            try await Self.commit([Self.rejected("03646"), Self.unmapped], to: store, at: first)
+        }
+        // As the previous version left it: no fingerprint, and a copy of the record per pull.
+        let undo = """
+            DROP INDEX quarantine_once; ALTER TABLE quarantine DROP COLUMN fingerprint; ALTER TABLE quarantine DROP COLUMN last_seen_at;
+            ALTER TABLE quarantine DROP COLUMN times_seen;
+            INSERT INTO quarantine (adapter, quarantined_at, record, reasons, indicator, province, level, area, period)
+                SELECT adapter, quarantined_at + 3600, record, reasons, indicator, province, level, area, period FROM quarantine;
+            INSERT INTO quarantine (adapter, quarantined_at, record, reasons, indicator, province, level, area, period)
+                SELECT adapter, quarantined_at + 7200, record, reasons, indicator, province, level, area, period FROM quarantine
+                WHERE quarantined_at = \(Int(first.timeIntervalSince1970)) AND record LIKE '%03646%';
+            """
+        let (status, output) =
+            switch backend {
+            case .sqlite:
+                try runTool([
+                    "sqlite3", path,
+                    "DROP INDEX quarantine_newest;" + undo + "DELETE FROM grdb_migrations WHERE identifier = 'v8-quarantine-once';",
+                ])
+            case .postgres:
+                try await runToolOffPool([
+                    "psql", location.replacingOccurrences(of: "?sslmode=disable", with: ""), "--quiet", "--no-psqlrc", "-v",
+                    "ON_ERROR_STOP=1", "-c", undo + "DELETE FROM schema_migrations WHERE version = 5;",
+                ])
+            }
+        #expect(status == 0, "\(output)")
+        _ = try await StoreLocation.withStore(location) { upgraded in
+            let held = try await upgraded.quarantined(matching: QuarantineFilter(), limit: 100)
+            #expect(held.count == 2, "\(held)")
+            let observation = try #require(held.first { $0.record.contains("03646") })
+            #expect(
+                observation.timesSeen == 3 && observation.quarantinedAt == first && observation.lastSeenAt == first.addingTimeInterval(7200)
+            )
+            #expect(held.first { $0.record.contains("Quý 5") }?.timesSeen == 2)
+            // And the upgraded store keeps the next sighting as one more, not a copy.
+            #expect(try await Self.commit([Self.unmapped], to: upgraded, at: first.addingTimeInterval(9000)).stillQuarantined == 1)
+            #expect(try await upgraded.quarantined(matching: QuarantineFilter(), limit: 100).count == 2)
+        }
+    }
+
+    @Test("quarantine list and show read the store beside a running gateway, in text and JSON")
+    func commands() async throws {
+        try await withSignedMocks { running, directory, keyPath in
+            let storePath = directory.appendingPathComponent("gateway.sqlite").path
+            let first = Date(timeIntervalSince1970: 1_790_000_000)
+            _ = try await StoreLocation.withStore(storePath) { store in
+                _ = try await Self.commit([Self.rejected("03646"), Self.unmapped], to: store, at: first)
+                _ = try await Self.commit([Self.rejected("03646")], to: store, at: first.addingTimeInterval(60))
+            }
+            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
+            environment["PATH"] = "/usr/bin:/bin"
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+            func run(_ arguments: [String]) async throws -> String {
+                let child = try ChildProcess(
+                    ["quarantine"] + arguments + ["--config", config], environment: environment,
+                    outputPath: directory.appendingPathComponent("q-\(UUID().uuidString.prefix(6)).out"))
+                #expect(try await child.waitForExit(timeout: .seconds(30)) == 0, "\(child.output)")
+                return child.output
+            }
+            let listed = try JSONValue.parse(Data(try await run(["list", "--json", "--rule", "indicator.range"]).utf8))
+            let records = listed["records"]?.arrayValue ?? []
+            #expect(records.count == 1, "\(listed)")
+            #expect(records.first?["times_seen"] == .number(2) && records.first?["area"] == .string("03646"))
+            #expect(records.first?["record"]?["value"] == .number(130))
+            let id = Int(records.first?["id"]?.numberValue ?? 0)
+            let text = try await run(["list"])
+            #expect(text.contains("#\(id)  qlvb  HSCV_DIEN_TU 2026-Q3 03646  first 2026-09-21T"), "\(text)")
+            #expect(text.contains("seen 2×"), "\(text)")
+            #expect(text.contains("/period: \"Quý 5/2026\" is not a period [mapping.period]"), "\(text)")
+            let shown = try await run(["show", String(id)])
+            #expect(
+                shown.contains("quarantined record #\(id) from qlvb")
+                    && shown.contains("/value: value 130.0 is outside 0–100 [indicator.range]"), "\(shown)")
+            #expect(shown.contains(#""area" : "03646""#), "\(shown)")
+        }
+    }
+}
