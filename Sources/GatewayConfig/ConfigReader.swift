@@ -318,9 +318,19 @@ public struct ConfigValue {
     }
 
     /// A credential: `${ENV}`, `file:/path` (contents, trailing newline removed), or
-    /// `credential:NAME` (from systemd's `$CREDENTIALS_DIRECTORY`). Never echoed in issues.
-    public func secret(_ key: String) -> Secret? {
-        guard let value = required(key), let text = value.text else { return nil }
+    /// `credential:NAME` (from systemd's `$CREDENTIALS_DIRECTORY`). Never echoed in issues. A
+    /// secret written in the file itself is refused (`allowInline` keeps it, for a login's
+    /// user name, which travels with the secrets but is none).
+    public func secret(_ key: String, allowInline: Bool = false) -> Secret? {
+        guard let value = required(key) else { return nil }
+        let raw = value.node.scalar?.string ?? ""
+        if !allowInline, !raw.contains("${"), !raw.hasPrefix("file:"), !raw.hasPrefix("credential:") {
+            value.report(
+                "a secret written in the file: give it as credential:NAME (systemd's LoadCredential=), file:/path or ${VARIABLE}, so that no copy of this file holds it"
+            )
+            return nil
+        }
+        guard let text = value.text else { return nil }
         if text.hasPrefix("file:") {
             return value.readSecretFile(reader.resolvePath(String(text.dropFirst(5))))
         }

@@ -444,6 +444,12 @@ public enum StoreLocation {
         location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
     }
 
+    /// Whether a gateway process runs on the store at `location`: for SQLite, whether its
+    /// owner's lock is held; nil for PostgreSQL, which several gateways share without one.
+    public static func isInUse(_ location: String) -> Bool? {
+        isPostgres(location) ? nil : SQLiteStore.isLocked(path: location)
+    }
+
     /// `exclusive` asks a SQLite store for its owner's lock; several gateways share a PostgreSQL
     /// store, so it has none.
     public static func open(_ location: String, exclusive: Bool = true) throws -> any GatewayStore {

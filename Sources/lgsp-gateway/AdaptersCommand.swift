@@ -68,7 +68,7 @@ struct TestAdapter: AsyncParsableCommand {
 
     @Flag(
         help:
-            "End with one JSON object: adapter, records, observations, revisions, unchanged, quarantined, quarantined_by_rule, next_cursor."
+            "End with one JSON object: adapter, records, observations, revisions, unchanged, quarantined (records), quarantined_records (the same), quarantined_by_rule (reasons by rule: a record failing two rules counts under each), next_cursor (null when none)."
     )
     var json = false
 
@@ -133,13 +133,18 @@ struct TestAdapter: AsyncParsableCommand {
             "adapter \(name): \(output.records.count) records: \(valid.count) to send (\(revisions) revisions), \(unchanged.count) unchanged, \(quarantined.count) quarantined; nothing stored or sent"
         )
         if json {
-            var summary: [String: JSONValue] = [
+            let summary: [String: JSONValue] = [
                 "adapter": .string(name), "records": .number(Double(output.records.count)), "observations": .number(Double(valid.count)),
                 "quarantined": .number(Double(quarantined.count)), "unchanged": .number(Double(unchanged.count)),
                 "revisions": .number(Double(revisions)),
+                // Reasons by rule: a record failing two rules counts under each; `quarantined`
+                // counts the records.
                 "quarantined_by_rule": .object(JSONObject(byRule.mapValues { .number(Double($0)) })),
+                "quarantined_records": .number(Double(quarantined.count)),
+                // The cursor the next pull would start from: the pull's, or the one it started
+                // from when it found nothing newer; null when there is none.
+                "next_cursor": (output.nextCursor ?? cursor).map(JSONValue.string) ?? .null,
             ]
-            if let next = output.nextCursor { summary["next_cursor"] = .string(next) }
             print(String(decoding: try JSONValue.object(JSONObject(summary)).canonicalData(), as: UTF8.self))
         }
     }

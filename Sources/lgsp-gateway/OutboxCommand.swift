@@ -185,24 +185,34 @@ struct Status: AsyncParsableCommand {
             (try await store.adapterStatuses(), try await store.outboxStats(now: Date()))
         }
         let statuses = Dictionary(uniqueKeysWithValues: statusList.map { ($0.adapter, $0) })
+        // A next run is a promise only while a gateway runs; a stopped one is said to be stopped.
+        let running = StoreLocation.isInUse(loaded.configuration.store.location)
         func text(_ date: Date?) -> JSONValue { date.map { .string(Timestamps.format($0)) } ?? .null }
         let adapters: [JSONValue] = loaded.adapters.map { adapter in
             let status = statuses[adapter.name]
             return .object([
                 "name": .string(adapter.name), "last_pull": text(status?.lastPull), "last_success": text(status?.lastSuccess),
                 "last_error": status?.lastError.map(JSONValue.string) ?? .null, "last_error_at": text(status?.lastErrorAt),
-                "next_run": text(status?.nextRun),
+                "next_run": running == false ? .null : text(status?.nextRun),
             ])
         }
         if json {
             let outbox = try JSONValue(encoding: stats)
-            print(String(decoding: try JSONValue.object(["adapters": .array(adapters), "outbox": outbox]).canonicalData(), as: UTF8.self))
+            print(
+                String(
+                    decoding: try JSONValue.object([
+                        "adapters": .array(adapters), "outbox": outbox, "running": running.map(JSONValue.bool) ?? .null,
+                    ]).canonicalData(), as: UTF8.self))
             return
+        }
+        if running == false {
+            print("gateway not running (no process holds \(loaded.configuration.store.location)); no pull is scheduled")
         }
         for adapter in loaded.adapters {
             let status = statuses[adapter.name]
+            let next = running == false ? "none (not running)" : Outbox.date(status?.nextRun)
             print(
-                "\(adapter.name): last pull \(Outbox.date(status?.lastPull)), last success \(Outbox.date(status?.lastSuccess)), next run \(Outbox.date(status?.nextRun))"
+                "\(adapter.name): last pull \(Outbox.date(status?.lastPull)), last success \(Outbox.date(status?.lastSuccess)), next run \(next)"
             )
             if let error = status?.lastError { print("  last error (\(Outbox.date(status?.lastErrorAt))): \(error)") }
         }

@@ -47,6 +47,9 @@ struct AdaptersCommandTests {
                 let quarantined = try #require(summary["quarantined"]?.numberValue)
                 #expect(summary["adapter"]?.stringValue == name)
                 #expect(summary["records"]?.numberValue == observations + quarantined)
+                #expect(summary["quarantined_records"]?.numberValue == quarantined)
+                // Always there: the cursor the next pull starts from, or null.
+                #expect(summary["next_cursor"] != nil, "\(summary)")
                 #expect(lines.filter { $0.hasPrefix("ok  {") }.count == Int(observations))
                 #expect(lines.filter { $0.hasPrefix("QUARANTINED  {") }.count == Int(quarantined))
                 // Every printed observation is one the contract accepts.

@@ -139,7 +139,7 @@ struct ScheduleTests {
             source:
               base_url: ${LGSP_SOURCE_URL}
               ca_bundle: ${LGSP_SOURCE_CA}
-              auth: { kind: bearer, token: not-a-token }
+              auth: { kind: bearer, token: "${REFUSED_TOKEN:-not-a-token}" }
             request: { path: /dvc/1.0.0/chi-tieu }
             response: { records: $.duLieu.banGhi }
             mapping: { indicator: maChiTieu, level: capHanhChinh, area: maDonVi, period: kyBaoCao, value: giaTri, unit: donVi }

@@ -222,6 +222,51 @@ struct SourceProtocolTests {
     }
 }
 
+extension SourceProtocolTests {
+    @Test("a secret written in an adapter file is an error naming file, line and field, never the secret; a login's user name may be")
+    func inlineSecrets() throws {
+        let directory = try makeTemporaryDirectory()
+        let folder = directory.appendingPathComponent("adapters")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("a.yaml")
+        try """
+        name: so-gddt
+        schedule: { every: 1h }
+        source:
+          base_url: https://127.0.0.1:1
+          auth:
+            kind: login
+            path: /sgd/api/dang-nhap
+            body:
+              tenDangNhap: so-gddt-14
+              matKhau: hunter2-inline
+            token: duLieu.token
+        request: { path: /sgd/api/chi-tieu }
+        response: { records: $.duLieu.danhSach }
+        mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let second = folder.appendingPathComponent("b.yaml")
+        try """
+        name: basic
+        schedule: { every: 1h }
+        source:
+          base_url: https://127.0.0.1:1
+          auth: { kind: basic, username: u, password: also-inline }
+        request: { path: /x }
+        response: { records: $.x }
+        mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
+        """.write(to: second, atomically: true, encoding: .utf8)
+        var shown: [String] = []
+        do { _ = try AdapterLoader.definitions(directory: folder.path, environment: ConfigEnvironment(variables: [:])) } catch {
+            shown = error.issues.map(\.description)
+        }
+        #expect(shown.contains { $0.hasPrefix("\(file.path):10: source.auth.body.matKhau: a secret written in the file") }, "\(shown)")
+        #expect(shown.contains { $0.hasPrefix("\(second.path):5: source.auth.password: a secret written in the file") }, "\(shown)")
+        #expect(!shown.contains { $0.contains("tenDangNhap") }, "\(shown)")
+        #expect(!shown.joined().contains("hunter2") && !shown.joined().contains("also-inline"))
+    }
+}
+
 extension Result {
     var failure: Failure? {
         if case .failure(let failure) = self { return failure }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAdapters
 import GatewayContracts
+import Logging
 import Testing
 import GatewayJSON
 
@@ -142,5 +143,23 @@ struct MappingTests {
         #expect(reasons.first { $0.pointer == "/indicator" }?.rule == "mapping.convert")
         #expect(reasons.first { $0.pointer == "/period" }?.rule == "mapping.period")
         #expect(reasons.first { $0.pointer == "/value" }?.rule == "mapping.missing")
+    }
+}
+
+@Suite("A program's standard error, as the log")
+struct ExecStandardErrorTests {
+    @Test(
+        "a JSON line says its level and message; any other line is progress, at info",
+        arguments: [
+            (#"{"level":"error","message":"CSDL không trả lời"}"#, Logger.Level.error, "CSDL không trả lời"),
+            (#"{"level":"warn","msg":"chậm"}"#, .warning, "chậm"),
+            (#"{"level":"debug","message":"trang 2"}"#, .debug, "trang 2"),
+            (#"{"message":"no level"}"#, .info, "no level"),
+            ("đã đọc 120 bản ghi", .info, "đã đọc 120 bản ghi"),
+            (#"{"level":"error"}"#, .info, #"{"level":"error"}"#),
+        ])
+    func levels(line: String, level: Logger.Level, message: String) {
+        let (found, text) = ExecAdapter.standardErrorLine(line)
+        #expect(found == level && text == message)
     }
 }

@@ -99,7 +99,8 @@ public struct ExecAdapter: Adapter {
 
         let errorText = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
         for line in errorText.split(whereSeparator: \.isNewline).prefix(100) {
-            logger.warning("adapter program wrote to standard error", metadata: ["adapter": "\(name)", "line": "\(line)"])
+            let (level, message) = Self.standardErrorLine(String(line))
+            logger.log(level: level, "adapter program: \(message)", metadata: ["adapter": "\(name)"])
         }
         if timedOut { throw PullError(adapter: name, "\(definition.executable) ran longer than \(definition.timeout) and was stopped") }
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
@@ -148,5 +149,25 @@ public struct ExecAdapter: Adapter {
             records.append(.mapped(.object(members)))
         }
         return PullOutput(records: records, nextCursor: nextCursor == cursor ? nil : nextCursor)
+    }
+
+    /// A line of the program's standard error as a log entry: a JSON object with `level` (trace,
+    /// debug, info, notice, warning, error, critical; `warn` for warning) and `message` (or `msg`)
+    /// is logged at that level; any other line is progress, logged at info.
+    public static func standardErrorLine(_ line: String) -> (Logger.Level, String) {
+        guard line.hasPrefix("{"), case .object(let object)? = try? JSONValue.parse(Data(line.utf8)),
+            case .string(let text)? = object["message"] ?? object["msg"]
+        else { return (.info, line) }
+        let level: Logger.Level =
+            switch object["level"]?.stringValue?.lowercased() {
+            case "trace": .trace
+            case "debug": .debug
+            case "notice": .notice
+            case "warning", "warn": .warning
+            case "error": .error
+            case "critical", "fatal": .critical
+            default: .info
+            }
+        return (level, text)
     }
 }

@@ -222,7 +222,13 @@ extension HTTPAdapter.AuthDefinition {
             }
             var fields: [(String, Secret)] = []
             if let body = value.required("body") {
-                for (name, _) in body.entries { if let secret = body.secret(name) { fields.append((name, secret)) } }
+                // A user name may be written as it is; a field whose name says it is a password,
+                // a key or a token may not.
+                for (name, _) in body.entries {
+                    let lowered = name.lowercased()
+                    let isSecret = ["pass", "matkhau", "mat_khau", "secret", "key", "token"].contains(where: lowered.contains)
+                    if let secret = body.secret(name, allowInline: !isSecret) { fields.append((name, secret)) }
+                }
                 if body.entries.isEmpty {
                     body.report("expected the login's fields, such as { tenDangNhap: ..., matKhau: credential:... }")
                 }

@@ -62,6 +62,16 @@ public final class SQLiteStore: Sendable {
         try Self.migrator.migrate(pool)
     }
 
+    /// Whether a process holds the owner's lock of the store at `path` (a running gateway).
+    public static func isLocked(path: String) -> Bool {
+        let descriptor = open(path + ".lock", O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { _ = closeDescriptor(descriptor) }
+        guard flock(descriptor, LOCK_SH | LOCK_NB) == 0 else { return true }
+        _ = flock(descriptor, LOCK_UN)
+        return false
+    }
+
     deinit {
         if let lockDescriptor { _ = closeDescriptor(lockDescriptor) }
     }
