@@ -67,6 +67,8 @@ public final class GatewayMetrics: Sendable {
                 by: Int64(summary.unchanged))
             counter("records", "Records pulled, by outcome.", [("adapter", adapter), ("outcome", "still_quarantined")]).increment(
                 by: Int64(summary.stillQuarantined))
+            counter("records", "Records pulled, by outcome.", [("adapter", adapter), ("outcome", "skipped")]).increment(
+                by: Int64(summary.skipped.values.reduce(0, +)))
             counter("figures_revised", "Observations sent as a new revision of a figure sent before.", [("adapter", adapter)])
                 .increment(by: Int64(summary.revisions))
             counter("reports_signed", "Reports signed and stored.", [("adapter", adapter)]).increment(by: Int64(summary.reports))

@@ -50,6 +50,9 @@ public enum PulledRecord: Sendable, Equatable {
     case mapped(JSONValue)
     /// A record that could not be mapped, with the source's record and why.
     case failed(record: JSONValue, reasons: [QuarantineReason])
+    /// A record of a code the adapter says to skip (`skip:`, `unmatched: skip`): counted, never
+    /// quarantined, never sent.
+    case skipped(field: String, value: String)
 }
 
 public struct PullOutput: Sendable {

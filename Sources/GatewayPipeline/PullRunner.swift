@@ -24,6 +24,8 @@ public struct PullSummary: Sendable, Equatable {
     public var unchanged = 0
     /// Observations sent as a new revision of a figure already sent.
     public var revisions = 0
+    /// Records of codes the adapter skips, by field and value (`indicator=TK_KHAC`).
+    public var skipped: [String: Int] = [:]
 }
 
 /// One pull from start to commit: fetch and map, validate, batch, sign, store.
@@ -119,7 +121,7 @@ public struct PullRunner: Sendable {
         let commit = PullCommit(
             adapter: adapter.name, startedAt: started, pulledRecords: pulled, reports: reports,
             quarantined: quarantined, cursor: nextCursor, storedAhead: storedAhead, unchanged: figures.unchanged,
-            revisions: figures.revisions)
+            revisions: figures.revisions, skipped: unique.skipped.values.reduce(0, +))
         let outcome = try await store.commit(commit, now: now())
         if !reports.isEmpty { whenStored() }
         var byClass: [String: Int] = [:]
@@ -130,7 +132,7 @@ public struct PullRunner: Sendable {
         return PullSummary(
             adapter: adapter.name, pulled: pulled, valid: totals.observations, quarantined: quarantined.count,
             reports: totals.reports, duplicates: unique.duplicates, quarantinedByClass: byClass, stillQuarantined: outcome.stillQuarantined,
-            unchanged: figures.unchanged, revisions: figures.revisions)
+            unchanged: figures.unchanged, revisions: figures.revisions, skipped: unique.skipped)
     }
 
     /// `observations` in reports of at most `maxObservationsPerReport`, each checked against the
@@ -175,7 +177,7 @@ public struct PullRunner: Sendable {
     /// A pull's records checked against the contracts: what would be signed and what quarantined.
     /// Touches no store, so `adapters test` can show an operator exactly what a pull would give.
     public static func check(_ output: PullOutput, contracts: ContractSet, province: String) async -> (
-        valid: [Observation], quarantined: [QuarantinedRecord]
+        valid: [Observation], quarantined: [QuarantinedRecord], skipped: [String: Int]
     ) {
         var valid: [Observation] = []
         var quarantined: [QuarantinedRecord] = []
@@ -183,7 +185,7 @@ public struct PullRunner: Sendable {
         await check(
             output.records[...], contracts: contracts, rules: SemanticRules(catalogue: contracts.catalogue, province: province),
             valid: &valid, quarantined: &quarantined, unique: &unique)
-        return (valid, quarantined)
+        return (valid, quarantined, unique.skipped)
     }
 
     /// What a pull would send of `valid` against the figures ledger, as `pullOnce` decides it:
@@ -210,6 +212,7 @@ public struct PullRunner: Sendable {
             switch verdict {
             case .valid(let observation, let fingerprint): if unique.isNew(fingerprint) { valid.append(observation) }
             case .quarantined(let record): quarantined.append(record)
+            case .skipped(let field, let value): unique.skip(field: field, value: value)
             }
         }
     }
@@ -218,6 +221,10 @@ public struct PullRunner: Sendable {
     struct UniqueObservations {
         private var seen = Set<Observation.Fingerprint>()
         private(set) var duplicates = 0
+        /// Records of codes the adapter skips, by field and value (`indicator=TK_KHAC`).
+        private(set) var skipped: [String: Int] = [:]
+
+        mutating func skip(field: String, value: String) { skipped["\(field)=\(value)", default: 0] += 1 }
 
         mutating func isNew(_ fingerprint: Observation.Fingerprint) -> Bool {
             if seen.insert(fingerprint).inserted { return true }
@@ -230,12 +237,15 @@ public struct PullRunner: Sendable {
         /// With its fingerprint, computed on the core that checked it.
         case valid(Observation, Observation.Fingerprint)
         case quarantined(QuarantinedRecord)
+        case skipped(field: String, value: String)
     }
 
     static func check(_ record: PulledRecord, contracts: ContractSet, rules: SemanticRules) -> Checked {
         switch record {
         case .failed(let raw, let reasons):
             return .quarantined(QuarantinedRecord(record: raw, reasons: reasons))
+        case .skipped(let field, let value):
+            return .skipped(field: field, value: value)
         case .mapped(let mapped):
             switch contracts.check(mapped, rules: rules) {
             case .success(let observation): return .valid(observation, observation.fingerprint)

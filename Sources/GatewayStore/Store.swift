@@ -114,11 +114,14 @@ public struct PullCommit: Sendable {
     public let unchanged: Int
     /// Observations sent as a new revision of a figure already sent.
     public let revisions: Int
+    /// Records of codes the adapter skips: counted, neither sent nor quarantined.
+    public let skipped: Int
 
     public init(
         adapter: String, startedAt: Date, pulledRecords: Int, reports: [SignedReport], quarantined: [QuarantinedRecord], cursor: String?,
-        storedAhead: ReportTally = ReportTally(), unchanged: Int = 0, revisions: Int = 0
+        storedAhead: ReportTally = ReportTally(), unchanged: Int = 0, revisions: Int = 0, skipped: Int = 0
     ) {
+        self.skipped = skipped
         self.adapter = adapter
         self.startedAt = startedAt
         self.pulledRecords = pulledRecords
@@ -191,6 +194,7 @@ public struct PullTotals: Sendable, Equatable {
     public var reports: Int
     public var unchanged: Int = 0
     public var revisions: Int = 0
+    public var skipped: Int = 0
 }
 
 public struct StoredQuarantine: Sendable, Equatable {

@@ -93,7 +93,7 @@ struct TestAdapter: AsyncParsableCommand {
             print("adapter \(name): the pull failed: \(error)", to: &standardError)
             throw ExitCode(1)
         }
-        var (valid, quarantined) = await PullRunner.check(
+        var (valid, quarantined, skipped) = await PullRunner.check(
             output, contracts: loaded.contracts, province: loaded.configuration.gateway.province)
         // Against what the store's ledger says was sent, when there is a store to ask (read only).
         var unchanged: [Observation] = []
@@ -129,9 +129,13 @@ struct TestAdapter: AsyncParsableCommand {
                 byRule[reason.rule, default: 0] += 1
             }
         }
+        for (code, count) in skipped.sorted(by: { $0.key < $1.key }) {
+            print("skipped  \(code): \(count) record\(count == 1 ? "" : "s") (a code this adapter skips)")
+        }
+        let skippedCount = skipped.values.reduce(0, +)
         print(
-            "adapter \(name): \(output.records.count) records: \(valid.count) to send (\(revisions) revisions), \(unchanged.count) unchanged, \(quarantined.count) quarantined; nothing stored or sent"
-        )
+            "adapter \(name): \(output.records.count) records: \(valid.count) to send (\(revisions) revisions), \(unchanged.count) unchanged, \(quarantined.count) quarantined"
+                + (skippedCount > 0 ? ", \(skippedCount) skipped" : "") + "; nothing stored or sent")
         if json {
             let summary: [String: JSONValue] = [
                 "adapter": .string(name), "records": .number(Double(output.records.count)), "observations": .number(Double(valid.count)),
@@ -141,6 +145,8 @@ struct TestAdapter: AsyncParsableCommand {
                 // counts the records.
                 "quarantined_by_rule": .object(JSONObject(byRule.mapValues { .number(Double($0)) })),
                 "quarantined_records": .number(Double(quarantined.count)),
+                "skipped": .number(Double(skipped.values.reduce(0, +))),
+                "skipped_by_code": .object(JSONObject(skipped.mapValues { .number(Double($0)) })),
                 // The cursor the next pull would start from: the pull's, or the one it started
                 // from when it found nothing newer; null when there is none.
                 "next_cursor": (output.nextCursor ?? cursor).map(JSONValue.string) ?? .null,

@@ -67,7 +67,7 @@ struct CSVTests {
                     cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             }
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"))
-            let (valid, quarantined) = await PullRunner.check(output, contracts: contracts, province: "14")
+            let (valid, quarantined, _) = await PullRunner.check(output, contracts: contracts, province: "14")
 
             let export = running.source.configuration.dataset.statisticsExport()
             #expect(valid.count == export.goodRows)

@@ -37,7 +37,7 @@ struct CompiledAdapterTests {
                     cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             }
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"))
-            let (valid, quarantined) = await PullRunner.check(output, contracts: contracts, province: "14")
+            let (valid, quarantined, _) = await PullRunner.check(output, contracts: contracts, province: "14")
             #expect(quarantined.count == 1)
             #expect(valid.map(\.period) == ["2025-Q3", "2025-Q4"])
             // Quarter 3: 100+110+…+140 = 600 dossiers, 60+67+…+88 = 370 online.

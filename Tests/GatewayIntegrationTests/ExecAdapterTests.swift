@@ -70,7 +70,7 @@ struct ExecAdapterTests {
         #expect(output.records.count == 3)
         #expect(output.nextCursor == "2025-12-31")
         let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"))
-        let (valid, quarantined) = await PullRunner.check(output, contracts: contracts, province: "14")
+        let (valid, quarantined, _) = await PullRunner.check(output, contracts: contracts, province: "14")
         #expect(valid.count == 2)
         #expect(
             valid.allSatisfy { (observation: Observation) in observation.sourceSystem == "kho-du-lieu" && observation.province == "14" })

@@ -242,7 +242,7 @@ struct HostilePeerTests {
             }
             #expect(ids.count > Set(ids).count, "the shifted pages served no record twice: the test proves nothing")
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"), version: nil)
-            let (valid, _) = await PullRunner.check(output, contracts: contracts, province: "14")
+            let (valid, _, _) = await PullRunner.check(output, contracts: contracts, province: "14")
             let validIDs = valid.compactMap(\.sourceRecordID)
             #expect(validIDs.count == Set(validIDs).count, "a record would be reported twice: \(validIDs)")
             #expect(Set(validIDs) == Set(ids).intersection(validIDs))
@@ -260,7 +260,7 @@ struct HostilePeerTests {
                     cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             }
             let contracts = try ContractSet.load(from: repositoryRoot.appendingPathComponent("Contracts"), version: nil)
-            let (valid, quarantined) = await PullRunner.check(output, contracts: contracts, province: "14")
+            let (valid, quarantined, _) = await PullRunner.check(output, contracts: contracts, province: "14")
             #expect(!valid.contains { $0.sourceRecordID?.contains("\u{0}") == true })
             let reasons = quarantined.flatMap(\.reasons).filter { $0.rule == "identifier.control-character" }
             #expect(reasons.count == 1)

@@ -151,4 +151,23 @@ struct QuarantineTests {
             #expect(shown.contains(#""area" : "03646""#), "\(shown)")
         }
     }
+
+    @Test(
+        "records of codes the adapter skips are counted in the summary and the pull history, never quarantined or sent",
+        arguments: StoreBackend.available)
+    func skippedCounted(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.withRunning {
+            let source = FiguresLedgerTests.ChangingSource([
+                .skipped(field: "indicator", value: "TB_DI_DONG"), FiguresLedgerTests.commune("03646", electronic: 150),
+                .skipped(field: "indicator", value: "TB_DI_DONG"), .skipped(field: "indicator", value: "KHAC"),
+            ])
+            let summary = try await FiguresLedgerTests.runner(store).pullOnce(source)
+            #expect(summary.skipped == ["indicator=TB_DI_DONG": 2, "indicator=KHAC": 1])
+            #expect(summary.valid == 1 && summary.quarantined == 0 && summary.pulled == 4)
+            let totals = try await store.pullTotals()
+            #expect(totals.skipped == 3 && totals.quarantined == 0 && totals.validObservations == 1 && totals.pulledRecords == 4)
+            #expect(try await store.quarantined(limit: 10).isEmpty)
+        }
+    }
 }

@@ -67,7 +67,7 @@ struct StoredAheadTests {
         // first part leaves 19 for the second, which then stores 19 reports; in pages of 7, the
         // third and the sixth page reach 20.
         let adapter = ListedRecords(records: Self.records(45, outOfRange: [3, 30]), pageSize: pageSize)
-        let (valid, quarantined) = await PullRunner.check(
+        let (valid, quarantined, _) = await PullRunner.check(
             PullOutput(records: adapter.records, nextCursor: nil), contracts: contracts, province: "14")
         #expect(valid.count == 43 && quarantined.count == 2)
         // Every figure is new to the ledger: each goes as its revision 1.

@@ -1,9 +1,11 @@
 import Foundation
 import GatewayAdapters
+import GatewayConfig
 import GatewayContracts
 import Logging
 import Testing
 import GatewayJSON
+import GatewayTestKit
 
 @Suite("Adapter mapping")
 struct MappingTests {
@@ -161,5 +163,81 @@ struct ExecStandardErrorTests {
     func levels(line: String, level: Logger.Level, message: String) {
         let (found, text) = ExecAdapter.standardErrorLine(line)
         #expect(found == level && text == message)
+    }
+}
+
+@Suite("Codes an adapter skips")
+struct SkippedCodeTests {
+    static let file = """
+        name: vien-thong
+        schedule: { every: 1h }
+        source: { base_url: "https://127.0.0.1:1" }
+        request: { path: /x }
+        response: { records: $.x }
+        mapping:
+          indicator: { path: ma, lookup: { FTTH_HO: CAP_QUANG_HO_GD }, skip: [TB_DI_DONG], unmatched: SKIP_MODE }
+          level: { const: province }
+          area: tinh
+          period: ky
+          value: giaTri
+          unit: { const: percent }
+        """
+
+    static func mapping(unmatched: String) throws -> RecordMapping {
+        let spec = try AdapterLoader.definition(
+            file: "a.yaml", text: file.replacingOccurrences(of: "SKIP_MODE", with: unmatched),
+            environment: ConfigEnvironment(variables: [:]))
+        guard case .http(let definition) = spec else { throw MockError("not an HTTP adapter") }
+        return definition.mapping
+    }
+
+    static func record(_ code: String) throws -> JSONValue {
+        try JSONValue.parse(Data(#"{"ma":"\#(code)","tinh":"14","ky":"Quý 3/2026","giaTri":61.5}"#.utf8))
+    }
+
+    @Test("a listed code is skipped, naming the field and value; unmatched: skip skips what the table lacks, fail quarantines it")
+    func skipped() throws {
+        let context = PullContext(province: "14", collectedAt: Date())
+        let skipping = try Self.mapping(unmatched: "skip")
+        #expect(skipping.map(try Self.record("TB_DI_DONG"), context: context) == .skipped(field: "indicator", value: "TB_DI_DONG"))
+        #expect(skipping.map(try Self.record("KHAC"), context: context) == .skipped(field: "indicator", value: "KHAC"))
+        guard case .mapped(let mapped) = skipping.map(try Self.record("FTTH_HO"), context: context) else {
+            Issue.record("a code in the table was not mapped")
+            return
+        }
+        #expect(mapped["indicator"] == .string("CAP_QUANG_HO_GD"))
+        let failing = try Self.mapping(unmatched: "fail")
+        #expect(failing.map(try Self.record("TB_DI_DONG"), context: context) == .skipped(field: "indicator", value: "TB_DI_DONG"))
+        guard case .failed(_, let reasons) = failing.map(try Self.record("KHAC"), context: context) else {
+            Issue.record("an unmatched code was not quarantined under unmatched: fail")
+            return
+        }
+        #expect(reasons.map(\.rule) == ["mapping.convert"])
+    }
+
+    @Test("a code both mapped and skipped, and unmatched without a table, are errors in the file")
+    func contradictions() {
+        let both = Self.file.replacingOccurrences(of: "skip: [TB_DI_DONG]", with: "skip: [FTTH_HO]").replacingOccurrences(
+            of: "SKIP_MODE", with: "skip")
+        #expect(throws: ConfigIssues.self) {
+            _ = try AdapterLoader.definition(file: "a.yaml", text: both, environment: ConfigEnvironment(variables: [:]))
+        }
+        do {
+            _ = try AdapterLoader.definition(file: "a.yaml", text: both, environment: ConfigEnvironment(variables: [:]))
+        } catch {
+            #expect(
+                error.issues.contains {
+                    $0.field == "mapping.indicator.skip" && $0.message.contains("both in the lookup table and skipped")
+                })
+        }
+        let noTable = Self.file.replacingOccurrences(
+            of: "{ path: ma, lookup: { FTTH_HO: CAP_QUANG_HO_GD }, skip: [TB_DI_DONG], unmatched: SKIP_MODE }",
+            with: "{ path: ma, unmatched: skip }")
+        do {
+            _ = try AdapterLoader.definition(file: "a.yaml", text: noTable, environment: ConfigEnvironment(variables: [:]))
+            Issue.record("unmatched without a lookup table was accepted")
+        } catch {
+            #expect(error.issues.contains { $0.field == "mapping.indicator.unmatched" && $0.message.contains("applies to a lookup table") })
+        }
     }
 }

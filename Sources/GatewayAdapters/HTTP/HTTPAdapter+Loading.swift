@@ -305,7 +305,7 @@ extension FieldRule {
             }
             return FieldRule(origin: .path(path), type: type)
         }
-        spec.allowOnly(["path", "const", "lookup", "unmatched", "scale", "optional"])
+        spec.allowOnly(["path", "const", "lookup", "unmatched", "skip", "scale", "optional"])
         let origin: FieldRule.Origin
         switch (spec.optionalString("path"), spec["const"]) {
         case (let path?, nil):
@@ -328,11 +328,22 @@ extension FieldRule {
             lookup = entries
         }
         var keepUnmatched = false
+        var skipUnmatched = false
         if let unmatched = spec.optionalString("unmatched") {
             switch unmatched {
             case "keep": keepUnmatched = true
             case "fail": keepUnmatched = false
-            default: spec["unmatched"]?.report("expected keep or fail, found \"\(unmatched)\"")
+            case "skip": skipUnmatched = true
+            default: spec["unmatched"]?.report("expected keep, fail or skip, found \"\(unmatched)\"")
+            }
+            if lookup == nil { spec["unmatched"]?.report("applies to a lookup table; give lookup as well") }
+        }
+        var skip: Set<String> = []
+        if let list = spec["skip"] {
+            skip = Set(list.items.compactMap(\.text))
+            if skip.isEmpty { list.report("expected a list of the source's codes whose records are skipped, such as [HS_NOI_BO]") }
+            if let both = lookup.flatMap({ table in skip.first { table[$0] != nil } }) {
+                list.report("\"\(both)\" is both in the lookup table and skipped; give it one of them")
             }
         }
         var scale: Double?
@@ -344,8 +355,11 @@ extension FieldRule {
                 )
             }
         }
-        return FieldRule(
+        var rule = FieldRule(
             origin: origin, type: type, lookup: lookup, keepUnmatched: keepUnmatched, scale: scale,
             optional: spec.bool("optional", default: false))
+        rule.skip = skip
+        rule.skipUnmatched = skipUnmatched
+        return rule
     }
 }

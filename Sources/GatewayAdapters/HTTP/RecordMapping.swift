@@ -74,6 +74,11 @@ public struct FieldRule: Sendable, Equatable {
     public var lookup: [String: String]?
     /// When the lookup has no entry: keep the source value (and let the contracts judge it) or fail.
     public var keepUnmatched: Bool
+    /// Source values whose records are skipped, counted but neither sent nor quarantined: codes
+    /// the department has not agreed to report.
+    public var skip: Set<String> = []
+    /// A value the lookup has no entry for is skipped too (`unmatched: skip`).
+    public var skipUnmatched = false
     /// Multiplies numbers, for unit conversion (e.g. 100 for a fraction to a percentage).
     public var scale: Double?
     public var optional: Bool
@@ -156,6 +161,7 @@ public struct RecordMapping: Sendable, Equatable {
         var percentSigns: [(field: OrderedField, raw: JSONValue)] = []
         for field in orderedFields {
             switch extract(field, from: record) {
+            case .skip(let value): return .skipped(field: field.name, value: value)
             case .success(let value?): output.updateValue(value, forKey: field.name, nameKey: field.nameKey)
             case .percentage(let value, let raw):
                 output.updateValue(value, forKey: field.name, nameKey: field.nameKey)
@@ -191,6 +197,8 @@ public struct RecordMapping: Sendable, Equatable {
         /// A figure written with a trailing `%`, read from `raw`.
         case percentage(JSONValue, raw: JSONValue)
         case failure(String)
+        /// A value the rule says to skip the record for.
+        case skip(String)
     }
 
     /// Reads the rule where the field holds it: passed by value, the rule (its path, lookup table
@@ -204,7 +212,7 @@ public struct RecordMapping: Sendable, Equatable {
             if case .null = found { return .success(nil) }
             raw = found
         }
-        if field.rule.lookup == nil {
+        if field.rule.lookup == nil && field.rule.skip.isEmpty {
             // The common cases need no text form of the value.
             switch (field.rule.type, raw) {
             case (.number, .number(let n)): return Self.scaled(n, by: field.rule.scale, raw: raw)
@@ -219,9 +227,12 @@ public struct RecordMapping: Sendable, Equatable {
         case .bool(let b): text = String(b)
         default: text = nil
         }
+        if let key = text, field.rule.skip.contains(key) { return .skip(key) }
         if let lookup = field.rule.lookup, let key = text {
             if let mapped = lookup[key] {
                 text = mapped
+            } else if field.rule.skipUnmatched {
+                return .skip(key)
             } else if !field.rule.keepUnmatched {
                 return .failure("\"\(key)\" has no entry in the lookup table")
             }

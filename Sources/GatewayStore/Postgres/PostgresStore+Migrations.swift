@@ -120,6 +120,8 @@ extension PostgresStore {
                 "CREATE UNIQUE INDEX quarantine_once ON quarantine(adapter, fingerprint)",
             ]
         ),
+        // Records of codes an adapter skips, as SQLite's v9.
+        (6, ["ALTER TABLE pulls ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0"]),
     ]
 
     /// The version that makes the figures ledger, after whose statements the held reports are read into it.

@@ -20,13 +20,14 @@ extension PostgresStore: PullHistory {
             """
             SELECT COUNT(*)::BIGINT AS pulls, COALESCE(SUM(records), 0)::BIGINT AS records, COALESCE(SUM(valid), 0)::BIGINT AS valid,
                    COALESCE(SUM(quarantined), 0)::BIGINT AS quarantined, COALESCE(SUM(reports), 0)::BIGINT AS reports,
-                   COALESCE(SUM(unchanged), 0)::BIGINT AS unchanged, COALESCE(SUM(revisions), 0)::BIGINT AS revisions FROM pulls
+                   COALESCE(SUM(unchanged), 0)::BIGINT AS unchanged, COALESCE(SUM(revisions), 0)::BIGINT AS revisions,
+                   COALESCE(SUM(skipped), 0)::BIGINT AS skipped FROM pulls
             """)[0]
         return PullTotals(
             pulls: Int(try row["pulls"].decode(Int64.self)), pulledRecords: Int(try row["records"].decode(Int64.self)),
             validObservations: Int(try row["valid"].decode(Int64.self)), quarantined: Int(try row["quarantined"].decode(Int64.self)),
             reports: Int(try row["reports"].decode(Int64.self)), unchanged: Int(try row["unchanged"].decode(Int64.self)),
-            revisions: Int(try row["revisions"].decode(Int64.self)))
+            revisions: Int(try row["revisions"].decode(Int64.self)), skipped: Int(try row["skipped"].decode(Int64.self)))
     }
 
     public func quarantinedFigures(indicator: String, periods: [String]) async throws -> [FigureKey: Date] {

@@ -45,9 +45,9 @@ extension PostgresStore: PullLedger {
             let totals = pull.totals
             try await connection.query(
                 """
-                INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions)
+                INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions, skipped)
                 VALUES (\(pull.adapter), \(pull.startedAt.timeIntervalSince1970), \(time), \(pull.pulledRecords), \(totals.observations),
-                        \(pull.quarantined.count), \(totals.reports), \(pull.unchanged), \(pull.revisions))
+                        \(pull.quarantined.count), \(totals.reports), \(pull.unchanged), \(pull.revisions), \(pull.skipped))
                 """, logger: logger)
             return outcome
         }

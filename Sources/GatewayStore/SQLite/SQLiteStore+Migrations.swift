@@ -207,6 +207,10 @@ extension SQLiteStore {
                     CREATE INDEX quarantine_newest ON quarantine(adapter, id);
                     """)
         }
+        // Records of codes an adapter skips, counted in the pull history beside the others.
+        migrator.registerMigration("v9-skipped") { db in
+            try db.execute(sql: "ALTER TABLE pulls ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

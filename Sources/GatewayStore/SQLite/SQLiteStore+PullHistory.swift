@@ -10,11 +10,13 @@ extension SQLiteStore: PullHistory {
                 sql: """
                     SELECT COUNT(*) AS pulls, COALESCE(SUM(records), 0) AS records, COALESCE(SUM(valid), 0) AS valid,
                            COALESCE(SUM(quarantined), 0) AS quarantined, COALESCE(SUM(reports), 0) AS reports,
-                           COALESCE(SUM(unchanged), 0) AS unchanged, COALESCE(SUM(revisions), 0) AS revisions FROM pulls
+                           COALESCE(SUM(unchanged), 0) AS unchanged, COALESCE(SUM(revisions), 0) AS revisions,
+                           COALESCE(SUM(skipped), 0) AS skipped FROM pulls
                     """)!
             return PullTotals(
                 pulls: row["pulls"], pulledRecords: row["records"], validObservations: row["valid"],
-                quarantined: row["quarantined"], reports: row["reports"], unchanged: row["unchanged"], revisions: row["revisions"])
+                quarantined: row["quarantined"], reports: row["reports"], unchanged: row["unchanged"], revisions: row["revisions"],
+                skipped: row["skipped"])
         }
     }
 

@@ -50,12 +50,12 @@ extension SQLiteStore: PullLedger {
             try db.execute(
                 sql:
                     """
-                    INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions, skipped)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     pull.adapter, pull.startedAt.timeIntervalSince1970, now.timeIntervalSince1970, pull.pulledRecords,
-                    totals.observations, pull.quarantined.count, totals.reports, pull.unchanged, pull.revisions,
+                    totals.observations, pull.quarantined.count, totals.reports, pull.unchanged, pull.revisions, pull.skipped,
                 ])
             return outcome
         }
