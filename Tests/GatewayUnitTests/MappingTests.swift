@@ -241,3 +241,60 @@ struct SkippedCodeTests {
         }
     }
 }
+
+@Suite("Several figures per record")
+struct WideRecordTests {
+    static let file = """
+        name: so-y-te
+        schedule: { every: 1h }
+        source: { base_url: "https://127.0.0.1:1" }
+        request: { path: /x }
+        response: { records: $.x }
+        mapping:
+          level: { const: province }
+          area: maTinh
+          period: ky
+          unit: { const: percent }
+          source_record_id: ma
+          observations:
+            - { indicator: { const: BENH_VIEN_KHAM_TU_XA }, value: tyLeKhamTuXa }
+            - { indicator: { const: HO_SO_SUC_KHOE_DT }, value: tyLeHoSoSucKhoe, numerator: soHoSo, denominator: danSo }
+        """
+
+    @Test("one wide row makes one observation per listed column, shared fields written once; each is mapped or failed on its own")
+    func wide() throws {
+        let spec = try AdapterLoader.definition(file: "a.yaml", text: Self.file, environment: ConfigEnvironment(variables: [:]))
+        guard case .http(let definition) = spec else { throw MockError("not an HTTP adapter") }
+        let row = try JSONValue.parse(
+            Data(
+                #"{"ma":"SYT-2026-Q2","maTinh":"14","ky":"Quý 2/2026","tyLeKhamTuXa":"42,5","tyLeHoSoSucKhoe":"abc","soHoSo":1,"danSo":2}"#
+                    .utf8))
+        let made = definition.mapping.mapAll(row, context: PullContext(province: "14", collectedAt: Date()))
+        #expect(made.count == 2)
+        guard case .mapped(let first) = made[0], case .failed(_, let reasons) = made[1] else {
+            Issue.record("expected one mapped and one failed observation: \(made)")
+            return
+        }
+        #expect(first["indicator"] == .string("BENH_VIEN_KHAM_TU_XA") && first["value"] == .number(42.5))
+        #expect(
+            first["period"] == .string("2026-Q2") && first["area"] == .string("14") && first["source_record_id"] == .string("SYT-2026-Q2"))
+        #expect(reasons.map(\.pointer) == ["/value"] && reasons.map(\.rule) == ["mapping.convert"])
+    }
+
+    @Test("an entry that lacks a required field, here or shared, is an error at its line")
+    func missingField() {
+        let broken = Self.file.replacingOccurrences(
+            of: "    - { indicator: { const: BENH_VIEN_KHAM_TU_XA }, value: tyLeKhamTuXa }\n",
+            with: "    - { indicator: { const: BENH_VIEN_KHAM_TU_XA } }\n")
+        do {
+            _ = try AdapterLoader.definition(file: "a.yaml", text: broken, environment: ConfigEnvironment(variables: [:]))
+            Issue.record("an observation without a value was accepted")
+        } catch {
+            #expect(
+                error.issues.contains {
+                    $0.line == 13 && $0.field == "mapping.observations[0]" && $0.message.contains("value, here or shared")
+                },
+                "\(error.issues)")
+        }
+    }
+}

@@ -105,16 +105,44 @@ extension HTTPAdapter.Definition {
         }
 
         var fields: [String: FieldRule] = [:]
+        var perRecord: [[String: FieldRule]] = []
         if let mapping = root.required("mapping") {
-            for (field, spec) in mapping.entries {
+            // A wide record: one observation per entry, each its own fields over the shared ones.
+            if let list = mapping["observations"] {
+                for entry in list.items {
+                    var own: [String: FieldRule] = [:]
+                    for (field, spec) in entry.entries {
+                        guard let type = RecordMapping.mappableFields[field] else {
+                            spec.report(
+                                "not an observation field; mappable: \(RecordMapping.mappableFields.keys.sorted().joined(separator: ", "))")
+                            continue
+                        }
+                        if let rule = FieldRule.parse(spec, type: type) { own[field] = rule }
+                    }
+                    perRecord.append(own)
+                }
+                if list.items.isEmpty {
+                    list.report("expected a list of the observations each record makes, such as [{ indicator: …, value: … }]")
+                }
+            }
+            for (field, spec) in mapping.entries where field != "observations" {
                 guard let type = RecordMapping.mappableFields[field] else {
                     spec.report("not an observation field; mappable: \(RecordMapping.mappableFields.keys.sorted().joined(separator: ", "))")
                     continue
                 }
                 if let rule = FieldRule.parse(spec, type: type) { fields[field] = rule }
             }
-            for missing in RecordMapping.requiredFields.subtracting(fields.keys).sorted() where mapping[missing] == nil {
-                mapping.report("no rule for the required observation field \(missing)")
+            if perRecord.isEmpty {
+                for missing in RecordMapping.requiredFields.subtracting(fields.keys).sorted() where mapping[missing] == nil {
+                    mapping.report("no rule for the required observation field \(missing)")
+                }
+            } else {
+                for (index, own) in perRecord.enumerated() {
+                    for missing in RecordMapping.requiredFields.subtracting(fields.keys).subtracting(own.keys).sorted() {
+                        (mapping["observations"]?.items[index] ?? mapping).report(
+                            "no rule for the required observation field \(missing), here or shared")
+                    }
+                }
             }
         }
 
@@ -123,7 +151,9 @@ extension HTTPAdapter.Definition {
             name: name, warnings: tls.warnings(endpoint: "adapter \(name)", url: baseURL), schedule: schedule, baseURL: baseURL, path: path,
             query: query, cursorParameter: cursorParameter,
             cursorField: cursorField, format: format, pagination: pagination, maxPages: maxPages,
-            mapping: RecordMapping(fields: fields, sourceSystem: sourceSystem, numberFormat: numberFormat),
+            mapping: perRecord.isEmpty
+                ? RecordMapping(fields: fields, sourceSystem: sourceSystem, numberFormat: numberFormat)
+                : RecordMapping(shared: fields, observations: perRecord, sourceSystem: sourceSystem, numberFormat: numberFormat),
             tls: tls, timeout: timeout, maxResponseBytes: maxResponseBytes, auth: auth, status: status, retry: retry)
     }
 }

@@ -121,7 +121,7 @@ public struct HTTPAdapter: Adapter {
             var latest = cursor.map { (text: $0, date: Timestamps.parse($0)) }
             try await fetchPages(cursor: cursor, recordsPath: recordsPath) { rawRecords in
                 latest = latestCursor(in: rawRecords, after: latest)
-                try await eachPage(await ParallelWork.map(rawRecords) { mapping.map($0, context: context) })
+                try await eachPage(await ParallelWork.map(rawRecords) { mapping.mapAll($0, context: context) }.flatMap { $0 })
             }
             return latest?.text == cursor ? nil : latest?.text
         case .csv(let format):
@@ -141,9 +141,9 @@ public struct HTTPAdapter: Adapter {
             }
             let rows = table.records()
             try await eachPage(
-                rows.map { row in
-                    row.problem.map { PulledRecord.failed(record: row.record, reasons: [$0]) }
-                        ?? definition.mapping.map(row.record, context: context)
+                rows.flatMap { row in
+                    row.problem.map { [PulledRecord.failed(record: row.record, reasons: [$0])] }
+                        ?? definition.mapping.mapAll(row.record, context: context)
                 })
             return nextCursor(after: cursor, from: rows.filter { $0.problem == nil }.map(\.record))
         }

@@ -136,6 +136,10 @@ public struct RecordMapping: Sendable, Equatable {
     ]
     public static let requiredFields: Set<String> = ["indicator", "level", "area", "period", "value", "unit"]
 
+    /// For a wide record (one row, one column per indicator): the observations it makes, each the
+    /// shared `fields` with its own written over them. Empty: one observation per record.
+    public private(set) var perRecord: [RecordMapping] = []
+
     public init(fields: [String: FieldRule], sourceSystem: String, numberFormat: NumberFormat = .inferred) {
         self.fields = fields
         self.sourceSystem = sourceSystem
@@ -143,8 +147,25 @@ public struct RecordMapping: Sendable, Equatable {
         self.orderedFields = Self.ordered(fields)
     }
 
+    /// A wide record's mapping: `shared` for every observation, and one set of fields per observation.
+    public init(
+        shared: [String: FieldRule], observations: [[String: FieldRule]], sourceSystem: String, numberFormat: NumberFormat = .inferred
+    ) {
+        self.init(fields: shared, sourceSystem: sourceSystem, numberFormat: numberFormat)
+        perRecord = observations.map {
+            RecordMapping(fields: shared.merging($0) { $1 }, sourceSystem: sourceSystem, numberFormat: numberFormat)
+        }
+    }
+
     public static func == (lhs: RecordMapping, rhs: RecordMapping) -> Bool {
         lhs.fields == rhs.fields && lhs.sourceSystem == rhs.sourceSystem && lhs.numberFormat == rhs.numberFormat
+            && lhs.perRecord == rhs.perRecord
+    }
+
+    /// Every observation `record` makes: one, or one per entry of a wide mapping, each mapped,
+    /// skipped or failed on its own.
+    public func mapAll(_ record: JSONValue, context: PullContext) -> [PulledRecord] {
+        perRecord.isEmpty ? [map(record, context: context)] : perRecord.map { $0.map(record, context: context) }
     }
 
     static let percentUnit = JSONValue.string("percent")
