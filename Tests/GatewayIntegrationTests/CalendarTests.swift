@@ -185,15 +185,18 @@ struct ReportingCalendarTests {
         try broken.write(to: config, atomically: true, encoding: .utf8)
         let secret = directory.appendingPathComponent("secret")
         try "s".write(to: secret, atomically: true, encoding: .utf8)
-        let check = try ChildProcess(
-            ["check", "--config", config.path],
-            environment: [
-                "LGSP_SIGNING_KEY": try writeKey(.generate(), in: directory),
-                "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
-                "LGSP_CENTRAL_CA": try writeTestCA(in: directory),
-                "LGSP_CONTRACTS": repositoryRoot.appendingPathComponent("Contracts").path,
-                "LGSP_ADAPTERS": adapters.path,
-            ], outputPath: directory.appendingPathComponent("check.out"))
+        // `check` with what the example configuration needs, the adapters folder above.
+        let environment = [
+            "LGSP_SIGNING_KEY": try writeKey(.generate(), in: directory), "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
+            "LGSP_CENTRAL_CA": try writeTestCA(in: directory), "LGSP_CONTRACTS": repositoryRoot.appendingPathComponent("Contracts").path,
+            "LGSP_ADAPTERS": adapters.path,
+        ]
+        func runCheck() throws -> ChildProcess {
+            try ChildProcess(
+                ["check", "--config", config.path], environment: environment,
+                outputPath: directory.appendingPathComponent("check-\(UUID().uuidString.prefix(6)).out"))
+        }
+        let check = try runCheck()
         #expect(try await check.waitForExit(timeout: .seconds(30)) == 2)
         let output = check.output
         let line =
@@ -227,15 +230,7 @@ struct ReportingCalendarTests {
             of: "default_due: { cutoff_day: 14, working_days_after: 2 }",
             with: "default_due: { cutoff_day: 14 }\n  indicators:\n    KHONG_CO: { rhythm: [year] }\n    KTS_GRDP: { rhythm: [month] }"
         ).write(to: config, atomically: true, encoding: .utf8)
-        let again = try ChildProcess(
-            ["check", "--config", config.path],
-            environment: [
-                "LGSP_SIGNING_KEY": try writeKey(.generate(), in: directory),
-                "LGSP_STORE": directory.appendingPathComponent("s.sqlite").path,
-                "LGSP_CENTRAL_CA": try writeTestCA(in: directory),
-                "LGSP_CONTRACTS": repositoryRoot.appendingPathComponent("Contracts").path,
-                "LGSP_ADAPTERS": adapters.path,
-            ], outputPath: directory.appendingPathComponent("check-again.out"))
+        let again = try runCheck()
         #expect(try await again.waitForExit(timeout: .seconds(30)) == 2)
         let objections = again.output
         #expect(
@@ -251,9 +246,7 @@ struct ReportingCalendarTests {
         "an upgraded store learns which figure each quarantined record it holds is of, from the record itself",
         arguments: StoreBackend.available)
     func quarantineFiguresOnUpgrade(backend: StoreBackend) async throws {
-        let directory = try makeTemporaryDirectory()
-        let path = directory.appendingPathComponent("g.sqlite").path
-        let location = backend == .sqlite ? path : try await freshPostgresDatabase()
+        let location = try await freshStoreLocation(backend)
         let rejected = Observation(
             indicator: "HSCV_DIEN_TU", province: "14", level: .commune, area: "03655", period: "2025-Q3", value: 130, unit: "percent",
             sourceSystem: "qlvb", collectedAt: "2025-10-02T01:00:00.000Z")
@@ -274,15 +267,10 @@ struct ReportingCalendarTests {
             DROP INDEX quarantine_by_figure; ALTER TABLE quarantine DROP COLUMN indicator; ALTER TABLE quarantine DROP COLUMN province;
             ALTER TABLE quarantine DROP COLUMN level; ALTER TABLE quarantine DROP COLUMN area; ALTER TABLE quarantine DROP COLUMN period;
             """
-        let (status, output) =
-            switch backend {
-            case .sqlite: try runTool(["sqlite3", path, drop + "DELETE FROM grdb_migrations WHERE identifier = 'v7-quarantine-figures';"])
-            case .postgres:
-                try await runToolOffPool([
-                    "psql", location.replacingOccurrences(of: "?sslmode=disable", with: ""), "--quiet", "--no-psqlrc", "-v",
-                    "ON_ERROR_STOP=1", "-c", drop + "DELETE FROM schema_migrations WHERE version = 4;",
-                ])
-            }
+        let forgotten =
+            backend == .sqlite
+            ? "DELETE FROM grdb_migrations WHERE identifier = 'v7-quarantine-figures';" : "DELETE FROM schema_migrations WHERE version = 4;"
+        let (status, output) = try await runSQL(drop + forgotten, on: location)
         #expect(status == 0, "\(output)")
         try await StoreLocation.withStore(location) { upgraded in
             let found = try await upgraded.quarantinedFigures(indicator: "HSCV_DIEN_TU", periods: ["2025-Q3", "2025-Q4"])

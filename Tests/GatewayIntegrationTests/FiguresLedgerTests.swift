@@ -223,9 +223,7 @@ struct FiguresLedgerTests {
         "an upgraded store builds its ledger from the signed reports it holds, and the next pull sends only what changed",
         arguments: StoreBackend.available)
     func ledgerBuiltOnUpgrade(backend: StoreBackend) async throws {
-        let directory = try makeTemporaryDirectory()
-        let path = directory.appendingPathComponent("g.sqlite").path
-        let location = backend == .sqlite ? path : try await freshPostgresDatabase()
+        let location = try await freshStoreLocation(backend)
         let source = ChangingSource([Self.commune("03646", electronic: 150), Self.commune("03649", electronic: 160)])
         try await StoreLocation.withStore(location) { store in
             _ = try await Self.runner(store).pullOnce(source)
@@ -233,26 +231,14 @@ struct FiguresLedgerTests {
             try await store.complete(reportID: reportID, attempt: 1, with: .delivered(status: 202, receipt: "r"), now: Date())
         }
         // The store as the previous version left it: no ledger, and its version not recorded.
-        let (status, output) =
-            switch backend {
-            case .sqlite:
-                try runTool([
-                    "sqlite3", path,
-                    """
-                    DROP TABLE figures; DROP TABLE figure_reports; ALTER TABLE pulls DROP COLUMN unchanged;
-                    ALTER TABLE pulls DROP COLUMN revisions; DELETE FROM grdb_migrations WHERE identifier = 'v6-figures';
-                    """,
-                ])
-            case .postgres:
-                try await runToolOffPool([
-                    "psql", location.replacingOccurrences(of: "?sslmode=disable", with: ""), "--quiet", "--no-psqlrc", "-v",
-                    "ON_ERROR_STOP=1", "-c",
-                    """
-                    DROP TABLE figures; DROP TABLE figure_reports; ALTER TABLE pulls DROP COLUMN unchanged;
-                    ALTER TABLE pulls DROP COLUMN revisions; DELETE FROM schema_migrations WHERE version = 3;
-                    """,
-                ])
-            }
+        let forgotten =
+            backend == .sqlite
+            ? "DELETE FROM grdb_migrations WHERE identifier = 'v6-figures'" : "DELETE FROM schema_migrations WHERE version = 3"
+        let (status, output) = try await runSQL(
+            """
+            DROP TABLE figures; DROP TABLE figure_reports; ALTER TABLE pulls DROP COLUMN unchanged;
+            ALTER TABLE pulls DROP COLUMN revisions; \(forgotten);
+            """, on: location)
         #expect(status == 0, "\(output)")
         try await StoreLocation.withStore(location) { upgraded in
             let ledger = try await upgraded.latestFigures(indicator: nil, period: nil)

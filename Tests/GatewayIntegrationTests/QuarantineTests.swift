@@ -70,9 +70,7 @@ struct QuarantineTests {
 
     @Test("an upgraded store folds the copies it holds of one record into one, counting them", arguments: StoreBackend.available)
     func foldedOnUpgrade(backend: StoreBackend) async throws {
-        let directory = try makeTemporaryDirectory()
-        let path = directory.appendingPathComponent("g.sqlite").path
-        let location = backend == .sqlite ? path : try await freshPostgresDatabase()
+        let location = try await freshStoreLocation(backend)
         let first = Date(timeIntervalSince1970: 1_790_000_000)
         _ = try await StoreLocation.withStore(location) { store in
             try await Self.commit([Self.rejected("03646"), Self.unmapped], to: store, at: first)
@@ -88,18 +86,11 @@ struct QuarantineTests {
                 WHERE quarantined_at = \(Int(first.timeIntervalSince1970)) AND record LIKE '%03646%';
             """
         let (status, output) =
-            switch backend {
-            case .sqlite:
-                try runTool([
-                    "sqlite3", path,
-                    "DROP INDEX quarantine_newest;" + undo + "DELETE FROM grdb_migrations WHERE identifier = 'v8-quarantine-once';",
-                ])
-            case .postgres:
-                try await runToolOffPool([
-                    "psql", location.replacingOccurrences(of: "?sslmode=disable", with: ""), "--quiet", "--no-psqlrc", "-v",
-                    "ON_ERROR_STOP=1", "-c", undo + "DELETE FROM schema_migrations WHERE version = 5;",
-                ])
-            }
+            backend == .sqlite
+            ? try await runSQL(
+                "DROP INDEX quarantine_newest;" + undo + "DELETE FROM grdb_migrations WHERE identifier = 'v8-quarantine-once';",
+                on: location)
+            : try await runSQL(undo + "DELETE FROM schema_migrations WHERE version = 5;", on: location)
         #expect(status == 0, "\(output)")
         _ = try await StoreLocation.withStore(location) { upgraded in
             let held = try await upgraded.quarantined(matching: QuarantineFilter(), limit: 100)

@@ -155,14 +155,7 @@ struct SourceProtocolTests {
                 """
                 name: dvc
                 schedule: { every: 1h }
-                source:
-                  base_url: ${LGSP_SOURCE_URL}
-                  ca_bundle: ${LGSP_SOURCE_CA}
-                  auth:
-                    kind: oauth2_client_credentials
-                    token_url: ${LGSP_SOURCE_URL}/token
-                    client_id: ${LGSP_CLIENT_ID}
-                    client_secret: ${LGSP_CLIENT_SECRET}
+                \(mockSourceYAML)
                     scope: lgsp:khac
                 request: { path: /dvc/1.0.0/chi-tieu }
                 response: { records: $.duLieu.banGhi }
@@ -181,35 +174,39 @@ struct SourceProtocolTests {
         }
     }
 
-    @Test("check names the file, line and field of a login or status written wrong")
-    func loginMistakes() throws {
-        let directory = try makeTemporaryDirectory()
-        let folder = directory.appendingPathComponent("adapters")
+    /// The issues the adapter loader finds in `files` (name → text), each written to one folder.
+    static func loaderIssues(_ files: [String: String]) throws -> (issues: [String], folder: URL) {
+        let folder = try makeTemporaryDirectory().appendingPathComponent("adapters")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let file = folder.appendingPathComponent("a.yaml")
-        try """
-        name: so-gddt
-        schedule: { every: 1h }
-        source:
-          base_url: https://127.0.0.1:1
-          retry: { attempts: 0 }
-          auth:
-            kind: login
-            path: sgd/api/dang-nhap
-            token: duLieu..token
-            body_format: xml
-        request: { path: /sgd/api/chi-tieu }
-        response:
-          records: $.duLieu.danhSach
-          status: { code: maLoi }
-        mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
-        """.write(to: file, atomically: true, encoding: .utf8)
-        let issues: [ConfigIssue]
+        for (name, text) in files { try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
         do {
             _ = try AdapterLoader.definitions(directory: folder.path, environment: ConfigEnvironment(variables: [:]))
-            issues = []
-        } catch { issues = error.issues }
-        let shown = issues.map(\.description)
+            return ([], folder)
+        } catch { return (error.issues.map(\.description), folder) }
+    }
+
+    @Test("check names the file, line and field of a login or status written wrong")
+    func loginMistakes() throws {
+        let (shown, folder) = try Self.loaderIssues([
+            "a.yaml": """
+            name: so-gddt
+            schedule: { every: 1h }
+            source:
+              base_url: https://127.0.0.1:1
+              retry: { attempts: 0 }
+              auth:
+                kind: login
+                path: sgd/api/dang-nhap
+                token: duLieu..token
+                body_format: xml
+            request: { path: /sgd/api/chi-tieu }
+            response:
+              records: $.duLieu.danhSach
+              status: { code: maLoi }
+            mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
+            """
+        ])
+        let file = folder.appendingPathComponent("a.yaml")
         func has(_ line: Int, _ field: String, _ words: String) -> Bool {
             shown.contains { $0.contains("\(file.path):\(line): \(field):") && $0.contains(words) }
         }
@@ -225,41 +222,35 @@ struct SourceProtocolTests {
 extension SourceProtocolTests {
     @Test("a secret written in an adapter file is an error naming file, line and field, never the secret; a login's user name may be")
     func inlineSecrets() throws {
-        let directory = try makeTemporaryDirectory()
-        let folder = directory.appendingPathComponent("adapters")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let file = folder.appendingPathComponent("a.yaml")
-        try """
-        name: so-gddt
-        schedule: { every: 1h }
-        source:
-          base_url: https://127.0.0.1:1
-          auth:
-            kind: login
-            path: /sgd/api/dang-nhap
-            body:
-              tenDangNhap: so-gddt-14
-              matKhau: hunter2-inline
-            token: duLieu.token
-        request: { path: /sgd/api/chi-tieu }
-        response: { records: $.duLieu.danhSach }
-        mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
-        """.write(to: file, atomically: true, encoding: .utf8)
-        let second = folder.appendingPathComponent("b.yaml")
-        try """
-        name: basic
-        schedule: { every: 1h }
-        source:
-          base_url: https://127.0.0.1:1
-          auth: { kind: basic, username: u, password: also-inline }
-        request: { path: /x }
-        response: { records: $.x }
-        mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
-        """.write(to: second, atomically: true, encoding: .utf8)
-        var shown: [String] = []
-        do { _ = try AdapterLoader.definitions(directory: folder.path, environment: ConfigEnvironment(variables: [:])) } catch {
-            shown = error.issues.map(\.description)
-        }
+        let (shown, folder) = try Self.loaderIssues([
+            "a.yaml": """
+            name: so-gddt
+            schedule: { every: 1h }
+            source:
+              base_url: https://127.0.0.1:1
+              auth:
+                kind: login
+                path: /sgd/api/dang-nhap
+                body:
+                  tenDangNhap: so-gddt-14
+                  matKhau: hunter2-inline
+                token: duLieu.token
+            request: { path: /sgd/api/chi-tieu }
+            response: { records: $.duLieu.danhSach }
+            mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
+            """,
+            "b.yaml": """
+            name: basic
+            schedule: { every: 1h }
+            source:
+              base_url: https://127.0.0.1:1
+              auth: { kind: basic, username: u, password: also-inline }
+            request: { path: /x }
+            response: { records: $.x }
+            mapping: { indicator: a, level: b, area: c, period: d, value: e, unit: f }
+            """,
+        ])
+        let file = folder.appendingPathComponent("a.yaml"), second = folder.appendingPathComponent("b.yaml")
         #expect(shown.contains { $0.hasPrefix("\(file.path):10: source.auth.body.matKhau: a secret written in the file") }, "\(shown)")
         #expect(shown.contains { $0.hasPrefix("\(second.path):5: source.auth.password: a secret written in the file") }, "\(shown)")
         #expect(!shown.contains { $0.contains("tenDangNhap") }, "\(shown)")

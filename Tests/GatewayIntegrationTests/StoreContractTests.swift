@@ -34,6 +34,14 @@ func freshPostgresDatabase() async throws -> String {
     return components.string!
 }
 
+/// Where a fresh store of `backend` would be: a file in a new directory, or a new database.
+func freshStoreLocation(_ backend: StoreBackend) async throws -> String {
+    switch backend {
+    case .sqlite: try makeTemporaryDirectory().appendingPathComponent("g.sqlite").path
+    case .postgres: try await freshPostgresDatabase()
+    }
+}
+
 func openStore(_ backend: StoreBackend) async throws -> any GatewayStore {
     switch backend {
     case .sqlite: try SQLiteStore(path: try makeTemporaryDirectory().appendingPathComponent("g.sqlite").path)

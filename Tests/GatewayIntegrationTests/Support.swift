@@ -5,6 +5,7 @@ import GatewayConfig
 import GatewayTestKit
 import GatewayHTTP
 import GatewaySigning
+import GatewayStore
 import Logging
 import ServiceLifecycle
 
@@ -148,4 +149,14 @@ func reloadableGateway(
         file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
     let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger, environment: environment)
     return (runtime, runtime.makeServiceGroup(signals: []))
+}
+
+/// Runs `sql` on a store with the database's own client (`sqlite3` for a file, `psql` for a
+/// PostgreSQL URL), as a test puts a store back the way an earlier version left it.
+func runSQL(_ sql: String, on location: String) async throws -> (status: Int32, output: String) {
+    guard StoreLocation.isPostgres(location) else { return try runTool(["sqlite3", location, sql]) }
+    return try await runToolOffPool([
+        "psql", location.replacingOccurrences(of: "?sslmode=disable", with: ""), "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-c",
+        sql,
+    ])
 }
