@@ -63,6 +63,12 @@ public enum Demo {
         public var staleRevisionsAtCentral = 0
         /// The corrected figure as the centre holds it after the second pull: "KEY r2 = value".
         public var correctedFigure = ""
+        /// What the reporting calendar says at the end: figures the shipped adapters are
+        /// responsible for, accepted by the centre (all after their due day: the mock's periods
+        /// are past), and still missing or overdue.
+        public var figuresExpected = 0
+        public var figuresAcceptedLate = 0
+        public var figuresOverdue = 0
         public var centralIsMock = true
         public var retriesByCause: [String: Int] = [:]
         public var quarantineByRule: [String: Int] = [:]
@@ -85,6 +91,9 @@ public enum Demo {
             case revisionsAtCentral = "revisions_at_central"
             case staleRevisionsAtCentral = "stale_revisions_at_central"
             case correctedFigure = "corrected_figure"
+            case figuresExpected = "figures_expected"
+            case figuresAcceptedLate = "figures_accepted_late"
+            case figuresOverdue = "figures_overdue"
             case centralIsMock = "central_is_mock"
             case retriesByCause = "retries_by_cause"
             case quarantineByRule = "quarantine_by_rule"
@@ -171,7 +180,11 @@ public enum Demo {
             let totals = try await runtime.store.pullTotals()
             let stats = try await runtime.store.outboxStats(now: Date())
             let central = running.central.statistics
+            let calendar = try await runtime.loaded.calendar.rows(store: runtime.store, now: Date())
             var summary = Summary()
+            summary.figuresExpected = calendar.reduce(0) { $0 + $1.expected }
+            summary.figuresAcceptedLate = calendar.reduce(0) { $0 + $1.count(.late) }
+            summary.figuresOverdue = calendar.reduce(0) { $0 + $1.overdue }
             summary.pulled = totals.pulledRecords
             summary.valid = totals.validObservations
             summary.quarantined = totals.quarantined
@@ -284,6 +297,11 @@ public enum Demo {
         if summary.revisions > 0 || summary.unchanged > 0 {
             lines.append(
                 "A figure corrected at the source went as \(summary.revisions) revision(s); \(summary.unchanged) unchanged figure(s) were not sent again."
+            )
+        }
+        if summary.figuresExpected > 0 {
+            lines.append(
+                "Calendar: \(summary.figuresExpected) figures expected of the province, \(summary.figuresAcceptedLate) accepted after their due day, \(summary.figuresOverdue) overdue (lgsp-gateway calendar)."
             )
         }
         if summary.centralIsMock {

@@ -273,6 +273,9 @@ struct ProcessTests {
         // The figure the demo corrects at the source between two pulls went as revision 2, and stands.
         #expect(summary.revisions == 1 && summary.revisionsAtCentral == 1 && summary.staleRevisionsAtCentral == 0)
         #expect(summary.correctedFigure == "DVC_TOAN_TRINH/14/province/14/2026-Q3 r2 = 85.65")
+        // The shipped adapters' expectations, against the mock's past quarters: accepted, after their
+        // due days. (Exact counts, with a fixed clock, are the calendar tests'; these hold any day.)
+        #expect(summary.figuresAcceptedLate > 0 && summary.figuresAcceptedLate + summary.figuresOverdue <= summary.figuresExpected)
     }
 
     @Test("demo --central-url and --central-ca deliver to another central endpoint, which verifies everything")
