@@ -109,7 +109,9 @@ enum HTMLPage {
         let head = String(decoding: answer.body.prefix(4096), as: UTF8.self)
         let lowered = head.lowercased()
         let trimmed = lowered.drop { $0.isWhitespace || $0 == "\u{FEFF}" }
-        guard contentType.contains("html") || trimmed.hasPrefix("<!doctype html") || trimmed.hasPrefix("<html") else { return nil }
+        // By its bytes as well as its label: a source that labels JSON text/html is not sending a page.
+        guard trimmed.hasPrefix("<"), contentType.contains("html") || trimmed.hasPrefix("<!doctype html") || trimmed.hasPrefix("<html")
+        else { return nil }
         guard let open = head.range(of: "<title", options: .caseInsensitive),
             let close = head.range(of: ">", range: open.upperBound..<head.endIndex),
             let end = head.range(of: "</title>", options: .caseInsensitive, range: close.upperBound..<head.endIndex)
