@@ -159,23 +159,24 @@ struct ReportingCalendarTests {
         let adapters = directory.appendingPathComponent("adapters")
         try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
         let adapter = adapters.appendingPathComponent("so-y-te.yaml")
-        try """
-        name: so-y-te
-        kind: exec
-        schedule: { every: 1h }
-        exec:
-          command: /bin/true
-        expects:
-          - indicator: KHONG_CO
-            level: province
-          - indicator: KTS_GRDP
-            level: commune
-            areas: ["0364"]
-          - indicator: HSCV_DIEN_TU
-            level: province
-            periods: [month, week]
-            from: 2025-Q5
-        """.write(to: adapter, atomically: true, encoding: .utf8)
+        let brokenAdapter = """
+            name: so-y-te
+            kind: exec
+            schedule: { every: 1h }
+            exec:
+              command: /bin/true
+            expects:
+              - indicator: KHONG_CO
+                level: province
+              - indicator: KTS_GRDP
+                level: commune
+                areas: ["0364"]
+              - indicator: HSCV_DIEN_TU
+                level: province
+                periods: [month, week]
+                from: 2025-Q5
+            """
+        try brokenAdapter.write(to: adapter, atomically: true, encoding: .utf8)
         let example = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml"), encoding: .utf8)
         let broken = example.replacingOccurrences(
             of: "default_due: { cutoff_day: 14, working_days_after: 2 }",
@@ -210,22 +211,10 @@ struct ReportingCalendarTests {
         #expect(output.contains("\(adapter.path):15: expects[2].from: expected a period"), "\(output)")
 
         // With the file's own mistakes fixed, the catalogue's objections, each at its line.
-        try """
-        name: so-y-te
-        kind: exec
-        schedule: { every: 1h }
-        exec:
-          command: /bin/true
-        expects:
-          - indicator: KHONG_CO
-            level: province
-          - indicator: KTS_GRDP
-            level: commune
-            areas: ["03646"]
-          - indicator: HSCV_DIEN_TU
-            level: province
-            periods: [month]
-        """.write(to: adapter, atomically: true, encoding: .utf8)
+        try brokenAdapter.replacingOccurrences(of: #"["0364"]"#, with: #"["03646"]"#).replacingOccurrences(
+            of: "[month, week]", with: "[month]"
+        )
+        .replacingOccurrences(of: "\n    from: 2025-Q5", with: "").write(to: adapter, atomically: true, encoding: .utf8)
         try example.replacingOccurrences(
             of: "default_due: { cutoff_day: 14, working_days_after: 2 }",
             with: "default_due: { cutoff_day: 14 }\n  indicators:\n    KHONG_CO: { rhythm: [year] }\n    KTS_GRDP: { rhythm: [month] }"
