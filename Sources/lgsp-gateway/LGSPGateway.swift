@@ -23,6 +23,7 @@ struct LGSPGateway: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
+            if !(command is Run) { bootstrapOneShotLogging() }
             if var asynchronous = command as? any AsyncParsableCommand {
                 try await asynchronous.run()
             } else {
@@ -36,6 +37,17 @@ struct LGSPGateway: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+/// A one-shot command's output is its answer (`--json` included, read by scripts), so its log goes
+/// to standard error; swift-log's default is standard output. The store's pool logs at info what
+/// is routine when a command ends (a connection it was opening closed with it): warnings only.
+func bootstrapOneShotLogging() {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = label == "lgsp-gateway.store" ? .warning : .info
+        return handler
     }
 }
 
