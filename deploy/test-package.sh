@@ -94,6 +94,9 @@ for adapter in "$root"/usr/share/lgsp-gateway/adapters/*.yaml; do
     -e 's|\$\{TELECOM_CA:-[^}]*\}|/srv/mock/ca.pem|' \
     -e 's|\$\{BANK_CA:-[^}]*\}|/srv/mock/ca.pem|' \
     -e 's|\$\{TELECOM_API_KEY:-[^}]*\}|credential:lgsp-client-secret|' \
+    -e "s|\\\$\\{SGD_URL:-[^}]*\\}|$source_url|" \
+    -e 's|\$\{SGD_CA:-[^}]*\}|/srv/mock/ca.pem|' \
+    -e 's|\$\{SGD_PASSWORD:-[^}]*\}|credential:lgsp-client-secret|' \
     -e "s|\\\$\\{BANK_URL:-[^}]*\\}|$bank_url|" \
     -e 's|\$\{BANK_CLIENT_CERT:-[^}]*\}|/etc/lgsp-gateway/credentials/bank-client-certificate.pem|' \
     -e 's|\$\{BANK_CLIENT_KEY:-[^}]*\}|/etc/lgsp-gateway/credentials/bank-client-key.pem|' \

@@ -58,6 +58,11 @@ public enum Demo {
         public var revisions = 0
         /// Figures pulled again with the value the centre holds: counted, not sent.
         public var unchanged = 0
+        /// Records an adapter skips by its source's code (a breakdown the province does not report).
+        public var skipped = 0
+        /// Pages a source failed part-way through a pull (an HTML 503 from its proxy) that were
+        /// asked for again within the pull.
+        public var sourcePagesRetried = 0
         /// Revisions that became current at the mock centre, and ones that arrived after a higher one.
         public var revisionsAtCentral = 0
         public var staleRevisionsAtCentral = 0
@@ -77,6 +82,12 @@ public enum Demo {
         public var storePath = ""
         public var elapsedMilliseconds = 0
 
+        /// Every valid observation delivered, and every pulled record valid, quarantined, skipped
+        /// or found unchanged.
+        public var accountsForEveryRecord: Bool {
+            deliveredObservations == valid && valid + quarantined + unchanged + skipped == pulled
+        }
+
         enum CodingKeys: String, CodingKey {
             case pulled, valid, quarantined
             case reportsSigned = "reports_signed"
@@ -87,7 +98,8 @@ public enum Demo {
             case duplicatesAtCentral = "duplicates_at_central"
             case signatureFailuresAtCentral = "signature_failures_at_central"
             case acceptedAtCentral = "accepted_observations_at_central"
-            case revisions, unchanged
+            case revisions, unchanged, skipped
+            case sourcePagesRetried = "source_pages_retried"
             case revisionsAtCentral = "revisions_at_central"
             case staleRevisionsAtCentral = "stale_revisions_at_central"
             case correctedFigure = "corrected_figure"
@@ -124,6 +136,9 @@ public enum Demo {
                 failureRate: options.failureRate, slowAnswerDelay: .seconds(2), seed: UInt64.random(in: 1...UInt64.max)))
 
         return try await MockSystems.withRunning(mocks, logger: logger) { running in
+            // The education department's proxy fails the second page once, as it does when the
+            // system behind it restarts; the pull asks again rather than failing.
+            if options.failureRate > 0 { running.source.education.script([(page: 2, fault: .proxyUnavailable)]) }
             let storePath = work.appendingPathComponent("gateway.sqlite").path
             let environment = environment(
                 for: running, repository: options.repository, keyPath: keyPath, storePath: storePath,
@@ -194,6 +209,8 @@ public enum Demo {
             summary.deadLettered = stats.deadLettered
             summary.revisions = totals.revisions
             summary.unchanged = totals.unchanged
+            summary.skipped = totals.skipped
+            summary.sourcePagesRetried = running.source.education.statistics.faultsServed
             summary.centralIsMock = options.centralURL == nil
             if summary.centralIsMock {
                 summary.duplicatesAtCentral = central.duplicateObservations
@@ -244,6 +261,8 @@ public enum Demo {
             "TELECOM_URL": running.sourceURL, "TELECOM_CA": running.caBundlePath, "TELECOM_API_KEY": "file:" + running.clientSecretPath,
             "BANK_URL": running.bankURL, "BANK_CA": running.caBundlePath, "BANK_CLIENT_CERT": running.clientCertificatePath,
             "BANK_CLIENT_KEY": running.clientKeyPath,
+            // The education department's system takes the same secret as its login's password.
+            "SGD_URL": running.sourceURL, "SGD_CA": running.caBundlePath, "SGD_PASSWORD": "file:" + running.clientSecretPath,
             "LGSP_CENTRAL_URL": running.centralURL, "LGSP_CENTRAL_CA": running.caBundlePath,
             "LGSP_CENTRAL_RECEIPT_KEYS": running.receiptKeysPath,
             "LGSP_SIGNING_KEY": keyPath, "LGSP_STORE": storePath, "LGSP_PROVINCE": "14", "LGSP_GATEWAY_ID": "demo-son-la",
@@ -278,8 +297,12 @@ public enum Demo {
     public static func describe(_ summary: Summary) -> String {
         var lines: [String] = []
         lines.append(
-            "Pulled \(summary.pulled) records from the mock provincial systems: \(summary.valid) valid, \(summary.quarantined) quarantined."
+            "Pulled \(summary.pulled) records from the mock provincial systems: \(summary.valid) valid, \(summary.quarantined) quarantined, \(summary.skipped) skipped."
         )
+        if summary.sourcePagesRetried > 0 {
+            lines.append(
+                "  A source's proxy failed \(summary.sourcePagesRetried) page(s) part-way with an HTML 503; each was asked for again.")
+        }
         if !summary.quarantineByRule.isEmpty {
             lines.append(
                 "  Quarantined for: "
@@ -316,11 +339,9 @@ public enum Demo {
         } else {
             lines.append("Central endpoint is external: its own counts are not known here.")
         }
-        let complete =
-            summary.deliveredObservations == summary.valid && summary.valid + summary.quarantined + summary.unchanged == summary.pulled
         lines.append(
-            complete
-                ? "Every pulled record was delivered or quarantined in \(summary.elapsedMilliseconds) ms."
+            summary.accountsForEveryRecord
+                ? "Every pulled record was delivered, quarantined, skipped or found unchanged in \(summary.elapsedMilliseconds) ms."
                 : "NOT every record was accounted for.")
         return lines.joined(separator: "\n")
     }

@@ -10,10 +10,34 @@ public struct MockDataset: Sendable {
         public var fields: [String: JSONValue]
         /// Why this record is deliberately bad, `nil` when it is good.
         public var defect: String?
+        /// The skip code (`field=value`) the shipped adapter counts this record under, `nil` when
+        /// it is mapped: a record the province has not agreed to report is neither good nor bad.
+        public var skippedAs: String?
+
+        public init(fields: [String: JSONValue], defect: String? = nil, skippedAs: String? = nil) {
+            self.fields = fields
+            self.defect = defect
+            self.skippedAs = skippedAs
+        }
 
         /// The source's own identifier of the record, which the shipped adapters map to
         /// `source_record_id`; the statistics export has none.
-        public var recordID: String? { (fields["id"] ?? fields["ma"] ?? fields["soHieu"])?.stringValue }
+        public var recordID: String? { (fields["id"] ?? fields["ma"] ?? fields["soHieu"] ?? fields["maBanGhi"])?.stringValue }
+    }
+
+    /// A row of a wide table, which makes one observation per indicator column.
+    public struct WideRow: Sendable {
+        public struct Column: Sendable {
+            public var defect: String?
+            public var skippedAs: String?
+
+            init(defect: String?) { self.defect = defect }
+            init(skippedAs: String) { self.skippedAs = skippedAs }
+        }
+
+        public var fields: [String: JSONValue]
+        /// What each column's observation is, in the adapter's `mapping.observations` order.
+        public var observations: [Column]
     }
 
     /// One row of the statistics office's CSV export: its text as the file holds it (quoting and
@@ -30,15 +54,27 @@ public struct MockDataset: Sendable {
     public let statisticsRows: [ExportRow]
     public let telecomRecords: [SourceRecord]
     public let bankRecords: [SourceRecord]
+    public let educationRows: [WideRow]
 
-    /// Every record of every source the shipped adapters read, each pulled exactly once.
+    /// Every record of every source the shipped adapters read, each pulled exactly once; a wide
+    /// row counts once per observation it makes, as the gateway counts it.
     public var allRecords: [SourceRecord] {
         portalRecords + documentRecords + statisticsRows.map { SourceRecord(fields: [:], defect: $0.defect) } + telecomRecords + bankRecords
+            + educationObservations
     }
-    public var goodRecordCount: Int { allRecords.count { $0.defect == nil } }
+    /// The education system's rows, one record per observation each makes.
+    public var educationObservations: [SourceRecord] {
+        educationRows.flatMap { row in
+            row.observations.map { SourceRecord(fields: row.fields, defect: $0.defect, skippedAs: $0.skippedAs) }
+        }
+    }
+    public var goodRecordCount: Int { allRecords.count { $0.defect == nil && $0.skippedAs == nil } }
     public var badRecordCount: Int { allRecords.count { $0.defect != nil } }
+    public var skippedRecordCount: Int { allRecords.count { $0.skippedAs != nil } }
     /// The `source_record_id` of every observation the centre should receive.
-    public var expectedSourceRecordIDs: Set<String> { Set(allRecords.filter { $0.defect == nil }.compactMap(\.recordID)) }
+    public var expectedSourceRecordIDs: Set<String> {
+        Set(allRecords.filter { $0.defect == nil && $0.skippedAs == nil }.compactMap(\.recordID))
+    }
 
     /// Sample commune codes of the gateway's province: illustrative five-digit codes, not the
     /// official list (the commune list itself belongs to the contracts' code lists).
@@ -48,7 +84,10 @@ public struct MockDataset: Sendable {
 
     /// Deterministic data for `province` (e.g. "14", Sơn La): the same every run, so tests can count.
     /// `communes` sets how many communes report work records (6 by default; more for load).
-    public init(province: String = "14", communes: Int = 6) {
+    /// Without `educationTable`, the education system serves an empty table: its pulls, which
+    /// keep no cursor and read the whole table each time, then add nothing to what a test that
+    /// restarts gateways counts as pulled exactly once.
+    public init(province: String = "14", communes: Int = 6, educationTable: Bool = true) {
         self.province = province
         var portal: [SourceRecord] = []
         var documents: [SourceRecord] = []
@@ -145,6 +184,7 @@ public struct MockDataset: Sendable {
         statisticsRows = Self.statisticsRows(province: province, sequence: &sequence, timestamp: timestamp)
         telecomRecords = Self.telecomRecords(province: province, communes: communes, sequence: &sequence, timestamp: timestamp)
         bankRecords = Self.bankRecords(province: province, sequence: &sequence, timestamp: timestamp)
+        educationRows = educationTable ? Self.educationRows(province: province) : []
     }
 
     /// The statistics office's export as it comes: UTF-8 with a byte order mark, `;` between fields

@@ -8,14 +8,14 @@ import Synchronization
 /// A department's own system, as the education department's is: reached beside the LGSP, not
 /// through it. It logs in with its own JSON POST answered by a token, answers every request with
 /// HTTP 200 and a `maLoi`/`thongBao`/`duLieu` envelope (success is `"00"`; an expired session is
-/// `maLoi: 401`), and pages its answers with `trang`. A test can script faults for the data
-/// pages (a proxy's HTML 503, a 429 with `Retry-After`, a dropped connection) and expire every
-/// session, as a restart of the system would.
+/// `maLoi: 401`), gives a wide table (one row per period and school group, one column per
+/// indicator), and pages its answers with `trang` and `soBanGhi`. A test can script faults for
+/// the data pages (a proxy's HTML 503, a 429 with `Retry-After`, a dropped connection) and expire
+/// every session, as a restart of the system would.
 public final class MockEducationSystem: Sendable {
     public static let username = "so-gddt-14"
-    public static let password = "mat-khau-thu-nghiem"
-    /// Records per page.
-    public static let pageSize = 2
+    /// Rows per page when the request does not say.
+    public static let pageSize = 4
 
     public enum Fault: Sendable, Equatable {
         /// A reverse proxy's HTML page with HTTP 503.
@@ -42,17 +42,15 @@ public final class MockEducationSystem: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The password the login takes: the demo's client secret, so one secret file serves all.
+    let password: String
+    /// The wide table, in the order it is paged.
+    public let rows: [JSONValue]
 
-    /// Share of schools using digital technology, quarter by quarter: five records, three pages.
-    public static let records: [JSONValue] = zip(["Quý 3/2025", "Quý 4/2025", "Quý 1/2026", "Quý 2/2026", "Quý 3/2026"], 0...).map {
-        quarter, index in
-        .object([
-            "maBanGhi": .string("SGD-TH-\(index + 1)"), "maChiTieu": .string("TH_UD_CNS"), "maTinh": .string("14"),
-            "kyBaoCao": .string(quarter), "tyLe": .string(["61,2", "63,8", "66,5", "68,1", "71,4"][index]),
-        ])
+    init(password: String, dataset: MockDataset) {
+        self.password = password
+        rows = dataset.educationRows.map { .object(JSONObject($0.fields)) }
     }
-
-    public init() {}
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
@@ -70,7 +68,7 @@ public final class MockEducationSystem: Sendable {
     private func login(_ request: Request) async throws -> Response {
         let body = try await request.body.collect(upTo: 16 << 10)
         let fields = try? JSONValue.parse(Data(buffer: body))
-        guard fields?["tenDangNhap"] == .string(Self.username), fields?["matKhau"] == .string(Self.password) else {
+        guard fields?["tenDangNhap"] == .string(Self.username), fields?["matKhau"] == .string(password) else {
             state.withLock { $0.statistics.refusedLogins += 1 }
             return Self.envelope(code: "01", message: "Sai tên đăng nhập hoặc mật khẩu", data: .null)
         }
@@ -112,9 +110,10 @@ public final class MockEducationSystem: Sendable {
             state.withLock { $0.statistics.expiredSessionAnswers += 1 }
             return Self.envelope(code: 401, message: "Phiên đăng nhập đã hết hạn", data: .null)
         }
-        let start = (page - 1) * Self.pageSize
-        let slice = start < Self.records.count ? Array(Self.records[start..<min(start + Self.pageSize, Self.records.count)]) : []
-        let pages = (Self.records.count + Self.pageSize - 1) / Self.pageSize
+        let size = max(1, request.uri.queryParameters.get("soBanGhi").flatMap { Int($0) } ?? Self.pageSize)
+        let start = (page - 1) * size
+        let slice = start < rows.count && start >= 0 ? Array(rows[start..<min(start + size, rows.count)]) : []
+        let pages = (rows.count + size - 1) / size
         return Self.envelope(
             code: "00", message: "Thành công",
             data: .object(["danhSach": .array(slice), "trang": .number(Double(page)), "tongSoTrang": .number(Double(pages))]))

@@ -49,7 +49,7 @@ public final class MockProvincialSource: Sendable {
 
     public let configuration: Configuration
     /// The education department's own system, served beside the LGSP's services.
-    public let education = MockEducationSystem()
+    public let education: MockEducationSystem
     private let state = Mutex(State())
     /// Each dataset's records as a source's database holds them, ready to serve: sorted and
     /// written as JSON once, when the mock starts. The dataset never changes, and sorting and
@@ -63,6 +63,7 @@ public final class MockProvincialSource: Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         let dataset = configuration.dataset
+        education = MockEducationSystem(password: configuration.clientSecret, dataset: dataset)
         servedPortal = Mutex((dataset.portalRecords, ServedRecords(dataset.portalRecords, updatedField: "capNhatLuc")))
         telecom = ServedRecords(dataset.telecomRecords, updatedField: "capNhat")
         documents = ServedRecords(dataset.documentRecords, updatedField: "capNhat")

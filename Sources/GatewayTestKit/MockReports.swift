@@ -1,8 +1,10 @@
 import Foundation
 import GatewayContracts
+import GatewayJSON
 
 /// The sources outside the LGSP's own services: the statistics office's export, a telecom
-/// operator's coverage report and the State Bank branch's payment-account report. Each serves a
+/// operator's coverage report, the State Bank branch's payment-account report and the education
+/// department's own system. Each serves a
 /// few figures the seed resolutions set targets for, in its own shape, and a couple it must not pass.
 extension MockDataset {
     /// `KTS_GRDP` and `NSLD_TANG`, yearly, as the statistics office exports them.
@@ -102,5 +104,45 @@ extension MockDataset {
                     "tyLe": .string("52,50"), "ngayCapNhat": .string(timestamp(sequence)),
                 ], defect: "another province's figure"))
         return records
+    }
+
+    /// The education department's wide table: one row per period and school group, one column
+    /// group per indicator (`TRUONG_HOC_CONG_NGHE_SO` for schools, `CBCC_KY_NANG_SO` for the
+    /// sector's public employees trained in digital skills). The rows for the whole province
+    /// (`TONG`) are the figures; the rows per school group (`MN` pre-school, `PT` general
+    /// education) are the department's own breakdown, which the province has not agreed to report.
+    static func educationRows(province: String) -> [WideRow] {
+        let periods = ["Quý 3/2025", "Quý 4/2025", "Năm 2025", "Quý 1/2026", "Quý 2/2026", "Quý 3/2026"]
+        let codes = ["2025-Q3", "2025-Q4", "2025", "2026-Q1", "2026-Q2", "2026-Q3"]
+        var rows: [WideRow] = []
+        for (index, period) in periods.enumerated() {
+            // The year's figure is the fourth quarter's: counts at the year's end.
+            let step = index < 2 ? index : index - 1
+            for (group, share) in [("TONG", 1.0), ("MN", 0.38), ("PT", 0.62)] {
+                let schools = Int((1_046 * share).rounded()), digital = Int(((612.0 + Double(step) * 31) * share).rounded())
+                var staff = Int((24_300 * share).rounded()), trained = Int(((15_900.0 + Double(step) * 820) * share).rounded())
+                var defect: String?
+                if group == "TONG" && codes[index] == "2026-Q2" {
+                    // Trainees of a course counted twice: more trained than there are staff.
+                    (staff, trained) = (19_950, 20_310)
+                    defect = "numerator greater than denominator"
+                }
+                let fields: [String: JSONValue] = [
+                    "maBanGhi": .string("SGD-\(province)-\(codes[index])-\(group)"), "maTinh": .string(province),
+                    "kyBaoCao": .string(period), "capHoc": .string(group),
+                    "tongSoTruong": .number(Double(schools)), "soTruongUngDungCNS": .number(Double(digital)),
+                    "tyLeTruongCNS": .string(vietnameseDecimal(Double(digital) / Double(schools) * 100)),
+                    "tongSoVienChuc": .number(Double(staff)), "soVienChucDuocBoiDuong": .number(Double(trained)),
+                    "tyLeBoiDuongKyNangSo": .string(vietnameseDecimal(Double(trained) / Double(staff) * 100)),
+                ]
+                rows.append(
+                    WideRow(
+                        fields: fields,
+                        observations: group == "TONG"
+                            ? [.init(defect: nil), .init(defect: defect)]
+                            : [.init(skippedAs: "level=\(group)"), .init(skippedAs: "level=\(group)")]))
+            }
+        }
+        return rows
     }
 }

@@ -24,13 +24,19 @@ struct AdaptersCommandTests {
             }
             // Each shipped adapter, and what the mock system it reads serves: good records, bad ones.
             let dataset = MockDataset()
-            func split(_ defects: [String?]) -> (good: Int, bad: Int) { (defects.count { $0 == nil }, defects.count { $0 != nil }) }
-            let served: [String: (good: Int, bad: Int)] = [
-                "dvc-portal": split(dataset.portalRecords.map(\.defect)),
-                "qlvb-documents": split(dataset.documentRecords.map(\.defect)),
-                "thong-ke-kinh-te-so": split(dataset.statisticsRows.map(\.defect)),
-                "vien-thong-cap-quang": split(dataset.telecomRecords.map(\.defect)),
-                "ngan-hang-thanh-toan": split(dataset.bankRecords.map(\.defect)),
+            func split(_ records: [MockDataset.SourceRecord]) -> (good: Int, bad: Int, skipped: Int) {
+                (
+                    records.count { $0.defect == nil && $0.skippedAs == nil }, records.count { $0.defect != nil },
+                    records.count { $0.skippedAs != nil }
+                )
+            }
+            let served: [String: (good: Int, bad: Int, skipped: Int)] = [
+                "dvc-portal": split(dataset.portalRecords),
+                "qlvb-documents": split(dataset.documentRecords),
+                "thong-ke-kinh-te-so": split(dataset.statisticsRows.map { MockDataset.SourceRecord(fields: [:], defect: $0.defect) }),
+                "vien-thong-cap-quang": split(dataset.telecomRecords),
+                "ngan-hang-thanh-toan": split(dataset.bankRecords),
+                "so-gddt": split(dataset.educationObservations),
             ]
             #expect(names == served.keys.sorted(), "\(list.output)")
 
@@ -46,7 +52,9 @@ struct AdaptersCommandTests {
                 let observations = try #require(summary["observations"]?.numberValue)
                 let quarantined = try #require(summary["quarantined"]?.numberValue)
                 #expect(summary["adapter"]?.stringValue == name)
-                #expect(summary["records"]?.numberValue == observations + quarantined)
+                let skipped = try #require(summary["skipped"]?.numberValue)
+                #expect(summary["records"]?.numberValue == observations + quarantined + skipped)
+                #expect(Int(skipped) == served[name]?.skipped, "\(name): \(summary)")
                 #expect(summary["quarantined_records"]?.numberValue == quarantined)
                 // Always there: the cursor the next pull starts from, or null.
                 #expect(summary["next_cursor"] != nil, "\(summary)")

@@ -26,7 +26,8 @@ struct AdminTests {
         // The shipped adapters, the document system's expecting a seventh commune it has no record
         // of: one figure overdue in each of its five quarters.
         let adapters = try shippedAdapters(
-            ["dvc-portal", "qlvb-documents", "thong-ke-kinh-te-so", "vien-thong-cap-quang", "ngan-hang-thanh-toan"], in: directory)
+            ["dvc-portal", "qlvb-documents", "thong-ke-kinh-te-so", "vien-thong-cap-quang", "ngan-hang-thanh-toan", "so-gddt"],
+            in: directory)
         let qlvb = adapters.appendingPathComponent("qlvb-documents.yaml")
         try String(contentsOf: qlvb, encoding: .utf8).replacingOccurrences(of: #""03661"]"#, with: #""03661", "03999"]"#)
             .write(to: qlvb, atomically: true, encoding: .utf8)
@@ -85,6 +86,7 @@ struct AdminTests {
         let quarantined = samples.filter { $0.key.hasPrefix("lgsp_records_total{") && $0.key.contains("outcome=quarantined") }.values
             .reduce(0, +)
         #expect(Int(valid) == dataset.goodRecordCount && Int(quarantined) == dataset.badRecordCount)
+        #expect(samples["lgsp_records_total{adapter=so-gddt,outcome=skipped}"].map(Int.init) == dataset.skippedRecordCount, "\(samples)")
         #expect(samples["lgsp_records_total{adapter=dvc-portal,outcome=quarantined,reason_class=indicator}"] != nil)
         #expect(samples["lgsp_delivery_attempts_total{status_class=5xx}"] == 1)
         #expect(samples["lgsp_delivery_attempts_total{status_class=4xx}"] == 1)

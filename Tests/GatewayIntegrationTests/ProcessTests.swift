@@ -102,7 +102,9 @@ struct ProcessTests {
         let directory = try makeTemporaryDirectory()
         let key = SigningKey.generate()
         let keyPath = try writeKey(key, in: directory)
-        let dataset = MockDataset(province: "14")
+        // Restarted, a gateway reads the education system's table again (it keeps no cursor): left
+        // empty here, so every record is pulled once in all.
+        let dataset = MockDataset(province: "14", educationTable: false)
         let slow = MockCentral.FaultPlan(failureRate: 1, kinds: [.slowAnswer], slowAnswerDelay: .seconds(4))
         let mocks = MockSystems.Configuration(
             directory: directory.appendingPathComponent("mocks"),
@@ -345,6 +347,8 @@ struct ProcessTests {
                 "TELECOM_API_KEY": "file:" + mockDirectory + "/source-client-secret",
                 "BANK_URL": bankURL, "BANK_CA": mockDirectory + "/ca.pem",
                 "BANK_CLIENT_CERT": mockDirectory + "/client-certificate.pem", "BANK_CLIENT_KEY": mockDirectory + "/client-key.pem",
+                "SGD_URL": sourceURL, "SGD_CA": mockDirectory + "/ca.pem",
+                "SGD_PASSWORD": "file:" + mockDirectory + "/source-client-secret",
             ],
             outputPath: directory.appendingPathComponent("gateway.out"))
         let reader = try SQLiteStore(path: storePath, exclusive: false)
@@ -373,7 +377,7 @@ struct ProcessTests {
 
             // First the source is unreachable: every pull fails.
             var unreachable = environment
-            for variable in ["LGSP_SOURCE_URL", "TELECOM_URL", "BANK_URL"] { unreachable[variable] = "https://127.0.0.1:1" }
+            for variable in ["LGSP_SOURCE_URL", "TELECOM_URL", "BANK_URL", "SGD_URL"] { unreachable[variable] = "https://127.0.0.1:1" }
             let failing = try ChildProcess(
                 ["run", "--config", config], environment: unreachable, outputPath: directory.appendingPathComponent("failing.out"))
             let shipped = Set(

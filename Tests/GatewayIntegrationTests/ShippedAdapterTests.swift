@@ -14,6 +14,7 @@ struct ShippedAdapterTests {
         ("thong-ke-kinh-te-so", "sample.csv", "/thongke/1.0.0/kinh-te-so.csv"),
         ("vien-thong-cap-quang", "sample.json", "/vienthong/api/v1/phu-cap-quang?page=1&size=200"),
         ("ngan-hang-thanh-toan", "sample.json", "/nhnn/v1/bao-cao/tai-khoan-thanh-toan"),
+        ("so-gddt", "sample.json", "/sgd/api/chi-tieu?trang=1&soBanGhi=50"),
     ]
 
     @Test("every shipped adapter file has a folder with a README that names it and a sample")
@@ -45,6 +46,13 @@ struct ShippedAdapterTests {
                     ],
                     body: Data("grant_type=client_credentials".utf8), tls: tls, timeout: .seconds(10))
                 let token = try #require(try JSONValue.parse(tokenAnswer.body)["access_token"]?.stringValue)
+                // The education system's own login, with the same secret as its password.
+                let login = try await transport.send(
+                    method: "POST", url: running.sourceURL + "/sgd/api/dang-nhap", headers: [("Content-Type", "application/json")],
+                    body: try JSONValue.object(["tenDangNhap": .string(MockEducationSystem.username), "matKhau": .string(secret)])
+                        .canonicalData(),
+                    tls: tls, timeout: .seconds(10))
+                let session = try #require(try JSONValue.parse(login.body)["duLieu"]?["token"]?.stringValue)
 
                 for (adapter, file, path) in Self.samples {
                     var url = running.sourceURL + path
@@ -52,6 +60,7 @@ struct ShippedAdapterTests {
                     var endpointTLS = tls
                     switch adapter {
                     case "vien-thong-cap-quang": headers = [("X-API-Key", secret)]
+                    case "so-gddt": headers = [("Authorization", "Bearer " + session)]
                     case "ngan-hang-thanh-toan":
                         url = running.bankURL + path
                         headers = []

@@ -10,80 +10,69 @@ import Testing
 /// answers, and pages that fail part-way through a pull.
 @Suite("Sources with their own login, status envelopes and failing pages", .serialized)
 struct SourceProtocolTests {
-    static func educationAdapter(password: String = MockEducationSystem.password, retry: String = "{ attempts: 4, backoff: 50ms }")
-        -> String
-    {
-        """
-        name: so-gddt
-        schedule: { every: 1h }
-        source:
-          base_url: ${LGSP_SOURCE_URL}
-          ca_bundle: ${LGSP_SOURCE_CA}
-          retry: \(retry)
-          auth:
-            kind: login
-            path: /sgd/api/dang-nhap
-            body: { tenDangNhap: \(MockEducationSystem.username), matKhau: "file:${PASSWORD_FILE}" }
-            token: duLieu.token
-            expires_in: duLieu.thoiHan
-            status: { code: maLoi, success: ["00"], message: thongBao }
-        request: { path: /sgd/api/chi-tieu }
-        pagination: { kind: page, page_param: trang, size: \(MockEducationSystem.pageSize) }
-        response:
-          records: $.duLieu.danhSach
-          status: { code: maLoi, success: [0, "00"], message: thongBao, session_expired: [401] }
-        mapping:
-          indicator: { path: maChiTieu, lookup: { TH_UD_CNS: TRUONG_HOC_CONG_NGHE_SO } }
-          level: { const: province }
-          area: maTinh
-          period: kyBaoCao
-          value: tyLe
-          unit: { const: percent }
-          source_record_id: maBanGhi
-        """
+    /// The shipped education adapter, with its in-pull retries set to `retry`.
+    static func educationAdapter(retry: String) throws -> String {
+        let shipped = try String(contentsOf: repositoryRoot.appendingPathComponent("Adapters/so-gddt.yaml"), encoding: .utf8)
+        let lines = shipped.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("  retry: ") ? "  retry: \(retry)" : String(line)
+        }
+        return lines.joined(separator: "\n")
     }
 
-    /// The education adapter against the mocks, and a pull of it.
-    static func pull(
-        _ running: MockSystems.Running, in directory: URL, password: String = MockEducationSystem.password,
-        retry: String = "{ attempts: 4, backoff: 50ms }"
-    ) async throws -> (output: Result<PullOutput, any Error>, session: LoginSession?) {
-        let passwordFile = directory.appendingPathComponent("sgd-password")
-        try password.write(to: passwordFile, atomically: true, encoding: .utf8)
+    /// The education adapter against the mocks, logging in with `password` (the mock's own when nil).
+    static func educationDefinition(
+        _ running: MockSystems.Running, in directory: URL, password: String? = nil, retry: String = "{ attempts: 4, backoff: 50ms }"
+    ) throws -> HTTPAdapter.Definition {
+        let passwordFile = directory.appendingPathComponent("sgd-password-\(UUID().uuidString.prefix(6))")
+        try (password ?? running.source.configuration.clientSecret).write(to: passwordFile, atomically: true, encoding: .utf8)
         let environment = Demo.environment(
-            for: running, repository: repositoryRoot, keyPath: "", storePath: "", overrides: ["PASSWORD_FILE": passwordFile.path])
-        let definition = try loadHTTPAdapter(
-            educationAdapter(password: password, retry: retry), name: "adapters-\(UUID().uuidString.prefix(6))", in: directory,
-            environment: environment)
+            for: running, repository: repositoryRoot, keyPath: "", storePath: "", overrides: ["SGD_PASSWORD": "file:" + passwordFile.path])
+        return try loadHTTPAdapter(
+            educationAdapter(retry: retry), name: "adapters-\(UUID().uuidString.prefix(6))", in: directory, environment: environment)
+    }
+
+    /// One pull of the education adapter.
+    static func pull(
+        _ running: MockSystems.Running, in directory: URL, password: String? = nil, retry: String = "{ attempts: 4, backoff: 50ms }"
+    ) async throws -> Result<PullOutput, any Error> {
+        let definition = try educationDefinition(running, in: directory, password: password, retry: retry)
         return try await withTransport { transport in
             let adapter = HTTPAdapter(definition: definition, transport: transport)
-            let context = PullContext(province: "14", collectedAt: Date())
-            var output: Result<PullOutput, any Error> = .failure(CancellationError())
-            do { output = .success(try await adapter.pull(cursor: nil, context: context)) } catch { output = .failure(error) }
-            return (output, nil)
+            do { return .success(try await adapter.pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))) } catch {
+                return .failure(error)
+            }
         }
     }
 
-    static func observations(_ output: PullOutput) -> [String] {
+    /// The figures a pull mapped, as "INDICATOR PERIOD", in the order they came.
+    static func figures(_ output: PullOutput) -> [String] {
         output.records.compactMap { record -> String? in
             guard case .mapped(let value) = record else { return nil }
-            return value["period"]?.stringValue
+            return "\(value["indicator"]?.stringValue ?? "?") \(value["period"]?.stringValue ?? "?")"
         }
     }
 
-    @Test("a JSON login's token opens every page; a proxy's HTML 503 and a 429 met part-way are retried, after Retry-After")
+    /// The figures the dataset's wide table should make: both columns of each whole-province row.
+    static let expectedFigures = ["2025-Q3", "2025-Q4", "2025", "2026-Q1", "2026-Q2", "2026-Q3"].flatMap {
+        ["TRUONG_HOC_CONG_NGHE_SO \($0)", "CBCC_KY_NANG_SO \($0)"]
+    }
+
+    @Test("a JSON login's token opens every page of a wide table; a proxy's HTML 503 and a 429 met part-way are retried, after Retry-After")
     func loginAndRetriedPages() async throws {
         try await withSignedMocks { running, directory, _ in
             let education = running.source.education
             education.script([(page: 2, fault: .proxyUnavailable), (page: 3, fault: .tooManyRequests(retryAfter: 1))])
             let started = ContinuousClock.now
-            let (output, _) = try await Self.pull(running, in: directory)
+            let pulled = try await Self.pull(running, in: directory).get()
             let took = ContinuousClock.now - started
-            let pulled = try output.get()
-            #expect(Self.observations(pulled) == ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"])
+            // Two observations per row; the school groups' rows skipped, both of their columns.
+            #expect(Self.figures(pulled) == Self.expectedFigures)
+            let skipped = pulled.records.filter { if case .skipped = $0 { true } else { false } }
+            #expect(skipped.count == 24, "\(skipped.count)")
+            #expect(pulled.records.count == running.source.configuration.dataset.educationObservations.count)
             #expect(education.statistics.logins == 1 && education.statistics.faultsServed == 2)
-            // Three pages and the two failed attempts, the 429's second attempt no sooner than it asked.
-            #expect(education.statistics.dataRequests == 5)
+            // Five pages of four rows (18 rows) and the two failed attempts, the 429's second no sooner than it asked.
+            #expect(education.statistics.dataRequests == 7)
             #expect(took >= .seconds(1), "\(took)")
         }
     }
@@ -93,18 +82,14 @@ struct SourceProtocolTests {
         try await withSignedMocks { running, directory, _ in
             let education = running.source.education
             // Two pulls through one adapter: the second finds its cached session ended.
-            let passwordFile = directory.appendingPathComponent("sgd-password")
-            try MockEducationSystem.password.write(to: passwordFile, atomically: true, encoding: .utf8)
-            let environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: "", storePath: "", overrides: ["PASSWORD_FILE": passwordFile.path])
-            let definition = try loadHTTPAdapter(Self.educationAdapter(), name: "adapters", in: directory, environment: environment)
+            let definition = try Self.educationDefinition(running, in: directory)
             try await withTransport { transport in
                 let adapter = HTTPAdapter(definition: definition, transport: transport)
                 let context = PullContext(province: "14", collectedAt: Date())
                 _ = try await adapter.pull(cursor: nil, context: context)
                 education.expireSessions()
                 let again = try await adapter.pull(cursor: nil, context: context)
-                #expect(Self.observations(again).count == 5)
+                #expect(Self.figures(again) == Self.expectedFigures)
             }
             #expect(education.statistics.logins == 2 && education.statistics.expiredSessionAnswers == 1)
         }
@@ -114,7 +99,7 @@ struct SourceProtocolTests {
     func failures() async throws {
         try await withSignedMocks { running, directory, _ in
             let education = running.source.education
-            let (refused, _) = try await Self.pull(running, in: directory, password: "sai")
+            let refused = try await Self.pull(running, in: directory, password: "sai")
             let refusal = String(describing: refused.failure)
             #expect(
                 refusal.contains("login at https://")
@@ -123,14 +108,14 @@ struct SourceProtocolTests {
             #expect(!refusal.contains("sai\""))
 
             education.script([(page: 2, fault: .busy)])
-            let (busy, _) = try await Self.pull(running, in: directory)
+            let busy = try await Self.pull(running, in: directory)
             #expect(
                 String(describing: busy.failure).contains(
                     "the source answered with code 99: Hệ thống đang bận, vui lòng thử lại sau (for /sgd/api/chi-tieu, page 2)"),
                 "\(String(describing: busy.failure))")
 
             education.script(Array(repeating: (page: 1, fault: .proxyUnavailable), count: 3))
-            let (exhausted, _) = try await Self.pull(running, in: directory, retry: "{ attempts: 3, backoff: 10ms }")
+            let exhausted = try await Self.pull(running, in: directory, retry: "{ attempts: 3, backoff: 10ms }")
             #expect(
                 String(describing: exhausted.failure).contains(
                     "source answered HTTP 503 for /sgd/api/chi-tieu: an HTML page \"503 Service Temporarily Unavailable\" (3 attempts)"),
@@ -139,7 +124,7 @@ struct SourceProtocolTests {
             // A source asking to wait longer than the adapter allows fails the pull at once.
             education.script([(page: 1, fault: .tooManyRequests(retryAfter: 600))])
             let started = ContinuousClock.now
-            let (impatient, _) = try await Self.pull(running, in: directory)
+            let impatient = try await Self.pull(running, in: directory)
             #expect(ContinuousClock.now - started < .seconds(5))
             #expect(
                 String(describing: impatient.failure).contains("asking to wait 600 s, longer than source.retry.max_retry_after (120 s)"),

@@ -11,8 +11,10 @@ import ServiceLifecycle
 
 /// Mocks that keep gateways busy for a while: 60 communes' figures, served 25 records an answer so
 /// pulls go on for a dozen rounds, and a centre that fails as `faults` says.
-func busyMocks(in directory: URL, trusting key: SigningKey, faults: MockCentral.FaultPlan) -> (MockSystems.Configuration, MockDataset) {
-    let dataset = MockDataset(province: "14", communes: 60)
+func busyMocks(
+    in directory: URL, trusting key: SigningKey, faults: MockCentral.FaultPlan, educationTable: Bool = true
+) -> (MockSystems.Configuration, MockDataset) {
+    let dataset = MockDataset(province: "14", communes: 60, educationTable: educationTable)
     let mocks = MockSystems.Configuration(
         directory: directory.appendingPathComponent("mocks"),
         source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s-\(UUID())", dataset: dataset, maxRecordsPerAnswer: 25),
@@ -153,6 +155,18 @@ func reloadableGateway(
 
 /// Runs `sql` on a store with the database's own client (`sqlite3` for a file, `psql` for a
 /// PostgreSQL URL), as a test puts a store back the way an earlier version left it.
+/// Records the shipped adapters that keep a cursor have pulled, and the pulls committed of the
+/// education system, which keeps none and reads its whole table each time: a gateway restarted
+/// pulls the first only once in all, the second once per start.
+func recordsPulled(on location: String) async throws -> (byCursor: Int, educationPulls: Int) {
+    let (status, output) = try await runSQL(
+        "SELECT COALESCE(SUM(CASE WHEN adapter <> 'so-gddt' THEN records END), 0), COUNT(CASE WHEN adapter = 'so-gddt' THEN 1 END) FROM pulls",
+        on: location)
+    let fields = output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").compactMap { Int($0) }
+    guard status == 0, fields.count == 2 else { throw MockError("reading the pulls: \(output)") }
+    return (fields[0], fields[1])
+}
+
 func runSQL(_ sql: String, on location: String) async throws -> (status: Int32, output: String) {
     guard StoreLocation.isPostgres(location) else { return try runTool(["sqlite3", location, sql]) }
     return try await runToolOffPool([

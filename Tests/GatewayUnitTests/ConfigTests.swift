@@ -171,8 +171,9 @@ struct ConfigTests {
         // Shipped files hold no secret inline: client secrets are file:/credential:/env references.
         for file in shipped {
             let text = try String(contentsOf: repositoryRoot.appendingPathComponent("Adapters/\(file)"), encoding: .utf8)
-            for line in text.split(separator: "\n")
-            where ["client_secret:", "token:", "key:", "password:"].contains(where: { line.contains($0) }) {
+            // A login's `token:` says where the token is in its answer, not a token.
+            let secretFields = ["client_secret:", "key:", "password:", "matKhau:"] + (text.contains("kind: login") ? [] : ["token:"])
+            for line in text.split(separator: "\n") where secretFields.contains(where: { line.contains($0) }) {
                 #expect(line.contains("${") || line.contains("file:") || line.contains("credential:"), "\(file): \(line)")
             }
         }
