@@ -134,3 +134,106 @@ struct WorkedExampleTests {
         }
     }
 }
+
+/// The guide's files, as an operator copies them: each YAML block of Adapters/README.md is a
+/// whole adapter file, checked and tried on a machine set up the way the guide says.
+@Suite("Every YAML block of Adapters/README.md")
+struct GuideBlockTests {
+    /// The ```yaml blocks of `text`, each with the line its first line is on.
+    static func yamlBlocks(_ text: String) -> [(line: Int, text: String)] {
+        var blocks: [(line: Int, text: String)] = []
+        var current: (line: Int, lines: [Substring])?
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if var block = current {
+                if line.hasPrefix("```") {
+                    blocks.append((block.line, block.lines.joined(separator: "\n") + "\n"))
+                    current = nil
+                } else {
+                    block.lines.append(line)
+                    current = block
+                }
+            } else if line == "```yaml" {
+                current = (number + 2, [])
+            }
+        }
+        return blocks
+    }
+
+    @Test("each is a whole adapter file that check accepts, and adapters test pulls figures with it from the mocks")
+    func everyBlockChecksAndPulls() async throws {
+        let blocks = Self.yamlBlocks(
+            try String(contentsOf: repositoryRoot.appendingPathComponent("Adapters/README.md"), encoding: .utf8))
+        // The worked example, four other HTTP sources, a program, a compiled adapter.
+        #expect(blocks.count == 7)
+        try await withSignedMocks { running, directory, keyPath in
+            // The operator's machine: the names and paths the guide uses, made from the mocks.
+            let machine = directory.appendingPathComponent("machine")
+            let secret = running.source.configuration.clientSecret
+            let ca = try Data(contentsOf: URL(fileURLWithPath: running.caBundlePath))
+            let files: [String: Data] = [
+                "etc/lgsp-ca.pem": ca, "etc/vienthong-ca.pem": ca, "etc/sgd-ca.pem": ca, "etc/nhnn-ca.pem": ca,
+                "etc/nhnn-client.pem": try Data(contentsOf: URL(fileURLWithPath: running.clientCertificatePath)),
+                "etc/credentials/nhnn-client-key.pem": try Data(contentsOf: URL(fileURLWithPath: running.clientKeyPath)),
+                "credentials/lgsp-client-secret": Data(secret.utf8), "credentials/vienthong-api-key": Data(secret.utf8),
+                "credentials/sgd-password": Data(secret.utf8), "credentials/db-password": Data("db".utf8),
+                // The program the exec example runs: the lines the guide shows it writing.
+                "lib/export-indicators": Data(
+                    """
+                    #!/bin/sh
+                    echo '{"indicator":"HSCV_DIEN_TU","level":"commune","area":"03646","period":"2025","value":62,"unit":"percent","numerator":62,"denominator":100}'
+                    echo '{"$cursor":"2025-12-31"}'
+
+                    """.utf8),
+            ]
+            for (path, contents) in files {
+                let url = machine.appendingPathComponent(path)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try contents.write(to: url)
+                try FileManager.default.setAttributes([.posixPermissions: path.hasPrefix("lib/") ? 0o755 : 0o600], ofItemAtPath: url.path)
+            }
+            let renamed = [
+                "https://lgsp.sonla.gov.vn": running.sourceURL, "https://baocao.vienthong.example.vn": running.sourceURL,
+                "https://csdl.sogddt.sonla.gov.vn": running.sourceURL, "https://baocao.nhnn-sonla.example.vn": running.bankURL,
+                "client_id: lgsp-gateway-son-la": "client_id: " + running.source.configuration.clientID,
+                "/etc/lgsp-gateway/": machine.path + "/etc/", "/usr/local/lib/lgsp-gateway/": machine.path + "/lib/",
+            ]
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+            for (number, block) in blocks.enumerated() {
+                let text = renamed.reduce(block.text) { $0.replacingOccurrences(of: $1.key, with: $1.value) }
+                let place = "Adapters/README.md, the block at line \(block.line)"
+                // Every address and file the guide names is one this machine was given.
+                let unprovided = text.split(separator: "\n").filter {
+                    ($0.contains("https://") && !$0.contains("127.0.0.1")) || $0.contains(" /etc/") || $0.contains(" /usr/")
+                }
+                #expect(unprovided.isEmpty, "\(place) names what the test does not provide: \(unprovided)")
+                let name = try #require(
+                    text.split(separator: "\n").first { $0.hasPrefix("name: ") }?.dropFirst(6).split(separator: " ").first,
+                    "\(place) has no name")
+                let adapters = directory.appendingPathComponent("adapters-\(number)")
+                try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+                try text.write(to: adapters.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
+                var environment = Demo.environment(
+                    for: running, repository: repositoryRoot, keyPath: keyPath,
+                    storePath: directory.appendingPathComponent("gateway-\(number).sqlite").path,
+                    overrides: ["LGSP_ADAPTERS": adapters.path]
+                ).variables
+                environment["PATH"] = "/usr/bin:/bin"
+                environment["CREDENTIALS_DIRECTORY"] = machine.appendingPathComponent("credentials").path
+
+                let check = try ChildProcess(
+                    ["check", "--config", config], environment: environment,
+                    outputPath: directory.appendingPathComponent("check-\(number).out"))
+                #expect(try await check.waitForExit(timeout: .seconds(30)) == 0, "\(place): \(check.output)")
+                #expect(check.output.contains("adapter \(name):"), "\(place): \(check.output)")
+
+                let test = try ChildProcess(
+                    ["adapters", "test", String(name), "--config", config, "--json"], environment: environment,
+                    outputPath: directory.appendingPathComponent("test-\(number).out"))
+                #expect(try await test.waitForExit(timeout: .seconds(60)) == 0, "\(place): \(test.output)")
+                let summary = try JSONValue.parse(Data(try #require(test.output.split(separator: "\n").last, "\(place)").utf8))
+                #expect((summary["observations"]?.numberValue ?? 0) > 0, "\(place): \(test.output.suffix(1500))")
+                #expect(!test.output.contains(secret))
+            }
+        }
+    }
+}
