@@ -390,6 +390,13 @@ public protocol PullHistory: Sendable {
     func adapterStatuses() async throws -> [AdapterStatus]
 }
 
+/// What an operator does to quarantined records (`lgsp-gateway quarantine purge`).
+public protocol QuarantineAdministration: Sendable {
+    /// Deletes the records `ids` names that also match `filter`, or, with `ids` nil, every record
+    /// that matches it; returns how many went.
+    func purgeQuarantined(ids: [Int64]?, matching filter: QuarantineFilter) async throws -> Int
+}
+
 /// The store's own upkeep: at start-up, hourly, and on an operator's request.
 public protocol StoreMaintenance: Sendable {
     /// Makes deliveries left in flight by a previous process due now; returns how many.
@@ -417,7 +424,7 @@ public protocol StoreHealth: Sendable {
 /// A store is a `Service`: its background work (PostgreSQL's connection pool) runs in `run()`,
 /// in the gateway's service group or `withRunning(_:)`, and `close()` releases it.
 public protocol GatewayStore: DeliveryOutbox, PullLedger, FiguresLedger, ScheduleOwnership, AuditLog, OutboxAdministration, PullHistory,
-    StoreMaintenance,
+    QuarantineAdministration, StoreMaintenance,
     StoreHealth, Service
 {
     /// Releases the store's files or connections; nothing may be asked of it afterwards.

@@ -9,7 +9,8 @@ import GatewayStore
 /// mapped), with every reason.
 struct Quarantine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List and show quarantined records with their reasons.", subcommands: [List.self, Show.self])
+        abstract: "List, show, export and purge quarantined records with their reasons.",
+        subcommands: [List.self, Show.self, Export.self, Purge.self])
 
     static func json(_ record: StoredQuarantine) -> JSONValue {
         func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
@@ -25,6 +26,17 @@ struct Quarantine: AsyncParsableCommand {
         ])
     }
 
+    /// Which records: the filters `list`, `export` and `purge` share.
+    struct Filters: ParsableArguments {
+        @Option(help: "Only this adapter's.") var adapter: String?
+        @Option(help: "Only records with a reason of this rule, e.g. indicator.range.") var rule: String?
+        @Option(help: "Only records of this indicator (records that failed mapping have none).") var indicator: String?
+        @Option(help: "Only records of this period, e.g. 2026-Q3.") var period: String?
+
+        var filter: QuarantineFilter { QuarantineFilter(adapter: adapter, rule: rule, indicator: indicator, period: period) }
+        var isEmpty: Bool { adapter == nil && rule == nil && indicator == nil && period == nil }
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Quarantined records, newest first, with their first reason.",
@@ -33,10 +45,7 @@ struct Quarantine: AsyncParsableCommand {
                 its last sighting and how often it was met are kept, not a copy per pull.
                 """)
         @OptionGroup var options: ConfigOption
-        @Option(help: "Only this adapter's.") var adapter: String?
-        @Option(help: "Only records with a reason of this rule, e.g. indicator.range.") var rule: String?
-        @Option(help: "Only records of this indicator (records that failed mapping have none).") var indicator: String?
-        @Option(help: "Only records of this period, e.g. 2026-Q3.") var period: String?
+        @OptionGroup var filters: Filters
         @Option(help: "Only records older than this id (the next page).") var before: Int64?
         @Option(help: "At most this many.") var limit = 50
         @Flag(help: "Print one JSON object.") var json = false
@@ -46,7 +55,8 @@ struct Quarantine: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let filter = QuarantineFilter(adapter: adapter, rule: rule, indicator: indicator, period: period, before: before)
+            var filter = filters.filter
+            filter.before = before
             let records = try await Outbox.withStore(options) { try await $0.quarantined(matching: filter, limit: limit) }
             if json {
                 let object: JSONValue = .object([
@@ -100,6 +110,117 @@ struct Quarantine: AsyncParsableCommand {
                     options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]))
                 .map { String(decoding: $0, as: UTF8.self) } ?? record.record
             for line in pretty.split(separator: "\n", omittingEmptySubsequences: false) { print("    \(line)") }
+        }
+    }
+}
+
+extension Quarantine {
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every quarantined record matching the filters, newest first, as CSV (RFC 4180) or NDJSON.",
+            discussion: """
+                CSV columns: id, adapter, quarantined_at, last_seen_at, times_seen, indicator, period, area, rules \
+                (each reason's rule, `;` between), reasons (`pointer: message [rule]`, one a line) and record \
+                (the record as it came, JSON). Read a thousand records at a time, never the whole table.
+                """)
+        @OptionGroup var options: ConfigOption
+        @OptionGroup var filters: Filters
+        @Option(help: "csv or ndjson.") var format = "csv"
+        @Option(help: "Write here instead of standard output (replaced whole, or left as it was).") var output: String?
+
+        static let header = [
+            "id", "adapter", "quarantined_at", "last_seen_at", "times_seen", "indicator", "period", "area", "rules", "reasons", "record",
+        ]
+
+        func validate() throws {
+            guard ["csv", "ndjson"].contains(format) else { throw ValidationError("--format must be csv or ndjson") }
+        }
+
+        /// One CSV field, quoted when it holds a delimiter, a quote or a line break.
+        static func field(_ text: String) -> String {
+            guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+            return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+
+        static func csvLine(_ record: StoredQuarantine) -> String {
+            let reasons = record.reasons.map { "\($0.pointer.isEmpty ? "/" : $0.pointer): \($0.message) [\($0.rule)]" }
+            return [
+                String(record.id), record.adapter, Timestamps.format(record.quarantinedAt), Timestamps.format(record.lastSeenAt),
+                String(record.timesSeen), record.indicator ?? "", record.period ?? "", record.area ?? "",
+                record.reasons.map(\.rule).joined(separator: ";"), reasons.joined(separator: "\n"), record.record,
+            ].map(field).joined(separator: ",") + "\r\n"
+        }
+
+        func run() async throws {
+            let destination = output.map { URL(fileURLWithPath: $0) }
+            let partial = destination.map { $0.deletingLastPathComponent().appendingPathComponent(".\($0.lastPathComponent).partial") }
+            if let partial {
+                _ = FileManager.default.createFile(atPath: partial.path, contents: nil, attributes: [.posixPermissions: 0o600])
+            }
+            let handle = try partial.map { try FileHandle(forWritingTo: $0) } ?? FileHandle.standardOutput
+            var written = 0
+            do {
+                if format == "csv" { handle.write(Data((Self.header.joined(separator: ",") + "\r\n").utf8)) }
+                try await Outbox.withStore(options) { store in
+                    var filter = filters.filter
+                    while true {
+                        let page = try await store.quarantined(matching: filter, limit: 1_000)
+                        var chunk = ""
+                        for record in page {
+                            chunk +=
+                                format == "csv"
+                                ? Self.csvLine(record) : String(decoding: try Quarantine.json(record).canonicalData(), as: UTF8.self) + "\n"
+                        }
+                        handle.write(Data(chunk.utf8))
+                        written += page.count
+                        guard page.count == 1_000, let last = page.last else { break }
+                        filter.before = last.id
+                    }
+                }
+                if let partial, let destination {
+                    try handle.close()
+                    // rename(2) replaces the old file in one step, or leaves it as it was.
+                    guard rename(partial.path, destination.path) == 0 else {
+                        throw ValidationError("cannot write \(destination.path): \(String(cString: strerror(errno)))")
+                    }
+                }
+            } catch {
+                if let partial { try? FileManager.default.removeItem(at: partial) }
+                throw error
+            }
+            var standardError = FileHandle.standardError
+            print("exported \(written) quarantined record\(written == 1 ? "" : "s")", to: &standardError)
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete quarantined records for good: those named, or (--all) every one matching the filters.",
+            discussion: """
+                A record the source still serves comes back at its next pull, with today's reasons: purge what the \
+                source has fixed or will never send again, or what `export` has kept.
+                """)
+        @OptionGroup var options: ConfigOption
+        @OptionGroup var filters: Filters
+        @Argument(help: "The records' ids, as list shows them.") var ids: [Int64] = []
+        @Flag(help: "Every record matching the filters (all of them, with none).") var all = false
+
+        func validate() throws {
+            guard ids.isEmpty != !all else { throw ValidationError("name the records' ids, or say --all (with filters to narrow it)") }
+        }
+
+        func run() async throws {
+            let purged = try await Outbox.withStore(options) { store in
+                try await store.purgeQuarantined(ids: all ? nil : ids, matching: filters.filter)
+            }
+            print("đã xóa / purged \(purged) quarantined record\(purged == 1 ? "" : "s")")
+            if !all && purged < ids.count {
+                var standardError = FileHandle.standardError
+                print(
+                    "\(ids.count - purged) of the ids named are not quarantined records\(filters.isEmpty ? "" : " matching the filters")",
+                    to: &standardError)
+                throw ExitCode(1)
+            }
         }
     }
 }

@@ -162,3 +162,91 @@ struct QuarantineTests {
         }
     }
 }
+
+extension QuarantineTests {
+    @Test("purge deletes the records named, or every one matching the filters, and nothing else", arguments: StoreBackend.available)
+    func purge(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.withRunning {
+            let time = Date(timeIntervalSince1970: 1_790_000_000)
+            _ = try await Self.commit(["03646", "03649", "03652"].map { Self.rejected($0) } + [Self.unmapped], to: store, at: time)
+            _ = try await Self.commit([Self.unmapped], adapter: "other", to: store, at: time)
+            let held = try await store.quarantined(matching: QuarantineFilter(), limit: 100)
+            let ranged = held.filter { $0.reasons.contains { $0.rule == "indicator.range" } }.map(\.id)
+            // Ids that do not match the filter stay.
+            #expect(try await store.purgeQuarantined(ids: [ranged[0]], matching: QuarantineFilter(adapter: "other")) == 0)
+            #expect(try await store.purgeQuarantined(ids: [ranged[0], 999_999], matching: QuarantineFilter()) == 1)
+            #expect(try await store.quarantinedRecord(id: ranged[0]) == nil)
+            #expect(try await store.purgeQuarantined(ids: nil, matching: QuarantineFilter(adapter: "qlvb", rule: "mapping.period")) == 1)
+            let left = try await store.quarantined(matching: QuarantineFilter(), limit: 100)
+            #expect(Set(left.map(\.id)) == Set(ranged.dropFirst()).union(held.filter { $0.adapter == "other" }.map(\.id)))
+            #expect(try await store.purgeQuarantined(ids: nil, matching: QuarantineFilter()) == 3)
+            #expect(try await store.quarantined(matching: QuarantineFilter(), limit: 100).isEmpty)
+        }
+    }
+
+    @Test(
+        "quarantine export writes every matching record as CSV an independent parser reads, a thousand at a time; purge asks what to delete"
+    )
+    func exportAndPurgeCommands() async throws {
+        try await withSignedMocks { running, directory, keyPath in
+            let storePath = directory.appendingPathComponent("gateway.sqlite").path
+            let time = Date(timeIntervalSince1970: 1_790_000_000)
+            // More than one page of the export, and a record whose reason holds a comma, quotes and a line break.
+            let many = (0..<1_203).map { Self.rejected(String(format: "%05d", 10_000 + $0)) }
+            let awkward = QuarantinedRecord(
+                record: .object(["ten": .string("Xã \"Mường\", bản 2\nghi chú")]),
+                reasons: [QuarantineReason(pointer: "/area", rule: "mapping.missing", message: "no value, \"area\"\nat maDonVi")])
+            _ = try await StoreLocation.withStore(storePath) { store in
+                try await Self.commit(many + [awkward, Self.unmapped], to: store, at: time)
+            }
+            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
+            environment["PATH"] = "/usr/bin:/bin"
+            let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+            func run(_ arguments: [String], exits status: Int32 = 0) async throws -> String {
+                let child = try ChildProcess(
+                    ["quarantine"] + arguments + ["--config", config], environment: environment,
+                    outputPath: directory.appendingPathComponent("q-\(UUID().uuidString.prefix(6)).out"))
+                #expect(try await child.waitForExit(timeout: .seconds(60)) == status, "\(arguments): \(child.output)")
+                return child.output
+            }
+            let csv = directory.appendingPathComponent("cach-ly.csv")
+            #expect(try await run(["export", "--output", csv.path]).contains("exported 1205 quarantined records"))
+            let parsed = try runTool([
+                "python3", "-c",
+                """
+                import csv, json, sys
+                rows = list(csv.DictReader(open(sys.argv[1], newline='', encoding='utf-8')))
+                print(json.dumps({"count": len(rows), "ids": len({r["id"] for r in rows}), "header": list(rows[0].keys()),
+                  "awkward": [r for r in rows if r["rules"] == "mapping.missing"],
+                  "ranged": sum(1 for r in rows if r["rules"] == "indicator.range" and json.loads(r["record"])["value"] == 130)}))
+                """, csv.path,
+            ])
+            #expect(parsed.status == 0, "\(parsed.output)")
+            let summary = try JSONValue.parse(Data(parsed.output.utf8))
+            #expect(summary["count"] == .number(1_205) && summary["ids"] == .number(1_205) && summary["ranged"] == .number(1_203))
+            let columns = [
+                "id", "adapter", "quarantined_at", "last_seen_at", "times_seen", "indicator", "period", "area", "rules", "reasons",
+                "record",
+            ]
+            #expect(summary["header"] == .array(columns.map(JSONValue.string)))
+            let awkwardRow = try #require(summary["awkward"]?.arrayValue?.first)
+            #expect(awkwardRow["reasons"] == .string("/area: no value, \"area\"\nat maDonVi [mapping.missing]"))
+            #expect(
+                try JSONValue.parse(Data((awkwardRow["record"]?.stringValue ?? "").utf8))["ten"] == .string("Xã \"Mường\", bản 2\nghi chú"))
+
+            let ndjson = try await run(["export", "--format", "ndjson", "--rule", "mapping.period"])
+            let lines = ndjson.split(separator: "\n").filter { $0.hasPrefix("{") }
+            #expect(lines.count == 1)
+            let exported = try JSONValue.parse(Data(lines[0].utf8))
+            #expect(exported["reasons"]?.arrayValue?.first?["rule"] == .string("mapping.period"))
+
+            // Neither ids nor --all: refused, nothing deleted.
+            _ = try await run(["purge"], exits: 2)
+            #expect(try await run(["purge", "--all", "--rule", "mapping.period"]).contains("purged 1 quarantined record"))
+            _ = try await run(["purge", "999999"], exits: 1)
+            #expect(try await run(["purge", "--all"]).contains("purged 1204 quarantined records"))
+            #expect(try await run(["export", "--format", "ndjson"]).split(separator: "\n").filter { $0.hasPrefix("{") }.isEmpty)
+        }
+    }
+}

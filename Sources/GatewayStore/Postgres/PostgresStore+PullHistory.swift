@@ -54,22 +54,27 @@ extension PostgresStore: PullHistory {
         try await rows("SELECT * FROM quarantine ORDER BY id LIMIT \(limit)").map(Self.storedQuarantine)
     }
 
-    public func quarantined(matching filter: QuarantineFilter, limit: Int) async throws -> [StoredQuarantine] {
+    /// The condition `quarantined(matching:)` and `purgeQuarantined` share, on binds 1 to 5.
+    /// The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
+    static let quarantineMatch = """
+        ($1::text IS NULL OR adapter = $1) AND ($2::text IS NULL OR strpos(reasons, $2) > 0)
+        AND ($3::text IS NULL OR indicator = $3) AND ($4::text IS NULL OR period = $4) AND ($5::bigint IS NULL OR id < $5)
+        """
+
+    static func binds(_ filter: QuarantineFilter) -> PostgresBindings {
         var binds = PostgresBindings()
         for text in [filter.adapter, filter.rule.map { #""rule":"\#($0)""# }, filter.indicator, filter.period] {
             binds.append(text, context: .default)
         }
         binds.append(filter.before, context: .default)
+        return binds
+    }
+
+    public func quarantined(matching filter: QuarantineFilter, limit: Int) async throws -> [StoredQuarantine] {
+        var binds = Self.binds(filter)
         binds.append(Int64(limit), context: .default)
-        // The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
         return try await rows(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT * FROM quarantine
-                    WHERE ($1::text IS NULL OR adapter = $1) AND ($2::text IS NULL OR strpos(reasons, $2) > 0)
-                      AND ($3::text IS NULL OR indicator = $3) AND ($4::text IS NULL OR period = $4) AND ($5::bigint IS NULL OR id < $5)
-                    ORDER BY id DESC LIMIT $6
-                    """, binds: binds)
+            PostgresQuery(unsafeSQL: "SELECT * FROM quarantine WHERE \(Self.quarantineMatch) ORDER BY id DESC LIMIT $6", binds: binds)
         ).map(Self.storedQuarantine)
     }
 
@@ -86,5 +91,17 @@ extension PostgresStore: PullHistory {
             lastSeenAt: try row["last_seen_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
             timesSeen: Int(try row["times_seen"].decode(Int32?.self) ?? 1), indicator: try row["indicator"].decode(String?.self),
             period: try row["period"].decode(String?.self), area: try row["area"].decode(String?.self))
+    }
+}
+
+extension PostgresStore: QuarantineAdministration {
+    public func purgeQuarantined(ids: [Int64]?, matching filter: QuarantineFilter) async throws -> Int {
+        var binds = Self.binds(filter)
+        binds.append(ids, context: .default)
+        let deleted = try await rows(
+            PostgresQuery(
+                unsafeSQL: "DELETE FROM quarantine WHERE \(Self.quarantineMatch) AND ($6::bigint[] IS NULL OR id = ANY($6)) RETURNING id",
+                binds: binds))
+        return deleted.count
     }
 }

@@ -31,17 +31,20 @@ extension SQLiteStore: PullHistory {
             // The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT * FROM quarantine
-                    WHERE (?1 IS NULL OR adapter = ?1) AND (?2 IS NULL OR instr(reasons, ?2) > 0)
-                      AND (?3 IS NULL OR indicator = ?3) AND (?4 IS NULL OR period = ?4) AND (?5 IS NULL OR id < ?5)
-                    ORDER BY id DESC LIMIT ?6
-                    """,
-                arguments: [
-                    filter.adapter, filter.rule.map { #""rule":"\#($0)""# }, filter.indicator, filter.period, filter.before, limit,
-                ]
+                sql: "SELECT * FROM quarantine WHERE \(Self.quarantineMatch) ORDER BY id DESC LIMIT ?6",
+                arguments: StatementArguments(Self.arguments(filter) + [limit])
             ).map(Self.storedQuarantine)
         }
+    }
+
+    /// The condition `quarantined(matching:)` and `purgeQuarantined` share, on arguments 1 to 5.
+    static let quarantineMatch = """
+        (?1 IS NULL OR adapter = ?1) AND (?2 IS NULL OR instr(reasons, ?2) > 0)
+        AND (?3 IS NULL OR indicator = ?3) AND (?4 IS NULL OR period = ?4) AND (?5 IS NULL OR id < ?5)
+        """
+
+    static func arguments(_ filter: QuarantineFilter) -> [(any DatabaseValueConvertible)?] {
+        [filter.adapter, filter.rule.map { #""rule":"\#($0)""# }, filter.indicator, filter.period, filter.before]
     }
 
     public func quarantinedRecord(id: Int64) async throws -> StoredQuarantine? {
@@ -90,6 +93,21 @@ extension SQLiteStore: PullHistory {
                     adapter: row["adapter"], lastPull: date(row, "last_pull_at"), lastSuccess: date(row, "last_success_at"),
                     lastError: row["last_error"], lastErrorAt: date(row, "last_error_at"), nextRun: date(row, "next_run_at"))
             }
+        }
+    }
+}
+
+extension SQLiteStore: QuarantineAdministration {
+    public func purgeQuarantined(ids: [Int64]?, matching filter: QuarantineFilter) async throws -> Int {
+        let chosen = try ids.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM quarantine WHERE \(Self.quarantineMatch)
+                      AND (?6 IS NULL OR id IN (SELECT value FROM json_each(?6)))
+                    """,
+                arguments: StatementArguments(Self.arguments(filter) + [chosen]))
+            return db.changesCount
         }
     }
 }
