@@ -145,6 +145,27 @@ struct FiguresLedgerTests {
         }
     }
 
+    @Test("a SQLite gateway's store sees the figures another process recorded meanwhile (a command run beside it)")
+    func figuresRecordedByAnotherProcess() async throws {
+        let path = try makeTemporaryDirectory().appendingPathComponent("gateway.sqlite").path
+        let owner = try SQLiteStore(path: path)
+        let key = Self.figureKey("03646"), other = Self.figureKey("03649")
+        func report(_ id: String, _ key: FigureKey) -> SignedReport {
+            SignedReport(
+                reportID: id, body: Data("{}".utf8), contentDigest: "sha-256=:\(id):", observationCount: 1,
+                figures: [ReportedFigure(key: key, revision: 1, value: FigureValue(value: 70, unit: "percent"))])
+        }
+        try await owner.storeReports([report("r-1", key)], adapter: "a", now: Date())
+        // The owner has read what its ledger holds, and keeps it as it records figures.
+        #expect(try await owner.latestRevisions(of: [key, other]).keys.sorted { $0.area < $1.area } == [key])
+        // Another process, as `lgsp-gateway quarantine reprocess` beside a running gateway, records a figure.
+        let command = try SQLiteStore(path: path, exclusive: false)
+        try await command.storeReports([report("r-2", other)], adapter: "a", now: Date())
+        try await command.close()
+        #expect(try await owner.latestRevisions(of: [key, other]).keys.sorted { $0.area < $1.area } == [key, other])
+        try await owner.close()
+    }
+
     @Test("one figure twice in one pull: with another value both stay out and the second is quarantined as figure.repeated")
     func repeatedFigureInOnePull() async throws {
         let store = try await openStore(.sqlite)

@@ -9,7 +9,7 @@ extension SQLiteStore: FiguresLedger {
         try await loadLedgerKeys()
         // Only a figure whose hash the ledger holds can have been sent before. Tested under the
         // lock rather than on a copy, so a write meanwhile never copies the whole set.
-        let keys = ledgerKeys.withLock { known in keys.filter { known?.contains($0.stableHash) ?? true } }
+        let keys = ledgerKeys.withLock { known in keys.filter { known?.keys.contains($0.stableHash) ?? true } }
         guard !keys.isEmpty else { return [:] }
         return try await pool.read { db in
             var found: [FigureKey: LedgerEntry] = [:]
@@ -101,12 +101,16 @@ extension SQLiteStore: FiguresLedger {
         }
     }
 
-    /// Reads the hashes of the ledger's figures once, in a write so that no figure is recorded
-    /// while they are read (a read beside a write could miss that write's figures for good).
+    /// Reads the hashes of the ledger's figures at the first lookup and after another process
+    /// wrote the store, on the writer so that no figure this process records is missed while
+    /// they are read (a read beside a write could miss that write's figures for good).
     func loadLedgerKeys() async throws {
-        guard ledgerKeys.withLock({ $0 == nil }) else { return }
-        try await pool.write { db in
-            guard ledgerKeys.withLock({ $0 == nil }) else { return }
+        // On the writer, outside a transaction: serialized with this process's own writes, and
+        // the scan is one statement, so it sees one state of the ledger.
+        try await pool.writeWithoutTransaction { db in
+            // Changed only by other connections' commits: this process writes through this one.
+            let version = try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+            guard ledgerKeys.withLock({ $0?.dataVersion != version }) else { return }
             var known = Set<Int64>()
             let rows = try Row.fetchCursor(db, sql: "SELECT indicator, province, level, area, period FROM figures")
             while let row = try rows.next() {
@@ -115,7 +119,7 @@ extension SQLiteStore: FiguresLedger {
                     period: row[4])
                 known.insert(key.stableHash)
             }
-            ledgerKeys.withLock { $0 = known }
+            ledgerKeys.withLock { $0 = (known, version) }
         }
     }
 
@@ -126,7 +130,7 @@ extension SQLiteStore: FiguresLedger {
         guard !report.figures.isEmpty else { return }
         // Before the rows, so that a lookup never misses a figure whose write may commit.
         ledgerKeys.withLock { known in
-            for figure in report.figures { known?.insert(figure.key.stableHash) }
+            for figure in report.figures { known?.keys.insert(figure.key.stableHash) }
         }
         try db.cachedStatement(sql: "INSERT INTO figure_reports (report_id, adapter, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .execute(arguments: [report.reportID, adapter, now.timeIntervalSince1970])

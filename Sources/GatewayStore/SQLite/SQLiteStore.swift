@@ -25,11 +25,13 @@ public final class SQLiteStore: Sendable {
     let pool: DatabasePool
     let lockDescriptor: Int32?
     /// The `stableHash` of every figure the ledger holds, read at the first lookup and then kept
-    /// as figures are recorded (one process owns a SQLite store): a new figure, which is most of
-    /// what a pull brings, needs no lookup, and a lookup finds only what the ledger may hold. Only
-    /// ever too large (a purge, a rolled-back write or two keys of one hash leave a hash behind),
-    /// which costs a lookup, never a wrong answer. Eight bytes a figure, about 16 MB at a million.
-    let ledgerKeys = Mutex<Set<Int64>?>(nil)
+    /// as figures are recorded: a new figure, which is most of what a pull brings, needs no
+    /// lookup, and a lookup finds only what the ledger may hold. Only ever too large (a purge, a
+    /// rolled-back write or two keys of one hash leave a hash behind), which costs a lookup, never
+    /// a wrong answer. Eight bytes a figure, about 16 MB at a million. Read again after another
+    /// process has written the store (a command run beside the gateway), which `data_version` on
+    /// the writer's connection tells.
+    let ledgerKeys = Mutex<(keys: Set<Int64>, dataVersion: Int)?>(nil)
     public let path: String
     public var location: String { path }
 
