@@ -269,14 +269,7 @@ public final class GatewayRuntime: Sendable {
 
     public var runner: PullRunner { runner(for: loaded) }
 
-    func runner(for loaded: LoadedGateway) -> PullRunner {
-        let configuration = loaded.configuration
-        return PullRunner(
-            gatewayID: configuration.gateway.id, province: configuration.gateway.province, contracts: loaded.contracts,
-            signer: loaded.signer, serialization: configuration.signing.serialization,
-            store: store, maxObservationsPerReport: configuration.reports.maxObservations,
-            resendUnchanged: configuration.delivery.resendUnchanged)
-    }
+    func runner(for loaded: LoadedGateway) -> PullRunner { loaded.pullRunner(store: store) }
 
     public var forwarder: Forwarder { forwarder(for: loaded) }
 
@@ -403,5 +396,17 @@ public final class GatewayRuntime: Sendable {
         }
         try await transport.shutdown()
         logger.info("gateway stopped")
+    }
+}
+
+extension LoadedGateway {
+    /// Pulls (and checks again) as this configuration says, into `store`: the runtime's, and a
+    /// command's that reprocesses quarantined records beside it.
+    public func pullRunner(store: any PullLedger & FiguresLedger) -> PullRunner {
+        PullRunner(
+            gatewayID: configuration.gateway.id, province: configuration.gateway.province, contracts: contracts, signer: signer,
+            serialization: configuration.signing.serialization, store: store,
+            maxObservationsPerReport: configuration.reports.maxObservations,
+            resendUnchanged: configuration.delivery.resendUnchanged)
     }
 }

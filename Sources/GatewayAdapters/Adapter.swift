@@ -46,8 +46,9 @@ public struct PullContext: Sendable {
 }
 
 public enum PulledRecord: Sendable, Equatable {
-    /// An observation in its JSON form, still to be validated by the contracts.
-    case mapped(JSONValue)
+    /// An observation in its JSON form, still to be validated by the contracts, and the source's
+    /// record it was mapped from (kept with it if it is quarantined, to be mapped again later).
+    case mapped(JSONValue, source: JSONValue? = nil)
     /// A record that could not be mapped, with the source's record and why.
     case failed(record: JSONValue, reasons: [QuarantineReason])
     /// A record of a code the adapter says to skip (`skip:`, `unmatched: skip`): counted, never

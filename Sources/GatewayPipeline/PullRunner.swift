@@ -246,10 +246,10 @@ public struct PullRunner: Sendable {
             return .quarantined(QuarantinedRecord(record: raw, reasons: reasons))
         case .skipped(let field, let value):
             return .skipped(field: field, value: value)
-        case .mapped(let mapped):
+        case .mapped(let mapped, let source):
             switch contracts.check(mapped, rules: rules) {
             case .success(let observation): return .valid(observation, observation.fingerprint)
-            case .failure(let failure): return .quarantined(QuarantinedRecord(record: mapped, reasons: failure.reasons))
+            case .failure(let failure): return .quarantined(QuarantinedRecord(record: mapped, reasons: failure.reasons, source: source))
             }
         }
     }

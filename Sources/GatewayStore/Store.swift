@@ -87,13 +87,26 @@ public struct LedgerConflict: Error, Sendable, CustomStringConvertible {
 }
 
 /// A record that failed mapping or validation, kept with every reason.
+/// A commit would replace quarantined records that are no longer there: another command checked
+/// them again (or purged them) meanwhile. Nothing of the commit is stored.
+public struct QuarantineReplaced: Error, Sendable, CustomStringConvertible {
+    public init() {}
+    public var description: String { "some of these quarantined records were reprocessed or purged meanwhile; list them again" }
+}
+
 public struct QuarantinedRecord: Sendable, Equatable {
+    /// What failed: the source's record when it failed mapping, else the observation mapped from it.
     public let record: JSONValue
     public let reasons: [QuarantineReason]
+    /// The source's record an observation was mapped from, kept so that it can be mapped again
+    /// once the adapter file is fixed; `nil` when `record` is the source's own (or the source
+    /// gave the observation itself, as a program does).
+    public let source: JSONValue?
 
-    public init(record: JSONValue, reasons: [QuarantineReason]) {
+    public init(record: JSONValue, reasons: [QuarantineReason], source: JSONValue? = nil) {
         self.record = record
         self.reasons = reasons
+        self.source = source
     }
 }
 
@@ -116,11 +129,17 @@ public struct PullCommit: Sendable {
     public let revisions: Int
     /// Records of codes the adapter skips: counted, neither sent nor quarantined.
     public let skipped: Int
+    /// Quarantined records this commit takes the place of (they were checked again, and pass or
+    /// stay with today's reasons): deleted in its transaction, so each is sent at most once. A
+    /// commit that replaces records is not a pull and adds no line to the pull history.
+    public let replacesQuarantined: [Int64]
 
     public init(
         adapter: String, startedAt: Date, pulledRecords: Int, reports: [SignedReport], quarantined: [QuarantinedRecord], cursor: String?,
-        storedAhead: ReportTally = ReportTally(), unchanged: Int = 0, revisions: Int = 0, skipped: Int = 0
+        storedAhead: ReportTally = ReportTally(), unchanged: Int = 0, revisions: Int = 0, skipped: Int = 0,
+        replacesQuarantined: [Int64] = []
     ) {
+        self.replacesQuarantined = replacesQuarantined
         self.skipped = skipped
         self.adapter = adapter
         self.startedAt = startedAt
@@ -141,6 +160,7 @@ public struct PullCommit: Sendable {
     struct QuarantineRow {
         let record: String
         let reasons: String
+        let source: String?
         let indicator, province, level, area, period: String?
 
         /// What tells one quarantined record from another: its adapter, content and reasons, as
@@ -161,6 +181,7 @@ public struct PullCommit: Sendable {
             return QuarantineRow(
                 record: String(decoding: try entry.record.canonicalData(), as: UTF8.self),
                 reasons: String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self),
+                source: try entry.source.map { String(decoding: try $0.canonicalData(), as: UTF8.self) },
                 indicator: field("indicator"), province: field("province"), level: field("level"), area: field("area"),
                 period: field("period"))
         }
@@ -211,11 +232,15 @@ public struct StoredQuarantine: Sendable, Equatable {
     public var indicator: String?
     public var period: String?
     public var area: String?
+    /// The source's record the observation was mapped from (JSON), when it was kept.
+    public var source: String?
 
     public init(
         id: Int64, adapter: String, record: String, reasons: [QuarantineReason], quarantinedAt: Date = Date(timeIntervalSince1970: 0),
-        lastSeenAt: Date? = nil, timesSeen: Int = 1, indicator: String? = nil, period: String? = nil, area: String? = nil
+        lastSeenAt: Date? = nil, timesSeen: Int = 1, indicator: String? = nil, period: String? = nil, area: String? = nil,
+        source: String? = nil
     ) {
+        self.source = source
         self.id = id
         self.adapter = adapter
         self.record = record

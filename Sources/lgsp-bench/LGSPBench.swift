@@ -166,7 +166,7 @@ struct LGSPBench: AsyncParsableCommand {
             let rules = SemanticRules(catalogue: contracts.catalogue, province: "14")
             let valid = await measure("validate", observations: mapped.count) { () -> [Observation] in
                 mapped.compactMap { record in
-                    guard case .mapped(let value) = record, case .success(let observation) = contracts.check(value, rules: rules) else {
+                    guard case .mapped(let value, _) = record, case .success(let observation) = contracts.check(value, rules: rules) else {
                         return nil
                     }
                     return observation

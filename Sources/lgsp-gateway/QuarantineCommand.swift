@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Gateway
 import GatewayContracts
+import GatewayAdapters
 import GatewayJSON
+import GatewayPipeline
 import GatewayStore
 
 /// What was quarantined and why, without `sqlite3`: each record as the source sent it (or as
@@ -10,7 +12,7 @@ import GatewayStore
 struct Quarantine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, show, export and purge quarantined records with their reasons.",
-        subcommands: [List.self, Show.self, Export.self, Purge.self])
+        subcommands: [List.self, Show.self, Export.self, Reprocess.self, Purge.self])
 
     static func json(_ record: StoredQuarantine) -> JSONValue {
         func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
@@ -23,6 +25,7 @@ struct Quarantine: AsyncParsableCommand {
             "reasons": .array(
                 record.reasons.map { .object(["rule": .string($0.rule), "pointer": .string($0.pointer), "message": .string($0.message)]) }),
             "record": (try? JSONValue.parse(Data(record.record.utf8))) ?? .string(record.record),
+            "source": record.source.map { (try? JSONValue.parse(Data($0.utf8))) ?? .string($0) } ?? .null,
         ])
     }
 
@@ -103,13 +106,20 @@ struct Quarantine: AsyncParsableCommand {
             for reason in record.reasons {
                 print("    \(reason.pointer.isEmpty ? "/" : reason.pointer): \(reason.message) [\(reason.rule)]")
             }
+            func printPretty(_ json: String) {
+                let pretty =
+                    (try? JSONSerialization.data(
+                        withJSONObject: JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed),
+                        options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]))
+                    .map { String(decoding: $0, as: UTF8.self) } ?? json
+                for line in pretty.split(separator: "\n", omittingEmptySubsequences: false) { print("    \(line)") }
+            }
             print("  record:")
-            let pretty =
-                (try? JSONSerialization.data(
-                    withJSONObject: JSONSerialization.jsonObject(with: Data(record.record.utf8), options: .fragmentsAllowed),
-                    options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]))
-                .map { String(decoding: $0, as: UTF8.self) } ?? record.record
-            for line in pretty.split(separator: "\n", omittingEmptySubsequences: false) { print("    \(line)") }
+            printPretty(record.record)
+            if let source = record.source {
+                print("  as the source sent it (mapped again by quarantine reprocess):")
+                printPretty(source)
+            }
         }
     }
 }
@@ -221,6 +231,94 @@ extension Quarantine {
                     to: &standardError)
                 throw ExitCode(1)
             }
+        }
+    }
+}
+
+extension Quarantine {
+    struct Reprocess: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check quarantined records again with the adapter files and contracts as they are now.",
+            discussion: """
+                After fixing an adapter file or the contracts (check, then reload): each record is mapped again from \
+                the source's record when the store kept it, or its observation checked again; what passes is signed \
+                and stored for delivery once (a figure the centre holds with the same value is not sent again), what \
+                fails stays quarantined with today's reasons. --dry-run prints the outcome and changes nothing.
+                """)
+        @OptionGroup var options: ConfigOption
+        @OptionGroup var filters: Filters
+        @Argument(help: "The records' ids, as list shows them.") var ids: [Int64] = []
+        @Flag(help: "Every record matching the filters (all of them, with none).") var all = false
+        @Flag(help: "Show what would happen; store nothing.") var dryRun = false
+
+        func validate() throws {
+            guard ids.isEmpty != !all else { throw ValidationError("name the records' ids, or say --all (with filters to narrow it)") }
+        }
+
+        func run() async throws {
+            let loaded: LoadedGateway
+            do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
+            var standardError = FileHandle.standardError
+            let failed = try await StoreLocation.withStore(loaded.configuration.store.location, exclusive: false) { store in
+                let runner = loaded.pullRunner(store: store)
+                var failed = false
+                var totals: [String: ReprocessSummary] = [:]
+                func reprocess(_ records: [StoredQuarantine]) async throws {
+                    for (adapter, chosen) in Dictionary(grouping: records, by: \.adapter).sorted(by: { $0.key < $1.key }) {
+                        guard let spec = loaded.adapters.first(where: { $0.name == adapter }) else {
+                            print(
+                                "\(adapter): no such adapter in the configuration now; \(chosen.count) record(s) left as they are",
+                                to: &standardError)
+                            failed = true
+                            continue
+                        }
+                        var mapping: RecordMapping?
+                        if case .http(let definition) = spec { mapping = definition.mapping }
+                        let (summary, _, _) = try await runner.reprocess(chosen, adapter: adapter, mapping: mapping, dryRun: dryRun)
+                        var total = totals[adapter] ?? ReprocessSummary(adapter: adapter)
+                        total.records += summary.records
+                        total.remapped += summary.remapped
+                        total.sent += summary.sent
+                        total.revisions += summary.revisions
+                        total.unchanged += summary.unchanged
+                        total.quarantined += summary.quarantined
+                        total.skipped += summary.skipped
+                        total.reports += summary.reports
+                        totals[adapter] = total
+                    }
+                }
+                if all {
+                    // A page at a time, newest first; what a page quarantines again gets newer ids, so it is not met again.
+                    var filter = filters.filter
+                    while true {
+                        let page = try await store.quarantined(matching: filter, limit: 1_000)
+                        try await reprocess(page)
+                        guard page.count == 1_000, let last = page.last else { break }
+                        filter.before = last.id
+                    }
+                } else {
+                    var found: [StoredQuarantine] = []
+                    for id in ids {
+                        if let record = try await store.quarantinedRecord(id: id) {
+                            found.append(record)
+                        } else {
+                            print("#\(id) is not a quarantined record", to: &standardError)
+                            failed = true
+                        }
+                    }
+                    try await reprocess(found)
+                }
+                for summary in totals.values.sorted(by: { $0.adapter < $1.adapter }) {
+                    print(
+                        "\(dryRun ? "thử / dry run" : "đã xử lý lại / reprocessed") \(summary.adapter): \(summary.records) record(s) checked again "
+                            + "(\(summary.remapped) mapped again from the source's record): \(summary.sent) to send (\(summary.revisions) revisions, "
+                            + "\(summary.reports) reports), \(summary.unchanged) unchanged, \(summary.quarantined) quarantined again, "
+                            + "\(summary.skipped) skipped")
+                }
+                if totals.isEmpty { print("không có bản ghi nào / no quarantined records match") }
+                return failed
+            }
+            if failed { throw ExitCode(1) }
         }
     }
 }

@@ -237,7 +237,7 @@ struct HostilePeerTests {
                     cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             }
             let ids = output.records.compactMap { record -> String? in
-                if case .mapped(let value) = record { return value["source_record_id"]?.stringValue }
+                if case .mapped(let value, _) = record { return value["source_record_id"]?.stringValue }
                 return nil
             }
             #expect(ids.count > Set(ids).count, "the shifted pages served no record twice: the test proves nothing")

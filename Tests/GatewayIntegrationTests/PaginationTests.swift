@@ -53,7 +53,7 @@ struct PaginationTests {
             let output = try await HTTPAdapter(definition: definition, transport: transport)
                 .pull(cursor: nil, context: PullContext(province: "14", collectedAt: Date()))
             let ids = output.records.compactMap { record -> String? in
-                if case .mapped(let value) = record { return value["source_record_id"]?.stringValue }
+                if case .mapped(let value, _) = record { return value["source_record_id"]?.stringValue }
                 return nil
             }
             #expect(output.records.count == all.count, "\(name)")

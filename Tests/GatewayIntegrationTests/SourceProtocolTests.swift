@@ -47,7 +47,7 @@ struct SourceProtocolTests {
     /// The figures a pull mapped, as "INDICATOR PERIOD", in the order they came.
     static func figures(_ output: PullOutput) -> [String] {
         output.records.compactMap { record -> String? in
-            guard case .mapped(let value) = record else { return nil }
+            guard case .mapped(let value, _) = record else { return nil }
             return "\(value["indicator"]?.stringValue ?? "?") \(value["period"]?.stringValue ?? "?")"
         }
     }

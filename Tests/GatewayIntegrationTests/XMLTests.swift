@@ -72,7 +72,7 @@ struct XMLTests {
             // Everything but the adapter's own name, which each observation carries as its source system.
             func observations(_ output: PullOutput) -> [JSONValue] {
                 output.records.compactMap { record -> JSONValue? in
-                    guard case .mapped(.object(var members)) = record else { return nil }
+                    guard case .mapped(.object(var members), _) = record else { return nil }
                     members["source_system"] = nil
                     return .object(members)
                 }.sorted { ($0["source_record_id"]?.stringValue ?? "") < ($1["source_record_id"]?.stringValue ?? "") }

@@ -81,7 +81,7 @@ struct MappingTests {
         // Where the unit is percent, the value may carry it.
         let percentage = try JSONValue.parse(
             Data(#"{"chiTieu":"HSCV","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 3/2026","tyLe":"45,5 %"}"#.utf8))
-        guard case .mapped(let observation) = mapping.map(percentage, context: context) else {
+        guard case .mapped(let observation, _) = mapping.map(percentage, context: context) else {
             Issue.record("a percentage's value with a percent sign was refused")
             return
         }
@@ -118,7 +118,7 @@ struct MappingTests {
     func mapsRecord() throws {
         let record = try JSONValue.parse(
             Data(#"{"chiTieu":"HSCV","donVi":{"ma":"03646","cap":"xa"},"ky":"Quý 3/2026","tyLe":"53,33","dienTu":480}"#.utf8))
-        guard case .mapped(let observation) = mapping.map(record, context: context) else {
+        guard case .mapped(let observation, _) = mapping.map(record, context: context) else {
             Issue.record("expected a mapped record")
             return
         }
@@ -201,7 +201,7 @@ struct SkippedCodeTests {
         let skipping = try Self.mapping(unmatched: "skip")
         #expect(skipping.map(try Self.record("TB_DI_DONG"), context: context) == .skipped(field: "indicator", value: "TB_DI_DONG"))
         #expect(skipping.map(try Self.record("KHAC"), context: context) == .skipped(field: "indicator", value: "KHAC"))
-        guard case .mapped(let mapped) = skipping.map(try Self.record("FTTH_HO"), context: context) else {
+        guard case .mapped(let mapped, _) = skipping.map(try Self.record("FTTH_HO"), context: context) else {
             Issue.record("a code in the table was not mapped")
             return
         }
@@ -271,7 +271,7 @@ struct WideRecordTests {
                     .utf8))
         let made = definition.mapping.mapAll(row, context: PullContext(province: "14", collectedAt: Date()))
         #expect(made.count == 2)
-        guard case .mapped(let first) = made[0], case .failed(_, let reasons) = made[1] else {
+        guard case .mapped(let first, _) = made[0], case .failed(_, let reasons) = made[1] else {
             Issue.record("expected one mapped and one failed observation: \(made)")
             return
         }

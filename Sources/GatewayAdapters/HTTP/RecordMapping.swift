@@ -210,7 +210,7 @@ public struct RecordMapping: Sendable, Equatable {
                         "\(Self.show(raw)) carries a percent sign, but \(field.name == "value" ? "the unit is \(output["unit"].map(Self.show) ?? "not given"), not percent" : "only a percentage's value may")"
                 ))
         }
-        return reasons.isEmpty ? .mapped(.object(output)) : .failed(record: record, reasons: reasons)
+        return reasons.isEmpty ? .mapped(.object(output), source: record) : .failed(record: record, reasons: reasons)
     }
 
     enum Extracted {

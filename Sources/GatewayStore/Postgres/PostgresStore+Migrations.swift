@@ -122,6 +122,7 @@ extension PostgresStore {
         ),
         // Records of codes an adapter skips, as SQLite's v9.
         (6, ["ALTER TABLE pulls ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0"]),
+        (7, ["ALTER TABLE quarantine ADD COLUMN source_record TEXT"]),
     ]
 
     /// The version that makes the figures ledger, after whose statements the held reports are read into it.

@@ -90,7 +90,8 @@ extension PostgresStore: PullHistory {
             record: try row["record"].decode(String.self), reasons: reasons, quarantinedAt: quarantinedAt,
             lastSeenAt: try row["last_seen_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
             timesSeen: Int(try row["times_seen"].decode(Int32?.self) ?? 1), indicator: try row["indicator"].decode(String?.self),
-            period: try row["period"].decode(String?.self), area: try row["area"].decode(String?.self))
+            period: try row["period"].decode(String?.self), area: try row["area"].decode(String?.self),
+            source: try row["source_record"].decode(String?.self))
     }
 }
 

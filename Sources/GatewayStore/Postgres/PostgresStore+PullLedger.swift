@@ -15,6 +15,13 @@ extension PostgresStore: PullLedger {
         let quarantineRows = try pull.quarantineRows()
         let time = now.timeIntervalSince1970, logger = logger
         let outcome = try await transaction { connection in
+            if !pull.replacesQuarantined.isEmpty {
+                let deleted = try await connection.query(
+                    "DELETE FROM quarantine WHERE id = ANY(\(pull.replacesQuarantined)) RETURNING id", logger: logger
+                ).collect().count
+                // Checked again by another command (or gateway) meanwhile: this result is not to be stored.
+                guard deleted == pull.replacesQuarantined.count else { throw QuarantineReplaced() }
+            }
             try await Self.insert(pull.reports, adapter: pull.adapter, time: time, on: connection, logger: logger)
             var outcome = CommitOutcome()
             for (position, row) in quarantineRows.enumerated() {
@@ -25,9 +32,10 @@ extension PostgresStore: PullLedger {
                     try await connection.query(
                         """
                         INSERT INTO quarantine (
-                            adapter, quarantined_at, record, reasons, indicator, province, level, area, period, fingerprint, last_seen_at)
+                            adapter, quarantined_at, record, reasons, indicator, province, level, area, period, fingerprint, last_seen_at,
+                            source_record)
                         VALUES (\(pull.adapter), \(time), \(row.record), \(row.reasons), \(row.indicator), \(row.province), \(row.level),
-                                \(row.area), \(row.period), \(fingerprint), \(time))
+                                \(row.area), \(row.period), \(fingerprint), \(time), \(row.source))
                         ON CONFLICT (adapter, fingerprint) DO UPDATE
                             SET last_seen_at = excluded.last_seen_at, times_seen = quarantine.times_seen + 1
                         RETURNING (xmax = 0) AS inserted
@@ -42,6 +50,7 @@ extension PostgresStore: PullLedger {
                     ON CONFLICT (adapter) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
                     """, logger: logger)
             }
+            guard pull.replacesQuarantined.isEmpty else { return outcome }
             let totals = pull.totals
             try await connection.query(
                 """

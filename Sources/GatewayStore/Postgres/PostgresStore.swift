@@ -94,6 +94,9 @@ public final class PostgresStore: Sendable {
             // The database answered: two pulls decided one figure, and the later is to run again.
             health.withLock { $0.lastQueryFailed = false }
             throw conflict
+        } catch let failed as PostgresTransactionError where failed.closureError is QuarantineReplaced {
+            health.withLock { $0.lastQueryFailed = false }
+            throw failed.closureError!
         } catch let failed as PostgresTransactionError where failed.closureError is LedgerConflict {
             health.withLock { $0.lastQueryFailed = false }
             throw failed.closureError!

@@ -188,7 +188,8 @@ extension SQLiteStore {
             var first: [String: Int64] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, adapter, record, reasons, quarantined_at FROM quarantine ORDER BY id") {
                 let fingerprint = PullCommit.QuarantineRow(
-                    record: row["record"], reasons: row["reasons"], indicator: nil, province: nil, level: nil, area: nil, period: nil
+                    record: row["record"], reasons: row["reasons"], source: nil, indicator: nil, province: nil, level: nil, area: nil,
+                    period: nil
                 ).fingerprint(adapter: row["adapter"])
                 let key = (row["adapter"] as String) + "\u{1F}" + fingerprint
                 if let kept = first[key] {
@@ -210,6 +211,9 @@ extension SQLiteStore {
         // Records of codes an adapter skips, counted in the pull history beside the others.
         migrator.registerMigration("v9-skipped") { db in
             try db.execute(sql: "ALTER TABLE pulls ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0")
+        }
+        migrator.registerMigration("v10-quarantine-source") { db in
+            try db.execute(sql: "ALTER TABLE quarantine ADD COLUMN source_record TEXT")
         }
         return migrator
     }

@@ -60,7 +60,7 @@ extension SQLiteStore: PullHistory {
         return StoredQuarantine(
             id: row["id"], adapter: row["adapter"], record: row["record"], reasons: reasons, quarantinedAt: quarantinedAt,
             lastSeenAt: (row["last_seen_at"] as Double?).map(Date.init(timeIntervalSince1970:)), timesSeen: row["times_seen"] ?? 1,
-            indicator: row["indicator"], period: row["period"], area: row["area"])
+            indicator: row["indicator"], period: row["period"], area: row["area"], source: row["source_record"])
     }
 
     public func quarantinedFigures(indicator: String, periods: [String]) async throws -> [FigureKey: Date] {

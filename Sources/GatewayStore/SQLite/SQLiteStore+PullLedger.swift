@@ -13,6 +13,12 @@ extension SQLiteStore: PullLedger {
     public func commit(_ pull: PullCommit, now: Date) async throws -> CommitOutcome {
         let quarantineRows = try pull.quarantineRows()
         return try await pool.write { db in
+            if !pull.replacesQuarantined.isEmpty {
+                let ids = String(decoding: try JSONEncoder().encode(pull.replacesQuarantined), as: UTF8.self)
+                try db.execute(sql: "DELETE FROM quarantine WHERE id IN (SELECT value FROM json_each(?))", arguments: [ids])
+                // Checked again by another command meanwhile: this one's result is not to be stored.
+                guard db.changesCount == pull.replacesQuarantined.count else { throw QuarantineReplaced() }
+            }
             try self.insert(pull.reports, adapter: pull.adapter, now: now, in: db)
             var outcome = CommitOutcome()
             for (position, row) in quarantineRows.enumerated() {
@@ -29,12 +35,13 @@ extension SQLiteStore: PullLedger {
                 try db.execute(
                     sql: """
                         INSERT INTO quarantine (
-                            adapter, quarantined_at, record, reasons, indicator, province, level, area, period, fingerprint, last_seen_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            adapter, quarantined_at, record, reasons, indicator, province, level, area, period, fingerprint, last_seen_at,
+                            source_record)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         pull.adapter, now.timeIntervalSince1970, row.record, row.reasons, row.indicator, row.province, row.level, row.area,
-                        row.period, fingerprint, now.timeIntervalSince1970,
+                        row.period, fingerprint, now.timeIntervalSince1970, row.source,
                     ])
                 outcome.newlyQuarantined += 1
             }
@@ -46,6 +53,7 @@ extension SQLiteStore: PullLedger {
                         """,
                     arguments: [pull.adapter, cursor, now.timeIntervalSince1970])
             }
+            guard pull.replacesQuarantined.isEmpty else { return outcome }
             let totals = pull.totals
             try db.execute(
                 sql:
