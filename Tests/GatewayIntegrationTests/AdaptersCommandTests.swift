@@ -105,12 +105,9 @@ struct WorkedExampleTests {
             try FileManager.default.copyItem(
                 at: repositoryRoot.appendingPathComponent("Adapters/thong-ke-kinh-te-so.yaml"),
                 to: adapters.appendingPathComponent("thong-ke-kinh-te-so.yaml"))
-            var environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath,
-                storePath: directory.appendingPathComponent("gateway.sqlite").path,
-                overrides: ["LGSP_ADAPTERS": adapters.path]
-            ).variables
-            environment["PATH"] = "/usr/bin:/bin"
+            let environment = commandEnvironment(
+                running, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway.sqlite").path,
+                overrides: ["LGSP_ADAPTERS": adapters.path])
             let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
             let check = try ChildProcess(
                 ["check", "--config", config], environment: environment, outputPath: directory.appendingPathComponent("check.out"))
@@ -212,13 +209,11 @@ struct GuideBlockTests {
                 let adapters = directory.appendingPathComponent("adapters-\(number)")
                 try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
                 try text.write(to: adapters.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
-                var environment = Demo.environment(
-                    for: running, repository: repositoryRoot, keyPath: keyPath,
-                    storePath: directory.appendingPathComponent("gateway-\(number).sqlite").path,
-                    overrides: ["LGSP_ADAPTERS": adapters.path]
-                ).variables
-                environment["PATH"] = "/usr/bin:/bin"
-                environment["CREDENTIALS_DIRECTORY"] = machine.appendingPathComponent("credentials").path
+                let environment = commandEnvironment(
+                    running, keyPath: keyPath, storePath: directory.appendingPathComponent("gateway-\(number).sqlite").path,
+                    overrides: [
+                        "LGSP_ADAPTERS": adapters.path, "CREDENTIALS_DIRECTORY": machine.appendingPathComponent("credentials").path,
+                    ])
 
                 let check = try ChildProcess(
                     ["check", "--config", config], environment: environment,

@@ -115,8 +115,7 @@ struct QuarantineTests {
                 _ = try await Self.commit([Self.rejected("03646"), Self.unmapped], to: store, at: first)
                 _ = try await Self.commit([Self.rejected("03646")], to: store, at: first.addingTimeInterval(60))
             }
-            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
-            environment["PATH"] = "/usr/bin:/bin"
+            let environment = commandEnvironment(running, keyPath: keyPath, storePath: storePath)
             let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
             func run(_ arguments: [String]) async throws -> String {
                 let child = try ChildProcess(
@@ -200,8 +199,7 @@ extension QuarantineTests {
             _ = try await StoreLocation.withStore(storePath) { store in
                 try await Self.commit(many + [awkward, Self.unmapped], to: store, at: time)
             }
-            var environment = Demo.environment(for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath).variables
-            environment["PATH"] = "/usr/bin:/bin"
+            let environment = commandEnvironment(running, keyPath: keyPath, storePath: storePath)
             let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
             func run(_ arguments: [String], exits status: Int32 = 0) async throws -> String {
                 let child = try ChildProcess(

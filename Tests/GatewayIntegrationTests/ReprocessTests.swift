@@ -33,11 +33,7 @@ struct ReprocessTests {
             let dossiers = dataset.portalRecords.filter { $0.fields["maChiTieu"] == .string("HS_TT") && $0.defect == nil }
             let badAtSource = dataset.portalRecords.count { $0.defect != nil }
 
-            var environment = Demo.environment(
-                for: running, repository: repositoryRoot, keyPath: keyPath, storePath: store, overrides: overrides
-            )
-            .variables
-            environment["PATH"] = "/usr/bin:/bin"
+            let environment = commandEnvironment(running, keyPath: keyPath, storePath: store, overrides: overrides)
             let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
             let reader = try StoreLocation.open(store, exclusive: false)
             /// The gateway as a service runs it, until its pull is in and everything stored is delivered.

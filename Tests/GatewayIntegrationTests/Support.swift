@@ -120,18 +120,27 @@ func shippedAdapters(_ names: [String], in directory: URL) throws -> URL {
     return folder
 }
 
-/// `lgsp-gateway outbox …` against the example configuration, with the variables the mocks need:
-/// a function that runs one such command and returns its exit status and output.
-func outboxCommand(
-    _ running: MockSystems.Running, directory: URL, keyPath: String, storePath: String, overrides: [String: String]
-) -> ([String]) async throws -> (Int32?, String) {
+/// The environment a command run as its own process gets: the variables that point the example
+/// configuration at `running`, `overrides`, and a `PATH`.
+func commandEnvironment(
+    _ running: MockSystems.Running, keyPath: String, storePath: String, overrides: [String: String] = [:]
+) -> [String: String] {
     var environment = Demo.environment(
         for: running, repository: repositoryRoot, keyPath: keyPath, storePath: storePath, overrides: overrides
     )
     .variables
     environment["PATH"] = "/usr/bin:/bin"
+    return environment
+}
+
+/// `lgsp-gateway outbox …` against the example configuration, with the variables the mocks need:
+/// a function that runs one such command and returns its exit status and output.
+func outboxCommand(
+    _ running: MockSystems.Running, directory: URL, keyPath: String, storePath: String, overrides: [String: String]
+) -> ([String]) async throws -> (Int32?, String) {
+    let environment = commandEnvironment(running, keyPath: keyPath, storePath: storePath, overrides: overrides)
     let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
-    return { [environment] arguments in
+    return { arguments in
         let child = try ChildProcess(
             ["outbox"] + arguments + ["--config", config], environment: environment,
             outputPath: directory.appendingPathComponent("outbox-\(UUID().uuidString.prefix(6)).out"))
