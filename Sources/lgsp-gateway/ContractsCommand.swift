@@ -141,7 +141,8 @@ struct Catalog: AsyncParsableCommand {
             // the periods the centre requires, which the calendar expects.
             let required = indicator.reporting.map { "; required: " + $0.rhythm.map(\.rawValue).joined(separator: ", ") } ?? ""
             print(
-                "  \(indicator.code)  \(indicator.nameVI) (\(indicator.unit); levels: "
+                "  \(indicator.code)  \(indicator.nameVI) (\(indicator.unit) "
+                    + "\(SemanticRules.show(indicator.range.min))–\(SemanticRules.show(indicator.range.max)); levels: "
                     + "\(indicator.levels.map(\.rawValue).joined(separator: ", ")); periods: "
                     + "\(indicator.periodicity.map(\.rawValue).joined(separator: ", "))\(required))")
             for target in indicator.targets {

@@ -100,9 +100,13 @@ struct ContractsCommandTests {
         #expect(
             lines.contains {
                 $0.hasPrefix("  DVC_TOAN_TRINH ")
-                    && $0.hasSuffix("(percent; levels: province; periods: year, half, quarter, month; required: year, quarter)")
+                    && $0.hasSuffix("(percent 0–100; levels: province; periods: year, half, quarter, month; required: year, quarter)")
             })
         #expect(lines.contains { $0.hasPrefix("  HSCV_DIEN_TU ") && $0.contains("levels: province, district, commune;") })
+        // The range the value is checked against, in the indicator's unit.
+        #expect(
+            lines.contains { $0.hasPrefix("  XEP_HANG_CDS ") && $0.contains("(rank 1–63;") },
+            "\(lines.filter { $0.hasPrefix("  XEP_HANG_CDS ") })")
         // Accepted by quarter, so a province can follow it each quarter; required by year.
         #expect(lines.contains { $0.hasPrefix("  BENH_VIEN_KHAM_TU_XA ") && $0.hasSuffix("periods: year, half, quarter; required: year)") })
     }
