@@ -415,6 +415,37 @@ public protocol PullHistory: Sendable {
     func adapterStatuses() async throws -> [AdapterStatus]
 }
 
+/// One thing an operator did to the gateway's state: who, when, what, to what, and how it ended.
+public struct OperatorAction: Sendable, Equatable, Codable {
+    public var id: Int64 = 0
+    public var at: Date
+    /// The operator: a console user's name, or the account a command ran as (`sudo`'s caller).
+    public var user: String
+    /// Where it was done: `cli` or `console`.
+    public var via: String
+    /// `quarantine.purge`, `quarantine.reprocess`, `outbox.retry`, `outbox.purge`, …
+    public var action: String
+    /// What it touched: ids, or the filters that chose them.
+    public var target: String
+    public var outcome: String
+
+    public init(at: Date, user: String, via: String, action: String, target: String, outcome: String) {
+        self.at = at
+        self.user = user
+        self.via = via
+        self.action = action
+        self.target = target
+        self.outcome = outcome
+    }
+}
+
+/// The record of what operators did (`lgsp-gateway audit actions`, the console's audit page).
+public protocol OperatorActions: Sendable {
+    func record(_ action: OperatorAction) async throws
+    /// Newest first, those with an id below `before` when given.
+    func operatorActions(before: Int64?, limit: Int) async throws -> [OperatorAction]
+}
+
 /// What an operator does to quarantined records (`lgsp-gateway quarantine purge`).
 public protocol QuarantineAdministration: Sendable {
     /// Deletes the records `ids` names that also match `filter`, or, with `ids` nil, every record
@@ -449,7 +480,7 @@ public protocol StoreHealth: Sendable {
 /// A store is a `Service`: its background work (PostgreSQL's connection pool) runs in `run()`,
 /// in the gateway's service group or `withRunning(_:)`, and `close()` releases it.
 public protocol GatewayStore: DeliveryOutbox, PullLedger, FiguresLedger, ScheduleOwnership, AuditLog, OutboxAdministration, PullHistory,
-    QuarantineAdministration, StoreMaintenance,
+    QuarantineAdministration, OperatorActions, StoreMaintenance,
     StoreHealth, Service
 {
     /// Releases the store's files or connections; nothing may be asked of it afterwards.

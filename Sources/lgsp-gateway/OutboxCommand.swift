@@ -86,7 +86,8 @@ struct Outbox: AsyncParsableCommand {
 
         /// Runs `action` on each selected report and says what was done.
         func forEach(
-            _ done: String, including states: [OutboxState] = [.deadLettered], _ action: (any GatewayStore, String) async throws -> Void
+            _ logged: String, _ done: String, including states: [OutboxState] = [.deadLettered],
+            _ action: (any GatewayStore, String) async throws -> Void
         ) async throws {
             try await Outbox.withStore(options) { store in
                 var ids = reportIDs
@@ -97,6 +98,11 @@ struct Outbox: AsyncParsableCommand {
                 for id in ids {
                     try await action(store, id)
                     print("\(id): \(done)")
+                }
+                if !ids.isEmpty {
+                    try await store.recordCommand(
+                        logged, target: all ? "--all (\(ids.count) reports)" : ids.joined(separator: " "),
+                        outcome: "\(ids.count) report(s) \(done)")
                 }
                 if ids.isEmpty { print(states.count > 1 ? "no dead letters and no pending reports" : "no dead letters") }
             }
@@ -116,7 +122,7 @@ struct Outbox: AsyncParsableCommand {
 
         func run() async throws {
             let states: [OutboxState] = now ? [.deadLettered, .pending] : [.deadLettered]
-            try await selection.forEach(now ? "due now" : "queued again", including: states) { store, id in
+            try await selection.forEach("outbox.retry", now ? "due now" : "queued again", including: states) { store, id in
                 try await store.requeue(reportID: id, now: Date(), includingPending: now)
             }
         }
@@ -127,7 +133,7 @@ struct Outbox: AsyncParsableCommand {
         @OptionGroup var selection: DeadLetterSelection
 
         func run() async throws {
-            try await selection.forEach("purged") { store, id in try await store.purge(reportID: id) }
+            try await selection.forEach("outbox.purge", "purged") { store, id in try await store.purge(reportID: id) }
         }
     }
 
@@ -154,7 +160,41 @@ struct Outbox: AsyncParsableCommand {
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the tamper-evident chain of delivered reports.", subcommands: [VerifyChain.self])
+        abstract: "Check the tamper-evident chain of delivered reports; list what operators did.",
+        subcommands: [VerifyChain.self, Actions.self])
+
+    struct Actions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What operators did to the store (retries, purges, reprocessing), newest first: who, when, what, to what.")
+        @OptionGroup var options: ConfigOption
+        @Option(help: "Only actions older than this id (the next page).") var before: Int64?
+        @Option(help: "At most this many.") var limit = 100
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func validate() throws {
+            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1–10000") }
+        }
+
+        func run() async throws {
+            let actions = try await Outbox.withStore(options) { try await $0.operatorActions(before: before, limit: limit) }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .custom { date, encoder in
+                    var container = encoder.singleValueContainer()
+                    try container.encode(Timestamps.format(date))
+                }
+                print(String(decoding: try encoder.encode(["actions": actions]), as: UTF8.self))
+                return
+            }
+            if actions.isEmpty { print("chưa có thao tác nào / no operator actions recorded") }
+            for action in actions {
+                print(
+                    "#\(action.id)  \(Timestamps.format(action.at))  \(action.user) (\(action.via))  \(action.action) \(action.target): \(action.outcome)"
+                )
+            }
+        }
+    }
 
     struct VerifyChain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -224,5 +264,17 @@ struct Status: AsyncParsableCommand {
                 "receipts that do not verify: \(stats.unverifiedReceipts) (dead letters for you to judge: outbox list, then outbox show ID)"
             )
         }
+    }
+}
+
+extension OperatorActions {
+    /// Records what a command just did, as the account it ran as: the caller of `sudo` when run
+    /// through it (`sudo -u lgsp-gateway …`), else the process's own user.
+    func recordCommand(_ action: String, target: String, outcome: String) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let user =
+            environment["SUDO_USER"].map { "\($0) (sudo)" } ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) }
+            ?? "uid \(getuid())"
+        try await record(OperatorAction(at: Date(), user: user, via: "cli", action: action, target: target, outcome: outcome))
     }
 }

@@ -29,6 +29,14 @@ struct Quarantine: AsyncParsableCommand {
         ])
     }
 
+    /// What a command chose, for the operator actions log: the ids, or `--all` and its filters.
+    static func describe(ids: [Int64]?, _ filters: Filters) -> String {
+        if let ids { return ids.map { "#\($0)" }.joined(separator: " ") }
+        let named = [("adapter", filters.adapter), ("rule", filters.rule), ("indicator", filters.indicator), ("period", filters.period)]
+            .compactMap { name, value in value.map { "--\(name) \($0)" } }
+        return (["--all"] + named).joined(separator: " ")
+    }
+
     /// Which records: the filters `list`, `export` and `purge` share.
     struct Filters: ParsableArguments {
         @Option(help: "Only this adapter's.") var adapter: String?
@@ -221,7 +229,10 @@ extension Quarantine {
 
         func run() async throws {
             let purged = try await Outbox.withStore(options) { store in
-                try await store.purgeQuarantined(ids: all ? nil : ids, matching: filters.filter)
+                let purged = try await store.purgeQuarantined(ids: all ? nil : ids, matching: filters.filter)
+                try await store.recordCommand(
+                    "quarantine.purge", target: Quarantine.describe(ids: all ? nil : ids, filters), outcome: "\(purged) record(s) purged")
+                return purged
             }
             print("đã xóa / purged \(purged) quarantined record\(purged == 1 ? "" : "s")")
             if !all && purged < ids.count {
@@ -316,6 +327,14 @@ extension Quarantine {
                             + "\(summary.skipped) skipped")
                 }
                 if totals.isEmpty { print("không có bản ghi nào / no quarantined records match") }
+                if !dryRun {
+                    let outcome = totals.values.sorted { $0.adapter < $1.adapter }.map {
+                        "\($0.adapter): \($0.records) checked, \($0.sent) to send, \($0.unchanged) unchanged, \($0.quarantined) quarantined again"
+                    }
+                    try await store.recordCommand(
+                        "quarantine.reprocess", target: Quarantine.describe(ids: all ? nil : ids, filters),
+                        outcome: outcome.isEmpty ? "nothing matched" : outcome.joined(separator: "; "))
+                }
                 return failed
             }
             if failed { throw ExitCode(1) }

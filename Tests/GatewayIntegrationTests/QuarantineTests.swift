@@ -244,7 +244,41 @@ extension QuarantineTests {
             #expect(try await run(["purge", "--all", "--rule", "mapping.period"]).contains("purged 1 quarantined record"))
             _ = try await run(["purge", "999999"], exits: 1)
             #expect(try await run(["purge", "--all"]).contains("purged 1204 quarantined records"))
+            // Each purge is in the operator actions log, newest first, with who ran it.
+            let child = try ChildProcess(
+                ["audit", "actions", "--json", "--config", config], environment: environment,
+                outputPath: directory.appendingPathComponent("actions.out"))
+            #expect(try await child.waitForExit(timeout: .seconds(30)) == 0, "\(child.output)")
+            let actions = try JSONValue.parse(Data(child.output.utf8))["actions"]?.arrayValue ?? []
+            // The one that found nothing to purge as well: what was asked is the record.
+            #expect(
+                actions.map { $0["action"]?.stringValue } == ["quarantine.purge", "quarantine.purge", "quarantine.purge"], "\(actions)")
+            #expect(actions.first?["target"] == .string("--all") && actions.first?["outcome"] == .string("1204 record(s) purged"))
+            #expect(actions[1]["target"] == .string("#999999") && actions[1]["outcome"] == .string("0 record(s) purged"))
+            #expect(actions.last?["target"] == .string("--all --rule mapping.period") && actions.last?["via"] == .string("cli"))
+            #expect(actions.allSatisfy { !($0["user"]?.stringValue ?? "").isEmpty })
             #expect(try await run(["export", "--format", "ndjson"]).split(separator: "\n").filter { $0.hasPrefix("{") }.isEmpty)
+        }
+    }
+}
+
+extension QuarantineTests {
+    @Test("operator actions are kept in the store, newest first, a page at a time", arguments: StoreBackend.available)
+    func operatorActions(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.withRunning {
+            let time = Date(timeIntervalSince1970: 1_790_000_000)
+            for (index, action) in ["quarantine.reprocess", "outbox.retry", "quarantine.purge"].enumerated() {
+                try await store.record(
+                    OperatorAction(
+                        at: time.addingTimeInterval(Double(index)), user: "nguyen.van.a", via: index == 1 ? "console" : "cli",
+                        action: action, target: "#\(index)", outcome: "done"))
+            }
+            let newest = try await store.operatorActions(before: nil, limit: 2)
+            #expect(newest.map(\.action) == ["quarantine.purge", "outbox.retry"])
+            #expect(newest.first?.at == time.addingTimeInterval(2) && newest.first?.user == "nguyen.van.a" && newest.last?.via == "console")
+            let older = try await store.operatorActions(before: newest.last?.id, limit: 10)
+            #expect(older.map(\.action) == ["quarantine.reprocess"] && older.first?.target == "#0")
         }
     }
 }

@@ -80,6 +80,12 @@ struct ReprocessTests {
                         "dvc-portal: \(dossiers.count + badAtSource) record(s) checked again (\(dossiers.count + badAtSource) mapped again from the source's record): \(dossiers.count) to send"
                     ), "\(fixed)")
                 #expect(fixed.contains("\(badAtSource) quarantined again"), "\(fixed)")
+                // Logged as an operator's action, the dry run not.
+                let logged = try await reader.operatorActions(before: nil, limit: 10)
+                #expect(logged.map(\.action) == ["quarantine.reprocess", "quarantine.reprocess"], "\(logged)")
+                #expect(
+                    logged.first?.target == "--all --adapter dvc-portal"
+                        && logged.first?.outcome.contains("\(dossiers.count) to send") == true)
                 // Done once: checked again, nothing more to send.
                 let again = try await reprocess(["--all", "--adapter", "dvc-portal"])
                 #expect(again.contains("0 to send") && again.contains("\(badAtSource) quarantined again"), "\(again)")

@@ -14,3 +14,29 @@ extension PostgresStore: AuditLog {
         }
     }
 }
+
+extension PostgresStore: OperatorActions {
+    public func record(_ action: OperatorAction) async throws {
+        _ = try await rows(
+            """
+            INSERT INTO operator_actions (at, "user", via, action, target, outcome)
+            VALUES (\(action.at.timeIntervalSince1970), \(action.user), \(action.via), \(action.action), \(action.target), \(action.outcome))
+            RETURNING id
+            """)
+    }
+
+    public func operatorActions(before: Int64?, limit: Int) async throws -> [OperatorAction] {
+        try await rows(
+            """
+            SELECT * FROM operator_actions WHERE (\(before)::bigint IS NULL OR id < \(before)) ORDER BY id DESC LIMIT \(Int64(limit))
+            """
+        ).map { row in
+            var action = OperatorAction(
+                at: Date(timeIntervalSince1970: try row["at"].decode(Double.self)), user: try row["user"].decode(String.self),
+                via: try row["via"].decode(String.self), action: try row["action"].decode(String.self),
+                target: try row["target"].decode(String.self), outcome: try row["outcome"].decode(String.self))
+            action.id = try row["id"].decode(Int64.self)
+            return action
+        }
+    }
+}

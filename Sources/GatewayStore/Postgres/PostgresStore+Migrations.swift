@@ -123,6 +123,17 @@ extension PostgresStore {
         // Records of codes an adapter skips, as SQLite's v9.
         (6, ["ALTER TABLE pulls ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0"]),
         (7, ["ALTER TABLE quarantine ADD COLUMN source_record TEXT"]),
+        (
+            8,
+            [
+                """
+                CREATE TABLE operator_actions (
+                    id BIGSERIAL PRIMARY KEY, at DOUBLE PRECISION NOT NULL, "user" TEXT NOT NULL, via TEXT NOT NULL,
+                    action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL
+                )
+                """
+            ]
+        ),
     ]
 
     /// The version that makes the figures ledger, after whose statements the held reports are read into it.

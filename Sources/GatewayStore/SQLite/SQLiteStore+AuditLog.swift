@@ -33,3 +33,28 @@ extension SQLiteStore: AuditLog {
         }
     }
 }
+
+extension SQLiteStore: OperatorActions {
+    public func record(_ action: OperatorAction) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO operator_actions (at, user, via, action, target, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [action.at.timeIntervalSince1970, action.user, action.via, action.action, action.target, action.outcome])
+        }
+    }
+
+    public func operatorActions(before: Int64?, limit: Int) async throws -> [OperatorAction] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM operator_actions WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2",
+                arguments: [before, limit]
+            ).map { row in
+                var action = OperatorAction(
+                    at: Date(timeIntervalSince1970: row["at"]), user: row["user"], via: row["via"], action: row["action"],
+                    target: row["target"], outcome: row["outcome"])
+                action.id = row["id"]
+                return action
+            }
+        }
+    }
+}

@@ -215,6 +215,15 @@ extension SQLiteStore {
         migrator.registerMigration("v10-quarantine-source") { db in
             try db.execute(sql: "ALTER TABLE quarantine ADD COLUMN source_record TEXT")
         }
+        migrator.registerMigration("v11-operator-actions") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE operator_actions (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, user TEXT NOT NULL, via TEXT NOT NULL,
+                        action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL
+                    )
+                    """)
+        }
         return migrator
     }
 }
