@@ -47,7 +47,16 @@ struct LGSPBench: AsyncParsableCommand {
     )
     var gateway: String?
 
+    @Option(
+        help:
+            "Instead of the pipeline: fill a SQLite store with this many quarantined records and time the reads the console's quarantine page makes (0: the pipeline)."
+    )
+    var quarantineReads = 0
+
     func validate() throws {
+        guard quarantineReads == 0 || quarantineReads >= 10_000 else {
+            throw ValidationError("--quarantine-reads must be 0 or at least 10000")
+        }
         guard observations >= 20 else { throw ValidationError("--observations must be at least 20") }
         guard backlog == 0 || backlog >= 100 else { throw ValidationError("--backlog must be 0 or at least 100") }
         guard (0...10_000).contains(pageSize) else {
@@ -77,6 +86,10 @@ struct LGSPBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = SigningKey.generate()
+        if quarantineReads > 0 {
+            try await QuarantineReads.measure(count: quarantineReads, rounds: 100, in: directory)
+            return
+        }
         let keyPath = directory.appendingPathComponent("signing-key.pem").path
         _ = FileManager.default.createFile(
             atPath: keyPath, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])

@@ -54,27 +54,33 @@ extension PostgresStore: PullHistory {
         try await rows("SELECT * FROM quarantine ORDER BY id LIMIT \(limit)").map(Self.storedQuarantine)
     }
 
-    /// The condition `quarantined(matching:)` and `purgeQuarantined` share, on binds 1 to 5.
-    /// The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
-    static let quarantineMatch = """
-        ($1::text IS NULL OR adapter = $1) AND ($2::text IS NULL OR strpos(reasons, $2) > 0)
-        AND ($3::text IS NULL OR indicator = $3) AND ($4::text IS NULL OR period = $4) AND ($5::bigint IS NULL OR id < $5)
-        """
-
-    static func binds(_ filter: QuarantineFilter) -> PostgresBindings {
+    /// The condition `quarantined(matching:)` and `purgeQuarantined` share, with only the terms
+    /// the filter sets (so the planner can use the indexes), and its binds; more binds follow.
+    static func quarantineMatch(_ filter: QuarantineFilter) -> (sql: String, binds: PostgresBindings) {
+        var terms = ["TRUE"]
         var binds = PostgresBindings()
-        for text in [filter.adapter, filter.rule.map { #""rule":"\#($0)""# }, filter.indicator, filter.period] {
-            binds.append(text, context: .default)
+        func add(_ term: (Int) -> String, _ value: String?) {
+            guard let value else { return }
+            binds.append(value, context: .default)
+            terms.append(term(binds.count))
         }
-        binds.append(filter.before, context: .default)
-        return binds
+        add({ "adapter = $\($0)" }, filter.adapter)
+        // The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
+        add({ "strpos(reasons, $\($0)) > 0" }, filter.rule.map { #""rule":"\#($0)""# })
+        add({ "indicator = $\($0)" }, filter.indicator)
+        add({ "period = $\($0)" }, filter.period)
+        if let before = filter.before {
+            binds.append(before, context: .default)
+            terms.append("id < $\(binds.count)")
+        }
+        return (terms.joined(separator: " AND "), binds)
     }
 
     public func quarantined(matching filter: QuarantineFilter, limit: Int) async throws -> [StoredQuarantine] {
-        var binds = Self.binds(filter)
+        var (sql, binds) = Self.quarantineMatch(filter)
         binds.append(Int64(limit), context: .default)
         return try await rows(
-            PostgresQuery(unsafeSQL: "SELECT * FROM quarantine WHERE \(Self.quarantineMatch) ORDER BY id DESC LIMIT $6", binds: binds)
+            PostgresQuery(unsafeSQL: "SELECT * FROM quarantine WHERE \(sql) ORDER BY id DESC LIMIT $\(binds.count)", binds: binds)
         ).map(Self.storedQuarantine)
     }
 
@@ -97,12 +103,12 @@ extension PostgresStore: PullHistory {
 
 extension PostgresStore: QuarantineAdministration {
     public func purgeQuarantined(ids: [Int64]?, matching filter: QuarantineFilter) async throws -> Int {
-        var binds = Self.binds(filter)
-        binds.append(ids, context: .default)
-        let deleted = try await rows(
-            PostgresQuery(
-                unsafeSQL: "DELETE FROM quarantine WHERE \(Self.quarantineMatch) AND ($6::bigint[] IS NULL OR id = ANY($6)) RETURNING id",
-                binds: binds))
+        var (sql, binds) = Self.quarantineMatch(filter)
+        if let ids {
+            binds.append(ids, context: .default)
+            sql += " AND id = ANY($\(binds.count))"
+        }
+        let deleted = try await rows(PostgresQuery(unsafeSQL: "DELETE FROM quarantine WHERE \(sql) RETURNING id", binds: binds))
         return deleted.count
     }
 }
