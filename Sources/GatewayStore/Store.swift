@@ -160,6 +160,8 @@ public struct PullCommit: Sendable {
     struct QuarantineRow {
         let record: String
         let reasons: String
+        /// Its reasons' rules, each once, for the table that finds records by rule.
+        var rules: [String] = []
         let source: String?
         let indicator, province, level, area, period: String?
 
@@ -178,9 +180,11 @@ public struct PullCommit: Sendable {
                 guard case .object(let object) = entry.record, case .string(let text)? = object[name] else { return nil }
                 return text
             }
+            var seen = Set<String>()
             return QuarantineRow(
                 record: String(decoding: try entry.record.canonicalData(), as: UTF8.self),
                 reasons: String(decoding: try reasonsEncoder.encode(entry.reasons), as: UTF8.self),
+                rules: entry.reasons.map(\.rule).filter { seen.insert($0).inserted },
                 source: try entry.source.map { String(decoding: try $0.canonicalData(), as: UTF8.self) },
                 indicator: field("indicator"), province: field("province"), level: field("level"), area: field("area"),
                 period: field("period"))

@@ -282,3 +282,46 @@ extension QuarantineTests {
         }
     }
 }
+
+extension QuarantineTests {
+    @Test(
+        "records are found by rule through a table of their rules: filled on upgrade, kept at each commit, emptied with the records",
+        arguments: StoreBackend.available)
+    func rulesTable(backend: StoreBackend) async throws {
+        let location = try await freshStoreLocation(backend)
+        let time = Date(timeIntervalSince1970: 1_790_000_000)
+        let twoRules = QuarantinedRecord(
+            record: .object(["ky": .string("Quý 5/2026")]),
+            reasons: [
+                QuarantineReason(pointer: "/period", rule: "mapping.period", message: "not a period"),
+                QuarantineReason(pointer: "/value", rule: "mapping.convert", message: "not a number"),
+            ])
+        _ = try await StoreLocation.withStore(location) { store in
+            try await Self.commit([Self.rejected("03646"), twoRules], to: store, at: time)
+        }
+        func count() async throws -> String {
+            let (status, output) = try await runSQL("SELECT COUNT(*) FROM quarantine_rules", on: location)
+            #expect(status == 0, "\(output)")
+            // sqlite3 prints the number alone, psql in a table: the line that is only digits.
+            return output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first {
+                !$0.isEmpty && $0.allSatisfy(\.isNumber)
+            } ?? output
+        }
+        #expect(try await count() == "3")
+        // As a store from before the table: the rows gone, the migration to be run again.
+        let (status, output) =
+            backend == .sqlite
+            ? try await runSQL(
+                "DROP TABLE quarantine_rules; DELETE FROM grdb_migrations WHERE identifier = 'v12-quarantine-rules';", on: location)
+            : try await runSQL("DROP TABLE quarantine_rules; DELETE FROM schema_migrations WHERE version = 9;", on: location)
+        #expect(status == 0, "\(output)")
+        _ = try await StoreLocation.withStore(location) { store in
+            #expect(try await store.quarantined(matching: QuarantineFilter(rule: "mapping.convert"), limit: 10).count == 1)
+            #expect(try await store.quarantined(matching: QuarantineFilter(rule: "indicator.range"), limit: 10).count == 1)
+            let page = try await store.quarantined(matching: QuarantineFilter(rule: "mapping.period", before: 1_000_000), limit: 10)
+            #expect(page.count == 1 && page.first?.reasons.count == 2)
+            #expect(try await store.purgeQuarantined(ids: nil, matching: QuarantineFilter()) == 2)
+        }
+        #expect(try await count() == "0")
+    }
+}

@@ -134,6 +134,24 @@ extension PostgresStore {
                 """
             ]
         ),
+        (
+            9,
+            [
+                """
+                CREATE TABLE quarantine_rules (
+                    rule TEXT NOT NULL, quarantine_id BIGINT NOT NULL REFERENCES quarantine(id) ON DELETE CASCADE,
+                    PRIMARY KEY (rule, quarantine_id)
+                )
+                """,
+                "CREATE INDEX quarantine_rules_by_record ON quarantine_rules(quarantine_id)",
+                """
+                INSERT INTO quarantine_rules (rule, quarantine_id)
+                SELECT DISTINCT reason->>'rule', quarantine.id FROM quarantine, jsonb_array_elements(quarantine.reasons::jsonb) AS reason
+                WHERE reason->>'rule' IS NOT NULL
+                ON CONFLICT DO NOTHING
+                """,
+            ]
+        ),
     ]
 
     /// The version that makes the figures ledger, after whose statements the held reports are read into it.

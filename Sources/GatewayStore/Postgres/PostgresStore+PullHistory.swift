@@ -65,8 +65,7 @@ extension PostgresStore: PullHistory {
             terms.append(term(binds.count))
         }
         add({ "adapter = $\($0)" }, filter.adapter)
-        // The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
-        add({ "strpos(reasons, $\($0)) > 0" }, filter.rule.map { #""rule":"\#($0)""# })
+        add({ "id IN (SELECT quarantine_id FROM quarantine_rules WHERE rule = $\($0))" }, filter.rule)
         add({ "indicator = $\($0)" }, filter.indicator)
         add({ "period = $\($0)" }, filter.period)
         if let before = filter.before {

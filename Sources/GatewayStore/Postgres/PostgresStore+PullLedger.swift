@@ -31,6 +31,7 @@ extension PostgresStore: PullLedger {
                 let inserted =
                     try await connection.query(
                         """
+                        WITH held AS (
                         INSERT INTO quarantine (
                             adapter, quarantined_at, record, reasons, indicator, province, level, area, period, fingerprint, last_seen_at,
                             source_record)
@@ -38,7 +39,13 @@ extension PostgresStore: PullLedger {
                                 \(row.area), \(row.period), \(fingerprint), \(time), \(row.source))
                         ON CONFLICT (adapter, fingerprint) DO UPDATE
                             SET last_seen_at = excluded.last_seen_at, times_seen = quarantine.times_seen + 1
-                        RETURNING (xmax = 0) AS inserted
+                        RETURNING id, (xmax = 0) AS inserted
+                        ), rules AS (
+                            INSERT INTO quarantine_rules (rule, quarantine_id)
+                            SELECT rule, held.id FROM held, unnest(\(row.rules)::text[]) AS rule WHERE held.inserted
+                            ON CONFLICT DO NOTHING
+                        )
+                        SELECT inserted FROM held
                         """, logger: logger
                     ).collect().first.map { try $0.decode(Bool.self) } ?? true
                 if inserted { outcome.newlyQuarantined += 1 } else { outcome.alreadyHeld.insert(position) }

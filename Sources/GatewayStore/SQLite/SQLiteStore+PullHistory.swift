@@ -31,8 +31,7 @@ extension SQLiteStore: PullHistory {
             // The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
             try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM quarantine WHERE \(Self.quarantineMatch(filter).sql) ORDER BY id DESC LIMIT ?",
-                arguments: StatementArguments(Self.quarantineMatch(filter).arguments + [limit])
+                sql: Self.quarantinePage(filter), arguments: StatementArguments(Self.quarantinePageArguments(filter) + [limit])
             ).map(Self.storedQuarantine)
         }
     }
@@ -49,12 +48,36 @@ extension SQLiteStore: PullHistory {
             arguments.append(value)
         }
         add("adapter = ?", filter.adapter)
-        // The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
-        add("instr(reasons, ?) > 0", filter.rule.map { #""rule":"\#($0)""# })
+        add("id IN (SELECT quarantine_id FROM quarantine_rules WHERE rule = ?)", filter.rule)
         add("indicator = ?", filter.indicator)
         add("period = ?", filter.period)
         add("id < ?", filter.before)
         return (terms.joined(separator: " AND "), arguments)
+    }
+
+    /// A page of `quarantined(matching:)`: by a rule, walked down the rules table's key (the rule,
+    /// then the record, newest first), which finds a rare rule's fifty without reading the others.
+    static func quarantinePage(_ filter: QuarantineFilter) -> String {
+        guard filter.rule != nil else {
+            return "SELECT * FROM quarantine WHERE \(quarantineMatch(filter).sql) ORDER BY id DESC LIMIT ?"
+        }
+        var rest = filter
+        rest.rule = nil
+        rest.before = nil
+        return """
+            SELECT quarantine.* FROM quarantine_rules JOIN quarantine ON quarantine.id = quarantine_rules.quarantine_id
+            WHERE quarantine_rules.rule = ?\(filter.before == nil ? "" : " AND quarantine_rules.quarantine_id < ?")
+              AND \(quarantineMatch(rest).sql)
+            ORDER BY quarantine_rules.quarantine_id DESC LIMIT ?
+            """
+    }
+
+    static func quarantinePageArguments(_ filter: QuarantineFilter) -> [(any DatabaseValueConvertible)?] {
+        guard let rule = filter.rule else { return quarantineMatch(filter).arguments }
+        var rest = filter
+        rest.rule = nil
+        rest.before = nil
+        return [rule] + (filter.before.map { [$0] } ?? []) + quarantineMatch(rest).arguments
     }
 
     public func quarantinedRecord(id: Int64) async throws -> StoredQuarantine? {

@@ -43,6 +43,11 @@ extension SQLiteStore: PullLedger {
                         pull.adapter, now.timeIntervalSince1970, row.record, row.reasons, row.indicator, row.province, row.level, row.area,
                         row.period, fingerprint, now.timeIntervalSince1970, row.source,
                     ])
+                let id = db.lastInsertedRowID
+                for rule in row.rules {
+                    try db.cachedStatement(sql: "INSERT OR IGNORE INTO quarantine_rules (rule, quarantine_id) VALUES (?, ?)")
+                        .execute(arguments: [rule, id])
+                }
                 outcome.newlyQuarantined += 1
             }
             if let cursor = pull.cursor {
