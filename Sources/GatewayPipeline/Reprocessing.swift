@@ -23,9 +23,24 @@ public struct ReprocessSummary: Sendable, Equatable {
     public var reports = 0
 
     public init(adapter: String) { self.adapter = adapter }
+
+    /// Two runs' counts as one, for a command that reprocesses a page at a time.
+    public mutating func add(_ other: ReprocessSummary) {
+        records += other.records
+        remapped += other.remapped
+        sent += other.sent
+        revisions += other.revisions
+        unchanged += other.unchanged
+        quarantined += other.quarantined
+        skipped += other.skipped
+        reports += other.reports
+    }
 }
 
 extension PullRunner {
+    /// Mapping failures whose stored record is not the source's record.
+    static let unmappableRules: Set<String> = ["mapping.csv-row", "mapping.ndjson"]
+
     /// Checks quarantined records of `adapter` again with today's definitions, after an operator
     /// fixed the adapter file or the contracts and reloaded. A record whose source record the
     /// store kept (or that failed mapping, and so is the source's record) is mapped again with
@@ -52,7 +67,10 @@ extension PullRunner {
         for record in records {
             let stored = try JSONValue.parse(Data(record.record.utf8))
             let failedMapping = !record.reasons.isEmpty && record.reasons.allSatisfy { $0.rule.hasPrefix("mapping.") }
-            if let mapping, let source = try record.source.map({ try JSONValue.parse(Data($0.utf8)) }) ?? (failedMapping ? stored : nil) {
+            // What a CSV row with the wrong number of fields, or a program's line that is not an
+            // object, is stored as (its fields, its line) is no record a mapping can read.
+            let remappable = failedMapping && !record.reasons.contains { Self.unmappableRules.contains($0.rule) }
+            if let mapping, let source = try record.source.map({ try JSONValue.parse(Data($0.utf8)) }) ?? (remappable ? stored : nil) {
                 summary.remapped += 1
                 pulled += mapping.mapAll(source, context: context)
             } else if failedMapping {

@@ -286,16 +286,7 @@ extension Quarantine {
                         var mapping: RecordMapping?
                         if case .http(let definition) = spec { mapping = definition.mapping }
                         let (summary, _, _) = try await runner.reprocess(chosen, adapter: adapter, mapping: mapping, dryRun: dryRun)
-                        var total = totals[adapter] ?? ReprocessSummary(adapter: adapter)
-                        total.records += summary.records
-                        total.remapped += summary.remapped
-                        total.sent += summary.sent
-                        total.revisions += summary.revisions
-                        total.unchanged += summary.unchanged
-                        total.quarantined += summary.quarantined
-                        total.skipped += summary.skipped
-                        total.reports += summary.reports
-                        totals[adapter] = total
+                        totals[adapter, default: ReprocessSummary(adapter: adapter)].add(summary)
                     }
                 }
                 if all {

@@ -137,6 +137,24 @@ struct ReprocessTests {
                 #expect(try await store.quarantined(matching: QuarantineFilter(), limit: 10).isEmpty)
                 // Not a pull: the pull history has only the one that quarantined it.
                 #expect(try await store.pullTotals().pulls == 1)
+
+                // A CSV row cut short is stored as its fields and line, which no mapping can read:
+                // checked again, it stays as it was, with its own reason, not the mapping's.
+                let cutShort = QuarantinedRecord(
+                    record: .object(["fields": .array([.string("KTS_GRDP"), .string("14")]), "line": .number(7)]),
+                    reasons: [QuarantineReason(pointer: "", rule: "mapping.csv-row", message: "line 7 has 2 fields, the header has 8")])
+                _ = try await store.commit(
+                    PullCommit(
+                        adapter: "thong-ke-kinh-te-so", startedAt: Date(), pulledRecords: 1, reports: [], quarantined: [cutShort],
+                        cursor: nil),
+                    now: Date())
+                guard case .http(let statistics)? = loaded.adapters.first(where: { $0.name == "thong-ke-kinh-te-so" }) else {
+                    Issue.record("the shipped statistics adapter did not load as HTTP")
+                    return
+                }
+                let row = try await store.quarantined(matching: QuarantineFilter(adapter: "thong-ke-kinh-te-so"), limit: 10)
+                let (again, _, quarantined) = try await runner.reprocess(row, adapter: "thong-ke-kinh-te-so", mapping: statistics.mapping)
+                #expect(again.remapped == 0 && again.sent == 0 && quarantined.map(\.reasons) == [cutShort.reasons])
             }
         }
     }

@@ -28,11 +28,8 @@ extension SQLiteStore: PullHistory {
 
     public func quarantined(matching filter: QuarantineFilter, limit: Int) async throws -> [StoredQuarantine] {
         try await pool.read { db in
-            // The rule is matched in the reasons' JSON as the store writes it (keys sorted, no spaces).
-            try Row.fetchAll(
-                db,
-                sql: Self.quarantinePage(filter), arguments: StatementArguments(Self.quarantinePageArguments(filter) + [limit])
-            ).map(Self.storedQuarantine)
+            let page = Self.quarantinePage(filter)
+            return try Row.fetchAll(db, sql: page.sql, arguments: StatementArguments(page.arguments + [limit])).map(Self.storedQuarantine)
         }
     }
 
@@ -55,29 +52,27 @@ extension SQLiteStore: PullHistory {
         return (terms.joined(separator: " AND "), arguments)
     }
 
-    /// A page of `quarantined(matching:)`: by a rule, walked down the rules table's key (the rule,
-    /// then the record, newest first), which finds a rare rule's fifty without reading the others.
-    static func quarantinePage(_ filter: QuarantineFilter) -> String {
-        guard filter.rule != nil else {
-            return "SELECT * FROM quarantine WHERE \(quarantineMatch(filter).sql) ORDER BY id DESC LIMIT ?"
+    /// A page of `quarantined(matching:)`, its statement and arguments but the limit: by a rule,
+    /// walked down the rules table's key (the rule, then the record, newest first), which finds a
+    /// rare rule's fifty without reading the others.
+    static func quarantinePage(_ filter: QuarantineFilter) -> (sql: String, arguments: [(any DatabaseValueConvertible)?]) {
+        guard let rule = filter.rule else {
+            let match = quarantineMatch(filter)
+            return ("SELECT * FROM quarantine WHERE \(match.sql) ORDER BY id DESC LIMIT ?", match.arguments)
         }
         var rest = filter
         rest.rule = nil
         rest.before = nil
-        return """
+        let match = quarantineMatch(rest)
+        return (
+            """
             SELECT quarantine.* FROM quarantine_rules JOIN quarantine ON quarantine.id = quarantine_rules.quarantine_id
             WHERE quarantine_rules.rule = ?\(filter.before == nil ? "" : " AND quarantine_rules.quarantine_id < ?")
-              AND \(quarantineMatch(rest).sql)
+              AND \(match.sql)
             ORDER BY quarantine_rules.quarantine_id DESC LIMIT ?
-            """
-    }
-
-    static func quarantinePageArguments(_ filter: QuarantineFilter) -> [(any DatabaseValueConvertible)?] {
-        guard let rule = filter.rule else { return quarantineMatch(filter).arguments }
-        var rest = filter
-        rest.rule = nil
-        rest.before = nil
-        return [rule] + (filter.before.map { [$0] } ?? []) + quarantineMatch(rest).arguments
+            """,
+            [rule] + (filter.before.map { [$0] } ?? []) + match.arguments
+        )
     }
 
     public func quarantinedRecord(id: Int64) async throws -> StoredQuarantine? {
