@@ -84,6 +84,30 @@ struct StoreTests {
         withExtendedLifetime(first) {}
     }
 
+    @Test("a gateway and commands opening a new store at the same moment all open it, each migration applied once")
+    func concurrentFirstOpen() async throws {
+        // Each store its own pool, as in separate processes: SQLite's file locks are what they share.
+        for round in 1...5 {
+            let path = try makeTemporaryDirectory().appendingPathComponent("g-\(round).sqlite").path
+            let outcomes = await withTaskGroup(of: String?.self) { group in
+                for index in 0..<6 {
+                    group.addTask {
+                        do {
+                            _ = try SQLiteStore(path: path, exclusive: index == 0)
+                            return nil
+                        } catch { return "\(error)" }
+                    }
+                }
+                return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+            }
+            #expect(outcomes.isEmpty, "round \(round): \(outcomes)")
+            let (status, applied) = try await runSQL(
+                "SELECT count(*) || ' ' || count(DISTINCT identifier) || ' ' || max(identifier = 'v12-quarantine-rules') FROM grdb_migrations",
+                on: path)
+            #expect(status == 0 && applied.trimmingCharacters(in: .whitespacesAndNewlines) == "12 12 1", "\(applied)")
+        }
+    }
+
     @Test("a store written before report bodies moved to a table of their own opens at once with every report, state and audit link kept")
     func storeFromBeforeBodiesMoved() async throws {
         let directory = try makeTemporaryDirectory()

@@ -57,11 +57,39 @@ public final class SQLiteStore: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
+        pool = try Self.openMigrated(path: path, configuration: configuration)
+    }
+
+    /// A new store, or one an upgrade must migrate, can be opened by two processes at once: a
+    /// gateway starting and a command run beside it. SQLite answers one of them `SQLITE_BUSY`
+    /// while the other turns WAL on, without waiting for its busy timeout; and both read which
+    /// migrations are applied before either takes the write lock, so the second fails applying
+    /// what the first has just applied. Each is tried again while the other is making progress;
+    /// a migration that fails on its own still fails.
+    private static func openMigrated(path: String, configuration: Configuration) throws -> DatabasePool {
+        let deadline = ContinuousClock.now + .seconds(30)
+        let pool: DatabasePool
+        while true {
+            do {
+                pool = try DatabasePool(path: path, configuration: configuration)
+                break
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
         // Again on the writer: GRDB sets `synchronous = NORMAL` when it turns WAL mode on, after
         // `prepareDatabase`, so the writer had run with NORMAL all along.
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-        try Self.migrator.migrate(pool)
+        while true {
+            let appliedBefore = try pool.read { try migrator.appliedIdentifiers($0) }
+            do {
+                try migrator.migrate(pool)
+                return pool
+            } catch {
+                let appliedNow = try pool.read { try migrator.appliedIdentifiers($0) }
+                guard appliedNow.count > appliedBefore.count else { throw error }
+            }
+        }
     }
 
     /// Whether a process holds the owner's lock of the store at `path` (a running gateway).
