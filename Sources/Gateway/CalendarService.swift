@@ -49,6 +49,8 @@ struct CalendarService: Service, CustomStringConvertible {
                 do {
                     let rows = try await loaded.calendar.rows(store: runtime.store, now: Date())
                     known = runtime.metrics.refreshCalendar(rows, previouslyReported: known)
+                    let counts = (at: Date(), overdue: rows.reduce(0) { $0 + $1.overdue }, dueSoon: rows.reduce(0) { $0 + $1.dueSoon })
+                    runtime.calendarSnapshot.value.withLock { $0 = counts }
                 } catch is CancellationError {
                     return
                 } catch {

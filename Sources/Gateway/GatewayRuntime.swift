@@ -237,6 +237,12 @@ public final class GatewayRuntime: Sendable {
     /// The admin listener's port once it is bound (useful when configured as port 0).
     let boundAdminPort = Mutex<Int?>.Box(nil)
     public var adminPort: Int? { boundAdminPort.value.withLock { $0 } }
+    /// The console's port once it is bound.
+    let boundConsolePort = Mutex<Int?>.Box(nil)
+    public var consolePort: Int? { boundConsolePort.value.withLock { $0 } }
+    /// The calendar's last count, for the console's overview (counting is many queries; the
+    /// calendar moves by days).
+    let calendarSnapshot = Mutex<(at: Date, overdue: Int, dueSoon: Int)?>.Box(nil)
 
     public static let version = "0.1.0"
     let logger: Logger
@@ -357,6 +363,9 @@ public final class GatewayRuntime: Sendable {
         if reloadOnHangup { services.append(ReloadService(runtime: self, notifier: notifier)) }
         services.append(RetentionService(store: store, retention: { self.loaded.configuration.delivery.retention }, logger: logger))
         services.append(CalendarService(runtime: self, logger: logger))
+        if settings.console.isEnabled {
+            services.append(ConsoleService(runtime: self, settings: settings.console, boundPort: boundConsolePort, logger: logger))
+        }
         services.append(IdleMemoryService(quietPeriod: .seconds(5), logger: logger))
         var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger)

@@ -133,6 +133,24 @@ public struct ProgressReport: Sendable, Equatable {
         return ProgressReport(province: province, rows: rows)
     }
 
+    /// Every period's value at `row`'s level, oldest first, read as `latest` reads one period:
+    /// what the console's chart draws.
+    public static func series(of row: Row, figures: [AcceptedFigure], catalogue: IndicatorCatalogue) -> [(
+        period: ReportingPeriod, value: Double
+    )] {
+        let ratio = catalogue.indicators.first { $0.code == row.indicator }?.ratio
+        let areas: Set<String> = [row.setByCode, row.nowUnder ?? row.setByCode]
+        let chosen = figures.filter {
+            $0.indicator == row.indicator && $0.level == row.level && (row.level != .province || areas.contains($0.area))
+        }
+        return Dictionary(grouping: chosen, by: \.period).compactMap { text, inPeriod in
+            guard let period = ReportingPeriod(text), let value = latest(inPeriod, level: row.level, ratio: ratio)?.value else {
+                return nil
+            }
+            return (period, value)
+        }.sorted { ends(before: $0.period, $1.period) }
+    }
+
     /// The latest period's value at `level`: the one figure at province level; below it, the
     /// figures of every area together (Σ numerators / Σ denominators × scale, rounded to two
     /// places), nil when one of them lacks its parts or the indicator is no ratio.

@@ -417,6 +417,29 @@ public protocol PullHistory: Sendable {
     func quarantinedFigures(indicator: String, periods: [String]) async throws -> [FigureKey: Date]
     /// What each adapter last did, as `status` shows it.
     func adapterStatuses() async throws -> [AdapterStatus]
+    /// `adapter`'s latest pulls, newest first.
+    func pulls(adapter: String, limit: Int) async throws -> [PullRecord]
+}
+
+/// One pull as the pull history keeps it.
+public struct PullRecord: Sendable, Equatable {
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var records: Int
+    public var valid: Int
+    public var quarantined: Int
+    public var reports: Int
+    public var unchanged: Int
+    public var revisions: Int
+    public var skipped: Int
+
+    public init(
+        startedAt: Date, finishedAt: Date, records: Int, valid: Int, quarantined: Int, reports: Int, unchanged: Int, revisions: Int,
+        skipped: Int
+    ) {
+        (self.startedAt, self.finishedAt, self.records, self.valid, self.quarantined) = (startedAt, finishedAt, records, valid, quarantined)
+        (self.reports, self.unchanged, self.revisions, self.skipped) = (reports, unchanged, revisions, skipped)
+    }
 }
 
 /// One thing an operator did to the gateway's state: who, when, what, to what, and how it ended.

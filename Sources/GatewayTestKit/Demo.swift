@@ -26,6 +26,12 @@ public enum Demo {
         public var timeout: Duration
         public var repository: URL
         public var workDirectory: URL?
+        /// Where the console listens (`127.0.0.1:0`: any free port); nil: no console.
+        public var consoleListen: String?
+        /// Called once the console answers, with its address and the one-time operator login.
+        public var onConsoleReady: (@Sendable (_ url: String, _ user: String, _ password: String) -> Void)?
+        /// After the summary, keep the mocks, the gateway and its console running until this returns.
+        public var stayUntil: (@Sendable () async -> Void)?
 
         public init(
             keyPath: String? = nil, centralURL: String? = nil, centralCA: String? = nil, failureRate: Double = 0.4,
@@ -140,6 +146,16 @@ public enum Demo {
             // system behind it restarts; the pull asks again rather than failing.
             if options.failureRate > 0 { running.source.education.script([(page: 2, fault: .proxyUnavailable)]) }
             let storePath = work.appendingPathComponent("gateway.sqlite").path
+            // A login made for this run only: a random password, an account file in the run's directory.
+            var consoleVariables: [String: String] = [:]
+            let consolePassword = ConsoleAccounts.randomPassword()
+            if let listen = options.consoleListen {
+                let users = work.appendingPathComponent("console-users.yaml").path
+                try? FileManager.default.removeItem(atPath: users)
+                try ConsoleAccounts.append(
+                    name: "demo", role: .operator, hash: ConsoleAccounts.hash(password: consolePassword), to: users)
+                consoleVariables = ["LGSP_CONSOLE_LISTEN": listen, "LGSP_CONSOLE_USERS": users]
+            }
             let environment = environment(
                 for: running, repository: options.repository, keyPath: keyPath, storePath: storePath,
                 overrides: [
@@ -149,7 +165,7 @@ public enum Demo {
                     "LGSP_CENTRAL_RECEIPT_KEYS": options.centralURL == nil ? running.receiptKeysPath : "",
                     "LGSP_CENTRAL_TIMEOUT": "1s", "LGSP_RETRY_BASE": "200ms", "LGSP_RETRY_CAP": "2s",
                     "LGSP_REPORT_MAX_OBSERVATIONS": "10",
-                ])
+                ].merging(consoleVariables) { $1 })
             let loaded = try LoadedGateway.load(
                 file: options.repository.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
             let tally = TallyBox()
@@ -178,6 +194,11 @@ public enum Demo {
                             try await Task.sleep(for: .milliseconds(50))
                         }
                     }
+                    if options.consoleListen != nil, let onConsoleReady = options.onConsoleReady {
+                        while runtime.consolePort == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                        let host = runtime.loaded.configuration.console.host ?? "127.0.0.1"
+                        onConsoleReady("http://\(host):\(runtime.consolePort ?? 0)/", "demo", consolePassword)
+                    }
                     try await waitUntilDelivered()
                     // The portal's department corrects a figure it had already published; the next
                     // pull sends it as a revision, and the figures it did not touch not at all.
@@ -187,6 +208,7 @@ public enum Demo {
                         _ = try await runtime.runner.pullOnce(portal) { runtime.doorbell.ring() }
                         try await waitUntilDelivered()
                     }
+                    if let stayUntil = options.stayUntil { await stayUntil() }
                     await group.triggerGracefulShutdown()
                 }
                 try await tasks.waitForAll()

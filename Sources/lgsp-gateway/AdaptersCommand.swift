@@ -83,84 +83,66 @@ struct TestAdapter: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let transport = HTTPTransport()
-        let output: PullOutput
+        let location = loaded.configuration.store.location
+        let resend = loaded.configuration.delivery.resendUnchanged
+        let result: DryRun
         do {
-            output = try await definition.makeAdapter(transport: transport, logger: Logger(label: "lgsp-gateway"))
-                .pull(cursor: cursor, context: PullContext(province: loaded.configuration.gateway.province, collectedAt: Date()))
+            result = try await DryRun.run(
+                definition.makeAdapter(transport: transport, logger: Logger(label: "lgsp-gateway")), cursor: cursor,
+                contracts: loaded.contracts, province: loaded.configuration.gateway.province,
+                figures: { valid in
+                    // Against what the store's ledger says was sent, read only; no store yet (a
+                    // gateway not started): every figure is new.
+                    StoreLocation.isPostgres(location) || FileManager.default.fileExists(atPath: location)
+                        ? try await StoreLocation.withStore(location, exclusive: false) { store in
+                            try await PullRunner.decide(valid, against: store, resendUnchanged: resend)
+                        }
+                        : try await PullRunner.decide(valid, against: NoFiguresYet(), resendUnchanged: resend)
+                })
             try await transport.shutdown()
         } catch {
             try? await transport.shutdown()
             print("adapter \(name): the pull failed: \(error)", to: &standardError)
             throw ExitCode(1)
         }
-        var (valid, quarantined, skipped) = await PullRunner.check(
-            output, contracts: loaded.contracts, province: loaded.configuration.gateway.province)
-        // Against what the store's ledger says was sent, when there is a store to ask (read only).
-        var unchanged: [Observation] = []
-        var revisions = 0
-        let location = loaded.configuration.store.location
-        let resend = loaded.configuration.delivery.resendUnchanged
-        do {
-            // No store yet (a gateway not started): every figure is new.
-            let decided =
-                StoreLocation.isPostgres(location) || FileManager.default.fileExists(atPath: location)
-                ? try await StoreLocation.withStore(location, exclusive: false) { store in
-                    try await PullRunner.decide(valid, against: store, resendUnchanged: resend)
-                }
-                : try await PullRunner.decide(valid, against: NoFiguresYet(), resendUnchanged: resend)
-            (valid, unchanged, revisions) = (decided.send, decided.unchanged, decided.revisions)
-            quarantined += decided.quarantined
-        } catch {
+        if let problem = result.ledgerProblem {
             print(
-                "adapter \(name): the store's figures ledger could not be read (\(error)); every figure is shown as new",
+                "adapter \(name): the store's figures ledger could not be read (\(problem)); every figure is shown as new",
                 to: &standardError)
         }
-        for observation in valid {
+        for observation in result.send {
             print("ok  " + String(decoding: try observation.jsonValue.canonicalData(), as: UTF8.self))
         }
-        for observation in unchanged {
+        for observation in result.unchanged {
             print("unchanged  " + String(decoding: try observation.jsonValue.canonicalData(), as: UTF8.self))
         }
-        var byRule: [String: Int] = [:]
-        for record in quarantined {
+        for record in result.quarantined {
             print("QUARANTINED  " + String(decoding: try record.record.canonicalData(), as: UTF8.self))
             for reason in record.reasons {
                 print("    \(reason.pointer.isEmpty ? "(record)" : reason.pointer): \(reason.message) [\(reason.rule)]")
-                byRule[reason.rule, default: 0] += 1
             }
         }
-        for (code, count) in skipped.sorted(by: { $0.key < $1.key }) {
+        for (code, count) in result.skipped.sorted(by: { $0.key < $1.key }) {
             print("skipped  \(code): \(count) record\(count == 1 ? "" : "s") (a code this adapter skips)")
         }
-        let skippedCount = skipped.values.reduce(0, +)
         print(
-            "adapter \(name): \(output.records.count) records: \(valid.count) to send (\(revisions) revisions), \(unchanged.count) unchanged, \(quarantined.count) quarantined"
-                + (skippedCount > 0 ? ", \(skippedCount) skipped" : "") + "; nothing stored or sent")
+            "adapter \(name): \(result.records) records: \(result.send.count) to send (\(result.revisions) revisions), \(result.unchanged.count) unchanged, \(result.quarantined.count) quarantined"
+                + (result.skippedCount > 0 ? ", \(result.skippedCount) skipped" : "") + "; nothing stored or sent")
         if json {
             let summary: [String: JSONValue] = [
-                "adapter": .string(name), "records": .number(Double(output.records.count)), "observations": .number(Double(valid.count)),
-                "quarantined": .number(Double(quarantined.count)), "unchanged": .number(Double(unchanged.count)),
-                "revisions": .number(Double(revisions)),
+                "adapter": .string(name), "records": .number(Double(result.records)), "observations": .number(Double(result.send.count)),
+                "quarantined": .number(Double(result.quarantined.count)), "unchanged": .number(Double(result.unchanged.count)),
+                "revisions": .number(Double(result.revisions)),
                 // Reasons by rule: a record failing two rules counts under each; `quarantined`
                 // counts the records.
-                "quarantined_by_rule": .object(JSONObject(byRule.mapValues { .number(Double($0)) })),
-                "quarantined_records": .number(Double(quarantined.count)),
-                "skipped": .number(Double(skipped.values.reduce(0, +))),
-                "skipped_by_code": .object(JSONObject(skipped.mapValues { .number(Double($0)) })),
-                // The cursor the next pull would start from: the pull's, or the one it started
-                // from when it found nothing newer; null when there is none.
-                "next_cursor": (output.nextCursor ?? cursor).map(JSONValue.string) ?? .null,
+                "quarantined_by_rule": .object(JSONObject(result.quarantinedByRule.mapValues { .number(Double($0)) })),
+                "quarantined_records": .number(Double(result.quarantined.count)),
+                "skipped": .number(Double(result.skippedCount)),
+                "skipped_by_code": .object(JSONObject(result.skipped.mapValues { .number(Double($0)) })),
+                // null when there is none.
+                "next_cursor": result.nextCursor.map(JSONValue.string) ?? .null,
             ]
             print(String(decoding: try JSONValue.object(JSONObject(summary)).canonicalData(), as: UTF8.self))
         }
     }
-}
-
-/// The ledger of a gateway that has sent nothing yet.
-struct NoFiguresYet: FiguresLedger {
-    func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry] { [:] }
-    func revisions(of key: FigureKey) async throws -> [LedgerEntry] { [] }
-    func latestFigures(indicator: String?, period: String?) async throws -> [LedgerEntry] { [] }
-    func latestAcceptedFigures() async throws -> [LedgerEntry] { [] }
-    func acceptance(indicator: String, periods: [String]) async throws -> [FigureKey: FigureAcceptance] { [:] }
 }

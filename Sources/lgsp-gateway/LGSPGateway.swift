@@ -15,7 +15,7 @@ struct LGSPGateway: AsyncParsableCommand {
         subcommands: [
             Run.self, Check.self, Keys.self, Verify.self, Outbox.self, Audit.self, Status.self, Progress.self, Calendar.self,
             Quarantine.self, Contracts.self,
-            Adapters.self,
+            Adapters.self, Console.self,
         ])
 
     /// As ArgumentParser's, except that misuse exits 2, the convention of command-line tools that

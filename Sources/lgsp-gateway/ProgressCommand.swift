@@ -49,8 +49,7 @@ struct Progress: AsyncParsableCommand {
             ])
             print(String(decoding: try object.canonicalData(), as: UTF8.self))
         } else if csv {
-            print(Self.columns.map(\.name).joined(separator: ","))
-            for row in report.rows { print(Self.columns.map { Self.csvField($0.text(row)) }.joined(separator: ",")) }
+            print(report.csv, terminator: "")
         } else {
             print("Tiến độ so với mục tiêu / progress against the targets, province \(report.province):")
             for row in report.rows {
@@ -70,22 +69,6 @@ struct Progress: AsyncParsableCommand {
     ]
 
     static func show(_ number: Double?) -> String { number.map(SemanticRules.show) ?? "—" }
-
-    /// The columns of `--csv`, in order; `--json` has the same fields.
-    static let columns: [(name: String, text: @Sendable (ProgressReport.Row) -> String)] = [
-        ("indicator", \.indicator), ("name_vi", \.nameVI), ("unit", \.unit), ("set_by", \.setBy), ("set_by_code", \.setByCode),
-        ("now_under", { $0.nowUnder ?? "" }), ("level", \.level.rawValue), ("target_year", { $0.targetYear.map(String.init) ?? "" }),
-        ("target", \.targetText), ("baseline", { $0.baselineValue.map(SemanticRules.show) ?? "" }),
-        ("baseline_year", { $0.baselineYear.map(String.init) ?? "" }), ("latest", { $0.latestValue.map(SemanticRules.show) ?? "" }),
-        ("latest_period", { $0.latestPeriod ?? "" }), ("latest_figures", { String($0.latestFigures) }),
-        ("path", { $0.pathValue.map { SemanticRules.show(($0 * 100).rounded() / 100) } ?? "" }),
-        ("status", \.status.rawValue),
-    ]
-
-    static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
 
     static func json(_ row: ProgressReport.Row) -> JSONValue {
         func number(_ value: Double?) -> JSONValue { value.map(JSONValue.number) ?? .null }

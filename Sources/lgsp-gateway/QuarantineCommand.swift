@@ -146,27 +146,8 @@ extension Quarantine {
         @Option(help: "csv or ndjson.") var format = "csv"
         @Option(help: "Write here instead of standard output (replaced whole, or left as it was).") var output: String?
 
-        static let header = [
-            "id", "adapter", "quarantined_at", "last_seen_at", "times_seen", "indicator", "period", "area", "rules", "reasons", "record",
-        ]
-
         func validate() throws {
             guard ["csv", "ndjson"].contains(format) else { throw ValidationError("--format must be csv or ndjson") }
-        }
-
-        /// One CSV field, quoted when it holds a delimiter, a quote or a line break.
-        static func field(_ text: String) -> String {
-            guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-            return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
-
-        static func csvLine(_ record: StoredQuarantine) -> String {
-            let reasons = record.reasons.map { "\($0.pointer.isEmpty ? "/" : $0.pointer): \($0.message) [\($0.rule)]" }
-            return [
-                String(record.id), record.adapter, Timestamps.format(record.quarantinedAt), Timestamps.format(record.lastSeenAt),
-                String(record.timesSeen), record.indicator ?? "", record.period ?? "", record.area ?? "",
-                record.reasons.map(\.rule).joined(separator: ";"), reasons.joined(separator: "\n"), record.record,
-            ].map(field).joined(separator: ",") + "\r\n"
         }
 
         func run() async throws {
@@ -178,7 +159,7 @@ extension Quarantine {
             let handle = try partial.map { try FileHandle(forWritingTo: $0) } ?? FileHandle.standardOutput
             var written = 0
             do {
-                if format == "csv" { handle.write(Data((Self.header.joined(separator: ",") + "\r\n").utf8)) }
+                if format == "csv" { handle.write(Data((CSV.line(QuarantineCSV.header)).utf8)) }
                 try await Outbox.withStore(options) { store in
                     var filter = filters.filter
                     while true {
@@ -187,7 +168,8 @@ extension Quarantine {
                         for record in page {
                             chunk +=
                                 format == "csv"
-                                ? Self.csvLine(record) : String(decoding: try Quarantine.json(record).canonicalData(), as: UTF8.self) + "\n"
+                                ? QuarantineCSV.line(record)
+                                : String(decoding: try Quarantine.json(record).canonicalData(), as: UTF8.self) + "\n"
                         }
                         handle.write(Data(chunk.utf8))
                         written += page.count
@@ -271,62 +253,22 @@ extension Quarantine {
             do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
             var standardError = FileHandle.standardError
             let failed = try await StoreLocation.withStore(loaded.configuration.store.location, exclusive: false) { store in
-                let runner = loaded.pullRunner(store: store)
-                var failed = false
-                var totals: [String: ReprocessSummary] = [:]
-                func reprocess(_ records: [StoredQuarantine]) async throws {
-                    for (adapter, chosen) in Dictionary(grouping: records, by: \.adapter).sorted(by: { $0.key < $1.key }) {
-                        guard let spec = loaded.adapters.first(where: { $0.name == adapter }) else {
-                            print(
-                                "\(adapter): no such adapter in the configuration now; \(chosen.count) record(s) left as they are",
-                                to: &standardError)
-                            failed = true
-                            continue
-                        }
-                        var mapping: RecordMapping?
-                        if case .http(let definition) = spec { mapping = definition.mapping }
-                        let (summary, _, _) = try await runner.reprocess(chosen, adapter: adapter, mapping: mapping, dryRun: dryRun)
-                        totals[adapter, default: ReprocessSummary(adapter: adapter)].add(summary)
-                    }
-                }
-                if all {
-                    // A page at a time, newest first; what a page quarantines again gets newer ids, so it is not met again.
-                    var filter = filters.filter
-                    while true {
-                        let page = try await store.quarantined(matching: filter, limit: 1_000)
-                        try await reprocess(page)
-                        guard page.count == 1_000, let last = page.last else { break }
-                        filter.before = last.id
-                    }
-                } else {
-                    var found: [StoredQuarantine] = []
-                    for id in ids {
-                        if let record = try await store.quarantinedRecord(id: id) {
-                            found.append(record)
-                        } else {
-                            print("#\(id) is not a quarantined record", to: &standardError)
-                            failed = true
-                        }
-                    }
-                    try await reprocess(found)
-                }
-                for summary in totals.values.sorted(by: { $0.adapter < $1.adapter }) {
+                let run = try await loaded.reprocessQuarantined(
+                    ids: all ? nil : ids, matching: filters.filter, store: store, dryRun: dryRun)
+                for problem in run.problems { print(problem, to: &standardError) }
+                for summary in run.summaries {
                     print(
                         "\(dryRun ? "thử / dry run" : "đã xử lý lại / reprocessed") \(summary.adapter): \(summary.records) record(s) checked again "
                             + "(\(summary.remapped) mapped again from the source's record): \(summary.sent) to send (\(summary.revisions) revisions, "
                             + "\(summary.reports) reports), \(summary.unchanged) unchanged, \(summary.quarantined) quarantined again, "
                             + "\(summary.skipped) skipped")
                 }
-                if totals.isEmpty { print("không có bản ghi nào / no quarantined records match") }
+                if run.summaries.isEmpty { print("không có bản ghi nào / no quarantined records match") }
                 if !dryRun {
-                    let outcome = totals.values.sorted { $0.adapter < $1.adapter }.map {
-                        "\($0.adapter): \($0.records) checked, \($0.sent) to send, \($0.unchanged) unchanged, \($0.quarantined) quarantined again"
-                    }
                     try await store.recordCommand(
-                        "quarantine.reprocess", target: Quarantine.describe(ids: all ? nil : ids, filters),
-                        outcome: outcome.isEmpty ? "nothing matched" : outcome.joined(separator: "; "))
+                        "quarantine.reprocess", target: Quarantine.describe(ids: all ? nil : ids, filters), outcome: run.outcome)
                 }
-                return failed
+                return !run.problems.isEmpty
             }
             if failed { throw ExitCode(1) }
         }

@@ -158,7 +158,8 @@ struct ProgressTests {
                     $0["status"] == .string("no_data") || $0["status"] == .string("not_measurable")
                 })
 
-            let lines = try await progress("--csv").split(separator: "\n")
+            // RFC 4180 records end in CRLF, one Character to Swift.
+            let lines = try await progress("--csv").split(whereSeparator: \.isNewline)
             #expect(lines.first?.hasPrefix("indicator,name_vi,unit,set_by,set_by_code,now_under,level,target_year,target,") == true)
             #expect(lines.count == rows.count + 1)
         }

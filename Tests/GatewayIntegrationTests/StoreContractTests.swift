@@ -297,7 +297,7 @@ struct SharedPostgresStoreTests {
         }
         #expect(stats.pending == 1)
         #expect(leased == ["r-before-versions"])
-        #expect(try query("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations") == "1,2,3,4,5,6,7,8,9")
+        #expect(try query("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations") == "1,2,3,4,5,6,7,8,9,10")
         #expect(try query("SELECT count(*) FROM pg_indexes WHERE indexname = 'quarantine_by_adapter'") == "1")
     }
 

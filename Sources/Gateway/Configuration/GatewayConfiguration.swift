@@ -24,6 +24,7 @@ public struct GatewayConfiguration: Sendable {
     public var shutdown: Shutdown
     public var admin: Admin
     public var calendar: Calendar
+    public var console: Console
     /// What is allowed but unwise (a CA file beside an http:// URL, …): `check` prints these.
     public var warnings: [String]
 
@@ -33,7 +34,7 @@ public struct GatewayConfiguration: Sendable {
         guard let root = reader.root else { throw ConfigIssues(reader.issues) }
         root.allowOnly([
             "gateway", "central", "signing", "store", "contracts", "adapters", "delivery", "reports", "shutdown", "admin",
-            "calendar",
+            "calendar", "console",
         ])
         var warnings: [String] = []
         let gateway = Identity(root.required("gateway"))
@@ -50,6 +51,7 @@ public struct GatewayConfiguration: Sendable {
         let shutdown = Shutdown(root["shutdown"])
         let admin = Admin(root["admin"])
         let calendar = Calendar(root["calendar"])
+        let console = Console(root["console"], environment: environment)
 
         guard reader.issues.isEmpty, let gateway, let central, let signing, let store, let contractsDirectory, let adaptersDirectory
         else {
@@ -65,7 +67,7 @@ public struct GatewayConfiguration: Sendable {
         return GatewayConfiguration(
             file: file, gateway: gateway, central: central, signing: signing, store: store, contractsDirectory: contractsDirectory,
             contractsVersion: contractsVersion, adaptersDirectory: adaptersDirectory, delivery: delivery, reports: reports,
-            shutdown: shutdown, admin: admin, calendar: calendar, warnings: warnings)
+            shutdown: shutdown, admin: admin, calendar: calendar, console: console, warnings: warnings)
     }
 
     /// `adapters:` holds one key, the directory.

@@ -152,6 +152,7 @@ extension PostgresStore {
                 """,
             ]
         ),
+        (10, ["CREATE INDEX pulls_by_adapter ON pulls(adapter, id)"]),
     ]
 
     /// The version that makes the figures ledger, after whose statements the held reports are read into it.

@@ -15,6 +15,23 @@ extension PostgresStore: PullHistory {
         }
     }
 
+    public func pulls(adapter: String, limit: Int) async throws -> [PullRecord] {
+        try await rows(
+            """
+            SELECT started_at, finished_at, records::BIGINT, valid::BIGINT, quarantined::BIGINT, reports::BIGINT,
+                   unchanged::BIGINT, revisions::BIGINT, skipped::BIGINT
+            FROM pulls WHERE adapter = \(adapter) ORDER BY id DESC LIMIT \(limit)
+            """
+        ).map { row in
+            func count(_ column: String) throws -> Int { Int(try row[column].decode(Int64.self)) }
+            return PullRecord(
+                startedAt: Date(timeIntervalSince1970: try row["started_at"].decode(Double.self)),
+                finishedAt: Date(timeIntervalSince1970: try row["finished_at"].decode(Double.self)), records: try count("records"),
+                valid: try count("valid"), quarantined: try count("quarantined"), reports: try count("reports"),
+                unchanged: try count("unchanged"), revisions: try count("revisions"), skipped: try count("skipped"))
+        }
+    }
+
     public func pullTotals() async throws -> PullTotals {
         let row = try await rows(
             """

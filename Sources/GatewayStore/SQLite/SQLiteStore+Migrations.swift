@@ -239,6 +239,10 @@ extension SQLiteStore {
                         WHERE json_extract(reason.value, '$.rule') IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v13-pulls-by-adapter") { db in
+            // The console's adapter page reads one adapter's latest pulls, of years of them.
+            try db.execute(sql: "CREATE INDEX pulls_by_adapter ON pulls(adapter, id)")
+        }
         return migrator
     }
 }

@@ -20,6 +20,17 @@ extension SQLiteStore: PullHistory {
         }
     }
 
+    public func pulls(adapter: String, limit: Int) async throws -> [PullRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM pulls WHERE adapter = ? ORDER BY id DESC LIMIT ?", arguments: [adapter, limit]).map {
+                PullRecord(
+                    startedAt: Date(timeIntervalSince1970: $0["started_at"]), finishedAt: Date(timeIntervalSince1970: $0["finished_at"]),
+                    records: $0["records"], valid: $0["valid"], quarantined: $0["quarantined"], reports: $0["reports"],
+                    unchanged: $0["unchanged"], revisions: $0["revisions"], skipped: $0["skipped"])
+            }
+        }
+    }
+
     public func quarantined(limit: Int) async throws -> [StoredQuarantine] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY id LIMIT ?", arguments: [limit]).map(Self.storedQuarantine)
