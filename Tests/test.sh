@@ -9,10 +9,13 @@ source deploy/lib/ensure-tools.sh
 # openssl to make keys the way operators do; systemd-analyze to check the unit.
 # binutils' nm to read the installed binary's symbols; prometheus for promtool, which checks and
 # tests the shipped alerting rules.
-ensure_apt_packages python3 python3-pip sqlite3 openssl systemd binutils prometheus
-if ! python3 -c 'import joserfc, cryptography, prometheus_client' >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check -r Tests/interop/requirements.txt \
-    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r Tests/interop/requirements.txt
+# chromium and its driver for the console's browser test, which Selenium drives.
+ensure_apt_packages python3 python3-pip sqlite3 openssl systemd binutils prometheus chromium chromium-driver
+if ! python3 -c 'import joserfc, cryptography, prometheus_client, selenium' >/dev/null 2>&1; then
+  for requirements in Tests/interop/requirements.txt Tests/browser/requirements.txt; do
+    python3 -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r "$requirements"
+  done
 fi
 
 # The shared PostgreSQL store's tests run against a real server, started here and stopped after.

@@ -81,23 +81,37 @@ final class ConsoleVisitor: @unchecked Sendable {
     }
 }
 
-@Suite("The operator console over HTTP, against the mocks", .serialized)
-struct ConsoleTests {
-    @Test(
-        "an operator reprocesses what a broken mapping quarantined and replays dead letters, each arriving once; a viewer only reads; CSRF, sessions and the login limit hold; no page shows a secret"
-    )
-    func operatorAndViewer() async throws {
-        let mocks = MockSystems.Configuration(
-            directory: try makeTemporaryDirectory("console-mocks"),
-            source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s3cr3t-\(UUID())"),
-            trustedKeys: [], faults: .init(failureRate: 1, kinds: [.unavailable]))
-        let directory = try makeTemporaryDirectory("console")
+/// A gateway with its console, against the mocks: the portal's adapter file with one code mapped
+/// to an indicator that does not exist, and every report a dead letter (the centre failed until
+/// `body` runs; then it answers). Two accounts: an operator and a viewer.
+struct ConsoleFixture {
+    let runtime: GatewayRuntime
+    let running: MockSystems.Running
+    let directory: URL
+    /// The portal's adapter file, broken, and its text as shipped.
+    let portal: URL
+    let good: String
+    let users: String
+    let operatorAccount: (name: String, password: String)
+    let viewerAccount: (name: String, password: String)
+    var base: String { "http://127.0.0.1:\(runtime.consolePort ?? 0)" }
+
+    /// What no page may show: the sources' client secret, the passwords, their hashes.
+    func secrets() throws -> [String] {
+        let hashes = try String(contentsOfFile: users, encoding: .utf8).split(separator: "\"").filter { $0.hasPrefix("$2") }
+        return [try String(contentsOfFile: running.clientSecretPath, encoding: .utf8), operatorAccount.password, viewerAccount.password]
+            + hashes.map(String.init)
+    }
+
+    static func run(_ name: String, _ body: @escaping @Sendable (ConsoleFixture) async throws -> Void) async throws {
+        let directory = try makeTemporaryDirectory(name)
         let key = SigningKey.generate()
         let keyPath = try writeKey(key, in: directory)
-        var configuration = mocks
-        configuration.trustedKeys = [key.publicKey]
-        try await MockSystems.withRunning(configuration, logger: quietLogger) { running in
-            // The portal's adapter with one code mapped to an indicator that does not exist.
+        let mocks = MockSystems.Configuration(
+            directory: directory.appendingPathComponent("mocks"),
+            source: .init(clientID: "lgsp-gateway-demo", clientSecret: "s3cr3t-\(UUID())"),
+            trustedKeys: [key.publicKey], faults: .init(failureRate: 1, kinds: [.unavailable]))
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
             let adapters = try shippedAdapters(["dvc-portal", "qlvb-documents"], in: directory)
             let portal = adapters.appendingPathComponent("dvc-portal.yaml")
             let good = try String(contentsOf: portal, encoding: .utf8)
@@ -105,12 +119,12 @@ struct ConsoleTests {
             try good.replacingOccurrences(of: "HS_TT: HS_TRUC_TUYEN", with: "HS_TT: HS_TRUC_TUYEM").write(
                 to: portal, atomically: true, encoding: .utf8)
             let users = directory.appendingPathComponent("console-users.yaml").path
-            let (operatorPassword, viewerPassword) = (
-                "mật-khẩu-vận-hành-\(UUID().uuidString.prefix(6))", "viewer-password-\(UUID().uuidString.prefix(6))"
-            )
+            let operatorAccount = (name: "an.nguyen", password: "mật-khẩu-vận-hành-\(UUID().uuidString.prefix(6))")
+            let viewerAccount = (name: "binh.tran", password: "viewer-password-\(UUID().uuidString.prefix(6))")
             try ConsoleAccounts.append(
-                name: "an.nguyen", role: .operator, hash: ConsoleAccounts.hash(password: operatorPassword), to: users)
-            try ConsoleAccounts.append(name: "binh.tran", role: .viewer, hash: ConsoleAccounts.hash(password: viewerPassword), to: users)
+                name: operatorAccount.name, role: .operator, hash: ConsoleAccounts.hash(password: operatorAccount.password), to: users)
+            try ConsoleAccounts.append(
+                name: viewerAccount.name, role: .viewer, hash: ConsoleAccounts.hash(password: viewerAccount.password), to: users)
             let environment = Demo.environment(
                 for: running, repository: repositoryRoot, keyPath: keyPath,
                 storePath: directory.appendingPathComponent("gateway.sqlite").path,
@@ -123,50 +137,66 @@ struct ConsoleTests {
                 file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
             let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger, environment: environment)
             let group = runtime.makeServiceGroup(signals: [])
-            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await runtime.run(group: group) }
                 // Every report becomes a dead letter while the centre fails, then the centre comes back.
-                #expect(
-                    try await eventually(timeout: .seconds(60)) {
-                        let stats = try await runtime.store.outboxStats(now: Date())
-                        let pulled = try await runtime.store.adapterStatuses().count { $0.lastSuccess != nil } == 2
-                        return pulled && stats.deadLettered > 0 && stats.undelivered == 0 && runtime.consolePort != nil
-                    })
+                let ready = try await eventually(timeout: .seconds(60)) {
+                    let stats = try await runtime.store.outboxStats(now: Date())
+                    let pulled = try await runtime.store.adapterStatuses().count { $0.lastSuccess != nil } == 2
+                    return pulled && stats.deadLettered > 0 && stats.undelivered == 0 && runtime.consolePort != nil
+                }
+                #expect(ready)
                 running.central.setFaults(.none)
-                let base = "http://127.0.0.1:\(runtime.consolePort ?? 0)"
-                let stranger = ConsoleVisitor(base: base, client: client)
-                let operatorVisitor = ConsoleVisitor(base: base, client: client)
-                let viewer = ConsoleVisitor(base: base, client: client)
                 do {
-                    try await scenario(
-                        runtime: runtime, running: running, portal: portal, good: good, stranger: stranger,
-                        operatorVisitor: operatorVisitor, viewer: viewer, passwords: (operatorPassword, viewerPassword))
+                    if ready {
+                        try await body(
+                            ConsoleFixture(
+                                runtime: runtime, running: running, directory: directory, portal: portal, good: good, users: users,
+                                operatorAccount: operatorAccount, viewerAccount: viewerAccount))
+                    }
                 } catch {
                     Issue.record("\(error)")
                 }
-                // No page shows a secret: the source's client secret, a password, a hash, a session id.
-                let hashes = try String(contentsOfFile: users, encoding: .utf8).split(separator: "\"").filter { $0.hasPrefix("$2") }
-                let secrets =
-                    [try String(contentsOfFile: running.clientSecretPath, encoding: .utf8), operatorPassword, viewerPassword]
-                    + hashes.map(String.init) + [operatorVisitor.cookies["lgsp_session"], viewer.cookies["lgsp_session"]].compactMap { $0 }
-                let pages = stranger.pages + operatorVisitor.pages + viewer.pages
-                #expect(pages.count > 20)
-                for secret in secrets where !secret.isEmpty {
-                    #expect(
-                        !pages.contains { $0.contains(secret.trimmingCharacters(in: .whitespacesAndNewlines)) }, "a page shows a secret")
-                }
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
+            }
+        }
+    }
+}
+
+@Suite("The operator console over HTTP, against the mocks", .serialized)
+struct ConsoleTests {
+    @Test(
+        "an operator reprocesses what a broken mapping quarantined and replays dead letters, each arriving once; a viewer only reads; CSRF, sessions and the login limit hold; no page shows a secret"
+    )
+    func operatorAndViewer() async throws {
+        try await ConsoleFixture.run("console") { fixture in
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+            let stranger = ConsoleVisitor(base: fixture.base, client: client)
+            let operatorVisitor = ConsoleVisitor(base: fixture.base, client: client)
+            let viewer = ConsoleVisitor(base: fixture.base, client: client)
+            do {
+                try await scenario(fixture, stranger: stranger, operatorVisitor: operatorVisitor, viewer: viewer)
+            } catch {
+                Issue.record("\(error)")
+            }
+            // No page shows a secret, nor a session id.
+            let secrets =
+                try fixture.secrets() + [operatorVisitor.cookies["lgsp_session"], viewer.cookies["lgsp_session"]].compactMap { $0 }
+            let pages = stranger.pages + operatorVisitor.pages + viewer.pages
+            #expect(pages.count > 20)
+            for secret in secrets where !secret.isEmpty {
+                #expect(!pages.contains { $0.contains(secret.trimmingCharacters(in: .whitespacesAndNewlines)) }, "a page shows a secret")
             }
             try await client.shutdown()
         }
     }
 
     func scenario(
-        runtime: GatewayRuntime, running: MockSystems.Running, portal: URL, good: String, stranger: ConsoleVisitor,
-        operatorVisitor: ConsoleVisitor, viewer: ConsoleVisitor, passwords: (operator: String, viewer: String)
+        _ fixture: ConsoleFixture, stranger: ConsoleVisitor, operatorVisitor: ConsoleVisitor, viewer: ConsoleVisitor
     ) async throws {
+        let (runtime, running, portal, good) = (fixture.runtime, fixture.running, fixture.portal, fixture.good)
+        let passwords = (operator: fixture.operatorAccount.password, viewer: fixture.viewerAccount.password)
         // No session: pages send to the login, actions are refused.
         let anonymous = try await stranger.get("/quarantine")
         #expect(anonymous.status == 303 && anonymous.location == "/login?back=%2Fquarantine")

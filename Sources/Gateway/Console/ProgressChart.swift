@@ -14,6 +14,8 @@ enum ProgressChart {
         return grouped.sorted(by: { $0.key < $1.key }).compactMap { _, rows in
             guard let first = rows.first else { return nil }
             let series = ProgressReport.series(of: first, figures: figures, catalogue: catalogue)
+            // An indicator with nothing accepted yet is a row of the table ("no data"), not an empty chart.
+            guard !series.isEmpty else { return nil }
             return [
                 "indicator": first.indicator, "name": (language == .vi ? first.nameVI : first.nameEN) + " (\(first.level.rawValue))",
                 "svg": svg(rows: rows, series: series, text: text),
@@ -52,10 +54,10 @@ enum ProgressChart {
         for step in 0...4 {
             let value = top100 * Double(step) / 4
             parts.append(
-                ##"<line x1="\##(number(left))" y1="\##(number(y(value)))" x2="\##(number(width - right))" y2="\##(number(y(value)))" stroke="#ddd"/><text x="\##(number(left - 6))" y="\##(number(y(value) + 4))" text-anchor="end">\##(SemanticRules.show(value))</text>"##
+                ##"<line x1="\##(number(left))" y1="\##(number(y(value)))" x2="\##(number(width - right))" y2="\##(number(y(value)))" stroke="#ddd"/><text x="\##(number(left - 6))" y="\##(number(y(value) + 4))" text-anchor="end">\##(String(format: "%g", (value * 100).rounded() / 100))</text>"##
             )
         }
-        for year in Int(ceil(x0))...Int(floor(x1)) {
+        for year in Int(ceil(x0))..<Int(floor(x1)) {
             parts.append(
                 ##"<text x="\##(number(x(Double(year) + 0.5)))" y="\##(number(height - bottom + 16))" text-anchor="middle">\##(year)</text><line x1="\##(number(x(Double(year))))" y1="\##(number(height - bottom))" x2="\##(number(x(Double(year))))" y2="\##(number(height - bottom + 4))" stroke="#666"/>"##
             )
