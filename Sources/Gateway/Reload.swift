@@ -45,6 +45,16 @@ extension GatewayRuntime {
             needsRestart.append("admin.token")
             fresh.configuration.admin.token = running.admin.token
         }
+        // The console's listener is bound once; its accounts, timeouts and limits apply at once.
+        let (freshConsole, runningConsole) = (fresh.configuration.console, running.console)
+        if (freshConsole.host, freshConsole.port, freshConsole.certificatePath, freshConsole.keyPath)
+            != (runningConsole.host, runningConsole.port, runningConsole.certificatePath, runningConsole.keyPath)
+        {
+            needsRestart.append("console.listen")
+            (fresh.configuration.console.host, fresh.configuration.console.port) = (runningConsole.host, runningConsole.port)
+            (fresh.configuration.console.certificatePath, fresh.configuration.console.keyPath) =
+                (runningConsole.certificatePath, runningConsole.keyPath)
+        }
         if fresh.configuration.shutdown.timeout != running.shutdown.timeout {
             needsRestart.append("shutdown.timeout")
             fresh.configuration.shutdown.timeout = running.shutdown.timeout

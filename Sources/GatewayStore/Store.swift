@@ -379,6 +379,10 @@ public protocol ScheduleOwnership: Sendable {
 public protocol AuditLog: Sendable {
     /// The audit chain in sequence order.
     func auditLinks() async throws -> [AuditLink]
+    /// The last link's sequence number (0 for none). A link is added in the transaction that
+    /// marks a report's figures accepted, so a reader that computed something from the accepted
+    /// figures knows from this alone whether it must compute it again.
+    func auditLength() async throws -> Int64
 }
 
 /// What operators read and do to the outbox: `outbox`, `status`, the console.

@@ -53,6 +53,14 @@ struct LGSPBench: AsyncParsableCommand {
     )
     var quarantineReads = 0
 
+    @Flag(
+        help:
+            "Instead of the pipeline: fill a SQLite store as the console issue says (1,000,000 quarantined records, 200,000 delivered reports and figures) and time each console page over loopback HTTP."
+    )
+    var consolePages = false
+
+    @Option(help: "With --console-pages: rounds per page.") var rounds = 100
+
     func validate() throws {
         guard quarantineReads == 0 || quarantineReads >= 10_000 else {
             throw ValidationError("--quarantine-reads must be 0 or at least 10000")
@@ -88,6 +96,11 @@ struct LGSPBench: AsyncParsableCommand {
         let key = SigningKey.generate()
         if quarantineReads > 0 {
             try await QuarantineReads.measure(count: quarantineReads, rounds: 100, in: directory)
+            return
+        }
+        if consolePages {
+            try await ConsolePageTimes.measure(
+                quarantined: 1_000_000, reports: 200_000, rounds: rounds, repository: repository, in: directory)
             return
         }
         let keyPath = directory.appendingPathComponent("signing-key.pem").path

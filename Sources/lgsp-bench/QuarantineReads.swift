@@ -47,10 +47,8 @@ enum QuarantineReads {
         },
     ]
 
-    /// Fills a store in `directory` and times each read `rounds` times; the last line is JSON.
-    static func measure(count: Int, rounds: Int, in directory: URL) async throws {
-        let store = try SQLiteStore(path: directory.appendingPathComponent("quarantine.sqlite").path)
-        let filling = ContinuousClock.now
+    /// `count` records, ten thousand to a commit, each commit one adapter's.
+    static func fill(_ store: SQLiteStore, count: Int) async throws {
         let batch = 10_000
         for start in stride(from: 0, to: count, by: batch) {
             let records = (start..<min(start + batch, count)).map(record)
@@ -60,7 +58,14 @@ enum QuarantineReads {
                     quarantined: records, cursor: nil),
                 now: Date())
         }
-        print(String(format: "quarantine reads: %d records stored in %.1f s", count, (ContinuousClock.now - filling).seconds))
+    }
+
+    /// Fills a store in `directory` and times each read `rounds` times; the last line is JSON.
+    static func measure(count: Int, rounds: Int, in directory: URL) async throws {
+        let store = try SQLiteStore(path: directory.appendingPathComponent("quarantine.sqlite").path)
+        let filling = ContinuousClock.now
+        try await fill(store, count: count)
+        print(String(format: "quarantine reads: %d records stored in %.1f s", count, (ContinuousClock.now - filling).benchSeconds))
         var results: [String: JSONValue] = [:]
         for read in reads {
             var times: [Double] = []
@@ -68,7 +73,7 @@ enum QuarantineReads {
             for _ in 0..<rounds {
                 let started = ContinuousClock.now
                 found = try await read.run(store)
-                times.append((ContinuousClock.now - started).seconds * 1000)
+                times.append((ContinuousClock.now - started).benchSeconds * 1000)
             }
             times.sort()
             let p50 = times[times.count / 2], p99 = times[min(times.count - 1, Int(Double(times.count) * 0.99))]
@@ -82,8 +87,4 @@ enum QuarantineReads {
                 decoding: try JSONValue.object(["quarantined_records": .number(Double(count)), "reads": .object(JSONObject(results))])
                     .canonicalData(), as: UTF8.self))
     }
-}
-
-extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

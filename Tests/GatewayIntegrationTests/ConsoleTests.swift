@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import Gateway
+import GatewayConfig
+import NIOSSL
 import GatewayContracts
 import GatewaySigning
 import GatewayStore
@@ -94,7 +96,9 @@ struct ConsoleFixture {
     let users: String
     let operatorAccount: (name: String, password: String)
     let viewerAccount: (name: String, password: String)
-    var base: String { "http://127.0.0.1:\(runtime.consolePort ?? 0)" }
+    var base: String {
+        "\(runtime.loaded.configuration.console.usesTLS ? "https" : "http")://127.0.0.1:\(runtime.consolePort ?? 0)"
+    }
 
     /// What no page may show: the sources' client secret, the passwords, their hashes.
     func secrets() throws -> [String] {
@@ -103,7 +107,9 @@ struct ConsoleFixture {
             + hashes.map(String.init)
     }
 
-    static func run(_ name: String, _ body: @escaping @Sendable (ConsoleFixture) async throws -> Void) async throws {
+    static func run(
+        _ name: String, overrides: [String: String] = [:], _ body: @escaping @Sendable (ConsoleFixture) async throws -> Void
+    ) async throws {
         let directory = try makeTemporaryDirectory(name)
         let key = SigningKey.generate()
         let keyPath = try writeKey(key, in: directory)
@@ -132,7 +138,7 @@ struct ConsoleFixture {
                     "LGSP_ADAPTERS": adapters.path, "LGSP_CONSOLE_LISTEN": "127.0.0.1:0", "LGSP_CONSOLE_USERS": users,
                     "LGSP_CONSOLE_MAX_FAILED_LOGINS": "3", "LGSP_CONSOLE_LOGIN_LOCKOUT": "3s",
                     "LGSP_RETRY_BASE": "50ms", "LGSP_RETRY_CAP": "100ms", "LGSP_MAX_AGE": "1s", "LGSP_BREAKER_FAILURES": "1000",
-                ])
+                ].merging(overrides) { $1 })
             let loaded = try LoadedGateway.load(
                 file: repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path, environment: environment)
             let runtime = try GatewayRuntime(loaded: loaded, logger: quietLogger, environment: environment)
@@ -189,6 +195,51 @@ struct ConsoleTests {
                 #expect(!pages.contains { $0.contains(secret.trimmingCharacters(in: .whitespacesAndNewlines)) }, "a page shows a secret")
             }
             try await client.shutdown()
+        }
+    }
+
+    @Test("with TLS the console answers over HTTPS and its session cookie is Secure; off loopback it will not start without TLS")
+    func tls() async throws {
+        let authority = try TestCertificateAuthority(commonName: "Console test CA")
+        let (certificate, key) = try authority.issueServerCertificate()
+        let directory = try makeTemporaryDirectory("console-tls-files")
+        let (certificatePath, keyPath, caPath) = (
+            directory.appendingPathComponent("console.pem").path, directory.appendingPathComponent("console-key.pem").path,
+            directory.appendingPathComponent("ca.pem").path
+        )
+        try certificate.write(toFile: certificatePath, atomically: true, encoding: .utf8)
+        try key.write(toFile: keyPath, atomically: true, encoding: .utf8)
+        try authority.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
+        try await ConsoleFixture.run("console-tls", overrides: ["LGSP_CONSOLE_CERT": certificatePath, "LGSP_CONSOLE_KEY": keyPath]) {
+            fixture in
+            #expect(fixture.base.hasPrefix("https://"))
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caPath)
+            let client = HTTPClient(
+                eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls, redirectConfiguration: .disallow))
+            let visitor = ConsoleVisitor(base: fixture.base, client: client)
+            #expect(try await visitor.get("/").status == 303)
+            let signedIn = try await visitor.login(fixture.operatorAccount.name, fixture.operatorAccount.password)
+            #expect(signedIn.status == 303)
+            let cookie = signedIn.header("Set-Cookie") ?? ""
+            #expect(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "\(cookie)")
+            #expect(try await visitor.get("/").body.contains(fixture.operatorAccount.name))
+            try await client.shutdown()
+        }
+
+        // Reachable from other machines and no certificate: `check` says so, naming the file and field.
+        let users = directory.appendingPathComponent("users.yaml").path
+        try ConsoleAccounts.append(name: "an", role: .operator, hash: ConsoleAccounts.hash(password: "a-long-password-1"), to: users)
+        let config = repositoryRoot.appendingPathComponent("deploy/examples/gateway.yaml").path
+        do {
+            _ = try GatewayConfiguration.load(
+                file: config,
+                environment: ConfigEnvironment(variables: ["LGSP_CONSOLE_LISTEN": "0.0.0.0:9465", "LGSP_CONSOLE_USERS": users]))
+            Issue.record("a console on 0.0.0.0 without TLS was accepted")
+        } catch {
+            let refusal = error.issues.first { $0.field == "console.listen" }
+            #expect(refusal?.message.contains("needs console.tls.certificate and console.tls.key") == true, "\(error)")
+            #expect(refusal?.file == config && refusal?.line != nil)
         }
     }
 

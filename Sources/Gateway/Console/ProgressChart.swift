@@ -6,19 +6,20 @@ import GatewayStore
 /// for the province: the accepted values over the periods, the baseline and each target year's
 /// target. Lines differ by dash as well as colour, so a black-and-white print tells them apart.
 enum ProgressChart {
+    /// The rows one chart draws: one indicator at one level, as one province's resolution set it.
+    static func group(_ row: ProgressReport.Row) -> String { "\(row.indicator)|\(row.level.rawValue)|\(row.setByCode)" }
+
     static func charts(
-        report: ProgressReport, entries: [LedgerEntry], catalogue: IndicatorCatalogue, language: ConsoleLanguage, text: [String: String]
+        report: ProgressReport, series: [String: [(period: ReportingPeriod, value: Double)]], language: ConsoleLanguage,
+        text: [String: String]
     ) -> [[String: Any]] {
-        let figures = entries.map(ProgressReport.AcceptedFigure.init)
-        let grouped = Dictionary(grouping: report.rows) { "\($0.indicator)|\($0.level.rawValue)|\($0.setByCode)" }
-        return grouped.sorted(by: { $0.key < $1.key }).compactMap { _, rows in
-            guard let first = rows.first else { return nil }
-            let series = ProgressReport.series(of: first, figures: figures, catalogue: catalogue)
+        let grouped = Dictionary(grouping: report.rows, by: group)
+        return grouped.sorted(by: { $0.key < $1.key }).compactMap { key, rows in
             // An indicator with nothing accepted yet is a row of the table ("no data"), not an empty chart.
-            guard !series.isEmpty else { return nil }
+            guard let first = rows.first, let points = series[key], !points.isEmpty else { return nil }
             return [
                 "indicator": first.indicator, "name": (language == .vi ? first.nameVI : first.nameEN) + " (\(first.level.rawValue))",
-                "svg": svg(rows: rows, series: series, text: text),
+                "svg": svg(rows: rows, series: points, text: text),
             ]
         }
     }

@@ -4,6 +4,10 @@ import Logging
 import PostgresNIO
 
 extension PostgresStore: AuditLog {
+    public func auditLength() async throws -> Int64 {
+        try await rows("SELECT COALESCE(MAX(sequence), 0)::BIGINT AS length FROM audit").first?["length"].decode(Int64.self) ?? 0
+    }
+
     public func auditLinks() async throws -> [AuditLink] {
         try await rows("SELECT * FROM audit ORDER BY sequence").map { row in
             AuditLink(

@@ -22,6 +22,10 @@ extension SQLiteStore: AuditLog {
     }
 
     /// The audit chain in sequence order.
+    public func auditLength() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) FROM audit") ?? 0 }
+    }
+
     public func auditLinks() async throws -> [AuditLink] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence").map { row in
