@@ -172,6 +172,15 @@ public struct PullCommit: Sendable {
         }
     }
 
+    /// The pull's quarantined records' reasons counted by rule (a record failing two rules counts
+    /// under each), as the pull history keeps them: JSON, keys sorted.
+    var quarantinedByRuleJSON: String {
+        var counts: [String: Int] = [:]
+        for record in quarantined { for rule in Set(record.reasons.map(\.rule)) { counts[rule, default: 0] += 1 } }
+        let object = JSONValue.object(JSONObject(counts.mapValues { .number(Double($0)) }))
+        return (try? String(decoding: object.canonicalData(), as: UTF8.self)) ?? "{}"
+    }
+
     func quarantineRows() throws -> [QuarantineRow] {
         let reasonsEncoder = JSONEncoder()
         reasonsEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -436,11 +445,15 @@ public struct PullRecord: Sendable, Equatable {
     public var unchanged: Int
     public var revisions: Int
     public var skipped: Int
+    /// Quarantined records by rule (a record failing two rules counts under each); empty for
+    /// pulls stored before the history kept it.
+    public var quarantinedByRule: [String: Int]
 
     public init(
         startedAt: Date, finishedAt: Date, records: Int, valid: Int, quarantined: Int, reports: Int, unchanged: Int, revisions: Int,
-        skipped: Int
+        skipped: Int, quarantinedByRule: [String: Int] = [:]
     ) {
+        self.quarantinedByRule = quarantinedByRule
         (self.startedAt, self.finishedAt, self.records, self.valid, self.quarantined) = (startedAt, finishedAt, records, valid, quarantined)
         (self.reports, self.unchanged, self.revisions, self.skipped) = (reports, unchanged, revisions, skipped)
     }
@@ -575,4 +588,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension PullRecord {
+    /// `quarantined_by_rule` as a commit wrote it; nothing for a pull stored before the column.
+    static func rules(_ json: String?) -> [String: Int] {
+        guard let json, case .object(let object)? = try? JSONValue.parse(Data(json.utf8)) else { return [:] }
+        var counts: [String: Int] = [:]
+        for (rule, value) in object { if case .number(let count) = value { counts[rule] = Int(count) } }
+        return counts
+    }
 }

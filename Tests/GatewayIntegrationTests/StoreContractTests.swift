@@ -102,6 +102,31 @@ struct StoreContractTests {
         }
     }
 
+    @Test("an adapter's pulls come back newest first, each with what it quarantined by rule", arguments: StoreBackend.available)
+    func pullHistory(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.withRunning {
+            try await store.commit(pull([report("r1")], cursor: "c1", quarantined: 2), now: t0.addingTimeInterval(5))
+            let twoRules = QuarantinedRecord(
+                record: .object(["n": .number(9)]),
+                reasons: [
+                    .init(pointer: "/value", rule: "indicator.range", message: "too big"),
+                    .init(pointer: "/numerator", rule: "ratio.numerator-le-denominator", message: "more than all"),
+                ])
+            try await store.commit(
+                PullCommit(adapter: "a", startedAt: t0, pulledRecords: 1, reports: [], quarantined: [twoRules], cursor: "c2"),
+                now: t0.addingTimeInterval(9))
+            try await store.commit(pull([report("r2")], cursor: "c3", adapter: "b"), now: t0)
+            let pulls = try await store.pulls(adapter: "a", limit: 10)
+            #expect(pulls.map(\.finishedAt) == [t0.addingTimeInterval(9), t0.addingTimeInterval(5)])
+            #expect(pulls.map(\.quarantined) == [1, 2] && pulls.map(\.reports) == [0, 1] && pulls[1].records == 5)
+            #expect(pulls[0].quarantinedByRule == ["indicator.range": 1, "ratio.numerator-le-denominator": 1])
+            #expect(pulls[1].quarantinedByRule == ["indicator.range": 2])
+            #expect(try await store.pulls(adapter: "a", limit: 1).count == 1)
+            #expect(try await store.pulls(adapter: "b", limit: 10).map(\.reports) == [1])
+        }
+    }
+
     @Test(
         "reports stored ahead of a pull's commit are due at once, kept once, and counted in the pull's history",
         arguments: StoreBackend.available)
@@ -297,7 +322,7 @@ struct SharedPostgresStoreTests {
         }
         #expect(stats.pending == 1)
         #expect(leased == ["r-before-versions"])
-        #expect(try query("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations") == "1,2,3,4,5,6,7,8,9,10")
+        #expect(try query("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations") == "1,2,3,4,5,6,7,8,9,10,11")
         #expect(try query("SELECT count(*) FROM pg_indexes WHERE indexname = 'quarantine_by_adapter'") == "1")
     }
 

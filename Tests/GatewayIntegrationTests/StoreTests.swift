@@ -102,9 +102,9 @@ struct StoreTests {
             }
             #expect(outcomes.isEmpty, "round \(round): \(outcomes)")
             let (status, applied) = try await runSQL(
-                "SELECT count(*) || ' ' || count(DISTINCT identifier) || ' ' || max(identifier = 'v13-pulls-by-adapter') FROM grdb_migrations",
+                "SELECT count(*) || ' ' || count(DISTINCT identifier) || ' ' || max(identifier = 'v14-pulls-by-rule') FROM grdb_migrations",
                 on: path)
-            #expect(status == 0 && applied.trimmingCharacters(in: .whitespacesAndNewlines) == "13 13 1", "\(applied)")
+            #expect(status == 0 && applied.trimmingCharacters(in: .whitespacesAndNewlines) == "14 14 1", "\(applied)")
         }
     }
 

@@ -241,6 +241,7 @@ struct ConsolePages: Sendable {
                 "duration": String(format: "%.1f s", pull.finishedAt.timeIntervalSince(pull.startedAt)),
                 "records": pull.records, "valid": pull.valid, "quarantined": pull.quarantined, "unchanged": pull.unchanged,
                 "revisions": pull.revisions, "skipped": pull.skipped, "reports": pull.reports,
+                "by_rule": pull.quarantinedByRule.sorted { $0.key < $1.key }.map { ["rule": $0.key, "count": $0.value] as [String: Any] },
             ]
         }
         var dumped = ""

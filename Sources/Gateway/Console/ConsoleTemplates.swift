@@ -89,7 +89,7 @@ enum ConsoleTemplates {
         {{/dry}}
         <section><h2>{{t.pull_history}}</h2>
         <table id="pull-history"><thead><tr><th>{{t.started}}</th><th>{{t.duration}}</th><th>{{t.records}}</th><th>{{t.valid}}</th><th>{{t.quarantined}}</th><th>{{t.unchanged}}</th><th>{{t.revisions}}</th><th>{{t.skipped}}</th><th>{{t.reports}}</th></tr></thead>
-        <tbody>{{#pulls}}<tr><td>{{started}}</td><td>{{duration}}</td><td>{{records}}</td><td>{{valid}}</td><td>{{quarantined}}</td><td>{{unchanged}}</td><td>{{revisions}}</td><td>{{skipped}}</td><td>{{reports}}</td></tr>{{/pulls}}</tbody></table>
+        <tbody>{{#pulls}}<tr><td>{{started}}</td><td>{{duration}}</td><td>{{records}}</td><td>{{valid}}</td><td>{{quarantined}}{{#by_rule}}<br><small><code>{{rule}}</code> ×{{count}}</small>{{/by_rule}}</td><td>{{unchanged}}</td><td>{{revisions}}</td><td>{{skipped}}</td><td>{{reports}}</td></tr>{{/pulls}}</tbody></table>
         </section>
         <section><h2>{{t.configuration}}</h2><pre id="adapter-configuration">{{configuration}}</pre></section>
         """,

@@ -153,6 +153,7 @@ extension PostgresStore {
             ]
         ),
         (10, ["CREATE INDEX pulls_by_adapter ON pulls(adapter, id)"]),
+        (11, ["ALTER TABLE pulls ADD COLUMN quarantined_by_rule TEXT"]),
     ]
 
     /// The version that makes the figures ledger, after whose statements the held reports are read into it.

@@ -19,7 +19,7 @@ extension PostgresStore: PullHistory {
         try await rows(
             """
             SELECT started_at, finished_at, records::BIGINT, valid::BIGINT, quarantined::BIGINT, reports::BIGINT,
-                   unchanged::BIGINT, revisions::BIGINT, skipped::BIGINT
+                   unchanged::BIGINT, revisions::BIGINT, skipped::BIGINT, quarantined_by_rule
             FROM pulls WHERE adapter = \(adapter) ORDER BY id DESC LIMIT \(limit)
             """
         ).map { row in
@@ -28,7 +28,8 @@ extension PostgresStore: PullHistory {
                 startedAt: Date(timeIntervalSince1970: try row["started_at"].decode(Double.self)),
                 finishedAt: Date(timeIntervalSince1970: try row["finished_at"].decode(Double.self)), records: try count("records"),
                 valid: try count("valid"), quarantined: try count("quarantined"), reports: try count("reports"),
-                unchanged: try count("unchanged"), revisions: try count("revisions"), skipped: try count("skipped"))
+                unchanged: try count("unchanged"), revisions: try count("revisions"), skipped: try count("skipped"),
+                quarantinedByRule: PullRecord.rules(try row["quarantined_by_rule"].decode(String?.self)))
         }
     }
 

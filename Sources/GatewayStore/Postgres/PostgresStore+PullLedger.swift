@@ -61,9 +61,11 @@ extension PostgresStore: PullLedger {
             let totals = pull.totals
             try await connection.query(
                 """
-                INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions, skipped)
+                INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions, skipped,
+                                   quarantined_by_rule)
                 VALUES (\(pull.adapter), \(pull.startedAt.timeIntervalSince1970), \(time), \(pull.pulledRecords), \(totals.observations),
-                        \(pull.quarantined.count), \(totals.reports), \(pull.unchanged), \(pull.revisions), \(pull.skipped))
+                        \(pull.quarantined.count), \(totals.reports), \(pull.unchanged), \(pull.revisions), \(pull.skipped),
+                        \(pull.quarantinedByRuleJSON))
                 """, logger: logger)
             return outcome
         }

@@ -243,6 +243,10 @@ extension SQLiteStore {
             // The console's adapter page reads one adapter's latest pulls, of years of them.
             try db.execute(sql: "CREATE INDEX pulls_by_adapter ON pulls(adapter, id)")
         }
+        migrator.registerMigration("v14-pulls-by-rule") { db in
+            // The console's pull history shows what each pull quarantined, by rule.
+            try db.execute(sql: "ALTER TABLE pulls ADD COLUMN quarantined_by_rule TEXT")
+        }
         return migrator
     }
 }

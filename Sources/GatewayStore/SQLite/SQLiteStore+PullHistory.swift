@@ -26,7 +26,8 @@ extension SQLiteStore: PullHistory {
                 PullRecord(
                     startedAt: Date(timeIntervalSince1970: $0["started_at"]), finishedAt: Date(timeIntervalSince1970: $0["finished_at"]),
                     records: $0["records"], valid: $0["valid"], quarantined: $0["quarantined"], reports: $0["reports"],
-                    unchanged: $0["unchanged"], revisions: $0["revisions"], skipped: $0["skipped"])
+                    unchanged: $0["unchanged"], revisions: $0["revisions"], skipped: $0["skipped"],
+                    quarantinedByRule: PullRecord.rules($0["quarantined_by_rule"]))
             }
         }
     }

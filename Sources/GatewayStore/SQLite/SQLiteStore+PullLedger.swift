@@ -63,12 +63,14 @@ extension SQLiteStore: PullLedger {
             try db.execute(
                 sql:
                     """
-                    INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions, skipped)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO pulls (adapter, started_at, finished_at, records, valid, quarantined, reports, unchanged, revisions, skipped,
+                                       quarantined_by_rule)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     pull.adapter, pull.startedAt.timeIntervalSince1970, now.timeIntervalSince1970, pull.pulledRecords,
                     totals.observations, pull.quarantined.count, totals.reports, pull.unchanged, pull.revisions, pull.skipped,
+                    pull.quarantinedByRuleJSON,
                 ])
             return outcome
         }
