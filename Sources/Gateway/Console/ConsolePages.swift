@@ -502,13 +502,18 @@ struct ConsolePages: Sendable {
     }
 
     /// The progress table and the charts' series, computed again only when the centre has
-    /// accepted something since (the audit chain grew), the configuration was reloaded, or the
-    /// day changed: reading every accepted figure takes seconds at ten years of a hundred communes.
-    func progressReport() async throws -> (report: ProgressReport, series: [String: [(period: ReportingPeriod, value: Double)]]) {
-        let generation = runtime.generation.number
+    /// accepted something since (the audit chain grew: its length is one indexed read), the
+    /// configuration was reloaded, or the day changed. Reading every accepted figure takes seconds
+    /// at ten years of a hundred communes, so the console's service also calls `refreshProgress`
+    /// every few seconds: a page view finds it done unless it comes within those seconds of a
+    /// delivery.
+    func progressReport() async throws -> ProgressCache.Computed { try await refreshProgress() }
+
+    @discardableResult
+    func refreshProgress() async throws -> ProgressCache.Computed {
         let key = ProgressCache.Key(
-            auditLength: try await store.auditLength(), generation: generation, day: CalendarDay(Date()).description)
-        if let cached = progressCache.value(for: key) { return cached }
+            auditLength: try await store.auditLength(), generation: runtime.generation.number, day: CalendarDay(Date()).description)
+        if let computed = progressCache.latest, computed.key == key { return computed }
         let loaded = runtime.loaded
         let figures = try await store.latestAcceptedFigures().map(ProgressReport.AcceptedFigure.init)
         let report = ProgressReport.compute(
@@ -517,12 +522,14 @@ struct ConsolePages: Sendable {
         for row in report.rows where series[ProgressChart.group(row)] == nil {
             series[ProgressChart.group(row)] = ProgressReport.series(of: row, figures: figures, catalogue: loaded.contracts.catalogue)
         }
-        progressCache.store((report, series), for: key)
-        return (report, series)
+        let computed = ProgressCache.Computed(key: key, at: Date(), report: report, series: series)
+        progressCache.latest = computed
+        return computed
     }
 
     func progress(_ context: ConsoleRequestContext) async throws -> Response {
-        let (report, series) = try await progressReport()
+        let computed = try await progressReport()
+        let (report, series) = (computed.report, computed.series)
         let show = { (value: Double?) in value.map(SemanticRules.show) ?? "—" }
         let nowUnder = text("now_under", context)
         let rows: [[String: Any]] = report.rows.map { row in
@@ -538,7 +545,9 @@ struct ConsolePages: Sendable {
         }
         let words = ConsoleText.table(context.language)
         let charts = ProgressChart.charts(report: report, series: series, language: context.language, text: words)
-        return render("progress", title: "progress_title", ["rows": rows, "charts": charts], context: context)
+        return render(
+            "progress", title: "progress_title", ["rows": rows, "charts": charts, "computed_at": Self.time(computed.at) ?? ""],
+            context: context)
     }
 
     // MARK: audit
@@ -628,11 +637,18 @@ final class ProgressCache: Sendable {
         let generation: Int
         let day: String
     }
-    typealias Value = (report: ProgressReport, series: [String: [(period: ReportingPeriod, value: Double)]])
-    private let state = Mutex<(key: Key, value: Value)?>(nil)
+    struct Computed: Sendable {
+        let key: Key
+        let at: Date
+        let report: ProgressReport
+        let series: [String: [(period: ReportingPeriod, value: Double)]]
+    }
+    private let state = Mutex<Computed?>(nil)
 
-    func value(for key: Key) -> Value? { state.withLock { $0?.key == key ? $0?.value : nil } }
-    func store(_ value: Value, for key: Key) { state.withLock { $0 = (key, value) } }
+    var latest: Computed? {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
 }
 
 extension ProgressReport.AcceptedFigure {

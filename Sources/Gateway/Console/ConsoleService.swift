@@ -70,7 +70,20 @@ struct ConsoleService: Service, CustomStringConvertible {
                 router: router, server: .http1(), configuration: configuration, onServerRunning: onServerRunning, logger: quiet)
         }
         do {
-            try await app.run()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await app.run() }
+                // Progress is computed here, off the page views, when the centre has accepted something.
+                group.addTask {
+                    await cancelWhenGracefulShutdown {
+                        while !Task.isCancelled {
+                            do { try await pages.refreshProgress() } catch is CancellationError { return } catch {
+                                logger.error("the console's progress could not be computed", metadata: ["error": "\(error)"])
+                            }
+                            try? await Task.sleep(for: .seconds(5))
+                        }
+                    }
+                }
+            }
         } catch {
             throw AdminListenerError(address: "\(host):\(port)", underlying: "\(error) (console.listen)")
         }

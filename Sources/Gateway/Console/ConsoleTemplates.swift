@@ -173,7 +173,7 @@ enum ConsoleTemplates {
         {{#outstanding}}<tr><td>{{level}}</td><td>{{area}}</td><td>{{adapter}}</td><td>{{status}}</td><td>{{overdue}}</td></tr>{{/outstanding}}</tbody></table>
         """,
         "progress": """
-        <p><a href="/progress.csv" id="progress-csv">{{t.download_csv}}</a></p>
+        <p><a href="/progress.csv" id="progress-csv">{{t.download_csv}}</a> <small>({{t.counted_at}} {{computed_at}})</small></p>
         <table id="progress"><thead><tr><th>{{t.indicator}}</th><th>{{t.level}}</th><th>{{t.target_year}}</th><th>{{t.target}}</th><th>{{t.baseline}}</th><th>{{t.latest}}</th><th>{{t.set_by}}</th><th></th></tr></thead><tbody>
         {{#rows}}<tr class="{{status}}"><td title="{{name}}">{{indicator}}</td><td>{{level}}</td><td>{{year}}</td><td>{{target}}</td><td>{{baseline}}</td><td>{{latest}}</td><td>{{set_by}}</td><td>{{status_text}}</td></tr>{{/rows}}
         </tbody></table>
