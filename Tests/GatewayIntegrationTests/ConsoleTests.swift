@@ -315,6 +315,10 @@ struct ConsoleTests {
                 let now = try await runtime.store.outboxStats(now: Date())
                 return now.undelivered == 0 && now.deadLettered == 0
             })
+        // Retrying what is no longer a dead letter does nothing and says so.
+        let again = try await operatorVisitor.post("/dead-letters/retry", [("id", dead[0]), ("confirmed", "1")])
+        #expect(
+            again.body.contains("Đã đưa lại vào hàng đợi: 0") && again.body.contains("\(dead[0]): không phải thư chết"), "\(again.body)")
         // At the centre: every figure once, the reprocessed ones included.
         #expect(running.central.statistics.duplicateObservations == 0)
         for record in fixable {

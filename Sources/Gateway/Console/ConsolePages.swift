@@ -185,7 +185,7 @@ struct ConsolePages: Sendable {
                 status?.lastError != nil
                 && (status?.lastSuccess == nil || (status?.lastErrorAt ?? .distantPast) > (status?.lastSuccess ?? .distantPast))
             return [
-                "name": spec.name, "origin": spec.origin, "schedule": spec.schedule.summary,
+                "name": spec.name, "origin": spec.origin, "schedule": schedule(spec.schedule, context),
                 "last_pull": Self.time(status?.lastPull) ?? never, "last_success": Self.time(status?.lastSuccess) ?? never,
                 "last_error": status?.lastError ?? "", "next_run": Self.time(status?.nextRun) ?? "—", "state": failing ? "failing" : "ok",
             ]
@@ -231,7 +231,7 @@ struct ConsolePages: Sendable {
     func adapter(_ context: ConsoleRequestContext, dryRun: Bool) async throws -> Response {
         let name = context.parameters.get("name") ?? ""
         guard let spec = runtime.loaded.adapters.first(where: { $0.name == name }) else { return notFound(context) }
-        var data: [String: Any] = ["name": name, "origin": spec.origin, "schedule": spec.schedule.summary]
+        var data: [String: Any] = ["name": name, "origin": spec.origin, "schedule": schedule(spec.schedule, context)]
         if let status = try await store.adapterStatuses().first(where: { $0.adapter == name }), let error = status.lastError {
             data["status_error"] = error
         }
@@ -404,7 +404,7 @@ struct ConsolePages: Sendable {
 
     // MARK: dead letters
 
-    func deadLetters(_ context: ConsoleRequestContext, notice: String? = nil) async throws -> Response {
+    func deadLetters(_ context: ConsoleRequestContext, notice: String? = nil, problem: String? = nil) async throws -> Response {
         let letters = try await store.entries(state: .deadLettered, limit: 200)
         let rows: [[String: Any]] = letters.map { entry in
             [
@@ -414,7 +414,8 @@ struct ConsolePages: Sendable {
             ]
         }
         return render(
-            "dead_letters", title: "dead_title", ["letters": rows, "has_letters": !rows.isEmpty], context: context, notice: notice)
+            "dead_letters", title: "dead_title", ["letters": rows, "has_letters": !rows.isEmpty], context: context, notice: notice,
+            problem: problem)
     }
 
     func deadLetter(_ context: ConsoleRequestContext) async throws -> Response {
@@ -444,22 +445,27 @@ struct ConsolePages: Sendable {
         }
         var done = 0
         var problems: [String] = []
+        var shown: [String] = []
         for id in ids {
             do {
                 guard let entry = try await store.entry(reportID: id), entry.state == .deadLettered else {
                     problems.append("\(id): not a dead letter")
+                    shown.append("\(id): \(text("not_dead_letter", context))")
                     continue
                 }
                 if retry { try await store.requeue(reportID: id, now: Date()) } else { try await store.purge(reportID: id) }
                 done += 1
             } catch {
                 problems.append("\(id): \(error)")
+                shown.append("\(id): \(error)")
             }
         }
         if retry { runtime.doorbell.ring() }
         let outcome = "\(retry ? "queued again" : "purged") \(done)" + (problems.isEmpty ? "" : "; " + problems.joined(separator: "; "))
         await record(context, retry ? "outbox.retry" : "outbox.purge", target: ids.joined(separator: " "), outcome: outcome)
-        return try await deadLetters(context, notice: "\(text(retry ? "requeued" : "purged", context)): \(done)")
+        return try await deadLetters(
+            context, notice: "\(text(retry ? "requeued" : "purged", context)): \(done)",
+            problem: shown.isEmpty ? nil : "\(text("not_done", context)) " + shown.joined(separator: "; "))
     }
 
     // MARK: calendar and progress
@@ -581,6 +587,18 @@ struct ConsolePages: Sendable {
     }
 
     // MARK: helpers
+
+    /// A schedule in the page's language; durations as the configuration writes them (`15m`, `6h`).
+    func schedule(_ schedule: PullSchedule, _ context: ConsoleRequestContext) -> String {
+        var parts: [String]
+        switch schedule.timing {
+        case .every(let interval): parts = ["\(text("schedule_every", context)) \(interval.configurationText)"]
+        case .cron(let expression, let zone): parts = ["\(text("schedule_cron", context)) \"\(expression)\" (\(zone.identifier))"]
+        }
+        if schedule.jitter > .zero { parts.append("\(text("schedule_jitter", context)) \(schedule.jitter.configurationText)") }
+        if schedule.retries > 0 { parts.append("\(schedule.retries) \(text("schedule_retries", context))") }
+        return parts.joined(separator: ", ")
+    }
 
     static func query(_ request: Request) -> ConsoleForm { ConsoleForm(urlEncoded: request.uri.query ?? "") }
 

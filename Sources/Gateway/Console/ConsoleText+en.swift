@@ -173,6 +173,12 @@ extension ConsoleText {
         "outcome": "Outcome",
         "no_actions": "No operator actions recorded.",
         "older": "Older",
+        "schedule_every": "every",
+        "schedule_cron": "cron",
+        "schedule_jitter": "jitter up to",
+        "schedule_retries": "retries on failure",
+        "not_dead_letter": "not a dead letter",
+        "not_done": "Not done for:",
         "error_title": "Error",
     ]
 }

@@ -173,6 +173,12 @@ extension ConsoleText {
         "outcome": "Kết quả",
         "no_actions": "Chưa có thao tác nào.",
         "older": "Cũ hơn",
+        "schedule_every": "mỗi",
+        "schedule_cron": "theo lịch cron",
+        "schedule_jitter": "lệch ngẫu nhiên tới",
+        "schedule_retries": "lần thử lại khi lỗi",
+        "not_dead_letter": "không phải thư chết",
+        "not_done": "Không thực hiện được với:",
         "error_title": "Lỗi",
     ]
 }
