@@ -30,6 +30,56 @@ public struct ProgressReport: Sendable, Equatable {
         }
     }
 
+    /// The accepted figures of one indicator, level and period taken together, which is all
+    /// progress reads of them: a store adds them up itself rather than hand over every figure.
+    /// At province level there is one per province and area (`area` set); below it one for all
+    /// areas together (`area` nil).
+    public struct PeriodTotal: Sendable, Equatable {
+        public var indicator: String
+        public var level: AdministrativeLevel
+        public var period: String
+        public var area: String?
+        /// The province-level figure's value (the smallest, were there several).
+        public var value: Double?
+        public var figures: Int
+        public var numerators: Double
+        public var denominators: Double
+        /// Figures without both a numerator and a denominator.
+        public var lackingParts: Int
+
+        public init(
+            indicator: String, level: AdministrativeLevel, period: String, area: String?, value: Double?, figures: Int,
+            numerators: Double, denominators: Double, lackingParts: Int
+        ) {
+            (self.indicator, self.level, self.period, self.area, self.value) = (indicator, level, period, area, value)
+            (self.figures, self.numerators, self.denominators, self.lackingParts) = (figures, numerators, denominators, lackingParts)
+        }
+    }
+
+    /// What a store's `acceptedTotals()` gives, from the figures themselves.
+    public static func totals(of figures: [AcceptedFigure]) -> [PeriodTotal] {
+        var totals: [String: PeriodTotal] = [:]
+        for figure in figures {
+            let area = figure.level == .province ? figure.area : nil
+            let key = "\(figure.indicator)|\(figure.level.rawValue)|\(figure.period)|\(area ?? "")"
+            var total =
+                totals[key]
+                ?? PeriodTotal(
+                    indicator: figure.indicator, level: figure.level, period: figure.period, area: area, value: nil, figures: 0,
+                    numerators: 0, denominators: 0, lackingParts: 0)
+            total.figures += 1
+            if let numerator = figure.numerator, let denominator = figure.denominator {
+                total.numerators += numerator
+                total.denominators += denominator
+            } else {
+                total.lackingParts += 1
+            }
+            if figure.level == .province { total.value = min(total.value ?? figure.value, figure.value) }
+            totals[key] = total
+        }
+        return Array(totals.values)
+    }
+
     public enum Status: String, Sendable, Codable {
         /// The latest value satisfies the target.
         case met
@@ -89,6 +139,13 @@ public struct ProgressReport: Sendable, Equatable {
     public static func compute(
         catalogue: IndicatorCatalogue, province: String, figures: [AcceptedFigure], today: Date
     ) -> ProgressReport {
+        compute(catalogue: catalogue, province: province, totals: totals(of: figures), today: today)
+    }
+
+    /// The report from the accepted figures' totals (`acceptedTotals()` of a store).
+    public static func compute(
+        catalogue: IndicatorCatalogue, province: String, totals: [PeriodTotal], today: Date
+    ) -> ProgressReport {
         let todayYear =
             Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "Asia/Ho_Chi_Minh")!, from: today)
             .year ?? 2026
@@ -104,12 +161,12 @@ public struct ProgressReport: Sendable, Equatable {
                 else { continue }
                 let baseline = targets.first { $0.year == .baseline }
                 let areas: Set<String> = [setByCode, province]
-                let ofIndicator = figures.filter { $0.indicator == indicator.code }
+                let ofIndicator = totals.filter { $0.indicator == indicator.code }
                 for target in targets {
                     guard case .year(let year) = target.year else { continue }
                     let level = target.level ?? .province
                     let latest = Self.latest(
-                        ofIndicator.filter { $0.level == level && (level != .province || areas.contains($0.area)) }, level: level,
+                        ofIndicator.filter { $0.level == level && (level != .province || areas.contains($0.area ?? "")) }, level: level,
                         ratio: indicator.ratio)
                     var row = Row(
                         indicator: indicator.code, nameVI: indicator.nameVI, nameEN: indicator.nameEN, unit: indicator.unit,
@@ -135,13 +192,13 @@ public struct ProgressReport: Sendable, Equatable {
 
     /// Every period's value at `row`'s level, oldest first, read as `latest` reads one period:
     /// what the console's chart draws.
-    public static func series(of row: Row, figures: [AcceptedFigure], catalogue: IndicatorCatalogue) -> [(
+    public static func series(of row: Row, totals: [PeriodTotal], catalogue: IndicatorCatalogue) -> [(
         period: ReportingPeriod, value: Double
     )] {
         let ratio = catalogue.indicators.first { $0.code == row.indicator }?.ratio
         let areas: Set<String> = [row.setByCode, row.nowUnder ?? row.setByCode]
-        let chosen = figures.filter {
-            $0.indicator == row.indicator && $0.level == row.level && (row.level != .province || areas.contains($0.area))
+        let chosen = totals.filter {
+            $0.indicator == row.indicator && $0.level == row.level && (row.level != .province || areas.contains($0.area ?? ""))
         }
         return Dictionary(grouping: chosen, by: \.period).compactMap { text, inPeriod in
             guard let period = ReportingPeriod(text), let value = latest(inPeriod, level: row.level, ratio: ratio)?.value else {
@@ -154,18 +211,17 @@ public struct ProgressReport: Sendable, Equatable {
     /// The latest period's value at `level`: the one figure at province level; below it, the
     /// figures of every area together (Σ numerators / Σ denominators × scale, rounded to two
     /// places), nil when one of them lacks its parts or the indicator is no ratio.
-    static func latest(_ figures: [AcceptedFigure], level: AdministrativeLevel, ratio: RatioDefinition?) -> (
+    static func latest(_ totals: [PeriodTotal], level: AdministrativeLevel, ratio: RatioDefinition?) -> (
         period: ReportingPeriod, value: Double?, count: Int
     )? {
-        let byPeriod = Dictionary(grouping: figures.compactMap { figure in ReportingPeriod(figure.period).map { ($0, figure) } }) {
-            $0.0
-        }
+        let byPeriod = Dictionary(grouping: totals.compactMap { total in ReportingPeriod(total.period).map { ($0, total) } }) { $0.0 }
         guard let period = byPeriod.keys.max(by: ends(before:_:)), let inPeriod = byPeriod[period]?.map(\.1) else { return nil }
-        if level == .province { return (period, inPeriod.first?.value, 1) }
-        guard let ratio, inPeriod.allSatisfy({ $0.numerator != nil && $0.denominator != nil }) else { return (period, nil, inPeriod.count) }
-        let numerator = inPeriod.reduce(0) { $0 + ($1.numerator ?? 0) }, denominator = inPeriod.reduce(0) { $0 + ($1.denominator ?? 0) }
-        guard denominator > 0 else { return (period, nil, inPeriod.count) }
-        return (period, (numerator / denominator * ratio.scale * 100).rounded() / 100, inPeriod.count)
+        if level == .province { return (period, inPeriod.min { ($0.area ?? "") < ($1.area ?? "") }?.value, 1) }
+        let count = inPeriod.reduce(0) { $0 + $1.figures }
+        guard let ratio, inPeriod.allSatisfy({ $0.lackingParts == 0 }) else { return (period, nil, count) }
+        let numerator = inPeriod.reduce(0) { $0 + $1.numerators }, denominator = inPeriod.reduce(0) { $0 + $1.denominators }
+        guard denominator > 0 else { return (period, nil, count) }
+        return (period, (numerator / denominator * ratio.scale * 100).rounded() / 100, count)
     }
 
     /// Whether `a` ends before `b`; of two ending together the shorter counts as earlier, so a

@@ -384,6 +384,14 @@ public protocol ScheduleOwnership: Sendable {
     ) async throws
 }
 
+/// The accepted figures added up as progress reads them, by the store itself: at ten years of a
+/// hundred communes, handing every figure over took seconds.
+public protocol FigureTotals: Sendable {
+    /// Of each figure its latest accepted revision; at province level one total per province
+    /// area and period, below it one per indicator, level and period.
+    func acceptedTotals() async throws -> [ProgressReport.PeriodTotal]
+}
+
 /// The tamper-evident chain of delivered reports, for `audit verify`.
 public protocol AuditLog: Sendable {
     /// The audit chain in sequence order.
@@ -523,7 +531,8 @@ public protocol StoreHealth: Sendable {
 ///
 /// A store is a `Service`: its background work (PostgreSQL's connection pool) runs in `run()`,
 /// in the gateway's service group or `withRunning(_:)`, and `close()` releases it.
-public protocol GatewayStore: DeliveryOutbox, PullLedger, FiguresLedger, ScheduleOwnership, AuditLog, OutboxAdministration, PullHistory,
+public protocol GatewayStore: DeliveryOutbox, PullLedger, FiguresLedger, FigureTotals, ScheduleOwnership, AuditLog, OutboxAdministration,
+    PullHistory,
     QuarantineAdministration, OperatorActions, StoreMaintenance,
     StoreHealth, Service
 {

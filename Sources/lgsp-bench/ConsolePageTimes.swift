@@ -87,6 +87,27 @@ enum ConsolePageTimes {
                         "status": .number(Double(status)), "bytes": .number(Double(bytes)),
                     ])
                 }
+                // What the console's service does after a delivery: the store's totals, against
+                // every accepted figure read out (what the progress page did before).
+                for (name, rounds, read) in [
+                    ("progress: acceptedTotals", 20, { _ = try await runtime.store.acceptedTotals() }),
+                    ("progress: latestAcceptedFigures", 3, { _ = try await runtime.store.latestAcceptedFigures() }),
+                ] as [(String, Int, () async throws -> Void)] {
+                    var times: [Double] = []
+                    for _ in 0..<rounds {
+                        let started = ContinuousClock.now
+                        try await read()
+                        times.append((ContinuousClock.now - started).benchSeconds * 1000)
+                    }
+                    times.sort()
+                    let (p50, worst) = (times[times.count / 2], times[times.count - 1])
+                    print(
+                        "  \(name.padding(toLength: 50, withPad: " ", startingAt: 0))"
+                            + String(format: " p50 %8.2f ms  max %8.2f ms", p50, worst))
+                    results[name] = .object([
+                        "p50_ms": .number((p50 * 100).rounded() / 100), "max_ms": .number((worst * 100).rounded() / 100),
+                    ])
+                }
                 try await client.shutdown()
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()

@@ -32,16 +32,11 @@ struct Progress: AsyncParsableCommand {
         let loaded: LoadedGateway
         do { loaded = try LoadedGateway.load(file: options.config) } catch { throw failOnIssues(error) }
         let today = asOf.flatMap { Timestamps.parse($0 + "T23:59:59+07:00") } ?? Date()
-        let entries = try await StoreLocation.withStore(loaded.configuration.store.location, exclusive: false) { store in
-            try await store.latestAcceptedFigures()
-        }
-        let figures = entries.map {
-            ProgressReport.AcceptedFigure(
-                indicator: $0.key.indicator, area: $0.key.area, level: $0.key.level, period: $0.key.period, value: $0.value.value,
-                numerator: $0.value.numerator, denominator: $0.value.denominator)
+        let totals = try await StoreLocation.withStore(loaded.configuration.store.location, exclusive: false) { store in
+            try await store.acceptedTotals()
         }
         let report = ProgressReport.compute(
-            catalogue: loaded.contracts.catalogue, province: loaded.configuration.gateway.province, figures: figures, today: today)
+            catalogue: loaded.contracts.catalogue, province: loaded.configuration.gateway.province, totals: totals, today: today)
         if json {
             let object: JSONValue = .object([
                 "province": .string(report.province), "as_of": .string(String(Timestamps.format(today).prefix(10))),

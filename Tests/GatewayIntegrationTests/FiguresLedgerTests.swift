@@ -145,6 +145,68 @@ struct FiguresLedgerTests {
         }
     }
 
+    @Test(
+        "the store adds up the accepted figures as progress reads them: latest accepted revision, province areas apart, communes together",
+        arguments: StoreBackend.available)
+    func acceptedTotals(backend: StoreBackend) async throws {
+        let store = try await openStore(backend)
+        try await store.withRunning {
+            func figure(_ level: AdministrativeLevel, _ area: String, _ period: String, revision: Int, value: Double, parts: Bool = true)
+                -> ReportedFigure
+            {
+                ReportedFigure(
+                    key: FigureKey(indicator: "HSCV_DIEN_TU", province: "14", level: level, area: area, period: period), revision: revision,
+                    value: FigureValue(value: value, numerator: parts ? value : nil, denominator: parts ? 100 : nil, unit: "percent"))
+            }
+            func report(_ id: String, _ figures: [ReportedFigure]) -> SignedReport {
+                SignedReport(
+                    reportID: id, body: Data("{}".utf8), contentDigest: "sha-256=:\(id):", observationCount: figures.count, figures: figures
+                )
+            }
+            let now = Date()
+            try await store.storeReports(
+                [
+                    report(
+                        "first",
+                        [
+                            figure(.commune, "03646", "2026-Q3", revision: 1, value: 50),
+                            figure(.commune, "03649", "2026-Q3", revision: 1, value: 70),
+                            figure(.province, "14", "2026-Q3", revision: 1, value: 61),
+                            figure(.commune, "03652", "2026-Q2", revision: 1, value: 40, parts: false),
+                        ]),
+                    // A revision accepted, and one the centre has not accepted yet.
+                    report("revised", [figure(.commune, "03646", "2026-Q3", revision: 2, value: 60)]),
+                    report("not-yet", [figure(.province, "14", "2026-Q3", revision: 2, value: 99)]),
+                ], adapter: "a", now: now)
+            let leased = try await store.leaseDue(now: now, limit: 10, leaseDuration: 60).filter { $0.reportID != "not-yet" }
+            _ = try await store.complete(
+                leased.map {
+                    CompletedAttempt(reportID: $0.reportID, attempt: $0.attempt, completion: .delivered(status: 202, receipt: nil))
+                },
+                now: now)
+            let totals = try await store.acceptedTotals().sorted { ($0.period, $0.level.rawValue) < ($1.period, $1.level.rawValue) }
+            #expect(
+                totals == [
+                    .init(
+                        indicator: "HSCV_DIEN_TU", level: .commune, period: "2026-Q2", area: nil, value: nil, figures: 1, numerators: 0,
+                        denominators: 0, lackingParts: 1),
+                    .init(
+                        indicator: "HSCV_DIEN_TU", level: .commune, period: "2026-Q3", area: nil, value: nil, figures: 2, numerators: 130,
+                        denominators: 200, lackingParts: 0),
+                    .init(
+                        indicator: "HSCV_DIEN_TU", level: .province, period: "2026-Q3", area: "14", value: 61, figures: 1, numerators: 61,
+                        denominators: 100, lackingParts: 0),
+                ], "\(totals)")
+            // The same as adding up the figures themselves.
+            let figures = try await store.latestAcceptedFigures().map {
+                ProgressReport.AcceptedFigure(
+                    indicator: $0.key.indicator, area: $0.key.area, level: $0.key.level, period: $0.key.period, value: $0.value.value,
+                    numerator: $0.value.numerator, denominator: $0.value.denominator)
+            }
+            #expect(ProgressReport.totals(of: figures).sorted { ($0.period, $0.level.rawValue) < ($1.period, $1.level.rawValue) } == totals)
+        }
+    }
+
     @Test("a SQLite gateway's store sees the figures another process recorded meanwhile (a command run beside it)")
     func figuresRecordedByAnotherProcess() async throws {
         let path = try makeTemporaryDirectory().appendingPathComponent("gateway.sqlite").path

@@ -509,10 +509,9 @@ struct ConsolePages: Sendable {
 
     /// The progress table and the charts' series, computed again only when the centre has
     /// accepted something since (the audit chain grew: its length is one indexed read), the
-    /// configuration was reloaded, or the day changed. Reading every accepted figure takes seconds
-    /// at ten years of a hundred communes, so the console's service also calls `refreshProgress`
-    /// every few seconds: a page view finds it done unless it comes within those seconds of a
-    /// delivery.
+    /// configuration was reloaded, or the day changed. The store adds the figures up, a GROUP BY
+    /// over every accepted figure, so the console's service also calls `refreshProgress` every few
+    /// seconds: a page view finds it done unless it comes within those seconds of a delivery.
     func progressReport() async throws -> ProgressCache.Computed { try await refreshProgress() }
 
     @discardableResult
@@ -521,12 +520,12 @@ struct ConsolePages: Sendable {
             auditLength: try await store.auditLength(), generation: runtime.generation.number, day: CalendarDay(Date()).description)
         if let computed = progressCache.latest, computed.key == key { return computed }
         let loaded = runtime.loaded
-        let figures = try await store.latestAcceptedFigures().map(ProgressReport.AcceptedFigure.init)
+        let totals = try await store.acceptedTotals()
         let report = ProgressReport.compute(
-            catalogue: loaded.contracts.catalogue, province: loaded.configuration.gateway.province, figures: figures, today: Date())
+            catalogue: loaded.contracts.catalogue, province: loaded.configuration.gateway.province, totals: totals, today: Date())
         var series: [String: [(period: ReportingPeriod, value: Double)]] = [:]
         for row in report.rows where series[ProgressChart.group(row)] == nil {
-            series[ProgressChart.group(row)] = ProgressReport.series(of: row, figures: figures, catalogue: loaded.contracts.catalogue)
+            series[ProgressChart.group(row)] = ProgressReport.series(of: row, totals: totals, catalogue: loaded.contracts.catalogue)
         }
         let computed = ProgressCache.Computed(key: key, at: Date(), report: report, series: series)
         progressCache.latest = computed
