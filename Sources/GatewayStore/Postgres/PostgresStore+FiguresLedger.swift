@@ -59,21 +59,7 @@ extension PostgresStore: FiguresLedger {
     public func acceptedTotals() async throws -> [ProgressReport.PeriodTotal] {
         try await rows(
             PostgresQuery(
-                unsafeSQL: """
-                    WITH latest AS (
-                        SELECT f.indicator, f.period, f.area, f.level, f.province, MAX(f.revision) AS revision
-                        FROM figures f JOIN figure_reports r USING (report_id)
-                        WHERE r.accepted_at IS NOT NULL
-                        GROUP BY f.indicator, f.period, f.area, f.level, f.province
-                    )
-                    SELECT f.indicator, f.level, f.period, CASE WHEN f.level = 'province' THEN f.area END AS place,
-                           MIN(f.value)::DOUBLE PRECISION AS value, COUNT(*)::BIGINT AS figures, SUM(COALESCE(f.numerator, 0))::DOUBLE PRECISION AS numerators,
-                           SUM(COALESCE(f.denominator, 0))::DOUBLE PRECISION AS denominators,
-                           SUM(CASE WHEN f.numerator IS NULL OR f.denominator IS NULL THEN 1 ELSE 0 END)::BIGINT AS lacking
-                    FROM figures f JOIN latest l
-                      ON (f.indicator, f.period, f.area, f.level, f.province, f.revision) = (l.indicator, l.period, l.area, l.level, l.province, l.revision)
-                    GROUP BY f.indicator, f.level, f.period, CASE WHEN f.level = 'province' THEN f.area END
-                    """)
+                unsafeSQL: FigureTotalsQuery.sql)
         ).compactMap { row in
             guard let level = AdministrativeLevel(rawValue: try row["level"].decode(String.self)) else { return nil }
             return ProgressReport.PeriodTotal(
