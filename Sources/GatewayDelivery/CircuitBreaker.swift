@@ -75,5 +75,13 @@ public struct CircuitBreaker: Sendable, Equatable {
         }
     }
 
+    /// A request's answer said nothing either way (429, or a credential refused: the endpoint
+    /// is there but would not say whether it works). For a probe, the breaker stays open one more
+    /// cool-down: left "probing", it would wait for an outcome that never comes, and no request
+    /// would go again.
+    public mutating func recordInconclusive(now: Date) {
+        if case .halfOpen(true) = state { state = .open(until: now.addingTimeInterval(configuration.coolDown.timeInterval)) }
+    }
+
     public var isOpen: Bool { if case .closed = state { false } else { true } }
 }

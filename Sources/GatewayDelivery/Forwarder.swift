@@ -235,7 +235,7 @@ public struct Forwarder: Service, CustomStringConvertible {
         switch health {
         case .up: breaker.recordSuccess()
         case .down: breaker.recordFailure(now: now())
-        case .unknown: break
+        case .unknown: breaker.recordInconclusive(now: now())
         }
         guard breaker.isOpen != wasOpen else { return }
         onBreakerChange?(breaker.isOpen)

@@ -86,6 +86,25 @@ struct OutageTests {
         }
     }
 
+    @Test("a probe answered 429 does not stop deliveries: the breaker probes again after its cool-down")
+    func probeAnswered429() async throws {
+        // One request at a time, so the faults meet them in order: two failures open the breaker,
+        // its first probe is told to slow down, and then the centre answers.
+        let (directory, _, keyPath, mocks) = try setUp(
+            "probe-429", faults: .init(scripted: [.unavailable, .unavailable, .tooManyRequests], failureRate: 0))
+        try await MockSystems.withRunning(mocks, logger: quietLogger) { running in
+            let overrides = [
+                "LGSP_RETRY_BASE": "20ms", "LGSP_RETRY_CAP": "100ms", "LGSP_CENTRAL_MAX_CONCURRENT": "1",
+                "LGSP_BREAKER_FAILURES": "2", "LGSP_BREAKER_COOLDOWN": "300ms",
+            ]
+            let result = try await runGateway(
+                running, directory: directory, keyPath: keyPath, overrides: overrides, timeout: .seconds(30), until: allPulledAndDelivered)
+            #expect(running.central.statistics.faultsInjected["tooManyRequests"] == 1)
+            #expect(result.stats.deliveredObservations == MockDataset().goodRecordCount)
+            #expect(running.central.statistics.duplicateObservations == 0)
+        }
+    }
+
     @Test("deliveries run side by side up to max_concurrent, never more", arguments: [1, 3])
     func concurrencyLimit(limit: Int) async throws {
         let (directory, _, keyPath, mocks) = try setUp(

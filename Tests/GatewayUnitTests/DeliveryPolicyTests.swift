@@ -145,6 +145,25 @@ struct DeliveryPolicyTests {
 
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
+    @Test("a probe answered neither way (429) keeps the breaker open one more cool-down, then probes again")
+    func inconclusiveProbe() {
+        var breaker = CircuitBreaker(configuration: .init(failureThreshold: 1, coolDown: .seconds(2)))
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        breaker.recordFailure(now: t0)
+        #expect(breaker.permission(now: t0.addingTimeInterval(1)) == .wait(until: t0.addingTimeInterval(2)))
+        #expect(breaker.permission(now: t0.addingTimeInterval(2)) == .probe)
+        // The probe's answer was a 429: up, but busy.
+        breaker.recordInconclusive(now: t0.addingTimeInterval(3))
+        #expect(breaker.state == .open(until: t0.addingTimeInterval(5)))
+        #expect(breaker.permission(now: t0.addingTimeInterval(4)) == .wait(until: t0.addingTimeInterval(5)))
+        #expect(breaker.permission(now: t0.addingTimeInterval(5)) == .probe)
+        breaker.recordSuccess()
+        #expect(!breaker.isOpen)
+        // Closed, an inconclusive answer changes nothing.
+        breaker.recordInconclusive(now: t0.addingTimeInterval(6))
+        #expect(breaker.permission(now: t0.addingTimeInterval(6)) == .proceed)
+    }
+
     @Test("pending → in flight → retry → in flight → delivered")
     func happyPath() throws {
         var entry = OutboxEntry(reportID: "r", nextAttemptAt: t0)
