@@ -667,12 +667,3 @@ final class ProgressCache: Sendable {
         set { state.withLock { $0 = newValue } }
     }
 }
-
-extension ProgressReport.AcceptedFigure {
-    init(_ entry: LedgerEntry) {
-        self.init(
-            indicator: entry.key.indicator, area: entry.key.area, level: entry.key.level, period: entry.key.period,
-            value: entry.value.value,
-            numerator: entry.value.numerator, denominator: entry.value.denominator)
-    }
-}
