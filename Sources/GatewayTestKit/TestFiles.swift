@@ -61,9 +61,15 @@ public func shippedAdapterVariables(in directory: URL) throws -> [String: String
     try key.write(toFile: keyPath, atomically: true, encoding: .utf8)
     let apiKeyPath = directory.appendingPathComponent("telecom-api-key").path
     try "k-\(UUID().uuidString)".write(toFile: apiKeyPath, atomically: true, encoding: .utf8)
+    let educationPasswordPath = directory.appendingPathComponent("education-password").path
+    try "p-\(UUID().uuidString)".write(toFile: educationPasswordPath, atomically: true, encoding: .utf8)
+    // Every file a shipped adapter names by default (under /tmp/lgsp-mock, which `lgsp-mock
+    // serve` writes) given here: a test that leaned on that directory passed only after another
+    // test had run the mocks.
     return [
         "LGSP_SOURCE_CA": caPath, "TELECOM_CA": caPath, "TELECOM_API_KEY": "file:" + apiKeyPath,
         "BANK_CA": caPath, "BANK_CLIENT_CERT": certificatePath, "BANK_CLIENT_KEY": keyPath,
+        "SGD_CA": caPath, "SGD_PASSWORD": "file:" + educationPasswordPath,
     ]
 }
 
