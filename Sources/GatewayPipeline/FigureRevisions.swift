@@ -7,7 +7,7 @@ import GatewayStore
 struct FigureRevisions {
     let resendUnchanged: Bool
     /// The figures this pull has decided already, so one met again is judged against this pull.
-    private var decided: [FigureKey: (revision: Int, value: FigureValue)] = [:]
+    private var decided = FigureTable<(revision: Int, value: FigureValue)>()
     private(set) var unchanged = 0
     private(set) var revisions = 0
     /// The unchanged observations themselves, kept only when asked (`adapters test` prints them;
@@ -60,7 +60,7 @@ struct FigureRevisions {
             }
             if let current = latest[key] {
                 if current.value == value {
-                    decided[key] = (current.revision, value)
+                    decided.append((current.revision, value), for: key)
                     guard resendUnchanged else {
                         countUnchanged(observations[read])
                         continue
@@ -70,11 +70,11 @@ struct FigureRevisions {
                     revision = current.revision + 1
                     replaces = Observation.Replaced(revision: current.revision, reportID: current.reportID)
                     revisions += 1
-                    decided[key] = (revision, value)
+                    decided.append((revision, value), for: key)
                 }
             } else {
                 revision = 1
-                decided[key] = (1, value)
+                decided.append((1, value), for: key)
             }
             if kept != read { observations.swapAt(kept, read) }
             observations[kept].revision = revision

@@ -78,6 +78,8 @@ public struct PullRunner: Sendable {
         var unique = UniqueObservations()
         var figures = FigureRevisions(resendUnchanged: resendUnchanged)
         var storedAhead = ReportTally()
+        // Other processes' figures are looked for at the pull's first lookup only (see `OtherWritersSeen`).
+        var otherWriters = OtherWritersSeen.upToNow
         let recordsPerPart = maxObservationsPerReport * Self.reportsStoredAhead
         let context = PullContext(province: province, collectedAt: started)
         // One part is signed and stored while the next is checked; waiting for it before handing
@@ -92,8 +94,9 @@ public struct PullRunner: Sendable {
                     let start = unreported.count
                     await Self.check(
                         part, contracts: contracts, rules: rules, valid: &unreported, quarantined: &quarantined, unique: &unique)
-                    let keys = unreported[start...].map(\.figureKey)
-                    let latest = try await store.latestRevisions(of: keys)
+                    let keys = Observation.mapFigures(unreported[start...]) { key, _, _ in key }
+                    let latest = try await store.latestRevisions(of: keys, otherWriters: otherWriters)
+                    otherWriters = .upToLastCheck
                     figures.decide(&unreported, from: start, keys: keys, latest: latest, quarantined: &quarantined)
                     guard unreported.count >= recordsPerPart else { continue }
                     if partUnderWay, let stored = try await storing.next() { storedAhead = storedAhead.adding(stored) }
@@ -195,7 +198,7 @@ public struct PullRunner: Sendable {
     ) async throws -> (send: [Observation], quarantined: [QuarantinedRecord], unchanged: [Observation], revisions: Int) {
         var figures = FigureRevisions(resendUnchanged: resendUnchanged, keepsUnchanged: true)
         var send = valid, quarantined: [QuarantinedRecord] = []
-        let keys = valid.map(\.figureKey)
+        let keys = Observation.mapFigures(valid[...]) { key, _, _ in key }
         let latest = try await ledger.latestRevisions(of: keys)
         figures.decide(&send, from: 0, keys: keys, latest: latest, quarantined: &quarantined)
         return (send, quarantined, figures.unchangedObservations, figures.revisions)
@@ -255,8 +258,8 @@ public struct PullRunner: Sendable {
     }
 
     func sign(_ observations: [Observation], adapter: String, createdAt: Date) throws -> SignedReport {
-        let figures = observations.map {
-            ReportedFigure(key: $0.figureKey, revision: $0.revision ?? 1, value: $0.figureValue)
+        let figures = Observation.mapFigures(observations[...]) { key, revision, value in
+            ReportedFigure(key: key, revision: revision ?? 1, value: value)
         }
         // A contract before 1.2 has no revisions: the ledger keeps them, the report does not.
         var observations = observations

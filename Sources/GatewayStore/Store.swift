@@ -360,8 +360,11 @@ public protocol PullLedger: Sendable {
 /// ledger with the reports and by the outbox with their delivery; read by the pipeline, to send
 /// revisions instead of repeats, and by the calendar and progress views.
 public protocol FiguresLedger: Sendable {
-    /// The latest revision recorded of each of `keys` that has one.
+    /// The latest revision recorded of each of `keys` that has one, whichever process recorded it.
     func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry]
+    /// The same, where `otherWriters` may let the store skip looking for figures other processes
+    /// recorded since its last lookup that looked for them.
+    func latestRevisions(of keys: [FigureKey], otherWriters: OtherWritersSeen) async throws -> [FigureKey: LedgerEntry]
     /// Every revision of `key`, the first first.
     func revisions(of key: FigureKey) async throws -> [LedgerEntry]
     /// The latest revision of every figure, of one indicator or one period when given.
@@ -371,6 +374,26 @@ public protocol FiguresLedger: Sendable {
     /// For the calendar: each figure of `indicator` in one of `periods` the ledger holds, when it
     /// was first stored and first accepted, and its latest revision.
     func acceptance(indicator: String, periods: [String]) async throws -> [FigureKey: FigureAcceptance]
+}
+
+/// Which figures recorded by other processes a ledger lookup must see.
+public enum OtherWritersSeen: Sendable {
+    /// Every one committed before the lookup.
+    case upToNow
+    /// Those committed before this store's last `upToNow` lookup; a figure another process
+    /// recorded for the first time since then may look new. A pull asks this after its first
+    /// lookup: a figure recorded meanwhile is a race the write settles either way (the same
+    /// revision with another value is refused, `LedgerConflict`, and the pull runs again), and
+    /// a SQLite store sees other processes' writes only by asking its one writer connection,
+    /// which a pull's every part then waited for behind deliveries and stores.
+    case upToLastCheck
+}
+
+extension FiguresLedger {
+    /// For a store that sees every writer's figures at no extra cost.
+    public func latestRevisions(of keys: [FigureKey], otherWriters: OtherWritersSeen) async throws -> [FigureKey: LedgerEntry] {
+        try await latestRevisions(of: keys)
+    }
 }
 
 /// Who runs an adapter's schedule when several gateways share a store.

@@ -110,8 +110,8 @@ public final class MockCentral: Sendable {
         /// Each accepted report's observations: appending them one by one to a single array
         /// copied every observation under the lock.
         var observations: [[Observation]] = []
-        /// The centre's view of each figure, by the key's stable hash (computed outside the lock).
-        var figures: [Int64: HeldFigure] = [:]
+        /// The centre's view of each figure.
+        var figures = FigureTable<HeldFigure>()
         var acceptedBodies: [AcceptedBody] = []
         var concurrentRequests = 0
         var statistics = Statistics()
@@ -133,19 +133,20 @@ public final class MockCentral: Sendable {
         }
     }
 
-    /// One figure as kept under the lock: what stands, the first arrival, and later ones (an
-    /// empty array allocates nothing, and most figures arrive once).
+    /// One figure as kept under the lock: what stands, and every arrival once there is more than
+    /// one. A figure that arrived once is its own history, so most figures allocate nothing and
+    /// take 80 bytes: at a hundred thousand figures, growing a table of larger ones was most of
+    /// what the centre cost.
     struct HeldFigure: Sendable {
         var revision: Int
         var value: FigureValue
         var reportID: String
-        var first: CentralFigure.Arrival
-        var later: [CentralFigure.Arrival] = []
+        var arrivals: [CentralFigure.Arrival] = []
     }
 
     /// One observation's figure, read outside the lock.
     struct ArrivingFigure: Sendable {
-        let hash: Int64
+        let key: FigureKey
         let revision: Int?
         let value: FigureValue
     }
@@ -153,44 +154,47 @@ public final class MockCentral: Sendable {
     /// Keeps `arriving` as contract 1.2 says: a higher revision replaces, a lower or equal one is
     /// history; an observation without a revision (1.1) replaces whatever is there.
     private static func keep(_ arriving: ArrivingFigure, reportID: String, in state: inout State) {
-        guard var figure = state.figures[arriving.hash] else {
+        guard let position = state.figures.position(of: arriving.key) else {
             let revision = arriving.revision ?? 1
-            state.figures[arriving.hash] = HeldFigure(
-                revision: revision, value: arriving.value, reportID: reportID, first: .init(revision: revision, value: arriving.value))
+            state.figures.append(HeldFigure(revision: revision, value: arriving.value, reportID: reportID), for: arriving.key)
             if revision > 1 { state.statistics.revisions += 1 }
             return
         }
-        let revision = arriving.revision ?? figure.revision + 1
-        figure.later.append(.init(revision: revision, value: arriving.value))
-        if revision > figure.revision {
-            figure.revision = revision
-            figure.value = arriving.value
-            figure.reportID = reportID
+        let held = state.figures[position: position].revision
+        let revision = arriving.revision ?? held + 1
+        if state.figures[position: position].arrivals.isEmpty {
+            state.figures[position: position].arrivals.append(.init(revision: held, value: state.figures[position: position].value))
+        }
+        state.figures[position: position].arrivals.append(.init(revision: revision, value: arriving.value))
+        if revision > held {
+            state.figures[position: position].revision = revision
+            state.figures[position: position].value = arriving.value
+            state.figures[position: position].reportID = reportID
             state.statistics.revisions += 1
-        } else if revision < figure.revision {
+        } else if revision < held {
             state.statistics.staleRevisions += 1
         }
-        state.figures[arriving.hash] = figure
     }
 
     /// The figure as the centre holds it now.
     public func figure(_ key: FigureKey) -> CentralFigure? {
-        guard let held = state.withLock({ $0.figures[key.stableHash] }) else { return nil }
+        guard let held = state.withLock({ $0.figures[key] }) else { return nil }
         return CentralFigure(
-            key: key, revision: held.revision, value: held.value, reportID: held.reportID, history: [held.first] + held.later)
+            key: key, revision: held.revision, value: held.value, reportID: held.reportID,
+            history: held.arrivals.isEmpty ? [.init(revision: held.revision, value: held.value)] : held.arrivals)
     }
 
     /// One figure as the centre dedupes it, by the hash of the same fact with the same value
     /// (the value compared as a number rather than as text), made while the report is examined
     /// outside the lock.
-    private static func factHash(_ observation: Observation) -> Int {
+    private static func factHash(_ figure: ArrivingFigure) -> Int {
         var hasher = Hasher()
-        hasher.combine(observation.indicator)
-        hasher.combine(observation.level)
-        hasher.combine(observation.area)
-        hasher.combine(observation.period)
-        hasher.combine(observation.value)
-        hasher.combine(observation.revision)
+        hasher.combine(figure.key.indicator)
+        hasher.combine(figure.key.level)
+        hasher.combine(figure.key.area)
+        hasher.combine(figure.key.period)
+        hasher.combine(figure.value.value)
+        hasher.combine(figure.revision)
         return hasher.finalize()
     }
 
@@ -439,10 +443,10 @@ public final class MockCentral: Sendable {
             #"{"observations":\#(envelope.observations.count),"receipt_id":"\#(receiptID)","received_at":"\#(Timestamps.format(Date()))","report_id":"\#(key)","status":"accepted"}"#
         let signed = try? JWSSigner(key: receiptKey, type: "lgsp-receipt+jws").sign(payload: Data(receiptPayload.utf8)).encoded()
         let receipt = signed.map { String(decoding: $0, as: UTF8.self) } ?? receiptPayload
-        let figures = envelope.observations.map { observation in
-            ArrivingFigure(hash: observation.figureKey.stableHash, revision: observation.revision, value: observation.figureValue)
+        let figures = Observation.mapFigures(envelope.observations[...]) { key, revision, value in
+            ArrivingFigure(key: key, revision: revision, value: value)
         }
-        return .fresh(envelope: envelope, facts: envelope.observations.map(Self.factHash), figures: figures, receipt: receipt)
+        return .fresh(envelope: envelope, facts: figures.map(Self.factHash), figures: figures, receipt: receipt)
     }
 
     /// The receipt already given for `reportID`, counting the replay.

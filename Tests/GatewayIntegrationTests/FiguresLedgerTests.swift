@@ -226,6 +226,13 @@ struct FiguresLedgerTests {
         try await command.storeReports([report("r-2", other)], adapter: "a", now: Date())
         try await command.close()
         #expect(try await owner.latestRevisions(of: [key, other]).keys.sorted { $0.area < $1.area } == [key, other])
+        // A lookup that does not look for other writers (a pull's after its first) still sees
+        // every figure this process recorded since.
+        let third = Self.figureKey("03652")
+        try await owner.storeReports([report("r-3", third)], adapter: "a", now: Date())
+        #expect(
+            try await owner.latestRevisions(of: [key, other, third], otherWriters: .upToLastCheck).keys.sorted { $0.area < $1.area }
+                == [key, other, third])
         try await owner.close()
     }
 

@@ -5,8 +5,12 @@ import GatewayContracts
 
 extension SQLiteStore: FiguresLedger {
     public func latestRevisions(of keys: [FigureKey]) async throws -> [FigureKey: LedgerEntry] {
+        try await latestRevisions(of: keys, otherWriters: .upToNow)
+    }
+
+    public func latestRevisions(of keys: [FigureKey], otherWriters: OtherWritersSeen) async throws -> [FigureKey: LedgerEntry] {
         guard !keys.isEmpty else { return [:] }
-        try await loadLedgerKeys()
+        if otherWriters == .upToNow || ledgerKeys.withLock({ $0 == nil }) { try await loadLedgerKeys() }
         // Only a figure whose hash the ledger holds can have been sent before. Tested under the
         // lock rather than on a copy, so a write meanwhile never copies the whole set.
         let keys = ledgerKeys.withLock { known in keys.filter { known?.keys.contains($0.stableHash) ?? true } }

@@ -30,7 +30,7 @@ public final class SQLiteStore: Sendable {
     /// rolled-back write or two keys of one hash leave a hash behind), which costs a lookup, never
     /// a wrong answer. Eight bytes a figure, about 16 MB at a million. Read again after another
     /// process has written the store (a command run beside the gateway), which `data_version` on
-    /// the writer's connection tells.
+    /// the writer's connection tells, at a lookup that must see other writers (`.upToNow`).
     let ledgerKeys = Mutex<(keys: Set<Int64>, dataVersion: Int)?>(nil)
     public let path: String
     public var location: String { path }
