@@ -211,6 +211,16 @@ public enum Demo {
                     if let stayUntil = options.stayUntil { await stayUntil() }
                     await group.triggerGracefulShutdown()
                 }
+                // The first to end decides: the watcher (done, or out of time) or the gateway (failed).
+                // `waitForAll` would wait for the gateway too, which runs until it is told to stop,
+                // so a demo that could deliver nothing never ended.
+                do {
+                    try await tasks.next()
+                } catch {
+                    await group.triggerGracefulShutdown()
+                    tasks.cancelAll()
+                    throw error
+                }
                 try await tasks.waitForAll()
             }
 

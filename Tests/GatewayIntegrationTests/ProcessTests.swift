@@ -4,6 +4,7 @@ import GatewaySigning
 import GatewayStore
 import Gateway
 import GatewayContracts
+import Synchronization
 import Testing
 
 /// The built `lgsp-gateway` executable, beside the test bundle.
@@ -306,6 +307,36 @@ struct ProcessTests {
                 FigureKey(indicator: "DVC_TOAN_TRINH", province: "14", level: .province, area: "14", period: "2026-Q3"))
             #expect(corrected?.revision == 2 && corrected?.value.numerator == 1552)
         }
+    }
+
+    @Test("a demo that can deliver nothing ends at its deadline, saying how much is undelivered")
+    func demoEndsAtItsDeadline() async throws {
+        let directory = try makeTemporaryDirectory()
+        // Nothing listens on the discard port of loopback: every delivery fails.
+        var options = Demo.Options(
+            centralURL: "https://127.0.0.1:9", centralCA: try writeTestCA(in: directory), failureRate: 0, timeout: .seconds(3),
+            repository: repositoryRoot, workDirectory: directory.appendingPathComponent("demo"))
+        options.consoleListen = nil
+        let started = ContinuousClock.now
+        final class Outcome: Sendable { let text = Mutex<String?>(nil) }
+        let outcome = Outcome()
+        // Unstructured, so that a demo that never ends fails this test instead of hanging the
+        // suite: a task group would wait for it at its end.
+        let demo = Task {
+            do {
+                _ = try await Demo.run(options, logger: quietLogger)
+                outcome.text.withLock { $0 = "the demo reported success" }
+            } catch {
+                outcome.text.withLock { $0 = "\(error)" }
+            }
+        }
+        // Before the fix the demo was still up after six minutes; a minute is plenty.
+        while outcome.text.withLock({ $0 }) == nil, ContinuousClock.now - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        demo.cancel()
+        let message = try #require(outcome.text.withLock { $0 }, "the demo was still running a minute after its 3 s deadline")
+        #expect(message.contains("did not finish within 3.0 seconds") && message.contains("reports still undelivered"), "\(message)")
     }
 
     @Test("deploy/examples/gateway.yaml works against lgsp-mock serve, each in its own process")
