@@ -382,10 +382,11 @@ public enum OtherWritersSeen: Sendable {
     case upToNow
     /// Those committed before this store's last `upToNow` lookup; a figure another process
     /// recorded for the first time since then may look new. A pull asks this after its first
-    /// lookup: a figure recorded meanwhile is a race the write settles either way (the same
-    /// revision with another value is refused, `LedgerConflict`, and the pull runs again), and
-    /// a SQLite store sees other processes' writes only by asking its one writer connection,
-    /// which a pull's every part then waited for behind deliveries and stores.
+    /// lookup, since a SQLite store sees other processes' writes only by asking its one writer
+    /// connection, which a pull's every part then waited for behind deliveries and stores. A
+    /// figure recorded meanwhile is the race a lookup and its write always had: the write refuses
+    /// the same revision with another value (`LedgerConflict`, and the pull runs again); with the
+    /// same value the figure goes once more under that revision, which the centre keeps as history.
     case upToLastCheck
 }
 
