@@ -26,12 +26,11 @@ public struct FigureTable<Value> {
         }
     }
 
+    /// Sixteen slots to start with (`shift` 60), doubled as it fills past half.
     @inlinable
-    public init(minimumCapacity: Int = 0) {
-        var size = 16
-        while size < minimumCapacity * 2 { size *= 2 }
-        slots = Array(repeating: Slot(hash: 0, position: 0), count: size)
-        shift = UInt64(64 - size.trailingZeroBitCount)
+    public init() {
+        slots = Array(repeating: Slot(hash: 0, position: 0), count: 16)
+        shift = 60
     }
 
     /// The keys in the order they were added, and their values at the same positions.
@@ -39,7 +38,6 @@ public struct FigureTable<Value> {
     @inlinable public var values: [Value] { storedValues }
 
     @inlinable public var count: Int { storedKeys.count }
-    @inlinable public var isEmpty: Bool { storedKeys.isEmpty }
 
     /// Fibonacci hashing: FNV-1a leaves keys that differ only in their last characters (communes,
     /// periods) close together, and the multiplication spreads them over the table.

@@ -236,6 +236,32 @@ struct FiguresLedgerTests {
         try await owner.close()
     }
 
+    @Test("a pull sees the figures another process recorded since the last pull: one already sent there is unchanged")
+    func pullSeesAnotherProcessesFigures() async throws {
+        let path = try makeTemporaryDirectory().appendingPathComponent("gateway.sqlite").path
+        let owner = try SQLiteStore(path: path)
+        let runner = try Self.runner(owner)
+        // The first pull reads the ledger's figures; from then on the store keeps them as it records its own.
+        #expect(try await runner.pullOnce(ChangingSource([Self.commune("03646", electronic: 150)])).reports == 1)
+        // Another process (a command beside the gateway) records the next figure just as the source has it.
+        let command = try SQLiteStore(path: path, exclusive: false)
+        try await command.storeReports(
+            [
+                SignedReport(
+                    reportID: "r-command", body: Data("{}".utf8), contentDigest: "sha-256=:r-command:", observationCount: 1,
+                    figures: [
+                        ReportedFigure(
+                            key: Self.figureKey("03649"), revision: 1,
+                            value: FigureValue(value: 80, numerator: 160, denominator: 200, unit: "percent"))
+                    ])
+            ], adapter: "a", now: Date())
+        try await command.close()
+        let again = try await runner.pullOnce(
+            ChangingSource([Self.commune("03646", electronic: 150), Self.commune("03649", electronic: 160)]))
+        #expect(again.unchanged == 2 && again.reports == 0 && again.revisions == 0)
+        try await owner.close()
+    }
+
     @Test("one figure twice in one pull: with another value both stay out and the second is quarantined as figure.repeated")
     func repeatedFigureInOnePull() async throws {
         let store = try await openStore(.sqlite)
