@@ -112,33 +112,21 @@ public struct Observation: Sendable, Hashable, Codable {
     /// What the central side counts as "the same figure": the same indicator, area and period.
     public var factKey: String { "\(indicator)|\(level.rawValue)|\(area)|\(period)" }
 
-    /// Reads what `jsonValue` writes, as `Codable` would (null or absent optionals are nil), without
-    /// a round trip through JSON text; throws naming the first field that is missing or mistyped.
+    /// Reads what `jsonValue` writes, as `Codable` would (null or absent optionals are nil, other
+    /// members are ignored), without a round trip through JSON text; throws naming the first field,
+    /// in the object's order, that is mistyped, or else the first that is missing.
     public init(json: JSONValue) throws(ObservationDecodingError) {
-        guard case .object(let members) = json else { throw ObservationDecodingError(field: "", expected: "an object") }
-        func string(_ key: String) throws(ObservationDecodingError) -> String {
-            guard case .string(let text)? = members[key] else { throw ObservationDecodingError(field: key, expected: "a string") }
+        guard case .object(let object) = json else { throw ObservationDecodingError(field: "", expected: "an object") }
+        func string(_ value: JSONValue, _ field: String) throws(ObservationDecodingError) -> String {
+            guard case .string(let text) = value else { throw ObservationDecodingError(field: field, expected: "a string") }
             return text
         }
-        func number(_ key: String) throws(ObservationDecodingError) -> Double {
-            guard case .number(let value)? = members[key] else { throw ObservationDecodingError(field: key, expected: "a number") }
-            return value
-        }
-        func optionalNumber(_ key: String) throws(ObservationDecodingError) -> Double? {
-            switch members[key] {
-            case nil, .null?: return nil
-            case .number(let value)?: return value
-            default: throw ObservationDecodingError(field: key, expected: "a number")
+        func number(_ value: JSONValue, _ field: String) throws(ObservationDecodingError) -> Double? {
+            switch value {
+            case .null: return nil
+            case .number(let number): return number
+            default: throw ObservationDecodingError(field: field, expected: "a number")
             }
-        }
-        guard let level = AdministrativeLevel(rawValue: try string("level")) else {
-            throw ObservationDecodingError(field: "level", expected: "province, district or commune")
-        }
-        let sourceRecordID: String?
-        switch members["source_record_id"] {
-        case nil, .null?: sourceRecordID = nil
-        case .string(let text)?: sourceRecordID = text
-        default: throw ObservationDecodingError(field: "source_record_id", expected: "a string")
         }
         func revisionNumber(_ value: JSONValue?, field: String) throws(ObservationDecodingError) -> Int? {
             switch value {
@@ -147,25 +135,63 @@ public struct Observation: Sendable, Hashable, Codable {
             default: throw ObservationDecodingError(field: field, expected: "a whole number from 1")
             }
         }
-        let revision = try revisionNumber(members["revision"], field: "revision")
-        var replaces: Replaced?
-        switch members["replaces"] {
-        case nil, .null?: break
-        case .object(let replaced)?:
-            guard let number = try revisionNumber(replaced["revision"], field: "replaces/revision") else {
-                throw ObservationDecodingError(field: "replaces/revision", expected: "a whole number from 1")
+        var indicator: String?, province: String?, level: AdministrativeLevel?, area: String?, period: String?
+        var value: Double?, unit: String?, numerator: Double?, denominator: Double?, sourceSystem: String?
+        var sourceRecordID: String?, collectedAt: String?, revision: Int?, replaces: Replaced?
+        // Each member taken once, as it comes: looking each of fourteen names up in turn was most
+        // of what reading an observation cost, in the gateway's checks and at the centre. The
+        // names are ASCII letters and `_`, which no other text is canonically equivalent to, so
+        // `String`'s equality is JSON's code-point equality here.
+        for member in object.members {
+            switch member.key {
+            case "indicator": indicator = try string(member.value, "indicator")
+            case "province": province = try string(member.value, "province")
+            case "level":
+                guard let named = AdministrativeLevel(rawValue: try string(member.value, "level")) else {
+                    throw ObservationDecodingError(field: "level", expected: "province, district or commune")
+                }
+                level = named
+            case "area": area = try string(member.value, "area")
+            case "period": period = try string(member.value, "period")
+            case "value":
+                guard case .number(let number) = member.value else { throw ObservationDecodingError(field: "value", expected: "a number") }
+                value = number
+            case "unit": unit = try string(member.value, "unit")
+            case "numerator": numerator = try number(member.value, "numerator")
+            case "denominator": denominator = try number(member.value, "denominator")
+            case "source_system": sourceSystem = try string(member.value, "source_system")
+            case "source_record_id":
+                if case .null = member.value { break }
+                sourceRecordID = try string(member.value, "source_record_id")
+            case "collected_at": collectedAt = try string(member.value, "collected_at")
+            case "revision": revision = try revisionNumber(member.value, field: "revision")
+            case "replaces":
+                switch member.value {
+                case .null: break
+                case .object(let replaced):
+                    guard let number = try revisionNumber(replaced["revision"], field: "replaces/revision") else {
+                        throw ObservationDecodingError(field: "replaces/revision", expected: "a whole number from 1")
+                    }
+                    guard case .string(let reportID)? = replaced["report_id"] else {
+                        throw ObservationDecodingError(field: "replaces/report_id", expected: "a string")
+                    }
+                    replaces = Replaced(revision: number, reportID: reportID)
+                default: throw ObservationDecodingError(field: "replaces", expected: "an object")
+                }
+            default: continue
             }
-            guard case .string(let reportID)? = replaced["report_id"] else {
-                throw ObservationDecodingError(field: "replaces/report_id", expected: "a string")
-            }
-            replaces = Replaced(revision: number, reportID: reportID)
-        default: throw ObservationDecodingError(field: "replaces", expected: "an object")
+        }
+        func required<T>(_ value: T?, _ field: String, _ expected: String) throws(ObservationDecodingError) -> T {
+            guard let value else { throw ObservationDecodingError(field: field, expected: expected) }
+            return value
         }
         self.init(
-            indicator: try string("indicator"), province: try string("province"), level: level, area: try string("area"),
-            period: try string("period"), value: try number("value"), unit: try string("unit"), numerator: try optionalNumber("numerator"),
-            denominator: try optionalNumber("denominator"), sourceSystem: try string("source_system"), sourceRecordID: sourceRecordID,
-            collectedAt: try string("collected_at"), revision: revision, replaces: replaces)
+            indicator: try required(indicator, "indicator", "a string"), province: try required(province, "province", "a string"),
+            level: try required(level, "level", "a string"), area: try required(area, "area", "a string"),
+            period: try required(period, "period", "a string"), value: try required(value, "value", "a number"),
+            unit: try required(unit, "unit", "a string"), numerator: numerator, denominator: denominator,
+            sourceSystem: try required(sourceSystem, "source_system", "a string"), sourceRecordID: sourceRecordID,
+            collectedAt: try required(collectedAt, "collected_at", "a string"), revision: revision, replaces: replaces)
     }
 
     /// What a report id hashes: each observation as `JSONEncoder` with `.sortedKeys` writes it,
@@ -209,11 +235,18 @@ public struct Observation: Sendable, Hashable, Codable {
         // Writes into the caller's buffer, whose capacity it reuses for every observation.
         swap(&writer.output, &output)
         defer { swap(&writer.output, &output) }
+        write(into: &writer, collectedAt: collectedAtShown ?? collectedAt)
+        return true
+    }
+
+    /// The observation's members in key order, as the canonical writer writes its `jsonValue`
+    /// (and, with `escapesSlash`, as `JSONEncoder` with `.sortedKeys` does).
+    @inline(__always)
+    func write(into writer: inout CanonicalJSONWriter, collectedAt collectedAtShown: String) {
         // Names with their quotes, colon and leading comma, written as they are: they need no
         // escaping, and scanning a dozen names per observation was a fifth of the id's cost.
         writer.writeRaw(#"{"area":"#); writer.writeString(area)
-        writer.writeRaw(#","collected_at":"#)
-        if let collectedAtShown { writer.writeString(collectedAtShown) } else { writer.writeString(collectedAt) }
+        writer.writeRaw(#","collected_at":"#); writer.writeString(collectedAtShown)
         if let denominator { writer.writeRaw(#","denominator":"#); writer.writeNumber(denominator) }
         writer.writeRaw(#","indicator":"#); writer.writeString(indicator)
         writer.writeRaw(#","level":"#); writer.writeString(level.rawValue)
@@ -231,7 +264,6 @@ public struct Observation: Sendable, Hashable, Codable {
         writer.writeRaw(#","unit":"#); writer.writeString(unit)
         writer.writeRaw(#","value":"#); writer.writeNumber(value)
         writer.output.append(UInt8(ascii: "}"))
-        return true
     }
 
     /// The same value `Codable` gives (absent optionals left out), built directly: signing a
@@ -334,6 +366,29 @@ public struct ReportEnvelope: Sendable, Hashable, Codable {
             contractVersion: try string("contract_version"), reportID: try string("report_id"), gatewayID: try string("gateway_id"),
             province: try string("province"), adapter: try string("adapter"), createdAt: try string("created_at"), observations: decoded)
         contract = try string("contract")
+    }
+
+    /// `jsonValue.canonicalData()`, written straight from the envelope: building the tree of a
+    /// report's observations only to write it out was a third of what signing cost.
+    public func canonicalData() -> Data {
+        var writer = CanonicalJSONWriter()
+        writer.output.reserveCapacity(256 + observations.count * 320)
+        writer.writeRaw(#"{"adapter":"#); writer.writeString(adapter)
+        writer.writeRaw(#","contract":"#); writer.writeString(contract)
+        writer.writeRaw(#","contract_version":"#); writer.writeString(contractVersion)
+        writer.writeRaw(#","created_at":"#); writer.writeString(createdAt)
+        writer.writeRaw(#","gateway_id":"#); writer.writeString(gatewayID)
+        writer.writeRaw(#","observations":["#)
+        observations.withUnsafeBufferPointer { observations in
+            for position in observations.indices {
+                if position > 0 { writer.output.append(UInt8(ascii: ",")) }
+                observations[position].write(into: &writer, collectedAt: observations[position].collectedAt)
+            }
+        }
+        writer.writeRaw(#"],"province":"#); writer.writeString(province)
+        writer.writeRaw(#","report_id":"#); writer.writeString(reportID)
+        writer.output.append(UInt8(ascii: "}"))
+        return Data(writer.output)
     }
 
     /// The same value `Codable` gives, built directly (see `Observation.jsonValue`).

@@ -75,6 +75,10 @@ public struct JSONObject: Sendable {
         return nil
     }
 
+    /// The members in order, for a reader that takes each member once, as it comes, rather than
+    /// looking each name it knows up.
+    package var members: [Member] { storage }
+
     /// The value at `position` alone: the collection's subscript also gives (and retains) the name.
     package func value(at position: Int) -> JSONValue { storage[position].value }
 

@@ -65,6 +65,46 @@ struct FiguresLedgerTests {
         FigureKey(indicator: "HSCV_DIEN_TU", province: "14", level: .commune, area: area, period: "2025-Q3")
     }
 
+    @Test("a report the gateway got wrong is refused before it is signed, wherever in it the fault is")
+    func reportsAreCheckedBeforeTheyAreSigned() async throws {
+        let store = try await openStore(.sqlite)
+        try await store.withRunning {
+            let runner = try Self.runner(store)
+            func observation(_ area: String, revision: Int?, replaces: Observation.Replaced?) throws -> Observation {
+                guard case .mapped(let json, _) = Self.commune(area, electronic: 150) else { throw PipelineError("not mapped") }
+                var observation = try Observation(json: json)
+                (observation.revision, observation.replaces) = (revision, replaces)
+                return observation
+            }
+            let replaced = Observation.Replaced(revision: 1, reportID: "0193a1b2-0000-8000-8000-000000000000")
+            let fine = [
+                try observation("03646", revision: 1, replaces: nil), try observation("03649", revision: 2, replaces: replaced),
+            ]
+            #expect(try await runner.signReports(fine, adapter: "qlvb", createdAt: Date()).count == 1)
+            let faults: [(String, [Observation], at: String)] = [
+                (
+                    "a revision that does not say what it replaces", [fine[0], try observation("03649", revision: 2, replaces: nil)],
+                    "/observations/1"
+                ),
+                (
+                    "a replaced report id that is not one",
+                    [fine[0], try observation("03649", revision: 2, replaces: .init(revision: 1, reportID: "R-1"))], "/observations/1"
+                ),
+                ("a revision below 1", [fine[0], fine[0], try observation("03652", revision: 0, replaces: nil)], "/observations/2"),
+                ("the first observation's revision below 1", [try observation("03652", revision: 0, replaces: nil)], "/observations/0"),
+            ]
+            for (fault, observations, place) in faults {
+                let error = await #expect(throws: PipelineError.self, "\(fault)") {
+                    try await runner.signReports(observations, adapter: "qlvb", createdAt: Date())
+                }
+                #expect(error?.message.contains(place) == true, "\(fault): \(error?.message ?? "")")
+            }
+            await #expect(throws: PipelineError.self, "an adapter name past the contract's 64 characters") {
+                try await runner.signReports(fine, adapter: String(repeating: "q", count: 65), createdAt: Date())
+            }
+        }
+    }
+
     @Test(
         "a figure's first value is revision 1; unchanged it is not sent again; changed it goes as revision 2 naming the report it replaces; delivery marks it accepted; a purged dead letter's figures are sent again",
         arguments: StoreBackend.available)

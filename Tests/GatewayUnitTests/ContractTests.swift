@@ -51,6 +51,46 @@ struct ContractTests {
         #expect(try envelope.jsonValue.canonicalData() == (try JSONValue(encoding: envelope).canonicalData()))
     }
 
+    @Test("an observation is read from its members in any order, as Codable reads it, and a fault names its field")
+    func observationReadInOnePass() throws {
+        var revised = good
+        (revised.sourceRecordID, revised.revision) = ("R-1", 2)
+        revised.replaces = .init(revision: 1, reportID: "0193a1b2-0000-8000-8000-000000000000")
+        guard case .object(let original) = revised.jsonValue else {
+            Issue.record("not an object")
+            return
+        }
+        var members = Array(original.reversed())
+        members.insert((key: "comment", value: .string("a member the contract does not know")), at: 3)
+        func object(_ members: [(key: String, value: JSONValue)]) -> JSONValue {
+            var object = JSONObject()
+            for member in members { object.updateValue(member.value, forKey: member.key) }
+            return .object(object)
+        }
+        let shuffled = object(members)
+        let text = Data(try shuffled.canonicalData())
+        #expect(try Observation(json: shuffled) == revised)
+        #expect(try Observation(json: shuffled) == (try JSONDecoder().decode(Observation.self, from: text)))
+        let nulls = object(
+            members.map {
+                ["numerator", "denominator", "source_record_id", "revision", "replaces"].contains($0.key) ? ($0.key, .null) : $0
+            })
+        var bare = revised
+        (bare.numerator, bare.denominator, bare.sourceRecordID, bare.revision, bare.replaces) = (nil, nil, nil, nil, nil)
+        #expect(try Observation(json: nulls) == bare)
+        let faults: [(String, JSONValue?, field: String)] = [
+            ("unit", nil, "unit"), ("value", .string("62,5"), "value"), ("level", .string("huyện"), "level"),
+            ("numerator", .bool(true), "numerator"), ("revision", .number(0), "revision"),
+            ("replaces", .object(["revision": .number(1)]), "replaces/report_id"), ("collected_at", .number(1), "collected_at"),
+        ]
+        for (name, value, field) in faults {
+            var changed = original
+            changed[name] = value
+            let error = #expect(throws: ObservationDecodingError.self) { try Observation(json: .object(changed)) }
+            #expect(error?.field == field, "\(name)")
+        }
+    }
+
     @Test("report ids hash exactly the bytes JSONEncoder wrote, written without it, or say they cannot")
     func identityBytesMatchJSONEncoder() throws {
         let encoder = JSONEncoder()
@@ -87,6 +127,33 @@ struct ContractTests {
             expected += [0] + [UInt8](try encoder.encode(observation))
         }
         #expect(Observation.identityBytes(of: reported) == expected)
+    }
+
+    @Test("a report's signed bytes, written straight from it, are its JSON value's canonical bytes")
+    func envelopeCanonicalBytesMatchTheTree() throws {
+        var observations: [Observation] = []
+        var bare = good
+        (bare.numerator, bare.denominator, bare.sourceRecordID) = (nil, nil, nil)
+        var tricky = good
+        tricky.sourceRecordID = "QLVB/03646 \"Sơn La\" \\ \n\t\r\u{08}\u{0C}\u{01}\u{1F}\u{7F} é 𝔸"
+        tricky.sourceSystem = "a/b"
+        var revised = good
+        (revised.revision, revised.replaces) = (3, .init(revision: 2, reportID: "0193a1b2-0000-8000-8000-00000000000a"))
+        var first = good
+        first.revision = 1
+        observations += [good, bare, tricky, revised, first]
+        for value in [0, -0.0, 1, -3, 61.67, 0.1, 1e-5, 1.5e-7, 2.0 / 3, 1e15, -3e20, 999_999_999_999_999, 99_999_999_999_999.98] {
+            var observation = good
+            (observation.value, observation.numerator, observation.denominator) = (value, value, -value)
+            observations.append(observation)
+        }
+        for adapter in ["qlvb-documents", "dịch vụ \"công\"/1"] {
+            let envelope = ReportEnvelope(
+                contractVersion: "1.2", reportID: "0193a1b2-0000-8000-8000-000000000000", gatewayID: "son-la-gw-01", province: "14",
+                adapter: adapter, createdAt: "2026-11-22T04:00:00.000Z", observations: observations)
+            #expect(envelope.canonicalData() == (try envelope.jsonValue.canonicalData()))
+            #expect(try JSONValue.parse(envelope.canonicalData()) == envelope.jsonValue)
+        }
     }
 
     @Test("a correct observation passes schema and rules")
