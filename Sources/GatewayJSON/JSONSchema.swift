@@ -14,6 +14,13 @@ public struct SchemaViolation: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         "\(instanceLocation.description.isEmpty ? "/" : instanceLocation.description): \(message) [\(keywordLocation)]"
     }
+
+    /// The same failure of an instance validated on its own, placed where it lies in a larger one.
+    package func located(under parent: JSONPointer) -> SchemaViolation {
+        SchemaViolation(
+            instanceLocation: JSONPointer(tokens: parent.tokens + instanceLocation.tokens), keywordLocation: keywordLocation,
+            message: message)
+    }
 }
 
 /// A JSON Schema (draft 2020-12) compiled once into a tree of checks and reused for every instance.

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GatewayAdapters
 import GatewayContracts
+import GatewayJSON
 import GatewaySigning
 import GatewayStore
 
@@ -300,9 +301,8 @@ public struct PullRunner: Sendable {
         where index > 0 && ((observation.revision ?? 1) != 1 || observation.replaces != nil) {
             let value = observation.jsonValue
             guard !contracts.observationValidator.isValid(value) else { continue }
-            violations += contracts.observationValidator.validate(value).map {
-                "/observations/\(index)\($0.instanceLocation.description): \($0.message) [\($0.keywordLocation)]"
-            }
+            let place = JSONPointer(tokens: ["observations", String(index)])
+            violations += contracts.observationValidator.validate(value).map { $0.located(under: place).description }
         }
         guard violations.isEmpty else {
             throw PipelineError("report envelope fails its own contract: \(violations.joined(separator: "; "))")
