@@ -87,6 +87,9 @@ final class ConsoleVisitor: @unchecked Sendable {
 /// to an indicator that does not exist, and every report a dead letter (the centre failed until
 /// `body` runs; then it answers). Two accounts: an operator and a viewer.
 struct ConsoleFixture {
+    /// How long an address that failed three logins waits (`console.login_lockout`).
+    static let loginLockoutSeconds = 10
+
     let runtime: GatewayRuntime
     let running: MockSystems.Running
     let directory: URL
@@ -136,7 +139,7 @@ struct ConsoleFixture {
                 storePath: directory.appendingPathComponent("gateway.sqlite").path,
                 overrides: [
                     "LGSP_ADAPTERS": adapters.path, "LGSP_CONSOLE_LISTEN": "127.0.0.1:0", "LGSP_CONSOLE_USERS": users,
-                    "LGSP_CONSOLE_MAX_FAILED_LOGINS": "3", "LGSP_CONSOLE_LOGIN_LOCKOUT": "3s",
+                    "LGSP_CONSOLE_MAX_FAILED_LOGINS": "3", "LGSP_CONSOLE_LOGIN_LOCKOUT": "\(Self.loginLockoutSeconds)s",
                     "LGSP_RETRY_BASE": "50ms", "LGSP_RETRY_CAP": "100ms", "LGSP_MAX_AGE": "1s", "LGSP_BREAKER_FAILURES": "1000",
                 ].merging(overrides) { $1 })
             let loaded = try LoadedGateway.load(
@@ -367,9 +370,15 @@ struct ConsoleTests {
         #expect(!cookie.isEmpty)
 
         // Failed logins are limited per address: past three, even the right password is refused until the lockout ends.
-        for _ in 1...3 { #expect(try await stranger.login("an.nguyen", "wrong").status == 401) }
+        // The window runs from the first failure, and each failure costs a bcrypt check (about a
+        // second in a debug build on a busy machine): a 3 s window let the first expire before the
+        // fourth attempt. The wait after the refusal runs from the first failure's answer, by when
+        // that failure is recorded.
+        #expect(try await stranger.login("an.nguyen", "wrong").status == 401)
+        let firstFailure = ContinuousClock.now
+        for _ in 2...3 { #expect(try await stranger.login("an.nguyen", "wrong").status == 401) }
         #expect(try await stranger.login("an.nguyen", passwords.operator).status == 429)
-        try await Task.sleep(for: .seconds(3.2))
+        try await Task.sleep(until: firstFailure + .seconds(ConsoleFixture.loginLockoutSeconds) + .milliseconds(200))
         #expect(try await stranger.login("an.nguyen", passwords.operator).status == 303)
     }
 }
